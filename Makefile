@@ -1,0 +1,37 @@
+# Two commands for a fresh machine that has only Python:
+#   make run   - create .venv, install requirements.txt, start the app on http://localhost:8501
+#   make test  - create .venv, install runtime + dev requirements, run ruff and pytest
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: run test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.run-installed: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.run-installed
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+lint: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+
+test: $(VENV)/.dev-installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev-installed
+	$(PY) -m bench.speed
+
+clean:
+	rm -rf $(VENV) .pytest_cache artifacts
