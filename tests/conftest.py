@@ -1,0 +1,50 @@
+"""Shared test fixtures.
+
+- ``shared_file(relpath)``: a file under the shared datasets folder (env ``ODCORE_DATA_DIR``,
+  default ``../shared/datasets``). Skips with a reason when it is missing, fails under ``CI=true``.
+- ``require(module)``: skip when an optional module is missing, fail under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("ODCORE_DATA_DIR", ROOT.parent / "shared" / "datasets"))
+
+
+def missing(reason: str):
+    """Skip locally, fail in CI: CI must not pass by skipping."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing requirement is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def shared_file():
+    def get(rel: str) -> Path:
+        p = shared_dir() / rel
+        if not p.exists():
+            missing(f"shared dataset {p} is not present; set ODCORE_DATA_DIR to the datasets folder")
+        return p
+
+    return get
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    """Two threads at most: the CI machine has two cores."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    yield
