@@ -73,7 +73,8 @@ class LOF(_SklearnDetector):
 class OCSVM(_SklearnDetector):
     """One-class SVM with an RBF kernel; score = minus the signed distance to the boundary."""
 
-    param_help = {"nu": "upper bound on the share of training errors", "gamma": "RBF kernel width ('scale' or a number)"}
+    param_help = {"nu": "upper bound on the share of training errors",
+                  "gamma": "RBF kernel width ('scale' or a number)"}
 
     def __init__(self, *, nu: float = 0.1, gamma: Any = "scale", contamination: float = 0.1,
                  random_state: int = 0):

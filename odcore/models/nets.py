@@ -6,7 +6,7 @@ All networks take and return *flat* rows ``(n, d)``: convolutional ones reshape 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

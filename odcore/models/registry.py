@@ -144,7 +144,9 @@ def parse_value(text: str, default: Any) -> Any:
             try:
                 v = json.loads(text)
             except json.JSONDecodeError:
-                return text if default is None else tuple(x.strip() for x in text.split(","))
+                if default is None or "," not in text:
+                    return text
+                return tuple(parse_value(x.strip(), None) for x in text.split(","))
             return tuple(v) if isinstance(v, list) else v
     except ValueError:
         raise InputError(f"expected a {type(default).__name__}, got {text!r}") from None
