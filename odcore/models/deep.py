@@ -105,6 +105,13 @@ class DeepDetector(BaseDetector):
         """Extra fields for the epoch's history record (after the optimisation steps)."""
         return {}
 
+    def _on_fit_end(self) -> None:
+        """Called once after the last epoch (e.g. to restore the best weights of early stopping).
+
+        A subclass stops training early by setting ``self._stop_training = True`` in
+        ``_on_epoch_end``; the loop finishes that epoch's record and callbacks, then stops.
+        """
+
     def _check_params(self) -> None:
         super()._check_params()
         for name in ("epochs", "batch_size", "score_batch_size"):
@@ -166,6 +173,7 @@ class DeepDetector(BaseDetector):
         self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=0.1)
                             for o in self.optimizers_] if milestones else []
         epochs = int(self.epochs)
+        self._stop_training = False
         for epoch in range(epochs):
             t0 = time.perf_counter()
             self._train_mode(True)
@@ -200,6 +208,9 @@ class DeepDetector(BaseDetector):
             self.history_.append(record)
             for cb in callbacks:
                 cb(record)
+            if self._stop_training:  # set by a subclass hook (e.g. early stopping)
+                break
+        self._on_fit_end()
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         """Eval-mode, no-grad scoring in batches of ``score_batch_size`` rows."""
