@@ -1,0 +1,216 @@
+"""OC-NN: one-class neural network (Chalapathy, Menon, Chawla 2018).
+
+The network is ``y_hat(x) = <w, g(V f(x))>`` with ``g`` linear, sigmoid or ReLU and ``f`` the
+identity or a frozen, pretrained autoencoder encoder. Training solves (paper, Eq. 4)
+
+    min_{w, V, r}  0.5 ||w||^2 + 0.5 ||V||_F^2 + (1/nu) mean_n max(0, r - y_hat_n) - r
+
+by alternating: gradient steps on ``(w, V)`` with ``r`` fixed, then ``r`` set to the
+``nu``-quantile of ``{y_hat_n}`` (Theorem 3.1) after each epoch. The decision score is
+``S_n = y_hat_n - r`` (negative = anomalous); the anomaly score of ``decision_function`` is
+``r - y_hat_n`` (higher = more anomalous).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import InputError
+from odcore.models import nets
+from odcore.models.deep import DeepDetector
+
+ACTIVATIONS = ("linear", "sigmoid", "relu")
+
+
+def nu_quantile(y_hat, nu: float) -> float:
+    """The ``nu``-quantile of the outputs: the ``ceil(nu N)``-th smallest value (Theorem 3.1).
+
+    It minimises the ``r`` sub-problem :func:`r_objective` (for ``nu N`` whole, every ``r``
+    between the ``nu N``-th and the next order statistic does; this returns the lower one).
+    """
+    y = np.asarray(y_hat, dtype=np.float64).ravel()
+    return float(np.quantile(y, nu, method="inverted_cdf"))
+
+
+def r_objective(r: float, y_hat, nu: float) -> float:
+    """The terms of Eq. 4 that depend on ``r``: ``(1/nu) mean_n max(0, r - y_hat_n) - r``."""
+    y = np.asarray(y_hat, dtype=np.float64).ravel()
+    return float(np.maximum(0.0, r - y).mean() / nu - r)
+
+
+class OCNN(DeepDetector):
+    """One-class neural network with the exact OC-NN objective (hinge included).
+
+    Parameters: ``hidden`` units of ``g(V x)``, ``activation`` g, ``nu`` (the share of
+    training rows allowed below ``r``), ``pretrain`` ("none" or "autoencoder": a frozen encoder
+    trained for ``pretrain_epochs`` as the feature extractor), ``pretrain_latent``,
+    ``pretrain_hidden`` and ``input_shape`` (convolutional autoencoder for images), plus the
+    common training parameters.
+
+    Attributes: ``r_`` (the bias, the ``nu``-quantile of the training outputs),
+    ``decision_score(X) = y_hat - r_`` (negative = anomalous).
+    """
+
+    param_help = {
+        "hidden": "hidden units of the layer g(V x)",
+        "activation": "hidden activation g: 'linear', 'sigmoid' or 'relu'",
+        "nu": "share of training rows allowed below r (r is set to the nu-quantile of the outputs)",
+        "pretrain": "'none' (raw features) or 'autoencoder' (frozen pretrained encoder as feature extractor)",
+        "pretrain_epochs": "epochs of autoencoder pretraining (pretrain='autoencoder')",
+        "pretrain_latent": "size of the autoencoder code fed to the OC-NN layer",
+        "pretrain_hidden": "hidden widths of the pretraining autoencoder's MLP",
+        "input_shape": "(channels, height, width) for image rows (convolutional autoencoder); None for tabular",
+    }
+    _saved_attrs = ("r_",)
+
+    def __init__(self, *, hidden: int = 32, activation: str = "sigmoid", nu: float = 0.1,
+                 pretrain: str = "none", pretrain_epochs: int = 20, pretrain_latent: int = 32,
+                 pretrain_hidden: tuple = (64,), input_shape: tuple | None = None,
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 128, lr: float = 1e-4,
+                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
+                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self.hidden = hidden
+        self.activation = activation
+        self.nu = nu
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_latent = pretrain_latent
+        self.pretrain_hidden = pretrain_hidden
+        self.input_shape = input_shape
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.score_batch_size = score_batch_size
+        self.lr_milestones = lr_milestones
+
+    # ------------------------------------------------------------------ checks and networks
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if not isinstance(self.nu, (int, float)) or not 0.0 < self.nu <= 1.0:
+            raise InputError(f"nu must lie in (0, 1], got {self.nu!r}")
+        if self.pretrain not in ("none", "autoencoder"):
+            raise InputError(f"pretrain must be 'none' or 'autoencoder', got {self.pretrain!r}")
+        if not isinstance(self.hidden, (int, np.integer)) or self.hidden < 1:
+            raise InputError(f"hidden must be a positive whole number, got {self.hidden!r}")
+
+    def _build(self, n_features: int) -> dict[str, Any]:
+        from torch import nn
+
+        if self.pretrain == "autoencoder":
+            feat: nn.Module = nets.encoder(n_features, int(self.pretrain_latent), hidden=tuple(self.pretrain_hidden),
+                                           input_shape=self.input_shape)
+            d = int(self.pretrain_latent)
+        else:
+            feat, d = nn.Identity(), n_features
+        return {
+            "features": feat,  # frozen after pretraining
+            "V": nn.Linear(d, int(self.hidden), bias=False),
+            "w": nn.Linear(int(self.hidden), 1, bias=False),
+        }
+
+    def _g(self, t):
+        import torch
+
+        if self.activation == "sigmoid":
+            return torch.sigmoid(t)
+        if self.activation == "relu":
+            return torch.relu(t)
+        return t
+
+    def _hidden(self, f):
+        """Hidden activations ``g(V f)`` (n, hidden) of feature rows ``f``."""
+        return self._g(self.nets_["V"](f))
+
+    def _y_hat(self, f):
+        """Outputs ``y_hat = <w, g(V f)>`` (n,) of feature rows ``f``."""
+        return self.nets_["w"](self._hidden(f)).squeeze(1)
+
+    def _train_mode(self, on: bool) -> None:
+        super()._train_mode(on)
+        self.nets_["features"].eval()  # frozen feature extractor
+
+    def _optimizers(self) -> list:
+        import torch
+
+        params = list(self.nets_["V"].parameters()) + list(self.nets_["w"].parameters())
+        return [torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)]
+
+    # ------------------------------------------------------------------ training
+    def _prepare(self, X, y, X_pos) -> None:
+        import torch
+
+        super()._prepare(X, y, X_pos)
+        feat = self.nets_["features"]
+        if self.pretrain == "autoencoder":
+            from odcore.models.autoencoder import AutoEncoder
+
+            ae = AutoEncoder(latent=int(self.pretrain_latent), hidden=tuple(self.pretrain_hidden),
+                             input_shape=self.input_shape, epochs=int(self.pretrain_epochs),
+                             batch_size=int(self.batch_size), lr=1e-3, device=self.device_,
+                             random_state=int(self.random_state))
+            ae.fit(X)
+            nets.copy_weights(feat, ae.nets_["encoder"])
+            self.pretrain_history_ = ae.history_
+        for p in feat.parameters():
+            p.requires_grad_(False)
+        feat.eval()
+        with torch.no_grad():  # the extractor is frozen: compute the features once
+            self._F = torch.cat([feat(self._X[i:i + 8192]) for i in range(0, self._X.shape[0], 8192)])
+            self.r_ = nu_quantile(self._y_hat(self._F).cpu().numpy(), float(self.nu))  # initial r
+
+    def _batches(self, epoch: int):
+        n = self._F.shape[0]
+        perm = self._perm(n)
+        bs = int(self.batch_size)
+        for i in range(0, n, bs):
+            yield self._F[perm[i:i + bs]]
+
+    def objective(self, f, r: float):
+        """Eq. 4 on a batch of feature rows ``f`` with ``r`` fixed (a differentiable scalar)."""
+        import torch
+
+        w, V = self.nets_["w"].weight, self.nets_["V"].weight
+        hinge = torch.relu(r - self._y_hat(f)).mean()
+        return 0.5 * (w ** 2).sum() + 0.5 * (V ** 2).sum() + hinge / float(self.nu) - r
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        loss = self.objective(batch, self.r_)
+        opt = self.optimizers_[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}
+
+    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
+        """Theorem 3.1: with ``(w, V)`` fixed, the optimal ``r`` is the nu-quantile of the outputs."""
+        import torch
+
+        self._train_mode(False)
+        with torch.no_grad():
+            y = torch.cat([self._y_hat(self._F[i:i + 8192]) for i in range(0, self._F.shape[0], 8192)])
+        self.r_ = nu_quantile(y.cpu().numpy(), float(self.nu))
+        return {"r": self.r_}
+
+    # ------------------------------------------------------------------ scoring and capabilities
+    def _score_batch(self, xb):
+        return self.r_ - self._y_hat(self.nets_["features"](xb))
+
+    def decision_score(self, X) -> np.ndarray:
+        """The paper's decision score ``S_n = y_hat_n - r`` (negative = anomalous)."""
+        return -self.decision_function(X)
+
+    def outputs(self, X) -> np.ndarray:
+        """The network outputs ``y_hat_n = <w, g(V f(x_n))>``."""
+        return self._apply_batched(X, lambda xb: self._y_hat(self.nets_["features"](xb))).astype(np.float64)
+
+    def embed(self, X) -> np.ndarray:
+        """Hidden-layer activations ``g(V f(x))`` (n, hidden) (paper Fig. 1)."""
+        return self._apply_batched(X, lambda xb: self._hidden(self.nets_["features"](xb)))
