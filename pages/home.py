@@ -1,0 +1,34 @@
+"""Home: what the lab is and where to start."""
+
+import streamlit as st
+
+st.title("🔎 Outlier Lab")
+st.markdown(
+    "Outlier Lab trains deep outlier detectors — **WALDO** (a Wasserstein autoencoder with an inlier and an "
+    "outlier decoder), **DROCC / DROCC-LF** (adversarial one-class classifiers), **ALAD**, **OC-NN** and "
+    "**Deep SVDD** — next to classical baselines (Isolation Forest, LOF, OC-SVM, k-NN, PCA), and shows *why* a "
+    "point is called an outlier: latent maps, score histograms, decision boundaries and decoder reconstructions.")
+
+st.subheader("Where to start")
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.markdown("**1 · Data**  \nPick a built-in set (the DROCC sine wave, digits, the retail panel), a file by "
+                "path or an upload. Bad files get a message that says how to fix them.")
+    st.page_link("pages/data.py", label="Open Data", icon="📄")
+with c2:
+    st.markdown("**2 · Train**  \nChoose a protocol and a method; the papers' defaults are filled in. Training "
+                "runs in the background: watch the curves here or in the sidebar tray.")
+    st.page_link("pages/train.py", label="Open Train", icon="🏋️")
+with c3:
+    st.markdown("**3 · Look**  \nScores and a threshold workbench, the latent map, WALDO's decoders, and flagged "
+                "rows for analysts with a CSV export.")
+    st.page_link("pages/scores.py", label="Open Scores", icon="📊")
+
+st.subheader("Paper figures you can reproduce")
+st.markdown(
+    "- DROCC Fig. 1: the sine wave and its decision boundary with adversarial points — **DROCC boundary lab**.\n"
+    "- WALDO Fig. 1b / 2a / 4 / 5: decoder swaps, distance from the prior, real vs generated t-SNE, AP per epoch"
+    " — **WALDO decoders**.\n"
+    "- OC-NN Figs. 3-4: decision-score histograms, normal vs anomalous — **Scores**.\n"
+    "- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
+st.caption("Everything also runs headless: `python -m odcore datasets | train | score | runs | bench`.")

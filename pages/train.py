@@ -1,0 +1,156 @@
+"""Train: dataset, protocol, method with the papers' defaults; a background job with live curves."""
+
+import streamlit as st
+
+from odcore import plots, workbench
+from ui import state, widgets
+
+widgets.intro("🏋️ Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
+              "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
+              "leave the page: watch the loss fall and, where labels exist, the test AUROC/AUPRC rise per epoch.")
+
+PRESETS = {
+    "WALDO Table 1 (digits, inlier 0, nu = 0.1)": dict(
+        data="digits", method="waldo", protocol="pu", data_options={"inlier_classes": [0]},
+        protocol_options={"nu": 0.1}, params={"epochs": 20}),
+    "OC-NN Fig. 3 (Gaussian 512-d)": dict(data="gaussian-ocnn", method="ocnn", protocol="unsupervised",
+                                          params={}),
+    "Deep SVDD (breast cancer, novelty)": dict(data="breast-cancer", method="deep-svdd", protocol="novelty",
+                                               params={}),
+    "Autoencoder, 1 epoch (quick check)": dict(data="breast-cancer", method="autoencoder", protocol="unsupervised",
+                                               params={"epochs": 1}),
+}
+
+
+def _apply(name: str) -> None:
+    p = PRESETS[name]
+    st.session_state["train_data"] = p["data"]
+    st.session_state["train_method"] = p["method"]
+    st.session_state["train_protocol"] = p["protocol"]
+    st.session_state["train_data_options"] = p.get("data_options", {})
+    st.session_state["train_protocol_options"] = p.get("protocol_options", {})
+    for k, v in p.get("params", {}).items():
+        st.session_state[f"param-{p['method']}-{k}"] = v if not isinstance(v, tuple) else str(list(v))
+
+
+def _setup():
+    import odcore.data
+    from odcore.models import registry
+
+    return list(odcore.data.builtin_names()), dict(odcore.data.PROTOCOLS), registry
+
+
+setup = widgets.guarded(_setup)
+if setup is None:
+    st.stop()
+builtins, protocols, registry = setup
+
+with st.expander("Reproduce a paper setting", expanded=False):
+    c1, c2 = st.columns([3, 1])
+    preset = c1.selectbox("Preset", list(PRESETS), key="train_preset", label_visibility="collapsed")
+    c2.button("Reproduce figure", on_click=_apply, args=(preset,), key="train_apply")
+
+session_ds = state.dataset()
+data_choices = (["(session dataset)"] if session_ds is not None else []) + builtins
+c1, c2, c3 = st.columns(3)
+data = c1.selectbox("Data", data_choices, key="train_data",
+                    format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == "(session dataset)" else d)
+methods = registry.available()
+method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title)
+info = registry.info(method)
+default_protocol = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc"}.get(info.setting, "unsupervised")
+proto_list = list(protocols)
+if st.session_state.get("train_protocol") not in proto_list:
+    st.session_state["train_protocol"] = default_protocol if default_protocol in proto_list else proto_list[0]
+protocol = c3.selectbox("Protocol", proto_list, key="train_protocol", help="\n".join(
+    f"- **{k}**: {v}" for k, v in protocols.items()))
+st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protocol: {protocols.get(protocol, '')}")
+
+proto_opts = dict(st.session_state.get("train_protocol_options", {}))
+import odcore.data as _odata  # noqa: E402 - light after _setup
+
+for k, default in _odata.protocol_defaults(protocol).items():
+    text = st.text_input(f"protocol option {k}", value=str(proto_opts.get(k, default)), key=f"popt-{protocol}-{k}")
+    try:
+        proto_opts[k] = registry.parse_value(text, default) if text.strip() != "None" else None
+    except Exception as err:  # noqa: BLE001
+        widgets.show_error(err)
+proto_opts = {k: v for k, v in proto_opts.items() if k in _odata.protocol_defaults(protocol)}
+
+params = {}
+with st.expander("Parameters (papers' defaults)", expanded=True):
+    table = registry.param_table(method)
+    cols = st.columns(3)
+    for i, row in enumerate(t for t in table if t["name"] not in ("random_state", "input_shape", "device")):
+        name, default, hlp = row["name"], row["default"], row["help"]
+        key = f"param-{method}-{name}"
+        col = cols[i % 3]
+        if isinstance(default, bool):
+            val = col.checkbox(name, value=default, help=hlp, key=key)
+        elif isinstance(default, int):
+            val = int(col.number_input(name, value=int(st.session_state.get(key, default)), step=1, help=hlp,
+                                       key=key))
+        elif isinstance(default, float):
+            val = float(col.number_input(name, value=float(st.session_state.get(key, default)), format="%g",
+                                         help=hlp, key=key))
+        else:
+            text = col.text_input(name, value=str(st.session_state.get(key, default)), help=hlp, key=key)
+            try:
+                val = registry.parse_value(text, default) if text != str(default) else default
+            except Exception as err:  # noqa: BLE001
+                widgets.show_error(err)
+                val = default
+        if val != default:
+            params[name] = val
+seed = st.number_input("Seed", value=0, step=1, key="train_seed")
+
+if st.button("Start training", type="primary", key="train_start"):
+    from odcore.experiment import RunSpec
+
+    if data == "(session dataset)":
+        spec_data, data_options = st.session_state[state.DATA_SPEC], dict(st.session_state[state.DATA_OPTIONS])
+    else:
+        spec_data, data_options = data, dict(st.session_state.get("train_data_options", {}))
+    spec = RunSpec(data=spec_data, method=method, protocol=protocol, data_options=data_options,
+                   protocol_options=proto_opts, params=params, seed=int(seed))
+    widgets.start_job(spec, title=f"{method} on {getattr(spec_data, 'name', spec_data)}")
+
+
+def _live():
+    job_id = st.session_state.get("last_job")
+    if not job_id:
+        return
+    try:
+        job = state.registry().get(job_id)
+    except Exception:  # noqa: BLE001 - the registry restarted: the job is gone, its run is in the store
+        return
+    st.subheader(f"Job {job.title}")
+    st.progress(min(max(float(job.progress or 0), 0.0), 1.0),
+                text=f"{job.state} · epoch {job.epoch}/{job.epochs or '?'} · {job.elapsed:.0f} s")
+    if job.history:
+        st.plotly_chart(plots.history_curves(job.history), key="train_curves")
+    if job.active:
+        if st.button("Cancel job", key="train_cancel"):
+            state.registry().cancel(job.id, state.owner())
+    elif job.state == "failed":
+        st.error(job.error or "the job failed")
+    elif job.state == "done":
+        st.session_state[state.RUN] = job.run_id
+        run = state.store().get(job.run_id)
+        m = run.metrics or {}
+        cols = st.columns(4)
+        for c, k in zip(cols, ("auroc", "auprc", "precision_at_10", "f1")):
+            v = m.get(k)
+            c.metric(k, "-" if v is None or v != v else f"{v:.3f}")
+        widgets.warnings(workbench.sanity_warnings(history=job.history, method=run.method))
+        st.success(f"Run {job.run_id} is ready: see **Scores**, **Latent map** or **Compare**.")
+
+
+job_now = st.session_state.get("last_job")
+busy = False
+if job_now:
+    try:
+        busy = state.registry().get(job_now).active
+    except Exception:  # noqa: BLE001
+        busy = False
+st.fragment(run_every=1.0 if busy else None)(_live)()

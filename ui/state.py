@@ -1,0 +1,80 @@
+"""Process-wide resources (run store, job registry) and per-session state.
+
+One :class:`odcore.jobs.JobRegistry` serves every browser session (``st.cache_resource``); each
+session gets an owner token so it sees and cancels only its own jobs. Finished runs are shared
+through the run store.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import streamlit as st
+
+DATASET = "dataset"  # the loaded odcore Dataset
+DATA_SPEC = "data_spec"  # what RunSpec.data should be for it: a name, a path, or the Dataset
+DATA_OPTIONS = "data_options"
+RUN = "run_id"  # the run the analysis pages look at
+THRESHOLDS = "thresholds"  # run id -> threshold, shared by Scores and Flagged rows
+
+
+def owner() -> str:
+    """This browser session's owner token for jobs."""
+    if "owner" not in st.session_state:
+        st.session_state["owner"] = uuid.uuid4().hex[:12]
+    return st.session_state["owner"]
+
+
+@st.cache_resource(show_spinner=False)
+def store():
+    """The run store (root from ODCORE_RUNS_DIR or ./runs)."""
+    from odcore.store import RunStore
+
+    return RunStore()
+
+
+@st.cache_resource(show_spinner=False)
+def registry():
+    """The one job registry of this process (thread-safe, shared by all sessions)."""
+    from odcore.jobs import JobRegistry
+
+    return JobRegistry(store())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def load_dataset(source: str, options_json: str = "{}"):
+    """``odcore.data.load`` cached per source and options (raises InputError on bad input)."""
+    import odcore.data
+
+    return odcore.data.load(source, **json.loads(options_json))
+
+
+def set_dataset(ds, spec: Any, options: dict | None = None) -> None:
+    st.session_state[DATASET] = ds
+    st.session_state[DATA_SPEC] = spec
+    st.session_state[DATA_OPTIONS] = dict(options or {})
+
+
+def dataset():
+    """The session's dataset, or None."""
+    return st.session_state.get(DATASET)
+
+
+def threshold(run_id: str, default: float) -> float:
+    return float(st.session_state.setdefault(THRESHOLDS, {}).get(run_id, default))
+
+
+def set_threshold(run_id: str, value: float) -> None:
+    st.session_state.setdefault(THRESHOLDS, {})[run_id] = float(value)
+
+
+def my_jobs() -> list:
+    """This session's jobs, newest first."""
+    jobs = list(registry().list(owner=owner()))
+    return sorted(jobs, key=lambda j: getattr(j, "submitted", 0) or 0, reverse=True)
+
+
+def active(jobs: list) -> bool:
+    return any(j.state in ("queued", "running") for j in jobs)
