@@ -1,0 +1,526 @@
+"""WALDO: a Wasserstein autoencoder with two decoders for positive-unlabelled outlier detection.
+
+Reference: Rizzo, Pang, Chen, Chawla. *Probabilistic Outlier Detection and Generation*
+(see ``shared/METHODS.md``, section WALDO, for the specification this module follows).
+
+Setting: a labelled sample of inliers ``X^p`` (``fit(..., X_pos=...)``) and an unlabelled
+mixture ``X^u`` (``fit(X)``) with an unknown share ``nu`` of outliers. A shared encoder ``Q``
+feeds an inlier decoder ``G_i`` and an outlier decoder ``G_o`` (``G_o`` starts as an exact copy
+of ``G_i``); a latent discriminator ``D`` pushes ``Q_Z`` towards the prior ``N(0, sigma^2 I)``
+(WAE-GAN). Each step (METHODS.md, steps 1-5):
+
+1. ``D`` ascends ``log D(z) + log(1 - D(Q(s)))``, ``z ~ N(0, sigma^2 I)``, ``s`` the positive
+   batch by default (``disc_on``);
+2. per-sample squared errors ``l_p = |G_i(Q(p)) - p|^2``, ``l_ui``, ``l_uo`` (mean over features);
+3. advantage ``adv = min(l_uo) - min(l_p)`` (one scalar per batch, 0 when disabled);
+4. hard assignment ``y = 1[l_uo < l_ui + adv]`` without gradient; positives always use ``G_i``;
+5. ``Q, G_i, G_o`` minimise ``mean(y l_uo + (1 - y) l_ui) + mean(l_p) - lambda mean(log D(Q(s)))``.
+
+Classes: :class:`WALDO` (all ablation flags), :class:`CoRa` (two decoders with the advantage,
+no Wasserstein term: ``lam=0``) and :class:`WAEGAN` (one decoder, scored by reconstruction error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import InputError
+from odcore.models import nets
+from odcore.models.deep import DeepDetector
+
+_DISC_ON = ("positive", "unlabelled", "all")
+_OUT_ACTS = ("auto", "linear", "sigmoid", "tanh")
+
+
+def _auto_hidden(n_features: int) -> tuple[int, ...]:
+    """The paper's KDD width (64 hidden units for 121 features) scaled to the input width."""
+    return (int(min(256, max(16, round(64 * n_features / 121)))),)
+
+
+class WALDO(DeepDetector):
+    """WALDO double-decoder Wasserstein autoencoder (positive-unlabelled detection and generation).
+
+    Parameters
+    ----------
+    latent, sigma : latent size and the prior's standard deviation, ``P_Z = N(0, sigma^2 I)``.
+    lam : weight ``lambda`` of the Wasserstein (discriminator) term; 0 disables the term and the
+        discriminator step.
+    advantage : use the per-batch advantage ``min(l_uo) - min(l_p)`` (False: CoRa-style contest).
+    disc_on : codes the discriminator sees as "fake": ``"positive"`` (paper), ``"unlabelled"``, ``"all"``.
+    single_decoder : plain WAE-GAN: one decoder trained on positives and unlabelled rows alike.
+    hidden : hidden widths of the encoder MLP (decoders mirror them); None scales the paper's
+        KDD width (64 for 121 features) to the input width. Ignored for images (conv nets).
+    disc_hidden, disc_dropout : discriminator MLP ``latent-32(LeakyReLU, dropout)-1`` by default.
+    out_act : decoder output activation. ``"auto"`` = sigmoid when all training values lie in
+        [0, 1] (images, one-hot tables), else linear. The paper's KDD decoder ends in Tanh, which
+        cannot reproduce standardised features beyond +-1 (KDD has many): we deviate on purpose;
+        pass ``"tanh"`` to get the paper's network.
+    encoder_relu : end the encoder in ReLU, the authors' bug (non-negative codes against a
+        Gaussian prior). Only for reproducing their code; default False.
+    input_shape : (C, H, W) for image rows (convolutional nets), None for tabular rows.
+    gen_cov : Gaussians fitted to the latent clouds for ``generate``: ``"full"`` or ``"diag"``.
+    disc_lr : discriminator learning rate (None: ``lr``).
+
+    Outputs: ``decision_function`` = inlier-decoder error (ranking score, as the paper's retail
+    study); ``labels_`` = which decoder wins on the training (unlabelled) rows, threshold-free
+    (``assign``); ``threshold_`` is still the contamination quantile of the training scores so
+    that ``predict`` keeps the common contract.
+
+    Fitted attributes besides the common ones: ``advantage_`` (mean advantage of the last epoch,
+    used by ``assign``), ``out_act_``, and the latent Gaussians ``latent_mean_in_``,
+    ``latent_cov_in_``, ``latent_mean_out_``, ``latent_cov_out_`` (the last two absent when no
+    unlabelled row went to the outlier decoder).
+    """
+
+    needs_positives = True
+    param_help = {
+        "latent": "latent code size (paper: 32 KDD, 20 MNIST, 10 Fashion-MNIST, 64 CIFAR-10)",
+        "sigma": "standard deviation of the Gaussian prior N(0, sigma^2 I) (paper: 1; 0.5 Fashion-MNIST)",
+        "lam": "weight of the Wasserstein term (paper: 0.1 KDD, 0.5 MNIST); 0 turns the discriminator off",
+        "advantage": "per-batch advantage min(l_uo) - min(l_p) in the decoder contest (off = CoRa-style)",
+        "disc_on": "codes the discriminator matches to the prior: 'positive' (paper), 'unlabelled' or 'all'",
+        "single_decoder": "one decoder only (plain WAE-GAN, scored by reconstruction error)",
+        "hidden": "encoder MLP hidden widths (decoders mirror); None = paper's 64 for 121 features, scaled",
+        "disc_hidden": "discriminator hidden widths (paper: 32)",
+        "disc_dropout": "dropout after each discriminator hidden layer",
+        "out_act": "decoder output: 'auto' (sigmoid for data in [0,1], else linear), 'linear', 'sigmoid', 'tanh'",
+        "encoder_relu": "end the encoder in ReLU (the authors' bug; only to reproduce their code)",
+        "input_shape": "(channels, height, width) for image rows (conv nets); None for tabular data",
+        "gen_cov": "latent Gaussians for generate(): 'full' covariance (with a small ridge) or 'diag'",
+        "disc_lr": "discriminator learning rate (None = lr)",
+        "batch_size": "rows per step in each of the positive and unlabelled batches (paper KDD: 3000)",
+        "lr": "Adam learning rate (paper: 1e-4, KDD also 5e-4)",
+        "epochs": "passes over the longer of the two sets (paper: about 400)",
+    }
+    _saved_attrs = ("out_act_", "advantage_", "n_pos_", "latent_mean_in_", "latent_cov_in_",
+                    "latent_mean_out_", "latent_cov_out_")
+
+    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.1, advantage: bool = True,
+                 disc_on: str = "positive", single_decoder: bool = False, hidden: tuple | None = None,
+                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
+                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
+                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
+                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self.latent = latent
+        self.sigma = sigma
+        self.lam = lam
+        self.advantage = advantage
+        self.disc_on = disc_on
+        self.single_decoder = single_decoder
+        self.hidden = hidden
+        self.disc_hidden = disc_hidden
+        self.disc_dropout = disc_dropout
+        self.out_act = out_act
+        self.encoder_relu = encoder_relu
+        self.input_shape = input_shape
+        self.gen_cov = gen_cov
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.disc_lr = disc_lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.score_batch_size = score_batch_size
+        self.lr_milestones = lr_milestones
+
+    # ------------------------------------------------------------------ validation
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.disc_on not in _DISC_ON:
+            raise InputError(f"disc_on must be one of {_DISC_ON}, got {self.disc_on!r}")
+        if self.out_act not in _OUT_ACTS:
+            raise InputError(f"out_act must be one of {_OUT_ACTS}, got {self.out_act!r}")
+        if self.gen_cov not in ("full", "diag"):
+            raise InputError(f"gen_cov must be 'full' or 'diag', got {self.gen_cov!r}")
+        if not isinstance(self.lam, (int, float)) or self.lam < 0:
+            raise InputError(f"lam must be a number >= 0, got {self.lam!r}")
+        if not isinstance(self.sigma, (int, float)) or not self.sigma > 0:
+            raise InputError(f"sigma must be a positive number, got {self.sigma!r}")
+        if not isinstance(self.latent, (int, np.integer)) or self.latent < 1:
+            raise InputError(f"latent must be a positive whole number, got {self.latent!r}")
+        if not 0.0 <= float(self.disc_dropout) < 1.0:
+            raise InputError(f"disc_dropout must lie in [0, 1), got {self.disc_dropout!r}")
+
+    # ------------------------------------------------------------------ networks
+    @property
+    def _two_decoders(self) -> bool:
+        return not self.single_decoder
+
+    def _build(self, n_features: int) -> dict[str, Any]:
+        """Encoder ``Q``, inlier decoder ``G_i``, outlier decoder ``G_o`` (= copy of ``G_i``), ``D``."""
+        hidden = tuple(self.hidden) if self.hidden else _auto_hidden(n_features)
+        shape = tuple(self.input_shape) if self.input_shape else None
+        out_act = getattr(self, "out_act_", None) or "linear"
+        built = {
+            "encoder": nets.encoder(n_features, int(self.latent), hidden=hidden, input_shape=shape,
+                                    out_act="relu" if self.encoder_relu else None),
+            "decoder_in": nets.decoder(n_features, int(self.latent), hidden=hidden[::-1], input_shape=shape,
+                                       out_act=out_act),
+            # D outputs a logit; sigmoid is applied inside the numerically stable BCE-with-logits
+            "disc": nets.mlp([int(self.latent), *tuple(self.disc_hidden), 1], act="leaky_relu",
+                             dropout=float(self.disc_dropout)),
+        }
+        if self._two_decoders:
+            dec_out = nets.decoder(n_features, int(self.latent), hidden=hidden[::-1], input_shape=shape,
+                                   out_act=out_act)
+            nets.copy_weights(dec_out, built["decoder_in"])  # G_o starts as an exact copy of G_i
+            built["decoder_out"] = dec_out
+        return built
+
+    def _optimizers(self) -> list:
+        """Adam for the autoencoder (``Q``, decoders) first, then Adam for the discriminator."""
+        import torch
+
+        ae = [p for k, net in self.nets_.items() if k != "disc" for p in net.parameters()]
+        self._opt_ae = torch.optim.Adam(ae, lr=self.lr, weight_decay=self.weight_decay)
+        self._opt_d = torch.optim.Adam(self.nets_["disc"].parameters(),
+                                       lr=self.lr if self.disc_lr is None else self.disc_lr)
+        return [self._opt_ae, self._opt_d]
+
+    # ------------------------------------------------------------------ data
+    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+        both = np.concatenate([X, X_pos]) if X_pos is not None else X
+        if self.out_act == "auto":
+            self.out_act_ = "sigmoid" if float(both.min()) >= 0.0 and float(both.max()) <= 1.0 else "linear"
+        else:
+            self.out_act_ = self.out_act
+        self.n_pos_ = int(X_pos.shape[0])
+        super()._fit(X, y, X_pos=X_pos, monitor=monitor, callbacks=callbacks, cancel=cancel)
+        self.advantage_ = float(self._last_adv) if self.advantage and self._two_decoders else 0.0
+        self._X_pos_fit = X_pos  # for the latent Gaussians, fitted in _set_threshold
+        # free the training copies (they may be large and live on the GPU)
+        self._X = self._Xp = self._y = None
+
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        self._adv_sum = None
+        self._adv_n = 0
+        self._last_adv = 0.0
+
+    def _index_stream(self, n: int, n_batches: int, bs: int) -> list:
+        """``n_batches`` index batches of size ``min(bs, n)``: fresh permutations, cycled."""
+        import torch
+
+        bs = min(bs, n)
+        need = n_batches * bs
+        perms = [self._perm(n) for _ in range(-(-need // n))]
+        flat = torch.cat(perms)[:need]
+        return [flat[i * bs:(i + 1) * bs] for i in range(n_batches)]
+
+    def _batches(self, epoch: int) -> Iterator[Any]:
+        """Pairs (positive batch, unlabelled batch); both shuffled, the shorter set cycled.
+
+        One epoch is one pass over the longer set; the shorter set is re-permuted each time it
+        runs out (the authors' ``zip`` truncated the longer loader and left its contaminants,
+        kept in the last unshuffled batches, unused).
+        """
+        bs = int(self.batch_size)
+        n_u, n_p = self._X.shape[0], self._Xp.shape[0]
+        n_batches = -(-max(n_u, n_p) // bs)
+        if n_u >= n_p:
+            perm_u = self._perm(n_u)
+            idx_u = [perm_u[i * bs:(i + 1) * bs] for i in range(n_batches)]
+            idx_p = self._index_stream(n_p, n_batches, bs)
+        else:
+            perm_p = self._perm(n_p)
+            idx_p = [perm_p[i * bs:(i + 1) * bs] for i in range(n_batches)]
+            idx_u = self._index_stream(n_u, n_batches, bs)
+        for ip, iu in zip(idx_p, idx_u):
+            yield self._Xp[ip], self._X[iu]
+
+    # ------------------------------------------------------------------ one step
+    def _disc_codes_source(self, p, u):
+        if self.disc_on == "positive":
+            return p
+        if self.disc_on == "unlabelled":
+            return u
+        import torch
+
+        return torch.cat([p, u])
+
+    def _terms(self, p, u) -> dict[str, Any]:
+        """Per-sample errors, advantage and assignment of METHODS.md steps 2-4 (with gradients).
+
+        Returns ``l_p``, ``l_ui``, ``l_uo`` (per-sample mean squared errors), ``adv`` (scalar
+        tensor, detached), ``y`` (0/1 float, detached; 1 = outlier decoder wins), and the codes.
+        """
+        import torch
+
+        Q, Gi = self.nets_["encoder"], self.nets_["decoder_in"]
+        zp, zu = Q(p), Q(u)
+        l_p = ((Gi(zp) - p) ** 2).mean(dim=1)
+        l_ui = ((Gi(zu) - u) ** 2).mean(dim=1)
+        out = {"zp": zp, "zu": zu, "l_p": l_p, "l_ui": l_ui}
+        if not self._two_decoders:
+            out.update(l_uo=None, adv=torch.zeros((), device=p.device), y=torch.zeros_like(l_ui))
+            return out
+        l_uo = ((self.nets_["decoder_out"](zu) - u) ** 2).mean(dim=1)
+        with torch.no_grad():
+            adv = (l_uo.min() - l_p.min()) if self.advantage else torch.zeros((), device=p.device)
+            y = (l_uo < l_ui + adv).float()  # hard assignment, no gradient through it
+        out.update(l_uo=l_uo, adv=adv, y=y)
+        return out
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        """One WALDO step: the discriminator step, then the autoencoder step (METHODS.md 1-5)."""
+        import torch
+        import torch.nn.functional as F
+
+        p, u = batch
+        Q, D = self.nets_["encoder"], self.nets_["disc"]
+        lam = float(self.lam)
+        stats: dict[str, Any] = {}
+        # 1. discriminator: ascend log D(z) + log(1 - D(Q(s))) == descend the two BCE terms
+        if lam > 0:
+            s = self._disc_codes_source(p, u)
+            with torch.no_grad():
+                zs = Q(s)
+            z = self._randn(zs.shape[0], zs.shape[1]) * float(self.sigma)
+            d_real, d_fake = D(z), D(zs)
+            loss_d = lam * (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+            self._opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self._opt_d.step()
+            stats["loss_disc"] = loss_d.detach()
+        # 2-4. reconstruction errors, advantage, hard assignment
+        t = self._terms(p, u)
+        if self._two_decoders:
+            y = t["y"]
+            rec_u = (y * t["l_uo"] + (1 - y) * t["l_ui"]).mean()
+        else:  # plain WAE-GAN: one decoder for every row
+            rec_u = t["l_ui"].mean()
+        rec_p = t["l_p"].mean()
+        loss = rec_u + rec_p
+        # 5. Wasserstein term: -lambda * mean(log D(Q(s))) = lambda * BCE(D(Q(s)), 1)
+        if lam > 0:
+            if self.disc_on == "positive":
+                zs = t["zp"]
+            elif self.disc_on == "unlabelled":
+                zs = t["zu"]
+            else:
+                zs = torch.cat([t["zp"], t["zu"]])
+            d_q = D(zs)
+            wass = F.binary_cross_entropy_with_logits(d_q, torch.ones_like(d_q))
+            loss = loss + lam * wass
+            stats["loss_wass"] = wass.detach()
+        self._opt_ae.zero_grad(set_to_none=True)
+        loss.backward()
+        self._opt_ae.step()
+        stats.update(loss=loss.detach(), loss_rec_p=rec_p.detach(), loss_rec_u=rec_u.detach())
+        if self._two_decoders:
+            stats.update(outlier_share=t["y"].mean(), advantage=t["adv"].detach())
+            self._adv_sum = t["adv"] if self._adv_sum is None else self._adv_sum + t["adv"]
+            self._adv_n += 1
+        return stats
+
+    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self._adv_sum is not None:
+            self._last_adv = float(self._adv_sum) / max(self._adv_n, 1)  # the epoch's mean advantage
+            self._adv_sum, self._adv_n = None, 0
+        if self._y is not None and self._two_decoders:
+            # F1 of the threshold-free decoder assignment on the unlabelled set (paper Fig. 2b)
+            from odcore.metrics import prf_at
+
+            self.advantage_ = float(self._last_adv) if self.advantage else 0.0
+            a = self._assign_tensor(self._X)
+            extra["val_assign_f1"] = prf_at(self._y.cpu().numpy(), a, 0.5)["f1"]
+        return extra
+
+    # ------------------------------------------------------------------ scoring
+    def _errors(self, xb, which: str):
+        dec = self.nets_["decoder_out" if which == "outlier" else "decoder_in"]
+        return ((dec(self.nets_["encoder"](xb)) - xb) ** 2).mean(dim=1)
+
+    def _score_batch(self, xb):
+        """Ranking score: the inlier decoder's mean squared error ``|G_i(Q(x)) - x|^2 / d``."""
+        return self._errors(xb, "inlier")
+
+    def _assign_batch(self, xb):
+        import torch
+
+        Q = self.nets_["encoder"]
+        z = Q(xb)
+        l_i = ((self.nets_["decoder_in"](z) - xb) ** 2).mean(dim=1)
+        l_o = ((self.nets_["decoder_out"](z) - xb) ** 2).mean(dim=1)
+        return (l_o < l_i + float(getattr(self, "advantage_", 0.0))).to(torch.float32)
+
+    def _assign_tensor(self, Xt) -> np.ndarray:
+        import torch
+
+        self._train_mode(False)
+        out = []
+        bs = int(self.score_batch_size)
+        with torch.no_grad():
+            for i in range(0, Xt.shape[0], bs):
+                out.append(self._assign_batch(Xt[i:i + bs]).cpu().numpy())
+        self._train_mode(True)
+        return np.concatenate(out).astype(np.int64)
+
+    def _set_threshold(self, X: np.ndarray) -> None:
+        """``threshold_`` = contamination quantile (for ``predict``); ``labels_`` = decoder assignment.
+
+        With two decoders the label is threshold-free: 1 when the outlier decoder wins on the
+        training row (``assign``). A single decoder (WAE-GAN) has no contest, so its labels come
+        from the threshold, as for every other detector.
+        """
+        super()._set_threshold(X)
+        if self._two_decoders:
+            self.labels_ = self.assign(X)
+        X_pos = getattr(self, "_X_pos_fit", None)
+        if X_pos is not None:
+            self._fit_latent_gaussians(X, X_pos, self.labels_ if self._two_decoders else None)
+            self._X_pos_fit = None
+
+    # ------------------------------------------------------------------ capabilities
+    def assign(self, X) -> np.ndarray:
+        """1 where the outlier decoder wins, ``l_o < l_i + advantage_`` (METHODS.md step 4).
+
+        ``advantage_`` is the mean per-batch advantage of the last epoch (0 when the advantage
+        is off), so new rows are judged by the same contest as the training rows. A single
+        decoder has no contest: then rows above ``threshold_`` get 1.
+        """
+        if not self._two_decoders:
+            return self.predict(X)
+        return self._apply_batched(X, self._assign_batch).astype(np.int64)
+
+    def embed(self, X) -> np.ndarray:
+        """Latent codes ``Q(x)`` (n, latent)."""
+        return self._apply_batched(X, self.nets_["encoder"])
+
+    def prior_distance(self, X) -> np.ndarray:
+        """Euclidean distance of each code ``Q(x)`` from the prior mean 0 (paper Fig. 2a)."""
+        return np.linalg.norm(self.embed(X).astype(np.float64), axis=1)
+
+    def reconstruct(self, X, decoder: str = "inlier") -> dict[str, np.ndarray]:
+        """``G(Q(x))`` through the chosen decoder and the per-feature squared errors (n, d).
+
+        Passing inliers through ``"outlier"`` and outliers through ``"inlier"`` is the paper's
+        decoder swap (Fig. 1b).
+        """
+        if decoder not in ("inlier", "outlier"):
+            raise InputError(f"decoder must be 'inlier' or 'outlier', got {decoder!r}")
+        if decoder == "outlier" and not self._two_decoders:
+            raise InputError("this model has a single decoder (WAE-GAN); use decoder='inlier'")
+        self._check_fitted()
+        dec = self.nets_["decoder_out" if decoder == "outlier" else "decoder_in"]
+        rec = self._apply_batched(X, lambda xb: dec(self.nets_["encoder"](xb)))
+        Xf = np.asarray(X, dtype=np.float32).reshape(rec.shape)
+        return {"reconstruction": rec, "errors": (rec - Xf) ** 2}
+
+    def _decode(self, Z: np.ndarray, which: str) -> np.ndarray:
+        import torch
+
+        dec = self.nets_["decoder_out" if which == "outlier" else "decoder_in"]
+        self._train_mode(False)
+        out = []
+        bs = int(self.score_batch_size)
+        with torch.no_grad():
+            for i in range(0, Z.shape[0], bs):
+                zb = torch.from_numpy(np.ascontiguousarray(Z[i:i + bs], dtype=np.float32)).to(self.device_)
+                out.append(dec(zb).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.n_features_in_), np.float32)
+
+    def _fit_latent_gaussians(self, X: np.ndarray, X_pos: np.ndarray, a: np.ndarray | None) -> None:
+        """Gaussians on the encoded inliers (X_pos + unlabelled rows won by G_i) and detected outliers.
+
+        ``a`` is the decoder assignment of the unlabelled rows ``X`` (None: all inliers, one decoder).
+        """
+        for name in ("latent_mean_out_", "latent_cov_out_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if a is None:
+            a = np.zeros(X.shape[0], np.int64)
+        parts = [self.embed(X_pos)] + ([self.embed(X[a == 0])] if (a == 0).any() else [])
+        z_in = np.concatenate(parts).astype(np.float64)
+        self.latent_mean_in_, self.latent_cov_in_ = self._gaussian(z_in)
+        if self._two_decoders and int(a.sum()) >= 2:
+            self.latent_mean_out_, self.latent_cov_out_ = self._gaussian(self.embed(X[a == 1]).astype(np.float64))
+
+    def _gaussian(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = Z.mean(axis=0)
+        if Z.shape[0] < 2:
+            return mean, np.eye(Z.shape[1]) * 1e-3
+        if self.gen_cov == "diag":
+            cov = np.diag(Z.var(axis=0, ddof=1))
+        else:
+            cov = np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1])
+        ridge = 1e-3 * float(np.trace(cov)) / Z.shape[1] + 1e-6
+        return mean, cov + ridge * np.eye(Z.shape[1])
+
+    def generate(self, n: int, kind: str = "inlier", source: str = "fitted",
+                 random_state: int | None = None) -> np.ndarray:
+        """Generate ``n`` rows: latent samples decoded by ``G_i`` (inliers) or ``G_o`` (outliers).
+
+        ``source="fitted"``: samples from the Gaussian fitted to the encoded inliers or to the
+        encoded detected outliers (the paper's generation procedure); ``source="prior"``: samples
+        from ``N(0, sigma^2 I)``. ``random_state`` None draws fresh randomness.
+        """
+        self._check_fitted()
+        if kind not in ("inlier", "outlier"):
+            raise InputError(f"kind must be 'inlier' or 'outlier', got {kind!r}")
+        if source not in ("fitted", "prior"):
+            raise InputError(f"source must be 'fitted' or 'prior', got {source!r}")
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"n must be a positive whole number, got {n!r}")
+        if kind == "outlier" and not self._two_decoders:
+            raise InputError("this model has a single decoder (WAE-GAN) and cannot generate outliers")
+        rng = np.random.default_rng(random_state)
+        k = int(self.latent)
+        if source == "prior":
+            Z = rng.standard_normal((n, k)) * float(self.sigma)
+        else:
+            mean = getattr(self, f"latent_mean_{'in' if kind == 'inlier' else 'out'}_", None)
+            cov = getattr(self, f"latent_cov_{'in' if kind == 'inlier' else 'out'}_", None)
+            if mean is None or cov is None:
+                raise InputError("fewer than two unlabelled rows were assigned to the outlier decoder, so "
+                                 "there is no outlier cloud to fit; use source='prior' or train longer")
+            Z = rng.multivariate_normal(np.asarray(mean, np.float64), np.asarray(cov, np.float64), size=n,
+                                        method="cholesky")
+        return self._decode(Z.astype(np.float32), kind)
+
+
+def _init_from_locals(cls, self, values: dict) -> None:
+    values = {k: v for k, v in values.items() if k not in ("self", "__class__")}
+    WALDO.__init__(self, **values)
+
+
+class CoRa(WALDO):
+    """CoRa with the advantage: WALDO's two decoders and advantage, no Wasserstein term (``lam=0``).
+
+    The issue asks for "CoRa + advantage" beside WALDO, so the only difference from WALDO is the
+    missing discriminator; ``advantage=False`` gives the original CoRa-style contest.
+    """
+
+    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.0, advantage: bool = True,
+                 disc_on: str = "positive", single_decoder: bool = False, hidden: tuple | None = None,
+                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
+                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
+                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
+                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        _init_from_locals(CoRa, self, locals())
+
+
+class WAEGAN(WALDO):
+    """Plain WAE-GAN: one decoder trained on positive and unlabelled rows, score = reconstruction error.
+
+    The discriminator matches the codes of all training rows to the prior by default
+    (``disc_on="all"``): a plain WAE-GAN has no notion of labelled positives.
+    """
+
+    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.1, advantage: bool = False,
+                 disc_on: str = "all", single_decoder: bool = True, hidden: tuple | None = None,
+                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
+                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
+                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
+                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        _init_from_locals(WAEGAN, self, locals())
