@@ -1,0 +1,615 @@
+"""``python -m odcore``: everything the app does, headless.
+
+Commands: ``datasets``, ``describe``, ``methods``, ``train``, ``score``, ``runs`` (``runs show ID``)
+and ``bench``. Bad input prints one line that names the problem and the valid choices and
+exits with code 2 (``--debug`` shows the traceback instead). Ctrl-C during ``train`` cancels
+the fit within one batch and keeps the partial run (status ``cancelled``, exit code 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from odcore.errors import FitCancelled, InputError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+BENCH_KEYS = ("dataset", "method", "protocol", "seed", "auroc", "auprc", "precision_at_10", "f1",
+              "fit_seconds", "score_seconds")
+_STRING_DATA_OPTIONS = ("label_column", "format", "categorical", "positive")
+
+
+# ---------------------------------------------------------------------------------- parsing helpers
+def parse_pairs(items: list[str] | None, what: str) -> dict[str, str]:
+    """``["k=v", ...]`` -> ``{"k": "v"}`` (refuses items without ``=``)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"{what} {item!r} is not of the form key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_data_options(items: list[str] | None) -> dict[str, Any]:
+    """Loader options: lists for ``*_columns`` (comma separated), JSON numbers/bools, else text."""
+    out: dict[str, Any] = {}
+    for k, v in parse_pairs(items, "--data-option").items():
+        if k.endswith("columns"):
+            out[k] = [c.strip() for c in v.split(",") if c.strip()]
+        elif k in _STRING_DATA_OPTIONS:
+            out[k] = v
+        else:
+            try:
+                out[k] = json.loads(v)
+            except json.JSONDecodeError:
+                out[k] = v
+    return out
+
+
+def parse_protocol_options(protocol: str, items: list[str] | None) -> dict[str, Any]:
+    """Protocol options parsed against ``odcore.data.protocol_defaults(protocol)``."""
+    from odcore.models.registry import parse_value
+
+    check_protocol(protocol)
+    raw = parse_pairs(items, "--protocol-option")
+    if not raw:
+        return {}
+    import odcore.data
+
+    defaults = dict(odcore.data.protocol_defaults(protocol))
+    out = {}
+    for k, v in raw.items():
+        if k not in defaults:
+            raise InputError(f"unknown option {k!r} for protocol {protocol!r}; "
+                             f"valid: {', '.join(defaults) or 'none (this protocol takes no options)'}")
+        out[k] = parse_value(v, defaults[k])
+    return out
+
+
+def parse_params(methods: list[str], items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Detector parameters parsed against each method's defaults: ``{method: {param: value}}``.
+
+    With several methods a parameter goes to those that have it; one that none has is refused.
+    """
+    from odcore.models import registry
+
+    raw = parse_pairs(items, "--param")
+    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
+    for k, v in raw.items():
+        used = False
+        for m in methods:
+            defaults = registry.defaults(m)
+            if k in defaults:
+                out[m][k] = registry.parse_value(v, defaults[k])
+                used = True
+        if not used:
+            valid = sorted({p for m in methods for p in registry.defaults(m)})
+            raise InputError(f"unknown parameter {k!r} for {', '.join(methods)}; valid: {', '.join(valid)}")
+    return out
+
+
+def check_method(name: str) -> str:
+    from odcore.models import registry
+
+    if name not in registry.available():
+        raise InputError(f"unknown method {name!r}; choose one of: {', '.join(registry.available())}")
+    return name
+
+
+def check_protocol(name: str) -> str:
+    import odcore.data
+
+    if name not in odcore.data.PROTOCOLS:
+        raise InputError(f"unknown protocol {name!r}; choose one of: {', '.join(odcore.data.PROTOCOLS)}")
+    return name
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def _print_json(obj: Any) -> None:
+    from odcore.experiment import _jsonable
+
+    print(json.dumps(_jsonable(obj), indent=1))
+
+
+# ---------------------------------------------------------------------------------- commands
+def cmd_datasets(args) -> int:
+    import odcore.data
+
+    names = odcore.data.builtin_names()
+    notes = getattr(odcore.data, "BUILTIN_NOTES", None) or {}
+    if args.json:
+        _print_json([{"name": n, "notes": notes.get(n, "")} for n in names])
+    else:
+        for n in names:
+            print(f"{n:18s} {notes.get(n, '')}".rstrip())
+    return 0
+
+
+def cmd_describe(args) -> int:
+    import odcore.data
+
+    ds = odcore.data.load(args.source, **parse_data_options(args.data_option))
+    info = odcore.data.describe(ds)
+    if args.json:
+        _print_json(info)
+    else:
+        for k, v in info.items():
+            if isinstance(v, (list, dict)) and len(v) > 12:
+                v = f"{type(v).__name__} of {len(v)} entries (use --json for all)"
+            print(f"{k}: {v}")
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from odcore.models import registry
+
+    rows = []
+    for name in registry.available():
+        m = registry.info(name)
+        rows.append({"name": name, "family": m.family, "setting": m.setting, "title": m.title, "paper": m.paper,
+                     "capabilities": registry.capabilities(name), "params": registry.param_table(name)})
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        caps = ", ".join(r["capabilities"]) or "-"
+        print(f"{r['name']:12s} {r['family']:9s} {r['setting']:17s} {r['title']}  [capabilities: {caps}]")
+        if args.verbose:
+            for p in r["params"]:
+                print(f"    {p['name']} = {p['default']!r}  {p['help']}")
+    return 0
+
+
+def _spec_from_args(args):
+    from odcore.experiment import RunSpec
+
+    method = check_method(args.method)
+    return RunSpec(data=args.data, method=method, protocol=check_protocol(args.protocol),
+                   data_options=parse_data_options(args.data_option),
+                   protocol_options=parse_protocol_options(args.protocol, args.protocol_option),
+                   params=parse_params([method], args.param)[method], seed=args.seed,
+                   monitor=not args.no_monitor)
+
+
+def cmd_train(args) -> int:
+    from odcore.experiment import execute, prepare
+    from odcore.store import RunStore
+
+    spec = _spec_from_args(args)
+    store = RunStore(args.runs_dir)
+    prepared = prepare(spec, store=store)  # bad data / protocol -> exit 2 before a run exists
+    detector = prepared[2]
+    epochs = getattr(detector, "epochs", None)
+    bar = None
+    if isinstance(epochs, int) and epochs > 0 and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, desc=spec.method, dynamic_ncols=True)
+
+    def on_epoch(rec: dict) -> None:
+        if bar is not None:
+            bar.update(1)
+            shown = {k: f"{v:.4g}" for k, v in rec.items()
+                     if isinstance(v, float) and k not in ("epoch", "epochs", "lr", "seconds")}
+            bar.set_postfix(dict(list(shown.items())[:4]), refresh=False)
+
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = execute(spec, store=store, callbacks=(on_epoch,), cancel=cancel, prepared=prepared)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="odcore-train", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\ninterrupted: cancelling (the partial run is kept) ...", file=sys.stderr)
+        worker.join()
+    finally:
+        if bar is not None:
+            bar.close()
+    exc = outcome.get("error")
+    if isinstance(exc, FitCancelled):
+        run_id = getattr(exc, "run_id", None)
+        if args.json:
+            _print_json({"run_id": run_id, "status": "cancelled"})
+        else:
+            print(f"run {run_id} cancelled; its history so far is kept in {store.root / str(run_id)}")
+        return EXIT_INTERRUPTED
+    if exc is not None:
+        raise exc
+    res = outcome["result"]
+    if args.json:
+        _print_json({**res, "status": "done"})
+    else:
+        print(f"run {res['run_id']} done in {res['fit_seconds']:.2f} s (+{res['score_seconds']:.2f} s scoring)")
+        for k, v in res["metrics"].items():
+            print(f"  {k:16s} {_fmt(v)}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from odcore.store import RunStore
+
+    store = RunStore(args.runs_dir)
+    run = store.get(args.run)
+    stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
+    print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
+          f"({stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from odcore.store import RunStore
+
+    store = RunStore(args.runs_dir)
+    if args.action == "show":
+        if not args.run_id:
+            raise InputError("runs show needs a run id; list them with: python -m odcore runs")
+        run = store.get(args.run_id)
+        info = {"id": run.id, "status": run.status, "config": run.config, "metrics": run.metrics,
+                "history": run.history, "error": run.error, "traceback": run.traceback}
+        if args.json:
+            _print_json(info)
+            return 0
+        cfg = run.config
+        ds = cfg.get("dataset", {})
+        print(f"run {run.id}: {cfg.get('method')} on {cfg.get('spec', {}).get('data')} "
+              f"({cfg.get('spec', {}).get('protocol')}, seed {cfg.get('spec', {}).get('seed')}) - {run.status}")
+        print(f"  created {cfg.get('created')}  finished {cfg.get('finished')}  device {cfg.get('device')}")
+        if ds:
+            print(f"  data {ds.get('name')} {ds.get('rows')} x {ds.get('features')} (hash {ds.get('hash')})")
+        print(f"  params {json.dumps(cfg.get('params', cfg.get('spec', {}).get('params')))}")
+        for k, v in run.metrics.items():
+            print(f"  {k:16s} {_fmt(v)}")
+        hist = run.history
+        if hist:
+            print(f"  history: {len(hist)} epochs; last: "
+                  + ", ".join(f"{k}={_fmt(v)}" for k, v in hist[-1].items() if k not in ("epochs",)))
+        if run.error:
+            print(f"  error: {run.error}")
+        return 0
+    if args.action is not None:
+        raise InputError(f"unknown runs action {args.action!r}; use: runs, runs show ID")
+    rows = store.list_runs(method=args.method, status=args.status, limit=args.limit)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print(f"no runs in {store.root}")
+        return 0
+    print(f"{'id':40s} {'method':11s} {'data':18s} {'protocol':12s} {'status':9s} {'auroc':>7s} {'auprc':>7s}")
+    for r in rows:
+        m = r.get("metrics") or {}
+        data = str(r.get("data_name") or r.get("data"))[:18]
+        print(f"{r['id']:40s} {str(r['method']):11s} {data:18s} {str(r['protocol']):12s} {r['status']:9s} "
+              f"{_fmt(m.get('auroc'), 3):>7s} {_fmt(m.get('auprc'), 3):>7s}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from odcore.experiment import grid_cells, run_grid, validate_grid
+
+    datasets = [d.strip() for d in args.data.split(",") if d.strip()]
+    methods = [check_method(m.strip()) for m in args.methods.split(",") if m.strip()]
+    if not datasets or not methods:
+        raise InputError("bench needs at least one dataset (--data A,B) and one method (--methods M1,M2)")
+    if args.seeds < 1:
+        raise InputError(f"--seeds must be at least 1, got {args.seeds}")
+    protocol = check_protocol(args.protocol)
+    data_options = parse_data_options(args.data_option)
+    popts = parse_protocol_options(protocol, args.protocol_option)
+    params = parse_params(methods, args.param)
+    validate_grid(datasets, protocol, popts, data_options)  # bad file / unsupported protocol -> exit 2 now
+    cells = grid_cells(datasets, methods, protocol, seeds=range(args.seeds), protocol_options=popts,
+                       params=params, data_options=data_options)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(cells), unit="run", file=sys.stderr, desc="bench", dynamic_ncols=True)
+    records = run_grid(cells, engine=args.engine, address=args.address,
+                       progress=(lambda rec: bar.update(1)) if bar is not None else None)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        _write_text(Path(args.json), json.dumps(records, indent=1))
+    table = markdown_table(records)
+    if args.markdown:
+        _write_text(Path(args.markdown), table)
+    if not args.json and not args.markdown or args.verbose:
+        print(table)
+    else:
+        print(f"{len(records)} runs" + (f"; records in {args.json}" if args.json else "")
+              + (f"; table in {args.markdown}" if args.markdown else ""))
+    return 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    from odcore.store import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.encode())
+
+
+def markdown_table(records: list[dict[str, Any]]) -> str:
+    """Mean ± std (sample std over seeds) per (dataset, method), in first-seen order."""
+    import numpy as np
+
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["dataset"], r["method"]), []).append(r)
+    cols = ("auroc", "auprc", "precision_at_10", "f1", "fit_seconds")
+    lines = ["| dataset | method | protocol | seeds | AUROC | AUPRC | P@10 | F1 | fit s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (ds, m), rs in groups.items():
+        cells = []
+        for c in cols:
+            vals = np.array([r[c] for r in rs if r[c] is not None], dtype=float)
+            if vals.size == 0:
+                cells.append("-")
+            elif vals.size == 1:
+                cells.append(f"{vals[0]:.3f}" if c != "fit_seconds" else f"{vals[0]:.2f}")
+            else:
+                d = 2 if c == "fit_seconds" else 3
+                cells.append(f"{vals.mean():.{d}f} ± {vals.std(ddof=1):.{d}f}")
+        lines.append(f"| {ds} | {m} | {rs[0]['protocol']} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- scoring files
+def _reader(path: Path, chunk_size: int):
+    """Yield ``(columns, pandas.DataFrame chunk)`` or ``(None, (X, y))`` for .npz, chunk by chunk."""
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=chunk_size):
+            yield batch.to_pandas()
+    elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+        import pandas as pd
+
+        sep = "\t" if name.endswith(".tsv") else ","
+        yield from pd.read_csv(path, chunksize=chunk_size, sep=sep)
+    elif name.endswith(".npz"):
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as z:
+            if "X" not in z:
+                raise InputError(f"{path} has no array named X (found: {', '.join(z.files)})")
+            X = z["X"]
+            y = z["y"] if "y" in z else None
+        for i in range(0, X.shape[0], chunk_size):
+            yield (X[i:i + chunk_size].reshape(min(chunk_size, X.shape[0] - i), -1),
+                   None if y is None else y[i:i + chunk_size])
+    else:
+        raise InputError(f"cannot score {path.name}: use a .csv, .parquet or .npz file")
+
+
+def _select_features(df, feature_names: list[str], label_column: str | None):
+    """Feature matrix and labels of a chunk: columns by name, else every numeric non-label column."""
+    import numpy as np
+
+    label = None
+    lc = label_column if label_column and label_column in df.columns else ("label" if "label" in df.columns else None)
+    if lc is not None:
+        label = df[lc].to_numpy()
+    if all(f in df.columns for f in feature_names):
+        X = df[feature_names]
+    else:
+        rest = [c for c in df.columns if c != lc and c != "row_id"]
+        X = df[rest].select_dtypes(include="number")
+        if X.shape[1] != len(feature_names):
+            missing = [f for f in feature_names if f not in df.columns][:5]
+            raise InputError(f"the input has {X.shape[1]} numeric feature columns but the run's model expects "
+                             f"{len(feature_names)} (missing by name: {', '.join(map(str, missing))} ...); "
+                             "score a file with the training data's columns")
+    return np.ascontiguousarray(X.to_numpy(dtype=np.float32)), label
+
+
+def score_file(run, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
+               chunk_size: int = 100_000) -> dict[str, Any]:
+    """Score a CSV/Parquet/.npz file with a finished run, chunk by chunk (bounded memory).
+
+    Applies the run's standardisation (the split's mean and scale, as ``Split.transform``),
+    then writes ``row_id, score, pred`` (+ ``label`` when the input has one, + ``decoder`` for
+    detectors with ``assign``) to a Parquet or CSV file chosen by the output extension.
+    """
+    import numpy as np
+    import pandas as pd
+
+    inp, out = Path(input_path), Path(output_path)
+    if not inp.exists():
+        raise InputError(f"input file {inp} does not exist")
+    out_parquet = out.name.lower().endswith((".parquet", ".pq"))
+    if not out_parquet and not out.name.lower().endswith(".csv"):
+        raise InputError(f"output {out.name}: use a .parquet or .csv file name")
+    if run.status != "done":
+        raise InputError(f"run {run.id} is {run.status}; only finished runs can score files")
+    if chunk_size < 1:
+        raise InputError("chunk size must be at least 1")
+    model = run.load_model()
+    mean, scale = run.transform()
+    ds_info = run.config.get("dataset", {})
+    names = list(ds_info.get("feature_names") or [])
+    label_column = ds_info.get("label_column")
+    has_assign = callable(getattr(model, "assign", None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    writer = None
+    n_rows = flagged = 0
+    try:
+        fh = None if out_parquet else open(tmp, "w", newline="")
+        for chunk in _reader(inp, chunk_size):
+            if isinstance(chunk, tuple):
+                X, label = chunk
+                X = np.asarray(X, dtype=np.float32)
+                if X.shape[1] != int(model.n_features_in_):
+                    raise InputError(f"X in {inp.name} has {X.shape[1]} features but the run's model expects "
+                                     f"{model.n_features_in_}")
+            else:
+                X, label = _select_features(chunk, names or [f"x{i}" for i in range(model.n_features_in_)],
+                                            label_column)
+            if mean is not None:
+                X = ((X - mean) / scale).astype(np.float32)
+            scores = model.decision_function(X)
+            pred = (scores > model.threshold_).astype(np.int8)
+            cols: dict[str, Any] = {"row_id": np.arange(n_rows, n_rows + len(scores), dtype=np.int64),
+                                    "score": scores, "pred": pred}
+            if label is not None:
+                cols["label"] = label
+            if has_assign:
+                cols["decoder"] = np.asarray(model.assign(X), dtype=np.int8)
+            frame = pd.DataFrame(cols)
+            if out_parquet:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pandas(frame, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+            else:
+                frame.to_csv(fh, header=n_rows == 0, index=False)
+            n_rows += len(scores)
+            flagged += int(pred.sum())
+        if writer is not None:
+            writer.close()
+            writer = None
+        if fh is not None:
+            fh.close()
+        if n_rows == 0:
+            raise InputError(f"{inp} has no rows to score")
+        os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        if tmp.exists():
+            tmp.unlink()
+    return {"rows": n_rows, "flagged": flagged, "threshold": float(model.threshold_)}
+
+
+# ---------------------------------------------------------------------------------- argparse
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m odcore", description="Outlier Lab engine, headless.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(s, runs_dir: bool = True) -> None:
+        s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        if runs_dir:
+            s.add_argument("--runs-dir", default=None, metavar="D",
+                           help="run store folder (default: $ODCORE_RUNS_DIR or ./runs)")
+
+
+    s = sub.add_parser("datasets", help="list the built-in datasets")
+    s.add_argument("--json", action="store_true")
+    common(s, runs_dir=False)
+    s.set_defaults(fn=cmd_datasets)
+
+    s = sub.add_parser("describe", help="shape, column kinds, label share and problems of a dataset")
+    s.add_argument("source", metavar="PATH_OR_NAME")
+    s.add_argument("--data-option", action="append", metavar="K=V", help="loader option (label_column=...)")
+    s.add_argument("--json", action="store_true")
+    common(s, runs_dir=False)
+    s.set_defaults(fn=cmd_describe)
+
+    s = sub.add_parser("methods", help="list detectors with family, setting, capabilities and parameters")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-v", "--verbose", action="store_true", help="also list every parameter with its help")
+    common(s, runs_dir=False)
+    s.set_defaults(fn=cmd_methods)
+
+    s = sub.add_parser("train", help="train one detector and store the run")
+    s.add_argument("--data", required=True, metavar="NAME_OR_PATH")
+    s.add_argument("--data-option", action="append", metavar="K=V")
+    s.add_argument("--protocol", default="unsupervised")
+    s.add_argument("--protocol-option", action="append", metavar="K=V")
+    s.add_argument("--method", required=True)
+    s.add_argument("--param", action="append", metavar="K=V")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-monitor", action="store_true", help="skip test-set metrics after each epoch")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    common(s)
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("score", help="score a CSV / Parquet / .npz file with a stored run (streaming)")
+    s.add_argument("--run", required=True, metavar="ID")
+    s.add_argument("--input", required=True, metavar="PATH")
+    s.add_argument("--output", required=True, metavar="PATH", help=".parquet or .csv")
+    s.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS")
+    common(s)
+    s.set_defaults(fn=cmd_score)
+
+    s = sub.add_parser("runs", help="list stored runs; 'runs show ID' for one run")
+    s.add_argument("action", nargs="?", choices=["show"], help="show one run")
+    s.add_argument("run_id", nargs="?", metavar="ID")
+    s.add_argument("--method", default=None)
+    s.add_argument("--status", default=None)
+    s.add_argument("--limit", type=int, default=None)
+    s.add_argument("--json", action="store_true")
+    common(s)
+    s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser("bench", help="grid of datasets x methods x seeds")
+    s.add_argument("--data", required=True, metavar="A,B,...", help="built-in names and/or file paths")
+    s.add_argument("--data-option", action="append", metavar="K=V", help="loader option for every file")
+    s.add_argument("--methods", required=True, metavar="M1,M2,...")
+    s.add_argument("--protocol", default="unsupervised")
+    s.add_argument("--protocol-option", action="append", metavar="K=V")
+    s.add_argument("--param", action="append", metavar="K=V", help="given to every method that has it")
+    s.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1")
+    s.add_argument("--engine", choices=["local", "ray"], default="local")
+    s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
+    s.add_argument("--json", default=None, metavar="PATH", help="write one record per (dataset, method, seed)")
+    s.add_argument("--markdown", default=None, metavar="PATH", help="write the mean ± std table")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.add_argument("-v", "--verbose", action="store_true", help="print the table even when writing files")
+    s.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 other errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - one line unless --debug
+        if args.debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,313 @@
+"""Background jobs: training runs and generic tasks in worker threads, with a bounded queue.
+
+A :class:`JobRegistry` is shared by the whole process (the app keeps one in
+``st.cache_resource``). Worker threads only write plain fields of their :class:`Job`; readers get
+snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here imports Streamlit.
+
+- At most ``max_running`` jobs run at once (default: one per CUDA device, else half the
+  cores, at least one); the others wait in submission order.
+- A training job sets ``torch.set_num_threads(max(1, cores // running_jobs))`` when it starts,
+  so that concurrent jobs do not oversubscribe the cores (DESIGN.md, measured facts).
+- Cancel sets the job's ``threading.Event``, which the training loop checks every batch
+  (``FitCancelled``); the run is kept as ``cancelled`` with its history so far.
+- A failing job records its error and traceback (in the job and in its run); the others go on.
+- Every job has an owner token; only the owner may cancel it.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import threading
+import time
+import traceback as tb
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from odcore.errors import FitCancelled, InputError
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+FINAL = ("done", "failed", "cancelled")
+
+
+def cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_max_running() -> int:
+    """One job per CUDA device when there is one, else half the cores, at least one."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return max(1, torch.cuda.device_count())
+    except ImportError:  # pragma: no cover
+        pass
+    return max(1, cpu_count() // 2)
+
+
+@dataclass
+class Job:
+    """Plain fields, written by the worker thread, read as snapshots by anyone."""
+
+    id: str
+    owner: str
+    title: str
+    kind: str  # "train" or "task"
+    state: str = "queued"
+    epoch: int = 0
+    epochs: int | None = None
+    progress: float = 0.0  # 0..1
+    elapsed: float = 0.0  # seconds since the job started running
+    eta: float | None = None  # estimated seconds left
+    message: str = ""
+    history: list = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+    run_id: str | None = None
+    result: Any = None
+    spec: dict | None = None
+    submitted: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+class JobRegistry:
+    """Thread-safe registry of background jobs over a :class:`odcore.store.RunStore`."""
+
+    def __init__(self, store=None, max_running: int | None = None):
+        from odcore.store import RunStore
+
+        self.store = store if store is not None else RunStore()
+        self.store.recover()  # runs left "running" by a dead process are marked failed
+        self._max_running = max_running
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._done: dict[str, threading.Event] = {}
+        self._work: dict[str, Callable[[Job, threading.Event], None]] = {}
+        self._queue: deque[str] = deque()
+        self._running: set[str] = set()
+        self._gpu_slots: dict[str, int] = {}
+        self._ids = itertools.count(1)
+
+    @property
+    def max_running(self) -> int:
+        if self._max_running is None:
+            self._max_running = default_max_running()
+        return self._max_running
+
+    # ------------------------------------------------------------------ submit
+    def _new_id(self) -> str:
+        return f"job-{next(self._ids)}-{os.urandom(3).hex()}"
+
+    def _add(self, job: Job, work: Callable[[Job, threading.Event], None]) -> str:
+        job.submitted = time.time()
+        with self._lock:
+            self._jobs[job.id] = job
+            self._cancel[job.id] = threading.Event()
+            self._done[job.id] = threading.Event()
+            self._work[job.id] = work
+            self._queue.append(job.id)
+        self._pump()
+        return job.id
+
+    def submit(self, spec, *, owner: str = "", title: str | None = None) -> str:
+        """Queue a training run of ``spec`` (a RunSpec or its dict); returns the job id.
+
+        The spec is checked (method, parameters) before queueing, so obvious mistakes raise
+        :class:`InputError` here rather than later in the job.
+        """
+        from odcore.experiment import RunSpec, detector_params
+
+        if isinstance(spec, dict):
+            spec = RunSpec.from_dict(spec)
+        detector_params(spec.method, dict(spec.params), seed=spec.seed)  # raises InputError early
+        job = Job(id=self._new_id(), owner=owner, kind="train",
+                  title=title or f"{spec.method} on {spec.data_ref()} ({spec.protocol}, seed {spec.seed})",
+                  spec=spec.to_dict())
+        job.run_id = self.store.new_id(spec.method)
+
+        def work(job: Job, cancel: threading.Event) -> None:
+            from odcore.experiment import execute
+
+            def on_epoch(record: dict) -> None:
+                now = time.time()
+                job.history = job.history + [dict(record)]  # replace, so snapshots never see a half-append
+                job.epoch = int(record.get("epoch", job.epoch + 1))
+                job.epochs = int(record.get("epochs", job.epochs or job.epoch))
+                job.elapsed = now - (job.started or now)
+                job.progress = job.epoch / job.epochs if job.epochs else 0.0
+                job.eta = job.elapsed / job.epoch * (job.epochs - job.epoch) if job.epoch else None
+
+            from odcore.models import registry
+
+            epochs = spec.params.get("epochs", registry.defaults(spec.method).get("epochs"))
+            job.epochs = epochs if isinstance(epochs, int) else None
+            run_spec = self._place_on_device(job, spec)
+            out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id)
+            job.result = out
+            job.progress = 1.0
+            job.eta = 0.0
+
+        return self._add(job, work)
+
+    def submit_task(self, fn: Callable[[Callable, threading.Event], Any], *, owner: str = "",
+                    title: str = "task") -> str:
+        """Queue generic work ``fn(progress, cancel) -> result`` (t-SNE, UMAP ...).
+
+        ``progress(fraction, message="")`` updates the job; ``cancel`` is a ``threading.Event``
+        that ``fn`` should check and then return or raise :class:`FitCancelled`.
+        """
+        job = Job(id=self._new_id(), owner=owner, title=title, kind="task")
+
+        def work(job: Job, cancel: threading.Event) -> None:
+            def progress(fraction: float, message: str = "") -> None:
+                now = time.time()
+                f = min(1.0, max(0.0, float(fraction)))
+                job.progress = f
+                job.message = message
+                job.elapsed = now - (job.started or now)
+                job.eta = job.elapsed / f * (1.0 - f) if f > 0 else None
+
+            job.result = fn(progress, cancel)
+            job.progress = 1.0
+            job.eta = 0.0
+
+        return self._add(job, work)
+
+    # ------------------------------------------------------------------ scheduling
+    def _pump(self) -> None:
+        with self._lock:
+            while self._queue and len(self._running) < self.max_running:
+                job_id = self._queue.popleft()
+                job = self._jobs[job_id]
+                if job.state != "queued":
+                    continue
+                job.state = "running"
+                job.started = time.time()
+                self._running.add(job_id)
+                threading.Thread(target=self._run, args=(job_id,), name=f"odcore-{job_id}", daemon=True).start()
+
+    def _set_threads(self, job: Job) -> None:
+        if job.kind != "train":
+            return
+        import torch
+
+        with self._lock:
+            n = max(1, len(self._running))
+        torch.set_num_threads(max(1, cpu_count() // n))
+
+    def _place_on_device(self, job: Job, spec):
+        """With several GPUs, give each running job its own (device 'auto' -> 'cuda:<slot>')."""
+        import dataclasses
+
+        import torch
+
+        if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+            return spec
+        from odcore.models import registry
+
+        if "device" not in registry.defaults(spec.method) or spec.params.get("device", "auto") != "auto":
+            return spec
+        with self._lock:
+            used = set(self._gpu_slots.values())
+            slot = next(i for i in itertools.count() if i not in used)
+            self._gpu_slots[job.id] = slot
+        return dataclasses.replace(spec, params={**spec.params, "device": f"cuda:{slot % torch.cuda.device_count()}"})
+
+    def _run(self, job_id: str) -> None:
+        job = self._jobs[job_id]
+        cancel = self._cancel[job_id]
+        try:
+            self._set_threads(job)
+            self._work[job_id](job, cancel)
+            job.state = "cancelled" if cancel.is_set() and job.kind == "task" else "done"
+        except FitCancelled as exc:
+            job.state = "cancelled"
+            job.message = str(exc)
+            job.run_id = getattr(exc, "run_id", None) or job.run_id
+        except BaseException as exc:  # noqa: BLE001 - a job must never take the registry down
+            job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+            job.traceback = tb.format_exc()
+            job.state = "failed"
+        finally:
+            now = time.time()
+            job.elapsed = now - (job.started or now)
+            job.finished = now
+            with self._lock:
+                self._running.discard(job_id)
+                self._gpu_slots.pop(job_id, None)
+                self._work.pop(job_id, None)
+            self._done[job_id].set()
+            self._pump()
+
+    # ------------------------------------------------------------------ reading
+    def _snapshot(self, job: Job) -> Job:
+        snap = copy.copy(job)
+        snap.history = list(job.history)
+        return snap
+
+    def get(self, job_id: str) -> Job:
+        """A snapshot of the job (plain fields); raises InputError for an unknown id."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise InputError(f"no job {job_id!r}")
+            return self._snapshot(job)
+
+    def list(self, owner: str | None = None) -> list[Job]:
+        """Snapshots of the jobs (of one owner when given), oldest first."""
+        with self._lock:
+            return [self._snapshot(j) for j in self._jobs.values() if owner is None or j.owner == owner]
+
+    def runs(self, **filters) -> list[dict]:
+        """Finished and running runs from the store (shared by every owner)."""
+        return self.store.list_runs(**filters)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    # ------------------------------------------------------------------ control
+    def cancel(self, job_id: str, owner: str | None) -> bool:
+        """Cancel a queued or running job. Refused (False) for another owner or a finished job."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.owner != (owner or "") or job.state in FINAL:
+                return False
+            self._cancel[job_id].set()
+            if job.state == "queued":
+                job.state = "cancelled"
+                job.finished = time.time()
+                self._done[job_id].set()
+        return True
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job is finished (or ``timeout`` seconds pass); returns a snapshot."""
+        with self._lock:
+            done = self._done.get(job_id)
+        if done is None:
+            raise InputError(f"no job {job_id!r}")
+        done.wait(timeout)
+        return self.get(job_id)
+
+    def forget(self, job_id: str, owner: str | None) -> bool:
+        """Drop a finished job of ``owner`` from the list (its run stays in the store)."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.owner != (owner or "") or job.state not in FINAL:
+                return False
+            for d in (self._jobs, self._cancel, self._done):
+                d.pop(job_id, None)
+        return True
