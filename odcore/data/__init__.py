@@ -1,0 +1,106 @@
+"""Datasets: built-ins, file loaders, protocols (splits), validation and ``describe``.
+
+    >>> from odcore import data
+    >>> ds = data.load("sine")                       # a built-in (no network)
+    >>> ds = data.load("../shared/datasets/odds/thyroid.mat")   # a file, format detected
+    >>> sp = data.split(ds, "drocc", seed=0)         # a seeded protocol split
+    >>> data.describe(ds)["problems"]
+
+Every problem with the input raises :class:`odcore.errors.InputError` (alias ``DataError``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from odcore.data import builtins as _b
+from odcore.data.loaders import FORMATS, detect_format, frame_to_dataset, load_file
+from odcore.data.protocols import PROTOCOLS, protocol_defaults, protocol_help, split
+from odcore.data.record import Dataset, Split
+from odcore.data.retail import retail_panel
+from odcore.data.validate import describe
+from odcore.errors import DataError, InputError
+
+__all__ = [
+    "Dataset", "Split", "DataError", "InputError", "FORMATS", "PROTOCOLS", "builtin_names", "builtin_info",
+    "load", "load_bytes", "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
+    "detect_format", "frame_to_dataset", "sine_test_points", "sine_grid", "sine_wave_points",
+]
+
+sine_test_points = _b.sine_test_points
+sine_grid = _b.sine_grid
+sine_wave_points = _b.sine_wave_points
+
+_BUILTINS: dict[str, tuple[Callable[..., Dataset], str]] = {
+    "sine": (_b.sine, "DROCC 2-D sine wave, 1,024 normal points (Fig. 1a)"),
+    "sine-noisy": (_b.sine_noisy, "DROCC sine wave in 10-D: 2 sine + 8 noise coordinates (Fig. 1c)"),
+    "gaussian-ocnn": (_b.gaussian_ocnn, "OC-NN synthetic: 190 N(0,4I) normals + 10 N(0,100I) anomalies, 512-d"),
+    "digits": (_b.digits, "scikit-learn 8x8 digits, 1,797 images, classes 0-9 (one-vs-rest)"),
+    "breast-cancer": (_b.breast_cancer, "scikit-learn breast cancer, 569 rows, malignant (37%) = outlier"),
+    "retail-synthetic": (retail_panel, "WALDO-style retail panel: 52 markets x 198 weeks, 7 daily sales"),
+}
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in datasets (no file, no network)."""
+    return list(_BUILTINS)
+
+
+def builtin_info() -> dict[str, str]:
+    """Built-in name -> one-line description."""
+    return {k: v[1] for k, v in _BUILTINS.items()}
+
+
+def shared_data_dir() -> Path:
+    """Folder of the shared real datasets: env ``ODCORE_DATA_DIR``, else ``<repo>/../shared/datasets``."""
+    env = os.environ.get("ODCORE_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+def _builtin_options(fn: Callable[..., Any]) -> list[str]:
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def load(source: str | os.PathLike, **options: Any) -> Dataset:
+    """Load a built-in by name, or a file by path (``format=`` one of :data:`FORMATS`, else detected).
+
+    File options: CSV/Parquet ``label_column``, ``feature_columns``, ``meta_columns``,
+    ``categorical="onehot"|"refuse"``, ``positive``; KDD ``positive``, ``categories``; MNIST
+    ``labels``, ``inlier_classes``; abalone ``anomaly_rings``, ``normal_rings``; pharma ``categories``.
+    """
+    key = str(source)
+    if key in _BUILTINS:
+        fn = _BUILTINS[key][0]
+        allowed = _builtin_options(fn)
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise InputError(f"built-in {key!r} has no option(s) {', '.join(unknown)}"
+                             + (f"; its options are {', '.join(allowed)}" if allowed else "; it takes no options"))
+        return fn(**options)
+    p = Path(key).expanduser()
+    if not p.exists():
+        raise InputError(f"{key!r} is neither a built-in dataset ({', '.join(_BUILTINS)}) nor an existing file; "
+                         "check the name or the path")
+    return load_file(p, **options)
+
+
+def load_bytes(filename: str, data: bytes, **options: Any) -> Dataset:
+    """Load an uploaded file's bytes (format from ``format=``, the name or the content)."""
+    if not data:
+        raise InputError(f"{filename}: the uploaded file is empty")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name) or "upload"
+    with tempfile.TemporaryDirectory(prefix="odcore-upload-") as tmp:
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        ds = load_file(path, **options)
+    ds.source = f"upload: {filename}"
+    return ds
