@@ -1,0 +1,402 @@
+"""DROCC and DROCC-LF: deep robust one-class classification (Goyal et al., ICML 2020).
+
+A classifier ``f`` with one logit (higher = normal) is trained with cross-entropy on the normal
+data (label 1) and on adversarially generated negatives near the data (label 0). The negatives
+are found per batch by gradient *ascent* on the loss of calling them anomalous, starting from
+``x + N(0, I)``, and projected onto the shell ``N_i(r) = {x + h : r <= ||h|| <= gamma r}``
+around each training point (paper Eq. 3 / Algorithm 1):
+
+    loss = CE(f(x), 1) + mu * CE(f(x_adv), 0)        (+ weight decay through Adam)
+
+DROCC-LF adds cross-entropy on a few labelled negatives and measures the shell in the
+gradient-weighted metric ``||h||_w = sqrt(sum_j w_j h_j^2)`` with ``w_j = mean_x |df/dx_j|``
+(normalised to sum to ``d``, refreshed each epoch); the projection onto that shell is the
+one-dimensional search of the paper's Proposition 1 (:func:`project_weighted_shell`).
+
+The anomaly score is ``-f(x)`` (higher = more anomalous).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import InputError
+from odcore.models import nets
+from odcore.models.deep import DeepDetector
+
+#: epsilon of every normalisation (METHODS.md: ``g / (||g|| + 1e-12)``)
+EPS = 1e-12
+#: at most this many adversarial points of the last epoch are kept for the app's figure
+MAX_KEPT_POINTS = 2000
+
+
+def project_shell(h, r: float, gamma: float, *, noise=None):
+    """Euclidean projection of each row of ``h`` onto the shell ``r <= ||h||_2 <= gamma r``.
+
+    Paper, Algorithm 1 (projection step): ``h <- h * clip(||h||, r, gamma r) / ||h||``. Rows that
+    are exactly zero have no direction; they take the direction of ``noise`` (same shape) when it
+    is given, else the first axis.
+    """
+    import torch
+
+    n = h.norm(dim=1, keepdim=True)
+    zero = n <= EPS
+    if bool(zero.any()):
+        if noise is None:
+            noise = torch.zeros_like(h)
+            noise[:, 0] = 1.0
+        fill = noise
+        h = torch.where(zero, fill, h)
+        n = h.norm(dim=1, keepdim=True)
+    target = n.clamp(min=r, max=gamma * r)
+    return h * (target / (n + EPS))
+
+
+def weighted_norm(h, w):
+    """``||h||_w = sqrt(sum_j w_j h_j^2)`` for each row of ``h`` (the DROCC-LF metric)."""
+    return (w * h * h).sum(dim=1).clamp(min=0).sqrt()
+
+
+def project_weighted_shell(h, w, r: float, gamma: float, *, iters: int = 80):
+    """Projection onto ``{h~ : r <= ||h~||_w <= gamma r}`` in the Euclidean sense (Proposition 1).
+
+    For a row ``h`` outside the shell, let ``rho`` be the violated radius (``r`` or ``gamma r``).
+    The projection solves ``min ||h~ - h||^2  s.t.  sum_j w_j h~_j^2 = rho^2``; stationarity of
+    the Lagrangian ``||h~ - h||^2 + tau (sum_j w_j h~_j^2 - rho^2)`` gives (Proposition 1)
+
+        h~_j = h_j / (1 + tau w_j),   with tau solving   g(tau) = sum_j w_j h_j^2 / (1 + tau w_j)^2 = rho^2,
+
+    a one-dimensional equation: ``g`` decreases on ``(-1 / max_j w_j, inf)``, so the root is
+    unique there. It lies in ``(0, inf)`` when ``||h||_w > gamma r`` (shrink) and in
+    ``(-1 / max_j w_j, 0)`` when ``||h||_w < r`` (grow). We find it by bisection (batched over
+    rows, float64), then rescale radially to remove the residual (this also covers the
+    degenerate case where ``h`` has no component along the largest weight). Rows already inside
+    the shell are returned unchanged. ``w`` holds non-negative weights (d,).
+    """
+    import torch
+
+    dtype = h.dtype
+    h64 = h.double()
+    w64 = w.double().clamp(min=0)
+    wmax = float(w64.max())
+    if not wmax > 0:
+        raise InputError("the DROCC-LF metric needs at least one positive feature weight")
+    norm = weighted_norm(h64, w64)
+    rho = norm.clamp(min=r, max=gamma * r)
+    outer = norm > gamma * r
+    inner = norm < r
+    if not bool((outer | inner).any()):
+        return h
+    rho2 = rho * rho
+    wh2 = w64 * h64 * h64  # (n, d)
+
+    def g(tau):  # tau: (n,)
+        den = (1.0 + tau[:, None] * w64).clamp(min=EPS)
+        return (wh2 / (den * den)).sum(dim=1)
+
+    n = h64.shape[0]
+    # bracket: outer rows in [0, hi] with g(hi) <= rho^2; inner rows in (-1/wmax, 0]
+    lo = torch.where(outer, torch.zeros(n, dtype=torch.float64, device=h.device),
+                     torch.full((n,), -1.0 / wmax, dtype=torch.float64, device=h.device))
+    hi = torch.where(outer, torch.ones(n, dtype=torch.float64, device=h.device),
+                     torch.zeros(n, dtype=torch.float64, device=h.device))
+    for _ in range(200):  # doubling until g(hi) <= rho^2 (only outer rows move)
+        grow = outer & (g(hi) > rho2)
+        if not bool(grow.any()):
+            break
+        hi = torch.where(grow, hi * 2.0, hi)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        above = g(mid) > rho2  # g decreasing: root lies to the right of mid
+        lo = torch.where(above, mid, lo)
+        hi = torch.where(above, hi, mid)
+    tau = 0.5 * (lo + hi)
+    den = (1.0 + tau[:, None] * w64).clamp(min=EPS)
+    proj = h64 / den
+    pn = weighted_norm(proj, w64)
+    # a row with no mass on weighted features cannot be scaled; put it on the largest weight
+    dead = pn <= EPS
+    if bool(dead.any()):
+        jmax = int(torch.argmax(w64))
+        unit = torch.zeros_like(proj)
+        unit[:, jmax] = 1.0 / math.sqrt(wmax)
+        proj = torch.where(dead[:, None], unit, proj)
+        pn = weighted_norm(proj, w64)
+    proj = proj * (rho / pn.clamp(min=EPS))[:, None]
+    out = torch.where((outer | inner)[:, None], proj, h64)
+    return out.to(dtype)
+
+
+class DROCC(DeepDetector):
+    """DROCC: one-class classifier trained against adversarially searched negatives.
+
+    Parameters
+    ----------
+    radius : shell radius ``r`` (None: ``sqrt(d) / 2``, the paper's rule of thumb on
+        standardised features).
+    gamma : outer radius factor, shell ``r <= ||h|| <= gamma r`` (paper: 2 tabular, 1 images).
+    mu : weight of the adversarial loss.
+    ascent_step_size : ``eta`` of the normalised gradient ascent.
+    ascent_num_steps : ascent steps per batch ``m`` (paper: 50).
+    project_every : project onto the shell every this many steps (paper: 10) and after the last.
+    only_ce_epochs : warm-up epochs with cross-entropy on the normal data only.
+    hidden : hidden widths (tabular net ``d-128-ReLU-1``); for images the width of the feature
+        layer after the convolutional encoder.
+    input_shape : (C, H, W) for image rows (small conv net + linear head), None for tabular.
+    """
+
+    param_help = {
+        "radius": "shell radius r around each training point (None: sqrt(d)/2 on standardised features)",
+        "gamma": "outer radius factor: negatives are searched in r <= ||h|| <= gamma*r (paper: 2, images 1)",
+        "mu": "weight of the adversarial (generated negatives) loss",
+        "ascent_step_size": "step size of the normalised gradient ascent that finds the negatives",
+        "ascent_num_steps": "gradient-ascent steps per batch (paper: 50)",
+        "project_every": "project onto the shell every this many ascent steps (paper: 10)",
+        "only_ce_epochs": "warm-up epochs with cross-entropy on the normal data only",
+        "hidden": "hidden layer widths (paper: one layer of 128 ReLU units)",
+        "input_shape": "(channels, height, width) for image rows; None for tabular data",
+    }
+    _saved_attrs = ("radius_", "adversarial_points_", "adversarial_origins_", "n_grad_evals_")
+
+    def __init__(self, *, radius: float | None = None, gamma: float = 2.0, mu: float = 1.0,
+                 ascent_step_size: float = 0.001, ascent_num_steps: int = 50, project_every: int = 10,
+                 only_ce_epochs: int = 50, hidden: tuple = (128,), input_shape: tuple | None = None,
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
+                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
+                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self.radius = radius
+        self.gamma = gamma
+        self.mu = mu
+        self.ascent_step_size = ascent_step_size
+        self.ascent_num_steps = ascent_num_steps
+        self.project_every = project_every
+        self.only_ce_epochs = only_ce_epochs
+        self.hidden = hidden
+        self.input_shape = input_shape
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.score_batch_size = score_batch_size
+        self.lr_milestones = lr_milestones
+
+    # ------------------------------------------------------------------ checks and networks
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.radius is not None and not (isinstance(self.radius, (int, float)) and self.radius > 0):
+            raise InputError(f"radius must be a positive number or None, got {self.radius!r}")
+        if not isinstance(self.gamma, (int, float)) or self.gamma < 1:
+            raise InputError(f"gamma must be a number >= 1 (shell r <= ||h|| <= gamma*r), got {self.gamma!r}")
+        if not isinstance(self.mu, (int, float)) or self.mu < 0:
+            raise InputError(f"mu must be a non-negative number, got {self.mu!r}")
+        if not isinstance(self.ascent_step_size, (int, float)) or self.ascent_step_size < 0:
+            raise InputError(f"ascent_step_size must be a non-negative number, got {self.ascent_step_size!r}")
+        for name in ("ascent_num_steps", "only_ce_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
+        if not isinstance(self.project_every, (int, np.integer)) or self.project_every < 1:
+            raise InputError(f"project_every must be a whole number >= 1, got {self.project_every!r}")
+        if not all(isinstance(v, (int, np.integer)) and v > 0 for v in tuple(self.hidden or ())):
+            raise InputError(f"hidden must be a tuple of positive widths, got {self.hidden!r}")
+
+    def _build(self, n_features: int) -> dict[str, Any]:
+        from torch import nn
+
+        hidden = tuple(int(v) for v in (self.hidden or ()))
+        if self.input_shape is not None:
+            width = hidden[0] if hidden else 128
+            enc = nets.encoder(n_features, width, input_shape=self.input_shape, act="relu")
+            return {"f": nn.Sequential(enc, nn.ReLU(), nn.Linear(width, 1))}
+        return {"f": nets.mlp([n_features, *hidden, 1], act="relu")}
+
+    def _logit(self, x):
+        return self.nets_["f"](x).squeeze(1)
+
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        d = X.shape[1]
+        self.radius_ = float(self.radius) if self.radius is not None else math.sqrt(d) / 2.0
+        self.n_grad_evals_ = 0
+        self.adversarial_points_ = np.zeros((0, d), dtype=np.float32)
+        self.adversarial_origins_ = np.zeros((0, d), dtype=np.float32)
+        self._kept: list = []
+
+    # ------------------------------------------------------------------ adversarial search
+    def _project(self, h, noise):
+        return project_shell(h, self.radius_, float(self.gamma), noise=noise)
+
+    def _adversarial_search(self, x):
+        """Algorithm 1 of the paper: normalised gradient ascent from ``x + N(0, I)``.
+
+        Ascends ``CE(f(x_adv), 0)`` (the loss of calling ``x_adv`` anomalous, i.e. looks for points
+        the classifier wrongly calls normal), ``x_adv += eta * g / (||g|| + eps)`` per sample, and
+        projects ``h = x_adv - x`` onto the shell every ``project_every`` steps and after the last.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        x = x.detach()
+        noise = self._randn(*x.shape)
+        x_adv = x + noise
+        zeros = torch.zeros(x.shape[0], device=x.device)
+        m = int(self.ascent_num_steps)
+        eta = float(self.ascent_step_size)
+        every = int(self.project_every)
+        for step in range(m):
+            x_adv = x_adv.detach().requires_grad_(True)
+            with torch.enable_grad():
+                loss = F.binary_cross_entropy_with_logits(self._logit(x_adv), zeros)
+                (g,) = torch.autograd.grad(loss, [x_adv])
+            self.n_grad_evals_ += 1
+            g = g / (g.norm(dim=1, keepdim=True) + EPS)  # per-sample L2 normalisation
+            x_adv = x_adv.detach() + eta * g
+            if (step + 1) % every == 0 or step == m - 1:
+                x_adv = x + self._project(x_adv - x, noise)
+        if m == 0:
+            x_adv = x + self._project(x_adv - x, noise)
+        return x_adv.detach()
+
+    def _keep(self, x, x_adv, epoch: int) -> None:
+        """Keep the last epoch's adversarial points (and the points they were searched around)."""
+        if epoch != int(self.epochs) - 1:
+            return
+        have = sum(a.shape[0] for a, _ in self._kept)
+        room = MAX_KEPT_POINTS - have
+        if room > 0:
+            self._kept.append((x_adv[:room].detach().cpu().numpy(), x[:room].detach().cpu().numpy()))
+
+    # ------------------------------------------------------------------ training
+    def _step(self, loss) -> None:
+        opt = self.optimizers_[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        import torch
+        import torch.nn.functional as F
+
+        x, _ = batch
+        ce = F.binary_cross_entropy_with_logits(self._logit(x), torch.ones(x.shape[0], device=x.device))
+        out = {"ce": ce.detach()}
+        loss = ce
+        if epoch >= int(self.only_ce_epochs):
+            x_adv = self._adversarial_search(x)
+            self._keep(x, x_adv, epoch)
+            adv = F.binary_cross_entropy_with_logits(self._logit(x_adv), torch.zeros(x.shape[0], device=x.device))
+            loss = ce + float(self.mu) * adv
+            out["adv"] = adv.detach()
+        self._step(loss)
+        out["loss"] = loss.detach()
+        return out
+
+    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
+        if epoch == int(self.epochs) - 1 and self._kept:
+            self.adversarial_points_ = np.concatenate([a for a, _ in self._kept]).astype(np.float32)
+            self.adversarial_origins_ = np.concatenate([o for _, o in self._kept]).astype(np.float32)
+        return {"grad_evals": int(self.n_grad_evals_)}
+
+    def _score_batch(self, xb):
+        return -self._logit(xb)
+
+    # ------------------------------------------------------------------ capabilities
+    def boundary(self, grid, *, fill: Any = 0.0) -> np.ndarray:
+        """Anomaly scores over the rows of ``grid`` (the app's decision-boundary heat map).
+
+        ``grid`` has ``d`` columns, or 2 columns when ``d > 2``: then they are the first two
+        coordinates and the others are fixed at ``fill`` (a number, or a length-``d`` row whose
+        first two entries are ignored; 0 is the training mean on standardised features).
+        """
+        self._check_fitted()
+        G = np.asarray(grid, dtype=np.float32)
+        d = int(self.n_features_in_)
+        if G.ndim != 2:
+            raise InputError(f"grid must be a 2-D array of shape (points, 2 or {d}), got shape {G.shape}")
+        if G.shape[1] == 2 and d > 2:
+            base = np.broadcast_to(np.asarray(fill, dtype=np.float32), (d,)).copy()
+            full = np.tile(base, (G.shape[0], 1))
+            full[:, :2] = G
+            G = full
+        elif G.shape[1] != d:
+            raise InputError(f"grid has {G.shape[1]} columns; pass {d} columns, or 2 columns "
+                             "(the first two coordinates) with the rest set by fill=")
+        return self.decision_function(G)
+
+
+class DROCCLF(DROCC):
+    """DROCC-LF: DROCC with a few labelled negatives and a gradient-weighted shell.
+
+    ``fit(X, y)``: rows with ``y == 1`` are the limited negatives (outliers known at training
+    time), rows with ``y == 0`` the normal data. The loss adds cross-entropy on the negatives,
+    adversarial points are searched around the normal rows only, and the shell is measured in
+    ``||h||_w = sqrt(sum_j w_j h_j^2)`` with ``w_j = mean_x |df(x)/dx_j|`` over the training
+    data, normalised to sum to ``d`` and refreshed at the start of every adversarial epoch
+    (uniform weights when every gradient is zero).
+    """
+
+    uses_labels = True
+    _saved_attrs = DROCC._saved_attrs + ("feature_weights_",)
+
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        self.feature_weights_ = np.ones(X.shape[1], dtype=np.float32)
+        self._w = self._tensor(self.feature_weights_)
+
+    def _refresh_weights(self) -> None:
+        """``w_j = mean_x |df/dx_j|`` over the training data, normalised to sum to ``d``."""
+        import torch
+
+        d = self._X.shape[1]
+        total = torch.zeros(d, device=self._X.device)
+        bs = int(self.score_batch_size)
+        for i in range(0, self._X.shape[0], bs):
+            xb = self._X[i:i + bs].detach().requires_grad_(True)
+            with torch.enable_grad():
+                (g,) = torch.autograd.grad(self._logit(xb).sum(), [xb])
+            total += g.abs().sum(dim=0)
+        w = total / self._X.shape[0]
+        s = float(w.sum())
+        if not (math.isfinite(s) and s > 0):
+            w = torch.ones(d, device=self._X.device)
+        else:
+            w = w * (d / s)
+        self._w = w.detach()
+        self.feature_weights_ = self._w.cpu().numpy().astype(np.float32)
+
+    def _batches(self, epoch: int):
+        if epoch >= int(self.only_ce_epochs):
+            self._refresh_weights()
+        yield from super()._batches(epoch)
+
+    def _project(self, h, noise):
+        return project_weighted_shell(h, self._w, self.radius_, float(self.gamma))
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        import torch
+        import torch.nn.functional as F
+
+        x, y = batch
+        if y is None:
+            y = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        target = (1 - y).float()  # 1 = normal, 0 = known negative
+        ce = F.binary_cross_entropy_with_logits(self._logit(x), target)
+        out = {"ce": ce.detach()}
+        loss = ce
+        pos = x[y == 0]
+        if epoch >= int(self.only_ce_epochs) and pos.shape[0] > 0:
+            x_adv = self._adversarial_search(pos)
+            self._keep(pos, x_adv, epoch)
+            adv = F.binary_cross_entropy_with_logits(self._logit(x_adv),
+                                                     torch.zeros(pos.shape[0], device=x.device))
+            loss = ce + float(self.mu) * adv
+            out["adv"] = adv.detach()
+        self._step(loss)
+        out["loss"] = loss.detach()
+        return out
