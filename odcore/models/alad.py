@@ -1,0 +1,375 @@
+"""ALAD: adversarially learned anomaly detection (Zenati et al., ICDM 2018).
+
+A BiGAN (encoder ``E``, generator ``G``, joint discriminator ``D_xz``) with two
+cycle-consistency discriminators: ``D_xx`` tells the real pair ``(x, x)`` from
+``(x, G(E(x)))`` and ``D_zz`` tells ``(z, z)`` from ``(z, E(G(z)))``. The discriminators
+ascend the sum of the three GAN objectives; ``E`` and ``G`` minimise the same cross-entropies
+with flipped labels. Exponential-moving-average copies of every network (decay 0.999) are
+updated after each step and used for scoring, ``embed`` and ``reconstruct``.
+
+Anomaly scores (``score``): ``"l1"`` ``||x - G(E(x))||_1``, ``"l2"`` ``||x - G(E(x))||_2``,
+``"logits"`` ``softplus(-D_xx(x, G(E(x))))`` (the cross-entropy of calling the pair real; a
+decreasing function of the ``D_xx`` logit), and ``"features"`` (default)
+``||f_xx(x, x) - f_xx(x, G(E(x)))||_1`` with ``f_xx`` the last hidden layer of ``D_xx``.
+
+Networks: MLPs with the paper's KDD sizes (input width taken from the data) for tabular rows;
+for images (``input_shape``) ``E`` and ``G`` are the small convolutional nets of
+:mod:`odcore.models.nets`, the ``x`` branch of ``D_xz`` and ``D_xx`` are convolutional
+feature extractors (``D_xx`` sees ``x`` and ``x'`` stacked as channels).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import InputError
+from odcore.models import nets
+from odcore.models.deep import DeepDetector
+
+SCORES = ("l1", "l2", "logits", "features")
+NET_NAMES = ("E", "G", "D_xz", "D_xx", "D_zz")
+
+
+def _torch_modules():
+    import torch
+    from torch import nn
+
+    class DXZ(nn.Module):
+        """Joint discriminator ``D_xz(x, z)``: x branch (128, batch norm), z branch (128, dropout 0.5),
+        joined to 128 (dropout 0.5) and one logit."""
+
+        def __init__(self, n_features: int, latent: int, width: int, input_shape):
+            super().__init__()
+            if input_shape is None:
+                x_net: nn.Module = nn.Linear(n_features, width)
+            else:
+                shape = nets.check_image_shape(input_shape, n_features)
+                x_net = nets.ConvEncoder(shape, width)
+            self.x_branch = nn.Sequential(x_net, nn.BatchNorm1d(width), nn.LeakyReLU(0.2))
+            self.z_branch = nn.Sequential(nn.Linear(latent, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
+            self.joint = nn.Sequential(nn.Linear(2 * width, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
+            self.out = nn.Linear(width, 1)
+
+        def forward(self, x, z):
+            h = self.joint(torch.cat([self.x_branch(x), self.z_branch(z)], dim=1))
+            return self.out(h).squeeze(1)
+
+    class DXX(nn.Module):
+        """Cycle discriminator ``D_xx(x, x')`` on the concatenated pair: 2d-128(dropout 0.2)-1."""
+
+        def __init__(self, n_features: int, width: int, input_shape):
+            super().__init__()
+            if input_shape is None:
+                body: nn.Module = nn.Linear(2 * n_features, width)
+            else:
+                c, h, w = nets.check_image_shape(input_shape, n_features)
+                # flat rows [x, x'] viewed as (2C, H, W): x and x' stacked as channels
+                body = nets.ConvEncoder((2 * c, h, w), width)
+            self.body = nn.Sequential(body, nn.LeakyReLU(0.2), nn.Dropout(0.2))
+            self.out = nn.Linear(width, 1)
+
+        def features(self, x, x2):
+            """``f_xx``: the last hidden layer (n, width)."""
+            return self.body(torch.cat([x, x2], dim=1))
+
+        def forward(self, x, x2):
+            return self.out(self.features(x, x2)).squeeze(1)
+
+    class DZZ(nn.Module):
+        """Cycle discriminator ``D_zz(z, z')``: 2k-64-32-1 (dropout 0.2)."""
+
+        def __init__(self, latent: int, hidden):
+            super().__init__()
+            self.net = nets.mlp([2 * latent, *hidden, 1], act="leaky_relu", dropout=0.2)
+
+        def forward(self, z, z2):
+            return self.net(torch.cat([z, z2], dim=1)).squeeze(1)
+
+    return DXZ, DXX, DZZ
+
+
+def _spectral(module):
+    """Spectral normalisation on every linear and convolutional layer of ``module``."""
+    from torch import nn
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Linear, nn.Conv2d)):
+            setattr(module, name, spectral_norm(child))
+        else:
+            _spectral(child)
+    return module
+
+
+class ALAD(DeepDetector):
+    """Adversarially learned anomaly detection with EMA weights and early stopping.
+
+    Parameters: ``latent`` size; ``enc_hidden`` / ``gen_hidden`` MLP widths (paper, KDD:
+    121-64-32 and 32-64-128-121); ``disc_width`` (128) and ``dzz_hidden`` ((64, 32));
+    ``input_shape`` for image rows; ``score`` ("l1", "l2", "logits", "features");
+    ``spectral_norm`` on the discriminators; ``ema_decay``; early stopping: ``validation_share``
+    of the training rows held out (0 disables), ``patience`` epochs, ``stop_on``
+    ("reconstruction": mean L1 reconstruction error of the held-out rows, or "score": mean of
+    the selected anomaly score), both computed with the EMA networks; the best EMA weights are
+    restored at the end. Plus the common training parameters (Adam with beta1 = 0.5).
+
+    Attributes: ``best_epoch_`` (epoch whose EMA weights are used), ``stopped_epoch_``.
+    """
+
+    param_help = {
+        "latent": "size of the latent code z (paper: 32)",
+        "enc_hidden": "hidden widths of the encoder MLP (paper KDD: 64, LeakyReLU 0.2)",
+        "gen_hidden": "hidden widths of the generator MLP (paper KDD: 64, 128, ReLU)",
+        "disc_width": "width of the discriminators' layers (paper: 128)",
+        "dzz_hidden": "hidden widths of D_zz (paper: 64, 32)",
+        "input_shape": "(channels, height, width) for image rows (convolutional E, G and x branches); None for tabular",
+        "score": "anomaly score: 'features' (paper default), 'l1', 'l2' or 'logits'",
+        "spectral_norm": "spectral normalisation on the discriminators",
+        "ema_decay": "decay of the moving average of the weights used for scoring (paper: 0.999)",
+        "validation_share": "share of the training rows held out for early stopping (0 = no early stopping)",
+        "patience": "epochs without improvement of the validation criterion before stopping",
+        "stop_on": "validation criterion: 'reconstruction' (mean L1 error) or 'score' (mean anomaly score)",
+        "batch_size": "rows per step (paper: 50, which wastes the CPU; use a few hundred on CPU)",
+        "lr": "Adam learning rate for both optimizers (paper: 1e-5, beta1 0.5)",
+    }
+    _saved_attrs = ("best_epoch_", "stopped_epoch_")
+
+    def __init__(self, *, latent: int = 32, enc_hidden: tuple = (64,), gen_hidden: tuple = (64, 128),
+                 disc_width: int = 128, dzz_hidden: tuple = (64, 32), input_shape: tuple | None = None,
+                 score: str = "features", spectral_norm: bool = False, ema_decay: float = 0.999,
+                 validation_share: float = 0.1, patience: int = 10, stop_on: str = "reconstruction",
+                 contamination: float = 0.2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-5,
+                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
+                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self.latent = latent
+        self.enc_hidden = enc_hidden
+        self.gen_hidden = gen_hidden
+        self.disc_width = disc_width
+        self.dzz_hidden = dzz_hidden
+        self.input_shape = input_shape
+        self.score = score
+        self.spectral_norm = spectral_norm
+        self.ema_decay = ema_decay
+        self.validation_share = validation_share
+        self.patience = patience
+        self.stop_on = stop_on
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.score_batch_size = score_batch_size
+        self.lr_milestones = lr_milestones
+
+    # ------------------------------------------------------------------ checks and networks
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.score not in SCORES:
+            raise InputError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.stop_on not in ("reconstruction", "score"):
+            raise InputError(f"stop_on must be 'reconstruction' or 'score', got {self.stop_on!r}")
+        if not isinstance(self.validation_share, (int, float)) or not 0.0 <= self.validation_share < 0.5:
+            raise InputError(f"validation_share must lie in [0, 0.5), got {self.validation_share!r}")
+        if not isinstance(self.ema_decay, (int, float)) or not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
+        if not isinstance(self.patience, (int, np.integer)) or self.patience < 1:
+            raise InputError(f"patience must be a positive whole number, got {self.patience!r}")
+
+    def _build(self, n_features: int) -> dict[str, Any]:
+        DXZ, DXX, DZZ = _torch_modules()
+        k, width, shape = int(self.latent), int(self.disc_width), self.input_shape
+        if shape is None:
+            E = nets.mlp([n_features, *self.enc_hidden, k], act="leaky_relu")
+            G = nets.mlp([k, *self.gen_hidden, n_features], act="relu")
+        else:
+            E = nets.encoder(n_features, k, input_shape=shape)
+            G = nets.decoder(n_features, k, input_shape=shape, act="relu")
+        raw = {"E": E, "G": G, "D_xz": DXZ(n_features, k, width, shape), "D_xx": DXX(n_features, width, shape),
+               "D_zz": DZZ(k, tuple(self.dzz_hidden))}
+        if self.spectral_norm:
+            for name in ("D_xz", "D_xx", "D_zz"):
+                _spectral(raw[name])
+        out = dict(raw)
+        for name in NET_NAMES:  # the moving-average copies, used for scoring
+            ema = copy.deepcopy(raw[name])
+            for p in ema.parameters():
+                p.requires_grad_(False)
+            out["ema_" + name] = ema
+        return out
+
+    def _optimizers(self) -> list:
+        import torch
+
+        def params(names):
+            return [p for n in names for p in self.nets_[n].parameters()]
+
+        betas = (0.5, 0.999)
+        self._eg_params = params(("E", "G"))
+        return [torch.optim.Adam(params(("D_xz", "D_xx", "D_zz")), lr=self.lr, betas=betas,
+                                 weight_decay=self.weight_decay),
+                torch.optim.Adam(self._eg_params, lr=self.lr, betas=betas, weight_decay=self.weight_decay)]
+
+    # ------------------------------------------------------------------ training
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        self._y = None  # unsupervised: labels only feed the loop's monitoring
+        self._X_val = None
+        share = float(self.validation_share)
+        n = X.shape[0]
+        n_val = int(round(share * n))
+        if share > 0:
+            if n_val < 1 or n - n_val < 2:
+                raise InputError(f"validation_share={share} leaves no validation or training rows out of {n}; "
+                                 "use more rows or validation_share=0 to disable early stopping")
+            perm = self._perm(n)
+            self._X_val = X[perm[:n_val].cpu().numpy()]
+            self._X = self._X[perm[n_val:]]
+        self._ema_steps = 0
+        self._best = (np.inf, None, 0)  # (criterion, EMA state dicts, epoch)
+        self._wait = 0
+        self.best_epoch_ = None
+        self.stopped_epoch_ = None
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        import torch
+        import torch.nn.functional as F
+
+        x, _ = batch
+        E, G, Dxz, Dxx, Dzz = (self.nets_[n] for n in NET_NAMES)
+        z = self._randn(x.shape[0], int(self.latent))
+
+        def bce(logits, label: float):
+            return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
+
+        # discriminators: real (x, E(x)), (x, x), (z, z) vs fake (G(z), z), (x, G(E(x))), (z, E(G(z)))
+        with torch.no_grad():
+            ex, gz = E(x), G(z)
+            rec_x, rec_z = G(ex), E(gz)
+        loss_d = (bce(Dxz(x, ex), 1.0) + bce(Dxz(gz, z), 0.0)
+                  + bce(Dxx(x, x), 1.0) + bce(Dxx(x, rec_x), 0.0)
+                  + bce(Dzz(z, z), 1.0) + bce(Dzz(z, rec_z), 0.0))
+        opt_d, opt_eg = self.optimizers_
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        # encoder and generator: the same objectives with flipped labels
+        ex, gz = E(x), G(z)
+        rec_x, rec_z = G(ex), E(gz)
+        loss_eg = (bce(Dxz(x, ex), 0.0) + bce(Dxz(gz, z), 1.0)
+                   + bce(Dxx(x, x), 0.0) + bce(Dxx(x, rec_x), 1.0)
+                   + bce(Dzz(z, z), 0.0) + bce(Dzz(z, rec_z), 1.0))
+        opt_eg.zero_grad(set_to_none=True)
+        loss_eg.backward(inputs=self._eg_params)
+        opt_eg.step()
+        self._update_ema()
+        return {"loss_d": loss_d.detach(), "loss_eg": loss_eg.detach()}
+
+    def _update_ema(self) -> None:
+        """``ema <- d * ema + (1 - d) * raw`` for every parameter; buffers are copied.
+
+        The decay is ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t`` (the usual warm-up, so
+        that short runs are not scored with weights still close to the initialisation).
+        """
+        import torch
+
+        t = self._ema_steps
+        d = min(float(self.ema_decay), (1.0 + t) / (10.0 + t))
+        self._ema_steps += 1
+        with torch.no_grad():
+            for name in NET_NAMES:
+                raw, ema = self.nets_[name], self.nets_["ema_" + name]
+                for pe, pr in zip(ema.parameters(), raw.parameters()):
+                    pe.lerp_(pr, 1.0 - d)
+                for be, br in zip(ema.buffers(), raw.buffers()):
+                    be.copy_(br)
+
+    def _criterion(self) -> float:
+        """Unsupervised validation criterion on the held-out training rows (EMA networks, eval mode)."""
+        import torch
+
+        if self.stop_on == "score":
+            return float(self._score(self._X_val).mean())
+        self._train_mode(False)
+        total, bs = 0.0, int(self.score_batch_size)
+        with torch.no_grad():
+            for i in range(0, self._X_val.shape[0], bs):
+                xb = self._tensor(self._X_val[i:i + bs])
+                total += float(self._l1(xb, self._ema_rec(xb)).sum())
+        return total / self._X_val.shape[0]
+
+    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
+        if self._X_val is None:
+            return {}
+        crit = self._criterion()
+        if crit < self._best[0] or self._best[1] is None:
+            state = {n: copy.deepcopy(self.nets_["ema_" + n].state_dict()) for n in NET_NAMES}
+            self._best = (crit, state, epoch + 1)
+            self._wait = 0
+        else:
+            self._wait += 1
+            if self._wait >= int(self.patience):
+                self._stop_training = True
+        return {"val_criterion": crit, "best_epoch": self._best[2]}
+
+    def _on_fit_end(self) -> None:
+        self.stopped_epoch_ = len(self.history_)
+        crit, state, epoch = self._best
+        if state is not None:
+            for n in NET_NAMES:
+                self.nets_["ema_" + n].load_state_dict(state[n])
+            self.best_epoch_ = epoch
+        else:
+            self.best_epoch_ = self.stopped_epoch_
+        self._best = (crit, None, epoch)
+
+    # ------------------------------------------------------------------ scoring
+    def _ema_rec(self, xb):
+        return self.nets_["ema_G"](self.nets_["ema_E"](xb))
+
+    @staticmethod
+    def _l1(x, rec):
+        return (x - rec).abs().flatten(1).sum(dim=1)
+
+    def score_with(self, xb, kind: str, *, ema: bool = True):
+        """Anomaly score ``kind`` of a tensor batch with the EMA (default) or the raw networks.
+
+        Call in eval mode and under ``torch.no_grad()``; :meth:`decision_function` does both.
+        """
+        import torch.nn.functional as F
+
+        p = "ema_" if ema else ""
+        E, G, Dxx = self.nets_[p + "E"], self.nets_[p + "G"], self.nets_[p + "D_xx"]
+        rec = G(E(xb))
+        if kind == "l1":
+            return self._l1(xb, rec)
+        if kind == "l2":
+            return (xb - rec).flatten(1).norm(dim=1)
+        if kind == "logits":
+            return F.softplus(-Dxx(xb, rec))  # cross-entropy of calling (x, G(E(x))) real
+        if kind == "features":
+            return (Dxx.features(xb, xb) - Dxx.features(xb, rec)).abs().sum(dim=1)
+        raise InputError(f"score must be one of {SCORES}, got {kind!r}")
+
+    def _score_batch(self, xb):
+        return self.score_with(xb, self.score)
+
+    def scores(self, X, kind: str | None = None) -> np.ndarray:
+        """Anomaly scores of ``X`` with the EMA networks for ``kind`` (default: the ``score`` parameter)."""
+        kind = kind or self.score
+        return self._apply_batched(X, lambda xb: self.score_with(xb, kind)).astype(np.float64)
+
+    def embed(self, X) -> np.ndarray:
+        """Latent codes ``E(x)`` of the EMA encoder (n, latent)."""
+        return self._apply_batched(X, self.nets_["ema_E"])
+
+    def reconstruct(self, X, decoder: str = "inlier") -> dict[str, np.ndarray]:
+        """``G(E(x))`` with the EMA networks and the per-feature squared errors."""
+        rec = self._apply_batched(X, self._ema_rec)
+        X = np.asarray(X, dtype=np.float32)
+        return {"reconstruction": rec, "errors": (rec - X) ** 2}
