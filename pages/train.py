@@ -11,8 +11,8 @@ widgets.intro("🏋️ Train", "Pick the data, the evaluation protocol and a det
 
 PRESETS = {
     "WALDO Table 1 (digits, inlier 0, nu = 0.1)": dict(
-        data="digits", method="waldo", protocol="pu", data_options={"inlier_classes": [0]},
-        protocol_options={"nu": 0.1}, params={"epochs": 20}),
+        data="digits", method="waldo", protocol="pu",
+        protocol_options={"inlier_classes": [0], "nu": 0.1}, params={"epochs": 20}),
     "OC-NN Fig. 3 (Gaussian 512-d)": dict(data="gaussian-ocnn", method="ocnn", protocol="unsupervised",
                                           params={}),
     "Deep SVDD (breast cancer, novelty)": dict(data="breast-cancer", method="deep-svdd", protocol="novelty",

@@ -1,0 +1,67 @@
+"""Details of one row of a run: its values or image, each decoder's reconstruction, per-feature errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from odcore import plots, workbench
+from ui import runs, widgets
+
+
+def decoders_of(model) -> list[str]:
+    """Decoder names a model reconstructs with (WALDO-style models have two)."""
+    return ["inlier", "outlier"] if callable(getattr(model, "assign", None)) else ["inlier"]
+
+
+def reconstructions(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    out = {}
+    for d in decoders_of(model):
+        try:
+            out[f"{d} decoder"] = np.asarray(model.reconstruct(x, decoder=d)["reconstruction"])
+        except TypeError:  # a single-decoder model without the keyword
+            out["reconstruction"] = np.asarray(model.reconstruct(x)["reconstruction"])
+    return out
+
+
+def _original_units(split, a: np.ndarray) -> np.ndarray:
+    if split.mean is None:
+        return a
+    return a * split.scale + split.mean
+
+
+def row_details(run_id: str, row_id: int) -> None:
+    ds, split = runs.data_split(run_id)
+    df = runs.scores(run_id)
+    row = df[df["row_id"] == row_id].iloc[0]
+    st.subheader(f"Row {row_id}")
+    bits = [f"score **{row['score']:.4g}**"]
+    if "label" in row:
+        bits.append(f"true label **{'outlier' if row['label'] == 1 else 'inlier'}**")
+    if "decoder" in row:
+        bits.append(f"winning decoder **{'outlier' if row['decoder'] == 1 else 'inlier'}**")
+    st.markdown(" · ".join(bits))
+    x = runs.test_rows(run_id, [row_id])
+    model = runs.model(run_id)
+    recs = {}
+    if callable(getattr(model, "reconstruct", None)):
+        recs = widgets.guarded(lambda: reconstructions(model, x)) or {}
+    if ds.kind == "image" and ds.image_shape is not None:
+        imgs = {"input": _original_units(split, x)}
+        imgs.update({k: _original_units(split, v) for k, v in recs.items()})
+        st.plotly_chart(plots.image_rows(imgs, ds.image_shape, ncols=1), key=f"img-{run_id}-{row_id}")
+        return
+    names = list(ds.feature_names)
+    values = _original_units(split, x)[0]
+    recs_o = {k: _original_units(split, v)[0] for k, v in recs.items()}
+    if not recs_o:
+        st.dataframe(pd.DataFrame([values], columns=names))
+        return
+    if len(names) <= 40:  # wider rows: the error table below is easier to read than a profile
+        st.plotly_chart(plots.row_profile(values, recs_o, names), key=f"profile-{run_id}-{row_id}")
+    first = next(iter(recs_o))
+    st.markdown(workbench.explain_row(values, recs_o[first], names))
+    errs = workbench.per_feature_errors(values, recs_o)
+    table = pd.DataFrame({"feature": names, "value": values, **{f"{k} error": v for k, v in errs.items()}})
+    st.dataframe(table.sort_values(f"{first} error", ascending=False).head(20), hide_index=True)
