@@ -1,0 +1,263 @@
+"""Deep SVDD: deep support vector data description (Ruff et al., ICML 2018).
+
+A bias-free network ``phi`` maps the data into a space where the normal rows lie close to a
+fixed centre ``c``:
+
+- one-class (paper Eq. 4):        ``min mean_i ||phi(x_i) - c||^2``            (+ weight decay)
+- soft-boundary (paper Eq. 3):    ``min R^2 + (1/nu) mean_i max(0, ||phi(x_i) - c||^2 - R^2)``
+
+``c`` is the mean network output over the training data (after the optional autoencoder
+pretraining), with entries ``|c_i| < eps`` pushed to ``+-eps`` so that a trivial all-zero
+solution is not at hand; it is then fixed. For soft-boundary, ``R`` is the ``(1 - nu)``-quantile
+of the distances ``||phi(x) - c||`` of the epoch, set after each epoch from ``warm_up_epochs`` on.
+Every layer is bias-free and batch norm has no affine parameters (a bias would let the network
+map everything onto ``c``: hypersphere collapse).
+
+Anomaly score: ``||phi(x) - c||^2`` (minus ``R^2`` for soft-boundary).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import FitCancelled, InputError
+from odcore.models import nets
+from odcore.models.deep import DeepDetector
+
+OBJECTIVES = ("one-class", "soft-boundary")
+
+
+def _bias_free_conv_decoder(shape, rep_dim: int, width: int = 32):
+    """Bias-free mirror of :class:`odcore.models.nets.ConvEncoder` for autoencoder pretraining.
+
+    (n, rep_dim) -> (n, 2w, H/4, W/4) -> (n, w, H/2, W/2) -> (n, C, H, W) -> (n, C*H*W)
+    """
+    from torch import nn
+
+    c, h, w = shape
+
+    class Decoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(rep_dim, 2 * width * (h // 4) * (w // 4), bias=False)
+            self.body = nn.Sequential(
+                nn.BatchNorm2d(2 * width, affine=False, eps=1e-4), nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width, affine=False, eps=1e-4), nn.LeakyReLU(0.2),
+                nn.ConvTranspose2d(width, c, 4, 2, 1, bias=False), nn.Sigmoid(), nn.Flatten(),
+            )
+
+        def forward(self, z):
+            return self.body(self.fc(z).view(z.shape[0], 2 * width, h // 4, w // 4))
+
+    return Decoder()
+
+
+class DeepSVDD(DeepDetector):
+    """Deep SVDD, one-class or soft-boundary, on the shared training loop.
+
+    Parameters
+    ----------
+    objective : "one-class" or "soft-boundary".
+    nu : soft-boundary trade-off (share of rows allowed outside the sphere), in (0, 1].
+    rep_dim : output size of ``phi``.
+    hidden : hidden widths of the bias-free MLP for tabular data (Deep SAD's ODDS net:
+        128-64, representation 32).
+    input_shape : (C, H, W) for image rows (bias-free conv encoder), None for tabular.
+    pretrain_epochs : epochs of bias-free autoencoder pretraining before ``c`` is set (0 = none).
+    warm_up_epochs : soft-boundary epochs before ``R`` is first updated.
+    eps : entries of ``c`` closer to 0 than this are pushed to ``+-eps``.
+
+    Attributes: ``c_`` (centre, numpy), ``R_`` (radius, 0 for one-class), ``pretrain_history_``.
+    """
+
+    param_help = {
+        "objective": "'one-class' (mean distance to c) or 'soft-boundary' (R^2 + hinge / nu)",
+        "nu": "soft-boundary: share of training rows allowed outside the sphere",
+        "rep_dim": "size of the output representation phi(x)",
+        "hidden": "hidden widths of the bias-free MLP (tabular data)",
+        "input_shape": "(channels, height, width) for image rows; None for tabular data",
+        "pretrain_epochs": "epochs of bias-free autoencoder pretraining before the centre is fixed (0 = none)",
+        "warm_up_epochs": "soft-boundary: epochs before the radius R is first set",
+        "eps": "centre entries with |c_i| < eps are pushed to +-eps",
+    }
+    _saved_attrs = ("c_", "R_")
+
+    def __init__(self, *, objective: str = "one-class", nu: float = 0.1, rep_dim: int = 32,
+                 hidden: tuple = (128, 64), input_shape: tuple | None = None, pretrain_epochs: int = 0,
+                 warm_up_epochs: int = 10, eps: float = 0.1, contamination: float = 0.1, epochs: int = 50,
+                 batch_size: int = 200, lr: float = 1e-4, weight_decay: float = 1e-6, device: str = "auto",
+                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self.objective = objective
+        self.nu = nu
+        self.rep_dim = rep_dim
+        self.hidden = hidden
+        self.input_shape = input_shape
+        self.pretrain_epochs = pretrain_epochs
+        self.warm_up_epochs = warm_up_epochs
+        self.eps = eps
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.device = device
+        self.random_state = random_state
+        self.score_batch_size = score_batch_size
+        self.lr_milestones = lr_milestones
+
+    # ------------------------------------------------------------------ checks and networks
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if not isinstance(self.nu, (int, float)) or not 0 < self.nu <= 1:
+            raise InputError(f"nu must lie in (0, 1], got {self.nu!r}")
+        for name in ("pretrain_epochs", "warm_up_epochs"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 0:
+                raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
+        if not isinstance(self.rep_dim, (int, np.integer)) or self.rep_dim < 1:
+            raise InputError(f"rep_dim must be a positive whole number, got {self.rep_dim!r}")
+        if not isinstance(self.eps, (int, float)) or self.eps < 0:
+            raise InputError(f"eps must be a non-negative number, got {self.eps!r}")
+
+    def _build(self, n_features: int) -> dict[str, Any]:
+        hidden = tuple(int(v) for v in (self.hidden or ()))
+        rep = int(self.rep_dim)
+        out = {"phi": nets.encoder(n_features, rep, hidden=hidden, input_shape=self.input_shape,
+                                   act="leaky_relu", bias=False, batchnorm=True)}
+        if int(self.pretrain_epochs) > 0:
+            if self.input_shape is not None:
+                shape = nets.check_image_shape(self.input_shape, n_features)
+                out["decoder"] = _bias_free_conv_decoder(shape, rep)
+            else:
+                out["decoder"] = nets.mlp([rep, *hidden[::-1], n_features], act="leaky_relu",
+                                          bias=False, batchnorm=True)
+        return out
+
+    def _optimizers(self) -> list:
+        import torch
+
+        return [torch.optim.Adam(self.nets_["phi"].parameters(), lr=self.lr, weight_decay=self.weight_decay)]
+
+    # ------------------------------------------------------------------ pretraining and centre
+    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+        self._cancel = cancel
+        try:
+            super()._fit(X, y, X_pos=X_pos, monitor=monitor, callbacks=callbacks, cancel=cancel)
+        finally:
+            self._cancel = None
+
+    def _pretrain(self) -> None:
+        """Bias-free autoencoder pretraining: ``min mean ||dec(phi(x)) - x||^2``."""
+        import torch
+
+        phi, dec = self.nets_["phi"], self.nets_["decoder"]
+        params = list(phi.parameters()) + list(dec.parameters())
+        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+        phi.train()
+        dec.train()
+        self.pretrain_history_ = []
+        n = self._X.shape[0]
+        bs = int(self.batch_size)
+        for epoch in range(int(self.pretrain_epochs)):
+            total = torch.zeros((), device=self._X.device)
+            perm = self._perm(n)
+            for i in range(0, n, bs):
+                if self._cancel is not None and self._cancel.is_set():
+                    raise FitCancelled(f"cancelled during pretraining epoch {epoch + 1}")
+                x = self._X[perm[i:i + bs]]
+                loss = ((dec(phi(x)) - x) ** 2).sum(dim=1).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * x.shape[0]
+            self.pretrain_history_.append({"epoch": epoch + 1, "recon": float(total) / n})
+
+    def _init_center(self):
+        """``c`` = mean of ``phi(x)`` over the training data (training mode, as during the
+        optimisation), with ``|c_i| < eps`` pushed to ``+-eps`` (sign of ``c_i``, + for 0)."""
+        import torch
+
+        phi = self.nets_["phi"]
+        phi.train()
+        total = torch.zeros(int(self.rep_dim), device=self._X.device)
+        bs = int(self.batch_size)
+        with torch.no_grad():
+            for i in range(0, self._X.shape[0], bs):
+                total += phi(self._X[i:i + bs]).sum(dim=0)
+        c = total / self._X.shape[0]
+        eps = float(self.eps)
+        small = c.abs() < eps
+        c = torch.where(small & (c < 0), torch.full_like(c, -eps), c)
+        c = torch.where(small & (c >= 0), torch.full_like(c, eps), c)
+        return c
+
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        self.pretrain_history_ = []
+        if int(self.pretrain_epochs) > 0:
+            self._pretrain()
+        self._c = self._init_center()
+        self.c_ = self._c.cpu().numpy().astype(np.float32)
+        self.R_ = 0.0
+        self._dists: list = []
+
+    # ------------------------------------------------------------------ objective
+    def _loss(self, dist, R: float):
+        """Eq. 4 (one-class) or Eq. 3 (soft-boundary) on squared distances ``dist`` (n,)."""
+        import torch
+
+        if self.objective == "soft-boundary":
+            return R * R + (1.0 / float(self.nu)) * torch.clamp(dist - R * R, min=0).mean()
+        return dist.mean()
+
+    def _train_step(self, batch, epoch: int) -> dict[str, Any]:
+        x, _ = batch
+        z = self.nets_["phi"](x)
+        dist = ((z - self._c) ** 2).sum(dim=1)
+        loss = self._loss(dist, float(self.R_))
+        opt = self.optimizers_[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if self.objective == "soft-boundary":
+            self._dists.append(dist.detach())
+        return {"loss": loss.detach()}
+
+    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
+        import torch
+
+        if self.objective == "soft-boundary":
+            if epoch >= int(self.warm_up_epochs) and self._dists:
+                d = torch.cat(self._dists).sqrt()
+                self.R_ = float(torch.quantile(d.double(), 1.0 - float(self.nu)))
+            self._dists = []
+        return {"R": float(self.R_)}
+
+    def _score_batch(self, xb):
+        dist = ((self.nets_["phi"](xb) - self._c) ** 2).sum(dim=1)
+        if self.objective == "soft-boundary":
+            return dist - float(self.R_) ** 2
+        return dist
+
+    # ------------------------------------------------------------------ capabilities
+    def embed(self, X) -> np.ndarray:
+        """The representation ``phi(x)`` (n, rep_dim), eval mode."""
+        return self._apply_batched(X, self.nets_["phi"])
+
+    def objective_value(self, X) -> float:
+        """The training objective (Eq. 3 or 4, without weight decay) on ``X`` in eval mode."""
+        import torch
+
+        dist = torch.from_numpy(((self.embed(X) - self.c_) ** 2).sum(axis=1).astype(np.float64))
+        return float(self._loss(dist, float(self.R_)))
+
+    def _restore_tensors(self, tensors: dict[str, Any]) -> None:
+        import torch
+
+        super()._restore_tensors(tensors)
+        self._c = torch.as_tensor(np.asarray(self.c_, dtype=np.float32)).to(self.device_)
