@@ -1,0 +1,80 @@
+"""Compare: stored runs side by side, and benchmark tables with the papers' numbers beside ours."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from odcore import plots
+from ui import paper, runs, state, widgets
+
+widgets.intro("⚖️ Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
+              "Below, benchmark tables written by `python -m odcore bench --json` with the papers' numbers "
+              "beside ours — where we fall short, the gap is shown, not hidden.")
+
+all_runs = widgets.guarded(lambda: state.store().list_runs()) or []
+if not all_runs:
+    st.info("No runs in the store yet. Train one on the **Train** page.")
+else:
+    rows = []
+    for r in all_runs:
+        m = r.get("metrics") or {}
+        rows.append({"id": runs.run_id_of(r), "method": r.get("method"), "data": r.get("data_name") or r.get("data"),
+                     "protocol": r.get("protocol"), "status": r.get("status"), "seed": r.get("seed"),
+                     "created": r.get("created"), "auroc": m.get("auroc"), "auprc": m.get("auprc"),
+                     "precision_at_10": m.get("precision_at_10"), "f1": m.get("f1"),
+                     "fit_seconds": r.get("fit_seconds"), "error": r.get("error")})
+    table = pd.DataFrame(rows)
+    c1, c2, c3 = st.columns(3)
+    fm = c1.multiselect("method", sorted(table["method"].dropna().unique()), key="cmp_method")
+    fd = c2.multiselect("data", sorted(table["data"].dropna().astype(str).unique()), key="cmp_data")
+    fs = c3.multiselect("status", sorted(table["status"].dropna().unique()), key="cmp_status")
+    view = table
+    for col, vals in (("method", fm), ("data", fd), ("status", fs)):
+        if vals:
+            view = view[view[col].astype(str).isin([str(v) for v in vals])]
+    event = st.dataframe(view, hide_index=True, on_select="rerun", selection_mode="multi-row", key="cmp_table",
+                         height=300)
+    chosen = [view.iloc[i]["id"] for i in (event.selection.rows if event is not None else [])]
+    if not chosen:
+        st.caption("Select runs in the table to compare their curves.")
+    else:
+        hist = {f"{table.set_index('id').loc[i, 'method']} · {i}": runs.history(i) for i in chosen}
+        keys = sorted({k for h in hist.values() for rec in h for k, v in rec.items()
+                       if isinstance(v, (int, float)) and k not in ("epoch", "epochs", "seconds", "lr")})
+        if keys:
+            key = st.selectbox("curve", keys, index=keys.index("val_auprc") if "val_auprc" in keys else 0,
+                               key="cmp_curve")
+            st.plotly_chart(plots.compare_curves(hist, key), key="cmp_curves")
+        else:
+            st.caption("The selected runs have no per-epoch history (classical methods).")
+
+st.subheader("Benchmark tables")
+files = sorted(Path("bench/results").glob("*.json")) + sorted(Path("runs").glob("*.json"))
+records = []
+for f in files:
+    try:
+        data = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError):
+        continue
+    if isinstance(data, list):
+        records += [dict(r, file=f.name) for r in data if isinstance(r, dict) and "method" in r]
+if records:
+    df = pd.DataFrame(records)
+    metrics = [m for m in ("auroc", "auprc", "precision_at_10", "f1") if m in df]
+    agg = df.groupby(["dataset", "method"])[metrics].agg(["mean", "std", "count"])
+    out = []
+    for (d, m), row in agg.iterrows():
+        rec = {"dataset": d, "method": m, "seeds": int(row[(metrics[0], "count")])}
+        for k in metrics:
+            rec[k] = f"{row[(k, 'mean')]:.3f} ± {0 if pd.isna(row[(k, 'std')]) else row[(k, 'std')]:.3f}"
+            pv = paper.paper_value(d, m, k)
+            rec[f"{k} (paper)"] = "" if pv is None else f"{pv:.3f}"
+        out.append(rec)
+    st.dataframe(pd.DataFrame(out), hide_index=True)
+else:
+    st.caption("No benchmark records yet: `python -m odcore bench --data ... --methods ... --json "
+               "bench/results/<name>.json` writes them.")
+with st.expander("The papers' numbers"):
+    st.dataframe(paper.table(), hide_index=True)
