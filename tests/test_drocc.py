@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from odcore import data
 from odcore.errors import InputError
 from odcore.metrics import auroc
 from odcore.models.base import BaseDetector
@@ -43,14 +44,21 @@ def blobs(n=300, d=4, seed=0) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- learning
 def test_sine_wave_drocc_separates_arcs_where_ocsvm_fails():
-    X = sine_wave()
+    X = data.load("sine").X
+    np.testing.assert_allclose(X, sine_wave(), atol=1e-6)
     Xt, yt = sine_test_points()
     model = DROCC(radius=0.15, gamma=2.0, epochs=60, only_ce_epochs=5, ascent_num_steps=5,
                   ascent_step_size=0.02, batch_size=64, hidden=(128,), lr=5e-3, random_state=0).fit(X)
+    ocsvm = OCSVM().fit(X)
     a_drocc = auroc(yt, model.decision_function(Xt))
-    a_ocsvm = auroc(yt, OCSVM().fit(X).decision_function(Xt))
+    a_ocsvm = auroc(yt, ocsvm.decision_function(Xt))
     assert a_drocc >= 0.9, a_drocc
     assert a_ocsvm < a_drocc - 0.3, (a_ocsvm, a_drocc)
+    # the data layer's judge points: uniform in the wave's box, at least 0.2 away from the wave
+    Xb, yb = data.sine_test_points(600, seed=0)
+    b_drocc = auroc(yb, model.decision_function(Xb))
+    b_ocsvm = auroc(yb, ocsvm.decision_function(Xb))
+    assert b_drocc >= 0.9 and b_ocsvm < b_drocc - 0.1, (b_drocc, b_ocsvm)
     # the last epoch's negatives are kept for the app's figure, capped
     assert 0 < model.adversarial_points_.shape[0] <= 2000
     assert model.adversarial_points_.shape[1] == 2
