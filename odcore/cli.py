@@ -131,7 +131,7 @@ def cmd_datasets(args) -> int:
     import odcore.data
 
     names = odcore.data.builtin_names()
-    notes = getattr(odcore.data, "BUILTIN_NOTES", None) or {}
+    notes = odcore.data.builtin_info() if hasattr(odcore.data, "builtin_info") else {}
     if args.json:
         _print_json([{"name": n, "notes": notes.get(n, "")} for n in names])
     else:
@@ -209,6 +209,7 @@ def cmd_train(args) -> int:
             bar.set_postfix(dict(list(shown.items())[:4]), refresh=False)
 
     cancel = threading.Event()
+    finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C can return early
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -216,16 +217,18 @@ def cmd_train(args) -> int:
             outcome["result"] = execute(spec, store=store, callbacks=(on_epoch,), cancel=cancel, prepared=prepared)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    worker = threading.Thread(target=work, name="odcore-train", daemon=True)
-    worker.start()
+    threading.Thread(target=work, name="odcore-train", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
         print("\ninterrupted: cancelling (the partial run is kept) ...", file=sys.stderr)
-        worker.join()
+        while not finished.wait(0.2):
+            pass
     finally:
         if bar is not None:
             bar.close()

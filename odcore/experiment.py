@@ -166,7 +166,9 @@ def fit_detector(detector, split, *, method: str, monitor: bool = True, callback
         kwargs["X_pos"] = split.X_pos
     if monitor and split.y_test is not None:
         kwargs["monitor"] = (split.X_test, split.y_test)
-    detector.fit(split.X_train, split.y_train, **kwargs)
+    # labels go to fit for methods that train on them, and otherwise only for monitoring
+    y = split.y_train if monitor or getattr(detector, "uses_labels", False) else None
+    detector.fit(split.X_train, y, **kwargs)
     if cancel is not None and cancel.is_set():  # classical fits do not look at cancel
         raise FitCancelled("cancelled after fitting, before scoring")
     return detector
