@@ -11,6 +11,8 @@ import csv
 import gzip
 import io
 import os
+import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -166,7 +168,7 @@ def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "norm
     if head and len(head[0].split(",")) != 42:
         raise InputError(f"{p.name}: a KDD Cup 99 row has 41 features and a label (42 comma-separated "
                          f"fields); the first line has {len(head[0].split(','))}. Is this the raw KDD file?")
-    dtypes = {c: str for c in KDD_CATEGORICAL} | {"label": str}
+    dtypes = {c: "category" for c in KDD_CATEGORICAL} | {"label": "category"}
     try:
         df = pd.read_csv(p, header=None, names=[*KDD_COLUMNS, "label"], dtype=dtypes, nrows=max_rows,
                          compression="gzip" if _is_gzip(p) else None)
@@ -175,31 +177,42 @@ def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "norm
                          "must have 41 features and a label") from None
     check_rows(len(df), p.name)
     numeric_cols = [c for c in KDD_COLUMNS if c not in KDD_CATEGORICAL]
-    if df[[*KDD_COLUMNS, "label"]].isna().any().any():
+    if df.isna().any().any():
         raise InputError(f"{p.name}: some rows have fewer than 42 fields or empty values; "
                          "the raw KDD file has 41 features and a label on every row")
-    blocks: list[np.ndarray] = []
+    bad = [c for c in numeric_cols if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise InputError(f"{p.name}: column(s) {', '.join(bad[:5])} must be numeric; the file is not raw KDD Cup 99 "
+                         "data or is damaged")
+
+    def codes_of(col: str, cats: Sequence[str]) -> np.ndarray:
+        """Row codes into ``cats`` (-1 for a category the training file lacks), via the few distinct values."""
+        c = df[col].cat
+        per_value = pd.Index(list(cats)).get_indexer([str(v).strip() for v in c.categories])
+        return np.where(c.codes >= 0, per_value[c.codes], -1)
+
+    width = len(numeric_cols)
+    chosen: dict[str, list[str]] = {}
+    for col in KDD_CATEGORICAL:
+        found = sorted({str(v).strip() for v in df[col].cat.categories})
+        chosen[col] = list(categories[col]) if categories and col in categories else found
+        width += len(chosen[col])
+    X = np.zeros((len(df), width), dtype=np.float32)
     names: list[str] = []
+    rows = np.arange(len(df))
     for col in KDD_COLUMNS:
+        j = len(names)
         if col in KDD_CATEGORICAL:
-            values = df[col].str.strip()
-            cats = list(categories[col]) if categories and col in categories else sorted(values.unique())
-            codes = pd.Categorical(values, categories=cats).codes
-            onehot = np.zeros((len(df), len(cats)), dtype=np.float32)
+            codes = codes_of(col, chosen[col])
             ok = codes >= 0
-            onehot[np.flatnonzero(ok), codes[ok]] = 1.0
-            blocks.append(onehot)
-            names.extend(f"{col}={c}" for c in cats)
+            X[rows[ok], j + codes[ok]] = 1.0
+            names.extend(f"{col}={c}" for c in chosen[col])
         else:
-            try:
-                blocks.append(pd.to_numeric(df[col]).to_numpy(np.float32)[:, None])
-            except (ValueError, TypeError):
-                raise InputError(f"{p.name}: column {col} must be numeric; the file is not raw KDD Cup 99 "
-                                 "data or is damaged") from None
+            X[:, j] = df[col].to_numpy(np.float32)
             names.append(col)
-    X = np.hstack(blocks)
     check_finite(X, names, p.name)
-    labels = df["label"].str.strip().to_numpy(dtype=object)
+    label_cats = np.array([str(v).strip() for v in df["label"].cat.categories], dtype=object)
+    labels = label_cats[df["label"].cat.codes.to_numpy()]
     pos = [positive] if isinstance(positive, str) else list(positive)
     y = np.isin(labels, pos).astype(np.int64)
     n_num = len(numeric_cols)
@@ -378,8 +391,9 @@ def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
             raise InputError(f"{p.name}: the arrays hold Python objects, which would need unpickling; that is "
                              "refused for safety. Save X and y as plain numeric arrays") from None
         raise InputError(f"{p.name}: not a readable .npz file ({exc})") from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{p.name}: not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{p.name}: not a readable .npz file ({exc}); ADBench files are numpy .npz archives "
+                         "with arrays X and y") from None
     return _xy_dataset(X, y, p, "ADBench .npz")
 
 
@@ -433,7 +447,7 @@ def _ragged_message(name: str, bad: list[tuple[int, int, int]]) -> str:
 def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: str | None = None,
              feature_columns: Sequence[str] | None = None, meta_columns: Sequence[str] | None = None,
              categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
-             min_rows: int = MIN_ROWS, **options: Any) -> Dataset:
+             min_rows: int = MIN_ROWS, decimal: str = ".", **options: Any) -> Dataset:
     """A CSV file (gz or plain) with a header line; see :func:`frame_to_dataset` for the options.
 
     ``sep`` is detected from the first lines when not given. A file read as one column of text
@@ -452,7 +466,8 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
     text = head.decode("utf-8", errors="ignore")
     sep = sep or _sniff_sep(text)
     try:
-        df = pd.read_csv(p, sep=sep, compression="gzip" if _is_gzip(p) else None, skipinitialspace=True)
+        df = pd.read_csv(p, sep=sep, compression="gzip" if _is_gzip(p) else None, skipinitialspace=True,
+                         decimal=decimal)
     except pd.errors.EmptyDataError:
         raise InputError(f"{p.name}: the file has no columns; a CSV needs a header line and data rows") from None
     except pd.errors.ParserError as exc:
@@ -464,7 +479,7 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
         raise InputError(f"{p.name}: the file is not UTF-8 text; save it as UTF-8 CSV") from None
     if len(df.columns) and all(_is_number(c) for c in df.columns):  # no header line: re-read without one
         df = pd.read_csv(p, sep=sep, header=None, compression="gzip" if _is_gzip(p) else None,
-                         skipinitialspace=True)
+                         skipinitialspace=True, decimal=decimal)
         df.columns = [f"x{i}" for i in range(df.shape[1])]
     if df.shape[1] == 1 and not pd.api.types.is_numeric_dtype(df.iloc[:, 0]):
         sample = " ".join(map(str, df.iloc[:20, 0].tolist())) + " " + str(df.columns[0])
@@ -565,10 +580,13 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
             continue
         num = pd.to_numeric(s, errors="coerce")
         bad = num.isna() & s.notna()
-        if 0 < bad.sum() and bad.mean() < 0.1:
+        if 0 < bad.sum() and bad.mean() < 0.5:
             rows = (np.flatnonzero(bad.to_numpy())[:3] + 1).tolist()
-            raise InputError(f"{name}: column {c!r} is numeric except for values like {s[bad].iloc[0]!r} "
-                             f"(data rows {rows}); fix or remove those entries")
+            example = str(s[bad].iloc[0])
+            hint = (" (it looks like a decimal comma: pass decimal=',')"
+                    if re.fullmatch(r"-?\d+,\d+", example.strip()) else "")
+            raise InputError(f"{name}: column {c!r} is numeric except for values like {example!r} "
+                             f"(data rows {rows}){hint}; fix or remove those entries")
         if not bad.any():
             blocks.append(num.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
             names.append(c)
@@ -658,7 +676,7 @@ def load_pharma(path: str | os.PathLike, *, categories: Iterable[str] | None = N
     dates = dates.dt.normalize()
     if dates.duplicated().any():
         raise InputError(f"{p.name}: some dates occur twice; give one row per day")
-    dow = dates.dt.dayofweek.to_numpy()
+    dow = dates.dt.day_of_week.to_numpy()
     week_start = (dates - pd.to_timedelta(dow, unit="D")).to_numpy()
     frame = pd.DataFrame(values.to_numpy(np.float64), columns=cats)
     frame["week_start"] = week_start
