@@ -37,6 +37,16 @@ y = df["label"].to_numpy() if "label" in df else df["decoder"].to_numpy()
 X = runs.test_rows(rid, df["row_id"].to_numpy())
 
 
+def generated(n: int, kind: str):
+    """Samples from the fitted latent cloud of ``kind``; from the prior when that cloud is empty."""
+    from odcore.errors import InputError
+
+    try:
+        return model.generate(n, kind=kind, source="fitted", random_state=0), "fitted"
+    except InputError:
+        return model.generate(n, kind=kind, source="prior", random_state=0), "prior"
+
+
 def orig(a):
     return a if split.mean is None else a * split.scale + split.mean
 
@@ -55,13 +65,17 @@ if ds.kind == "image" and ds.image_shape is not None:
                 "outlier decoder": orig(model.reconstruct(xb, decoder="outlier")["reconstruction"])}
         st.plotly_chart(plots.image_rows(rows, ds.image_shape, ncols=8), key=f"swap-{name}")
     st.subheader("Generated rows")
-    gen = {f"generated {k}s": orig(model.generate(8, kind=k, random_state=0)) for k in ("inlier", "outlier")}
+    gen = {}
+    for k in ("inlier", "outlier"):
+        rows_k, src = generated(8, k)
+        gen[f"generated {k}s ({'fitted cloud' if src == 'fitted' else 'prior samples: no outlier cloud yet'})"] = \
+            orig(rows_k)
     st.plotly_chart(plots.image_rows(gen, ds.image_shape, ncols=8), key="waldo_gen")
 else:
     st.subheader("Real and generated rows in t-SNE (Fig. 4)")
     take = rng.permutation(len(X))[:2000]
-    gi = model.generate(300, kind="inlier", random_state=0)
-    go_ = model.generate(300, kind="outlier", random_state=0)
+    gi, _ = generated(300, "inlier")
+    go_, _ = generated(300, "outlier")
     Z = np.vstack([X[take], gi, go_]).astype(np.float32)
     group = np.r_[np.where(y[take] == 1, "real outlier", "real inlier"), ["generated inlier"] * len(gi),
                   ["generated outlier"] * len(go_)]
