@@ -125,3 +125,20 @@ def test_shared_data_dir_honours_the_environment(monkeypatch, tmp_path):
     assert data.shared_data_dir() == tmp_path
     monkeypatch.delenv("ODCORE_DATA_DIR")
     assert data.shared_data_dir().name == "datasets"
+
+
+def test_describe_reports_kinds_labels_duplicates_and_samples():
+    from odcore.data import Dataset
+
+    X = np.array([[0, 1.5, 3, 7], [1, 2.5, 4, 7], [0, 1.5, 3, 7], [1, 0.5, 5, 7]] * 5, dtype=float)
+    ds = Dataset(name="d", X=X, y=np.r_[np.zeros(19), 1])
+    d = data.describe(ds)
+    assert d["column_kinds"] == {"binary": 1, "continuous": 1, "integer": 1, "constant": 1}
+    assert d["constant_columns"] == ["x3"]
+    assert d["duplicate_share"] == pytest.approx(17 / 20)
+    assert d["labels"] == {"outliers": 1, "inliers": 19, "outlier_share": 0.05}
+    assert any("duplicates" in p for p in d["problems"]) and any("only 20 rows" in p for p in d["problems"])
+    sampled = data.describe(ds, max_rows=10)
+    assert sampled["sampled"] and sampled["constant_columns"] == ["x3"]
+    flipped = data.describe(Dataset(name="f", X=X, y=np.r_[np.ones(19), 0]))
+    assert any("label direction" in p for p in flipped["problems"])

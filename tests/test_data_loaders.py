@@ -227,7 +227,11 @@ def test_weekly_rows_csv_keeps_ids_in_meta(tmp_path):
     assert ds.feature_names == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     assert list(ds.meta.columns) == ["market", "week"] and len(ds.meta) == 120
     assert ds.meta["market"].iloc[-1] == "south"
-    # without meta_columns, the 60 distinct week strings are refused as a category, with the fix
+    # without options, a weekly-rows table is recognised: the days are features, the rest meta
+    auto = data.load_bytes("weekly.csv", p.read_bytes())
+    assert auto.feature_names == ds.feature_names and list(auto.meta.columns) == ["market", "week"]
+    # other tables with an identifier column: refused as a category, with the fix
+    df.rename(columns={"mon": "monday_sales"}).to_csv(p, index=False)
     with pytest.raises(InputError, match="meta_columns"):
         data.load(p)
 

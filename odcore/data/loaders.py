@@ -532,6 +532,19 @@ def _as_list(v: Any) -> list[Any]:
     return list(v)
 
 
+def _weekday_columns(cols: Sequence[str]) -> list[str]:
+    """The 7 day columns (mon..sun, or monday..sunday, any case) in weekday order, or [] if absent."""
+    found = []
+    lower = {str(c).strip().lower(): c for c in cols}
+    for day in WEEKDAYS:
+        hit = lower.get(day) or lower.get({"tue": "tues", "wed": "wednes", "thu": "thurs", "sat": "satur"}.get(
+            day, day) + "day")
+        if hit is None:
+            return []
+        found.append(hit)
+    return found
+
+
 def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | None = None,
                      feature_columns: Sequence[str] | str | None = None,
                      meta_columns: Sequence[str] | str | None = None, categorical: str = "onehot",
@@ -542,7 +555,8 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
       whose value equal to ``positive`` marks an outlier (original values go to ``classes``).
     - ``meta_columns``: identifier columns (market, category, week, dates) kept row-aligned in
       ``meta`` and never used as features.
-    - ``feature_columns``: the feature columns (default: every other column).
+    - ``feature_columns``: the feature columns (default: every other column; for a table of weekly
+      rows with columns ``mon..sun`` (or ``monday..sunday``), the 7 days, the rest going to ``meta``).
     - ``categorical``: ``"onehot"`` encodes text columns (at most ``max_categories`` distinct
       values each), ``"refuse"`` rejects them.
     """
@@ -562,6 +576,12 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
             shown = ", ".join(cols[:30]) + (" ..." if len(cols) > 30 else "")
             raise InputError(f"{name}: {role} {missing} not found; the columns are: {shown}")
     check_rows(len(df), name, min_rows=min_rows)
+    weekly = _weekday_columns(cols)
+    if weekly and not feat_cols and not meta_cols:
+        # a table of weekly rows (mon..sun plus id columns such as market, category, week): the 7 days are
+        # the features and every other column (but the label) is row metadata
+        feat_cols = weekly
+        meta_cols = [c for c in cols if c not in weekly and c != label_column]
     if not feat_cols:
         feat_cols = [c for c in cols if c != label_column and c not in meta_cols]
     elif label_column in feat_cols:

@@ -78,6 +78,8 @@ def split(ds: Dataset, protocol: str, *, seed: int = 0, **options: Any) -> Split
     opts = {**defaults, **options}
     if opts["standardize"] is None:
         opts["standardize"] = ds.kind != "image"
+    elif isinstance(opts["standardize"], str):
+        opts["standardize"] = opts["standardize"].strip().lower() in ("1", "true", "yes", "on")
     rng = np.random.default_rng(seed)
     sp = _SPLITTERS[protocol](ds, rng, opts)
     sp.options = {**opts, "seed": seed}

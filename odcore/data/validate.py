@@ -77,24 +77,24 @@ def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), scale.astype(np.float32)
 
 
-def _column_kind(col: np.ndarray) -> str:
-    lo, hi = col.min(), col.max()
-    if lo == hi:
-        return "constant"
-    if np.isin(col, (0.0, 1.0)).all():
-        return "binary"
-    if np.all(col == np.round(col)):
-        return "integer"
-    return "continuous"
+def column_kinds(X: np.ndarray) -> list[str]:
+    """Kind of each column: "constant", "binary" (only 0/1), "integer" or "continuous"."""
+    if X.shape[0] == 0:
+        return []
+    constant = X.min(axis=0) == X.max(axis=0)
+    binary = ((X == 0) | (X == 1)).all(axis=0)
+    integer = (X == np.round(X)).all(axis=0)
+    return ["constant" if c else "binary" if b else "integer" if i else "continuous"
+            for c, b, i in zip(constant, binary, integer)]
 
 
-def describe(ds: Dataset, *, max_rows: int = 200_000, seed: int = 0) -> dict[str, Any]:
+def describe(ds: Dataset, *, max_rows: int = 100_000, seed: int = 0) -> dict[str, Any]:
     """Summary of a dataset: shape, kinds of columns, label share and problems found.
 
     ``problems`` lists things a user should know before training: constant columns (kept;
     protocols standardise them with scale 1), duplicate rows, outliers as the majority class,
-    very few rows. NaN and infinity never appear: loaders reject them. Large sets are checked
-    on a seeded sample of ``max_rows`` rows (said in ``sampled``).
+    very few rows. NaN and infinity never appear: loaders reject them. Duplicates of large sets
+    are counted on a seeded sample of ``max_rows`` rows (said in ``sampled``).
     """
     X = ds.X
     sampled = False
@@ -102,13 +102,14 @@ def describe(ds: Dataset, *, max_rows: int = 200_000, seed: int = 0) -> dict[str
         idx = np.sort(np.random.default_rng(seed).choice(X.shape[0], max_rows, replace=False))
         X = X[idx]
         sampled = True
-    kinds = [_column_kind(X[:, j]) for j in range(X.shape[1])] if X.shape[0] else []
+    kinds = column_kinds(ds.X)  # every row: a column constant in a sample may not be constant
     kind_counts: dict[str, int] = {}
     for k in kinds:
         kind_counts[k] = kind_counts.get(k, 0) + 1
     constant = [ds.feature_names[j] for j, k in enumerate(kinds) if k == "constant"]
-    n_unique = int(np.unique(X, axis=0).shape[0]) if X.shape[0] else 0
-    dup_share = 1.0 - n_unique / X.shape[0] if X.shape[0] else 0.0
+    import pandas as pd
+
+    dup_share = float(pd.DataFrame(X).duplicated().mean()) if X.shape[0] else 0.0
 
     problems: list[str] = []
     if constant:
