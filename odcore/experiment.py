@@ -341,17 +341,22 @@ def run_grid(cells: list[dict[str, Any]], *, engine: str = "local", address: str
     if engine != "ray":
         raise InputError(f"unknown engine {engine!r}; choose local or ray")
     ray = _import_ray()
-    if not ray.is_initialized():
+    started_here = not ray.is_initialized()
+    if started_here:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
-    task = ray.remote(num_cpus=1)(run_cell)
-    refs = [task.remote(c) for c in cells]
-    pending = list(refs)
-    done: dict[Any, dict] = {}
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        for r in ready:
-            done[r] = ray.get(r)
-            if progress is not None:
-                progress(done[r])
-    return [done[r] for r in refs]
+    try:
+        task = ray.remote(num_cpus=1)(run_cell)
+        refs = [task.remote(c) for c in cells]
+        pending = list(refs)
+        done: dict[Any, dict] = {}
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for r in ready:
+                done[r] = ray.get(r)
+                if progress is not None:
+                    progress(done[r])
+        return [done[r] for r in refs]
+    finally:
+        if started_here and hasattr(ray, "shutdown"):
+            ray.shutdown()

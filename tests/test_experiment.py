@@ -143,3 +143,13 @@ def test_pu_protocol_passes_positives():
     assert split.X_pos is not None and len(split.X_pos) > 0
     res = execute(RunSpec("breast-cancer", "iforest", protocol="pu"), prepared=(ds, split, det))
     assert np.isfinite(res["metrics"]["auroc"])
+
+
+@pytest.mark.slow
+def test_real_ray_matches_the_local_engine():
+    """Runs where Ray is installed (pip install -r requirements-ray.txt); starts a local Ray instance."""
+    pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
+    cells = grid_cells(["breast-cancer"], ["pca", "iforest"], "unsupervised", seeds=range(2),
+                       params={"iforest": {"n_estimators": 20}})
+    strip = lambda rs: [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rs]  # noqa: E731
+    assert strip(run_grid(cells, engine="ray")) == strip(run_grid(cells))
