@@ -113,6 +113,18 @@ def test_binary_garbage(tmp_path):
         data.load(_write(tmp_path, "junk.npz", b"PK\x03\x04" + garbage))
 
 
+def test_dates_and_spreadsheets_are_refused_with_the_fix(tmp_path):
+    import pandas as pd
+
+    p = tmp_path / "d.parquet"
+    pd.DataFrame({"day": pd.date_range("2020-01-01", periods=4), "v": [1.0, 2, 3, 4]}).to_parquet(p)
+    with pytest.raises(DataError, match="holds dates.*meta_columns"):
+        data.load(p)
+    assert data.load(p, meta_columns=["day"]).feature_names == ["v"]
+    with pytest.raises(DataError, match="save the sheet as CSV"):
+        data.load(_write(tmp_path, "book.xlsx", b"PK\x03\x04rest"))
+
+
 def test_mat_without_x_and_y(tmp_path):
     import scipy.io
 

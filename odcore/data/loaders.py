@@ -70,6 +70,9 @@ def detect_format(path: str | os.PathLike) -> str:
     name = p.name.lower()
     with open(p, "rb") as f:
         raw = f.read(512)
+    if name.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
+        raise InputError(f"{p.name}: spreadsheets are not read directly; save the sheet as CSV (one header "
+                         "line, one row per sample) and load that")
     if raw.startswith(_PARQUET_MAGIC) or name.endswith((".parquet", ".pq")):
         return "parquet"
     if raw.startswith(_ZIP_MAGIC) or name.endswith(".npz"):
@@ -594,6 +597,9 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
     text_cols = []
     for c in feat_cols:
         s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
+            raise InputError(f"{name}: column {c!r} holds dates, which are not features; pass it in "
+                             "meta_columns= (kept beside the rows) or drop it")
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             blocks.append(s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
             names.append(c)
