@@ -355,7 +355,7 @@ class DROCCLF(DROCC):
 
         d = self._X.shape[1]
         total = torch.zeros(d, device=self._X.device)
-        bs = int(self.score_batch_size)
+        bs = min(int(self.score_batch_size), 1024)  # a backward pass per chunk: keep the graph small
         for i in range(0, self._X.shape[0], bs):
             xb = self._X[i:i + bs].detach().requires_grad_(True)
             with torch.enable_grad():
