@@ -388,7 +388,9 @@ def _reader(path: Path, chunk_size: int):
     if name.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        pf = pq.ParquetFile(path)
+        # pre_buffer=False + a read buffer: pyarrow's default pre-buffering keeps every row group it
+        # has read in memory (peak memory grew with the file: 0.54 GB at 1M rows, 0.96 GB at 10M)
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
         for batch in pf.iter_batches(batch_size=chunk_size):
             yield batch.to_pandas()
     elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):

@@ -191,7 +191,10 @@ def compute_metrics(split, scores: np.ndarray) -> dict[str, Any]:
 
     if split.y_test is None:
         return {}
-    return _jsonable(metrics.summary(split.y_test, scores))
+    y = np.asarray(split.y_test)
+    if y.min() == y.max():  # one class only (e.g. protocol "all" on unlabelled data): nothing to measure
+        return {"auroc": None, "auprc": None, "precision_at_10": None, "f1": None}
+    return _jsonable(metrics.summary(y, scores))
 
 
 def execute(spec: RunSpec, *, store=None, callbacks: Iterable = (), cancel=None, run_id: str | None = None,

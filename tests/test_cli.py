@@ -179,3 +179,25 @@ def test_module_entry_point_in_a_subprocess():
     bad = subprocess.run([sys.executable, "-m", "odcore", "train", "--data", "sine", "--method", "nope"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "unknown method 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_parquet_reader_streams_in_bounded_memory(tmp_path):
+    """Regression: pyarrow's default pre-buffering kept every row group read, so memory grew with the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from odcore.cli import _reader
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "big.parquet"
+    with pq.ParquetWriter(path, pa.schema([(f"x{j}", pa.float32()) for j in range(10)])) as w:
+        for _ in range(40):  # 40 row groups x 5,000 rows x 10 float32 = 8 MB of data
+            X = rng.normal(size=(5000, 10)).astype(np.float32)
+            w.write_table(pa.table({f"x{j}": X[:, j] for j in range(10)}))
+    base = pa.total_allocated_bytes()
+    peak = rows = 0
+    for chunk in _reader(path, 2000):
+        rows += len(chunk)
+        peak = max(peak, pa.total_allocated_bytes() - base)
+    assert rows == 200_000
+    assert peak < 2_000_000  # a few chunks, not the 8 MB file
