@@ -78,12 +78,13 @@ def pu_split(name: str, nu: float, seed: int, n_pos: int, n_unl: int):
     return Xp.astype(np.float32), Xu.astype(np.float32), yu.astype(np.int64), shape
 
 
-def methods(name: str, shape, epochs: int, lr: float, batch: int):
+def methods(name: str, shape, epochs: int, lr: float, batch: int, net: str = "conv"):
     if name == "kdd":
         common = dict(latent=32, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch, out_act="linear")
         lam = 0.1
     else:
-        common = dict(latent=20, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch, input_shape=shape)
+        common = dict(latent=20, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch,
+                      input_shape=shape if net == "conv" else None)
         lam = 0.5
     return {
         "WALDO": lambda s: WALDO(lam=lam, random_state=s, **common),
@@ -93,7 +94,8 @@ def methods(name: str, shape, epochs: int, lr: float, batch: int):
     }
 
 
-def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n_unl: int, nus) -> list[dict]:
+def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n_unl: int, nus,
+        net: str = "conv") -> list[dict]:
     import torch
 
     torch.set_num_threads(1)
@@ -101,7 +103,7 @@ def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n
     for nu in nus:
         for seed in range(seeds):
             Xp, Xu, yu, shape = pu_split(name, nu, seed, n_pos, n_unl)
-            for mname, make in methods(name, shape, epochs, lr, batch).items():
+            for mname, make in methods(name, shape, epochs, lr, batch, net).items():
                 m = make(seed)
                 c0, t0 = time.process_time(), time.perf_counter()
                 if isinstance(m, IForest):
@@ -109,7 +111,7 @@ def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n
                     s = m.decision_function(Xu)
                     lab = None
                 else:
-                    m.fit(Xu, yu, X_pos=Xp)
+                    m.fit(Xu, X_pos=Xp)  # no labels: no per-epoch monitoring in the timing
                     s, lab = m.decision_scores_, m.labels_
                 cpu, wall = time.process_time() - c0, time.perf_counter() - t0
                 rec = {"data": name, "method": mname, "nu": nu, "seed": seed, "n_pos": len(Xp), "n_unl": len(Xu),
@@ -178,10 +180,18 @@ def main() -> None:
     ap.add_argument("--n-pos", type=int, default=5000)
     ap.add_argument("--n-unl", type=int, default=5000)
     ap.add_argument("--nus", default=",".join(map(str, NUS)))
+    ap.add_argument("--net", default="conv", choices=["conv", "mlp"], help="MNIST networks (KDD: always MLP)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--merge", nargs="+", default=None, help="print the tables of these JSON files and stop")
     a = ap.parse_args()
+    if a.merge:
+        recs = [r for f in a.merge for r in json.loads(Path(f).read_text())]
+        print(table(recs))
+        print()
+        print(f1_table(recs))
+        return
     nus = tuple(float(v) for v in a.nus.split(","))
-    recs = run(a.data, a.seeds, a.epochs, a.lr, a.batch, a.n_pos, a.n_unl, nus)
+    recs = run(a.data, a.seeds, a.epochs, a.lr, a.batch, a.n_pos, a.n_unl, nus, a.net)
     if a.json:
         Path(a.json).write_text(json.dumps(recs, indent=1))
     print(table(recs))
