@@ -275,11 +275,18 @@ def cached_dataset(data: str, data_options: dict | None = None):
     return ds
 
 
+def options_for(data: str, data_options: dict | None) -> dict:
+    """Loader options apply to files; built-ins (which refuse options they do not know) get none."""
+    import odcore.data
+
+    return {} if data in odcore.data.builtin_names() else dict(data_options or {})
+
+
 def validate_grid(datasets: list[str], protocol: str, protocol_options: dict, data_options: dict | None = None) -> None:
     """Load every dataset and split it once, so bad files and unsupported protocols fail up front."""
     for d in datasets:
         try:
-            ds = cached_dataset(d, data_options)
+            ds = cached_dataset(d, options_for(d, data_options))
             make_split(ds, protocol, 0, dict(protocol_options))
         except InputError as exc:
             raise InputError(f"{d}: {exc}") from None
@@ -292,7 +299,7 @@ def grid_cells(datasets: list[str], methods: list[str], protocol: str, *, seeds,
     for d in datasets:
         for m in methods:
             for s in seeds:
-                spec = RunSpec(data=d, method=m, protocol=protocol, data_options=dict(data_options or {}),
+                spec = RunSpec(data=d, method=m, protocol=protocol, data_options=options_for(d, data_options),
                                protocol_options=dict(protocol_options or {}), params=dict((params or {}).get(m, {})),
                                seed=int(s), monitor=False)
                 cells.append({"dataset": d, "spec": spec.to_dict()})

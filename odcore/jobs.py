@@ -136,10 +136,12 @@ class JobRegistry:
         job = Job(id=self._new_id(), owner=owner, kind="train",
                   title=title or f"{spec.method} on {spec.data_ref()} ({spec.protocol}, seed {spec.seed})",
                   spec=spec.to_dict())
-        job.run_id = self.store.new_id(spec.method)
+        run_id = self.store.new_id(spec.method)
 
         def work(job: Job, cancel: threading.Event) -> None:
             from odcore.experiment import execute
+
+            job.run_id = run_id  # the run folder exists from now on (none for a job cancelled in the queue)
 
             def on_epoch(record: dict) -> None:
                 now = time.time()

@@ -117,6 +117,20 @@ def test_bench_json_and_markdown(capsys, tmp_path):
     assert table.count("\n") == 2 + 4 and "±" in table and "| breast-cancer | iforest |" in table
 
 
+def test_bench_takes_files_with_a_label_column(capsys, tmp_path):
+    import odcore.data
+
+    frame = odcore.data.load("breast-cancer").frame().rename(columns={"label": "malignant"})
+    frame.to_csv(tmp_path / "cancer.csv", index=False)
+    jpath = tmp_path / "b.json"
+    code, out, err = run(capsys, "bench", "--data", f"breast-cancer,{tmp_path / 'cancer.csv'}", "--methods", "pca",
+                         "--data-option", "label_column=malignant", "--seeds", "1", "--json", str(jpath), "-q")
+    assert code == 0, err
+    recs = json.loads(jpath.read_text())
+    assert [r["dataset"] for r in recs] == ["breast-cancer", str(tmp_path / "cancer.csv")]
+    assert abs(recs[0]["auroc"] - recs[1]["auroc"]) < 0.02  # the same table, read back from CSV
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["train", "--data", "breast-cancer", "--method", "nope"], "choose one of: "),
     (["train", "--data", "breast-cancer", "--method", "pca", "--param", "depth=2"], "valid: "),

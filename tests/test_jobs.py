@@ -123,7 +123,7 @@ def test_cancel_within_a_batch_keeps_partial_history(store, torch_threads):
     run = store.get(job.run_id)
     assert run.status == "cancelled" and len(run.history) >= 2 and run.scores is None
     assert reg.cancel(job_id, "alice") is False  # already finished
-    assert reg.get(queued).run_id not in store  # never started: no run
+    assert reg.get(queued).run_id is None  # never started: no run
 
 
 def test_restarted_registry_lists_every_finished_run(tmp_path):
