@@ -6,8 +6,9 @@ snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here 
 
 - At most ``max_running`` jobs run at once (default: one per CUDA device, else half the
   cores, at least one); the others wait in submission order.
-- A training job sets ``torch.set_num_threads(max(1, cores // running_jobs))`` when it starts,
-  so that concurrent jobs do not oversubscribe the cores (DESIGN.md, measured facts).
+- A training job sets ``torch.set_num_threads(max(1, cores // running_jobs))`` in its own thread
+  when it starts, so that concurrent jobs do not oversubscribe the cores (DESIGN.md, measured
+  facts; with torch's OpenMP build the count applies to the calling thread's parallel regions).
 - Cancel sets the job's ``threading.Event``, which the training loop checks every batch
   (``FitCancelled``); the run is kept as ``cancelled`` with its history so far.
 - A failing job records its error and traceback (in the job and in its run); the others go on.
