@@ -295,7 +295,8 @@ def cmd_runs(args) -> int:
         return 0
     if args.action is not None:
         raise InputError(f"unknown runs action {args.action!r}; use: runs, runs show ID")
-    rows = store.list_runs(method=args.method, status=args.status, limit=args.limit)
+    rows = store.list_runs(method=args.method, status=args.status, data=args.data, protocol=args.protocol,
+                           limit=args.limit)
     if args.json:
         _print_json(rows)
         return 0
@@ -573,7 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("action", nargs="?", choices=["show"], help="show one run")
     s.add_argument("run_id", nargs="?", metavar="ID")
     s.add_argument("--method", default=None)
-    s.add_argument("--status", default=None)
+    s.add_argument("--status", default=None, help="running, done, failed or cancelled")
+    s.add_argument("--data", default=None, help="dataset name or path as given to train")
+    s.add_argument("--protocol", default=None)
     s.add_argument("--limit", type=int, default=None)
     s.add_argument("--json", action="store_true")
     common(s)
@@ -613,6 +616,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # output piped into head & co.: stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        except OSError:
+            pass
+        return 0
     except Exception as exc:  # noqa: BLE001 - one line unless --debug
         if args.debug:
             raise
