@@ -8,18 +8,18 @@ import streamlit as st
 
 from ui import tray
 
-st.set_page_config(page_title="Outlier Lab", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="Outlier Lab", page_icon=":material/search:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/data.py", title="Data", icon="📄"),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/scores.py", title="Scores", icon="📊"),
-    st.Page("pages/latent.py", title="Latent map", icon="🗺️"),
-    st.Page("pages/boundary.py", title="DROCC boundary lab", icon="🌊"),
-    st.Page("pages/waldo.py", title="WALDO decoders", icon="🎭"),
-    st.Page("pages/flagged.py", title="Flagged rows", icon="🚩"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/scores.py", title="Scores", icon=":material/bar_chart:"),
+    st.Page("pages/latent.py", title="Latent map", icon=":material/scatter_plot:"),
+    st.Page("pages/boundary.py", title="DROCC boundary lab", icon=":material/waves:"),
+    st.Page("pages/waldo.py", title="WALDO decoders", icon=":material/compare:"),
+    st.Page("pages/flagged.py", title="Flagged rows", icon=":material/flag:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/balance:"),
 ]
 
 page = st.navigation(PAGES)

@@ -232,7 +232,7 @@ LAB_METHODS = ("drocc", "drocc-lf", "ocsvm", "deep-svdd")
 
 
 def boundary_lab(*, noisy: bool = False, radius: float = 0.2, gamma: float = 2.0, mu: float = 1.0,
-                 ascent_steps: int = 5, epochs: int = 20, warmup: int = 5, resolution: int = 60,
+                 ascent_steps: int = 5, epochs: int = 30, warmup: int = 5, resolution: int = 60,
                  n_negatives: int = 64, seed: int = 0, methods: Sequence[str] = LAB_METHODS,
                  progress=None, cancel=None) -> dict[str, Any]:
     """Retrain DROCC, DROCC-LF, OC-SVM and Deep SVDD on the DROCC sine wave (Fig. 1) and score a grid.

@@ -5,14 +5,14 @@ import streamlit as st
 from odcore import plots
 from ui import state, widgets
 
-widgets.intro("🌊 DROCC boundary lab", "DROCC (Goyal et al., ICML 2020) assumes normal data lie on a low-dimensional "
+widgets.intro("DROCC boundary lab", "DROCC (Goyal et al., ICML 2020) assumes normal data lie on a low-dimensional "
               "manifold and trains a classifier against adversarial points searched on a shell of radius r to "
               "gamma·r around each training point (orange crosses). Look at the gaps between the arcs of the wave: "
               "DROCC calls them anomalous, while OC-SVM and Deep SVDD enclose the whole wave in one ball. On the "
               "noisy 10-D variant plain DROCC struggles and DROCC-LF, which learns which features matter, does "
               "better (paper Fig. 1).")
 
-PAPER = {"variant": "2-D sine wave", "radius": 0.2, "gamma": 2.0, "mu": 1.0, "steps": 5, "epochs": 20}
+PAPER = {"variant": "2-D sine wave", "radius": 0.2, "gamma": 2.0, "mu": 1.0, "steps": 5, "epochs": 30}
 
 
 def _lab_task(progress, cancel, *, settings: dict):
@@ -35,7 +35,7 @@ with st.form("lab_form"):
     mu = c4.slider("mu (weight of the adversarial loss)", 0.1, 2.0, 1.0, 0.1, key="lab_mu")
     steps = c5.slider("ascent steps per batch", 1, 50, 5, key="lab_steps",
                       help="the paper uses 50; 5 keeps a redraw well under 20 s on 2 CPU cores")
-    epochs = c6.slider("epochs (5 of them cross-entropy only)", 6, 60, 20, key="lab_epochs")
+    epochs = c6.slider("epochs (5 of them cross-entropy only)", 6, 60, 30, key="lab_epochs")
     go = st.form_submit_button("Redraw boundary", type="primary")
 st.button("Reproduce figure (paper Fig. 1 settings, fewer ascent steps)", on_click=_reproduce, key="lab_repro")
 
@@ -46,6 +46,7 @@ if go:
 
     task = partial(_lab_task, settings=dict(settings))
     st.session_state["lab_job"] = state.registry().submit_task(task, owner=state.owner(), title="DROCC boundary lab")
+    st.rerun()  # the sidebar tray picks the job up and polls
 
 
 def _show() -> None:

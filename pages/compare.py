@@ -9,7 +9,7 @@ import streamlit as st
 from odcore import plots
 from ui import paper, runs, state, widgets
 
-widgets.intro("⚖️ Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
+widgets.intro("Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
               "Below, benchmark tables written by `python -m odcore bench --json` with the papers' numbers "
               "beside ours — where we fall short, the gap is shown, not hidden.")
 
@@ -60,19 +60,32 @@ for f in files:
         continue
     if isinstance(data, list):
         records += [dict(r, file=f.name) for r in data if isinstance(r, dict) and "method" in r]
-if records:
+
+
+def bench_table(records: list[dict]) -> pd.DataFrame:
+    """Mean ± std per (dataset, method) over seeds, the papers' value beside each metric."""
     df = pd.DataFrame(records)
+    if "dataset" not in df:
+        df["dataset"] = df.get("data", "?")
+    df["dataset"] = df["dataset"].fillna(df.get("data", "?")).astype(str)
+    if "nu" in df:
+        df["dataset"] = df["dataset"] + df["nu"].map(lambda v: "" if pd.isna(v) else f" (nu={v:g})")
     metrics = [m for m in ("auroc", "auprc", "precision_at_10", "f1") if m in df]
-    agg = df.groupby(["dataset", "method"])[metrics].agg(["mean", "std", "count"])
     out = []
-    for (d, m), row in agg.iterrows():
-        rec = {"dataset": d, "method": m, "seeds": int(row[(metrics[0], "count")])}
+    for (d, m), g in df.groupby(["dataset", "method"]):
+        rec = {"dataset": d, "method": m, "seeds": len(g)}
         for k in metrics:
-            rec[k] = f"{row[(k, 'mean')]:.3f} ± {0 if pd.isna(row[(k, 'std')]) else row[(k, 'std')]:.3f}"
-            pv = paper.paper_value(d, m, k)
+            v = pd.to_numeric(g[k], errors="coerce")
+            rec[k] = f"{v.mean():.3f} ± {0.0 if len(v) < 2 else v.std():.3f}"
+            pv = paper.paper_value(d, str(m).lower(), k)
             rec[f"{k} (paper)"] = "" if pv is None else f"{pv:.3f}"
         out.append(rec)
-    st.dataframe(pd.DataFrame(out), hide_index=True)
+    return pd.DataFrame(out)
+
+
+if records:
+    widgets.guarded(lambda: st.dataframe(bench_table(records), hide_index=True))
+    st.caption("From " + ", ".join(sorted({r["file"] for r in records})))
 else:
     st.caption("No benchmark records yet: `python -m odcore bench --data ... --methods ... --json "
                "bench/results/<name>.json` writes them.")

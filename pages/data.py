@@ -7,7 +7,7 @@ import streamlit as st
 from odcore import embed, plots
 from ui import state, widgets
 
-widgets.intro("📄 Data", "Every experiment starts from a dataset: the built-ins need no network (the DROCC sine "
+widgets.intro("Data", "Every experiment starts from a dataset: the built-ins need no network (the DROCC sine "
               "wave, the OC-NN Gaussian set, scikit-learn's digits and breast cancer, a synthetic retail panel "
               "after the WALDO case study). Look for the label share and the problems found below; the PCA "
               "scatter shows whether outliers already stand apart in two linear directions.")

@@ -9,7 +9,7 @@ import streamlit as st
 from odcore import plots, workbench
 from ui import details, runs, state, widgets
 
-widgets.intro("🚩 Flagged rows", "For analysts: every week of every market (or drug category) ranked by the model's "
+widgets.intro("Flagged rows", "For analysts: every week of every market (or drug category) ranked by the model's "
               "score — for WALDO the inlier-decoder reconstruction error, as in the paper's retail case study "
               "(Fig. 3). Select a row to see its seven daily values against each decoder's reconstruction and which "
               "days deviate; the threshold is shared with the Scores page; export what is flagged as CSV.")
@@ -114,7 +114,9 @@ view = workbench.filter_rows(frame, score_range=srange, column_values={group_col
 view = view.sort_values("score", ascending=False)
 st.markdown(f"**{int(frame['flagged'].sum()):,}** of {len(frame):,} rows flagged · {len(view):,} shown")
 event = st.dataframe(view, hide_index=True, on_select="rerun", selection_mode="single-row", key="flag_table",
-                     height=320, column_config={"score": st.column_config.NumberColumn(format="%.4g")})
+                     height=320, column_config={"score": st.column_config.NumberColumn(format="%.4g"),
+                                                **({date_col: st.column_config.DateColumn(format="YYYY-MM-DD")}
+                                                   if date_col else {})})
 st.download_button("Download flagged rows (CSV)", frame[frame["flagged"]].to_csv(index=False).encode(),
                    file_name=f"flagged-{rid}.csv", mime="text/csv", key="flag_download")
 

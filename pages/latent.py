@@ -5,7 +5,7 @@ import streamlit as st
 from odcore import embed, plots, workbench
 from ui import details, runs, state, widgets
 
-widgets.intro("🗺️ Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
+widgets.intro("Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
               "sit apart from the inlier cloud (WALDO Fig. 4, OC-NN Fig. 1). PCA is instant; t-SNE (openTSNE) and "
               "UMAP run in the background and are cached per run and settings. Click a point to see its row or "
               "image and what each decoder makes of it.")

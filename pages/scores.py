@@ -5,7 +5,7 @@ import streamlit as st
 from odcore import plots, workbench
 from ui import runs, state, widgets
 
-widgets.intro("📊 Scores", "Every detector outputs an anomaly score (higher = more anomalous); where the score "
+widgets.intro("Scores", "Every detector outputs an anomaly score (higher = more anomalous); where the score "
               "distributions of normal and anomalous rows overlap, no threshold can separate them — compare the "
               "OC-NN paper's Figs. 3-4. Move the threshold to trade missed outliers against false alarms; the "
               "counts and metrics update without retraining, and Flagged rows uses the same threshold.")

@@ -5,7 +5,7 @@ import streamlit as st
 from odcore import plots, workbench
 from ui import state, widgets
 
-widgets.intro("🏋️ Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
+widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
               "leave the page: watch the loss fall and, where labels exist, the test AUROC/AUPRC rise per epoch.")
 

@@ -6,7 +6,7 @@ import streamlit as st
 from odcore import embed, plots
 from ui import runs, state, widgets
 
-widgets.intro("🎭 WALDO decoders", "WALDO (Rizzo, Pang, Chen, Chawla) shares one encoder between an inlier and an "
+widgets.intro("WALDO decoders", "WALDO (Rizzo, Pang, Chen, Chawla) shares one encoder between an inlier and an "
               "outlier decoder and lets each unlabelled row go to the decoder that reconstructs it better. Passing "
               "an inlier through the outlier decoder (and vice versa) shows what the model thinks makes a point an "
               "outlier (paper Fig. 1b); sampling each decoder's latent cloud generates new inliers and outliers "
@@ -22,7 +22,7 @@ def _reproduce() -> None:
     for m in FAMILY:
         spec = RunSpec(data="digits", method=m, protocol="pu", protocol_options={"inlier_classes": [0], "nu": 0.1},
                        params={"epochs": 10})
-        widgets.start_job(spec, title=f"Fig. 5: {m} on digits")
+        widgets.start_job(spec, title=f"Fig. 5: {m} on digits", rerun=False)  # in a callback: reruns anyway
 
 
 st.button("Reproduce figure (Fig. 5: WALDO, CoRa, WAE-GAN on digits, 10 epochs each)", on_click=_reproduce,

@@ -27,7 +27,8 @@ def _fmt_seconds(s) -> str:
 def job_line(job) -> None:
     """One job in the tray (called in the script thread only)."""
     title = getattr(job, "title", None) or job.id
-    icon = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️"}.get(job.state, "•")
+    icon = {"queued": ":material/schedule:", "running": ":material/play_circle:", "done": ":material/check_circle:",
+            "failed": ":material/error:", "cancelled": ":material/cancel:"}.get(job.state, "")
     st.markdown(f"{icon} **{title}**  \n`{job.id}` · {job.state}")
     if job.state == "running":
         frac = float(job.progress or 0.0)

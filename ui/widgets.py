@@ -37,7 +37,7 @@ def guarded(fn: Callable[[], Any]) -> Any:
 
 def warnings(messages: list[str]) -> None:
     for m in messages:
-        st.warning(m, icon="⚠️")
+        st.warning(m, icon=":material/warning:")
 
 
 def run_picker(*, key: str, need: str | None = None, methods: tuple[str, ...] | None = None,
@@ -64,13 +64,15 @@ def run_picker(*, key: str, need: str | None = None, methods: tuple[str, ...] | 
     return rid
 
 
-def start_job(spec, title: str | None = None) -> str | None:
+def start_job(spec, title: str | None = None, *, rerun: bool = True) -> str | None:
     """Submit a training job for this session; returns the job id (errors shown, not raised)."""
     try:
-        job_id = state.registry().submit(spec, owner=state.owner())
+        job_id = state.registry().submit(spec, owner=state.owner(), title=title)
     except Exception as err:  # noqa: BLE001
         show_error(err)
         return None
     st.session_state["last_job"] = job_id
     st.toast(f"Started {title or spec.method} ({job_id})")
+    if rerun:
+        st.rerun()  # redraw at once so that the sidebar tray starts polling the new job
     return job_id

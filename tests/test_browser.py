@@ -1,0 +1,231 @@
+"""Browser end-to-end tests: `streamlit run app.py` driven by Debian's Chromium through Playwright.
+
+Each page is opened, its main action done, the page checked for an exception element and a
+screenshot saved under artifacts/screenshots/ (git-ignored). Skips where /usr/bin/chromium is
+missing; fails under CI=true (see tests/conftest.py). Never runs `playwright install`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import missing
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+EXCEPTION = '[data-testid="stException"]'
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing("playwright (the Python package) is not installed")
+    port = _free_port()
+    env = dict(os.environ, ODCORE_RUNS_DIR=str(tmp_path_factory.mktemp("browser-runs")), OMP_NUM_THREADS="1")
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.1)
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}; see {log.name}")
+        else:
+            pytest.fail("the app did not answer /_stcore/health within 60 s")
+        print(f"\napp start to health: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def page(browser, app_url):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    yield pg
+    ctx.close()
+
+
+def goto(page, app_url: str, path: str, title: str) -> float:
+    """Open a page and wait until its title is drawn and the script stopped running; seconds taken."""
+    t0 = time.perf_counter()
+    page.goto(f"{app_url}/{path}")
+    page.get_by_role("heading", name=title).first.wait_for()
+    settle(page)
+    return time.perf_counter() - t0
+
+
+def settle(page, timeout: float = 60.0) -> None:
+    """Wait until the app is not running a script (the status widget disappears)."""
+    page.wait_for_timeout(300)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            return
+        page.wait_for_timeout(200)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+    settle(page)
+
+
+def test_01_home_and_data_load_the_sine_wave(page, app_url):
+    goto(page, app_url, "", "Outlier Lab")
+    shot(page, "01-home")
+    goto(page, app_url, "data", "Data")
+    choose(page, "Built-in dataset", "sine")
+    page.get_by_role("button", name="Load").click()
+    page.get_by_text("1,024").first.wait_for()
+    settle(page)
+    page.locator(".js-plotly-plot").first.wait_for()
+    shot(page, "02-data-sine")
+
+
+def test_02_train_one_epoch(page, app_url):
+    goto(page, app_url, "train", "Train")
+    choose(page, "Data", "breast-cancer")
+    choose(page, "Method", "Autoencoder (reconstruction error)")
+    epochs = page.get_by_label("epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("is ready").first.wait_for(timeout=120_000)
+    settle(page)
+    shot(page, "03-train-done")
+
+
+def _click_first_point(page) -> None:
+    """Click the first drawn point of the page's plotly scatter (pixel position from plotly's axes)."""
+    xy = page.evaluate("""() => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const tr = gd._fullData.find(t => t.visible !== false && t.x && t.x.length);
+        const L = gd._fullLayout, xa = L.xaxis, ya = L.yaxis, r = gd.getBoundingClientRect();
+        return [r.left + xa._offset + xa.l2p(tr.x[0]), r.top + ya._offset + ya.l2p(tr.y[0])];
+    }""")
+    page.mouse.click(xy[0], xy[1])
+
+
+def test_03_latent_map_click_a_point(page, app_url):
+    goto(page, app_url, "latent", "Latent map")
+    page.locator(".js-plotly-plot").first.wait_for()
+    page.wait_for_timeout(1000)
+    _click_first_point(page)
+    page.get_by_role("heading", name="Row ").first.wait_for(timeout=60_000)
+    settle(page)
+    shot(page, "04-latent-selected")
+
+
+def test_04_scores_move_the_threshold(page, app_url):
+    goto(page, app_url, "scores", "Scores")
+    before = page.get_by_test_id("stMetric").first.inner_text()
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    for _ in range(15):
+        thumb.press("ArrowLeft")
+    settle(page)
+    page.wait_for_timeout(500)
+    settle(page)
+    assert page.get_by_test_id("stMetric").first.inner_text() != before
+    shot(page, "05-scores-threshold")
+
+
+def test_05_boundary_lab_redraw(page, app_url):
+    goto(page, app_url, "boundary", "DROCC boundary lab")
+    page.get_by_role("button", name="Redraw boundary").click()
+    page.get_by_text("AUROC on 600 labelled points").first.wait_for(timeout=180_000)
+    page.locator(".js-plotly-plot").first.wait_for()
+    settle(page)
+    page.wait_for_timeout(1500)  # let plotly paint the heat maps
+    shot(page, "06-boundary")
+
+
+def test_06_flagged_rows_select_and_download(page, app_url):
+    goto(page, app_url, "flagged", "Flagged rows")
+    page.get_by_text("Train a model on these rows").first.wait_for()
+    epochs = page.get_by_label("epochs", exact=True)
+    epochs.fill("2")
+    epochs.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
+    settle(page)
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection marker
+    page.get_by_text("Deviates most on").first.wait_for(timeout=60_000)
+    settle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download flagged rows (CSV)").click()
+    path = dl.value.path()
+    head = Path(path).read_text().splitlines()[0]
+    assert "score" in head and "flagged" in head
+    shot(page, "07-flagged")
+
+
+def test_07_waldo_decoders(page, app_url):
+    goto(page, app_url, "waldo", "WALDO decoders")
+    page.locator(".js-plotly-plot").first.wait_for()
+    settle(page)
+    shot(page, "08-waldo")
+
+
+def test_08_compare(page, app_url):
+    goto(page, app_url, "compare", "Compare")
+    page.get_by_test_id("stDataFrame").first.wait_for()
+    shot(page, "09-compare")
