@@ -77,6 +77,7 @@ class Job:
     submitted: float = 0.0
     started: float | None = None
     finished: float | None = None
+    updated: float | None = None  # time of the last progress report (for the live ETA)
 
     @property
     def active(self) -> bool:
@@ -152,6 +153,7 @@ class JobRegistry:
                 job.elapsed = now - (job.started or now)
                 job.progress = job.epoch / job.epochs if job.epochs else 0.0
                 job.eta = job.elapsed / job.epoch * (job.epochs - job.epoch) if job.epoch else None
+                job.updated = now
 
             from odcore.models import registry
 
@@ -182,6 +184,7 @@ class JobRegistry:
                 job.message = message
                 job.elapsed = now - (job.started or now)
                 job.eta = job.elapsed / f * (1.0 - f) if f > 0 else None
+                job.updated = now
 
             job.result = fn(progress, cancel)
             job.progress = 1.0
@@ -257,8 +260,14 @@ class JobRegistry:
 
     # ------------------------------------------------------------------ reading
     def _snapshot(self, job: Job) -> Job:
+        """A copy with live timings: elapsed since start, ETA counted down since the last report."""
         snap = copy.copy(job)
         snap.history = list(job.history)
+        if snap.state == "running" and snap.started is not None:
+            now = time.time()
+            snap.elapsed = now - snap.started
+            if snap.eta is not None and snap.updated is not None:
+                snap.eta = max(0.0, snap.eta - (now - snap.updated))
         return snap
 
     def get(self, job_id: str) -> Job:

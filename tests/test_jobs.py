@@ -57,6 +57,12 @@ def test_four_jobs_with_room_for_two(store):
     ids = [reg.submit_task(task(i), owner="a", title=f"t{i}") for i in range(4)]
     assert _until(lambda: len(started) == 2)
     assert [reg.get(j).state for j in ids] == ["running", "running", "queued", "queued"]
+    assert _until(lambda: reg.get(ids[0]).progress == 0.5)
+    first = reg.get(ids[0])
+    assert first.progress == 0.5 and first.message == "half way" and first.eta is not None
+    time.sleep(0.05)
+    later = reg.get(ids[0])
+    assert later.elapsed > first.elapsed and later.eta <= first.eta  # live while the job runs
     assert reg.running_count() == 2
     time.sleep(0.05)
     assert sorted(started) == [0, 1]  # the other two really wait
