@@ -419,7 +419,7 @@ class RunStore:
         import pandas as pd
 
         path = self.root / run_id
-        tmp_model = path / ".model.tmp"
+        tmp_model = path / ".model.tmp"  # hidden *.tmp: removed by recover() after a crash
         if tmp_model.exists():
             shutil.rmtree(tmp_model)
         detector.save(tmp_model)
@@ -478,6 +478,11 @@ class RunStore:
                       error="the process writing this run stopped before it finished (crash or kill); "
                             "the history so far is kept",
                       traceback=f"writer pid {cfg.get('pid')} on {cfg.get('host')} is gone")
+            for leftover in (self.root / row["id"]).glob(".*.tmp"):  # half-written files of the dead writer
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
             marked.append(row["id"])
         return marked
 

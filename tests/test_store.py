@@ -100,7 +100,7 @@ def test_crash_mid_write_is_marked_failed_and_index_stays_readable(store):
     run = reopened.get(run_id)
     assert run.status == "failed" and "stopped before it finished" in run.error
     assert run.history == [{"epoch": 1, "loss": 0.5}]  # the torn line is skipped, never half-read
-    assert run.scores is None
+    assert run.scores is None and not list(run.path.glob(".*.tmp"))  # the half-written file is gone
     assert [r["status"] for r in reopened.list_runs()] == ["failed"]
 
 
