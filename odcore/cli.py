@@ -333,15 +333,29 @@ def cmd_bench(args) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=len(cells), unit="run", file=sys.stderr, desc="bench", dynamic_ncols=True)
-    records = run_grid(cells, engine=args.engine, address=args.address,
-                       progress=(lambda rec: bar.update(1)) if bar is not None else None)
-    if bar is not None:
-        bar.close()
+    done: list[dict] = []
+
+    def on_record(rec: dict) -> None:
+        done.append(rec)
+        if bar is not None:
+            bar.update(1)
+
+    interrupted = False
+    try:
+        records = run_grid(cells, engine=args.engine, address=args.address, progress=on_record)
+    except KeyboardInterrupt:  # keep what finished: the files get the completed cells
+        interrupted, records = True, list(done)
+        print(f"\ninterrupted: writing the {len(records)} finished of {len(cells)} cells", file=sys.stderr)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         _write_text(Path(args.json), json.dumps(records, indent=1))
     table = markdown_table(records)
     if args.markdown:
         _write_text(Path(args.markdown), table)
+    if interrupted:
+        return EXIT_INTERRUPTED
     if not args.json and not args.markdown or args.verbose:
         print(table)
     else:
