@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--spectral-norm", action="store_true")
     ap.add_argument("--scale", choices=("zscore", "minmax"), default="zscore",
                     help="feature scaling from training rows: the protocol's z-score, or min-max to [0, 1]")
+    ap.add_argument("--monitor-rows", type=int, default=0,
+                    help="diagnostics only: record F1/AUROC on this many random test rows each epoch "
+                         "(never used for stopping or selection)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="write the results here as JSON")
@@ -75,10 +78,16 @@ def main() -> None:
     m = ALAD(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, patience=a.patience,
              validation_share=a.validation_share, spectral_norm=a.spectral_norm, device="cpu",
              random_state=a.seed)
+    monitor = None
+    if a.monitor_rows:
+        mi = np.random.default_rng(a.seed + 1).choice(len(y), min(a.monitor_rows, len(y)), replace=False)
+        monitor = (sp.X_test[mi], y[mi])
     c0, w0 = time.process_time(), time.perf_counter()
-    m.fit(Xtr, callbacks=[lambda r: print(f"epoch {r['epoch']}: loss_d {r['loss_d']:.3f} loss_eg "
-                                          f"{r['loss_eg']:.3f} val {r.get('val_criterion', float('nan')):.4f} "
-                                          f"({r['seconds']:.1f}s)", flush=True)])
+    m.fit(Xtr, monitor=monitor,
+          callbacks=[lambda r: print(f"epoch {r['epoch']}: loss_d {r['loss_d']:.3f} loss_eg {r['loss_eg']:.3f} "
+                                     f"val {r.get('val_criterion', float('nan')):.4f} ({r['seconds']:.1f}s)"
+                                     + (f" [diag test f1 {r['val_f1']:.3f} auroc {r['val_auroc']:.3f}]"
+                                        if 'val_f1' in r else ""), flush=True)])
     cpu_fit, wall_fit = time.process_time() - c0, time.perf_counter() - w0
     n_ep = len(m.history_)
     rows = []
@@ -94,7 +103,8 @@ def main() -> None:
                  "auprc": metrics.auprc(y, s)})
     out = {"rows": rows, "epochs_run": n_ep, "best_epoch": m.best_epoch_, "cpu_seconds_fit": cpu_fit,
            "wall_seconds_fit": wall_fit, "cpu_seconds_per_epoch": cpu_fit / max(n_ep, 1),
-           "iforest_cpu_seconds": cpu_if, "train_rows": int(len(Xtr)), "args": vars(a)}
+           "iforest_cpu_seconds": cpu_if, "train_rows": int(len(Xtr)), "args": vars(a),
+           "history": m.history_}
     print("| method | precision | recall | F1 | AUROC | AUPRC |")
     print("|---|---|---|---|---|---|")
     for r in rows:
