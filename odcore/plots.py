@@ -35,11 +35,13 @@ def _categorical_colours(values: Sequence[Any]) -> dict[Any, str]:
 
 def scatter_map(xy: Any, row_ids: Any, color: Any = None, *, color_kind: str = "categorical",
                 color_name: str = "", hover: Sequence[str] | None = None, title: str | None = None,
-                marker_size: int = 5, highlight: Sequence[int] = (), height: int = 520) -> go.Figure:
+                marker_size: int = 5, highlight: Sequence[int] = (), height: int = 520,
+                colours: Mapping[Any, str] | None = None) -> go.Figure:
     """A 2-D WebGL scatter of ``xy`` (n, 2) with ``row_ids`` in ``customdata``.
 
-    ``color_kind`` "categorical" draws one trace per value (legend); "continuous" one trace with
-    a colour bar. ``hover`` is one text per point. Rows in ``highlight`` get a ring on top.
+    ``color_kind`` "categorical" draws one trace per value (legend; ``colours`` may fix a colour
+    per value); "continuous" one trace with a colour bar. ``hover`` is one text per point. Rows in
+    ``highlight`` get a ring on top.
     """
     xy = np.asarray(xy, dtype=np.float64)
     ids = np.asarray(row_ids).ravel()
@@ -58,9 +60,9 @@ def scatter_map(xy: Any, row_ids: Any, color: Any = None, *, color_kind: str = "
                                                colorbar=dict(title=color_name or ""))))
     else:
         c = np.asarray(color, dtype=object).ravel()
-        colours = _categorical_colours(c.tolist())
+        colours = {**_categorical_colours(c.tolist()), **(colours or {})}
         # inliers first so that the rarer outliers are drawn on top
-        for value in sorted(colours, key=lambda v: (str(v) in ("1", "outlier"), str(v))):
+        for value in sorted(set(c.tolist()), key=lambda v: ("outlier" in str(v) or str(v) == "1", str(v))):
             m = c == value
             label = LABEL_NAMES.get(value, str(value)) if color_name in ("label", "predicted") else str(value)
             fig.add_trace(go.Scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", customdata=ids[m], text=texts[m],
@@ -177,6 +179,7 @@ def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, heigh
     rows = (len(panels) + cols - 1) // cols
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p["title"] for p in panels],
                         horizontal_spacing=0.04, vertical_spacing=0.12)
+    adv_legend = True
     for i, p in enumerate(panels):
         r, c = i // cols + 1, i % cols + 1
         z = np.asarray(p["z"], dtype=np.float64)
@@ -191,7 +194,8 @@ def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, heigh
         if adv is not None and len(adv):
             adv = np.asarray(adv)
             fig.add_trace(go.Scatter(x=adv[:, 0], y=adv[:, 1], mode="markers", name="adversarial points",
-                                     showlegend=True, marker=dict(size=4, color="#f58518", symbol="x")), r, c)
+                                     showlegend=adv_legend, marker=dict(size=4, color="#f58518", symbol="x")), r, c)
+            adv_legend = False
     fig.update_layout(height=height * rows, margin=dict(l=30, r=20, t=40, b=30), template="plotly_white",
                       legend=dict(orientation="h", y=-0.08))
     return fig

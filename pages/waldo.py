@@ -94,7 +94,9 @@ else:
         else:
             st.info(f"t-SNE running ({100 * job.progress:.0f}%); PCA meanwhile.")
         xy = embed.pca(Z)
-    fig = plots.scatter_map(xy, np.arange(len(Z)), group, color_name="group", height=480)
+    fig = plots.scatter_map(xy, np.arange(len(Z)), group, color_name="group", height=480, colours={
+        "real inlier": plots.INLIER_COLOUR, "real outlier": plots.OUTLIER_COLOUR, "generated inlier": "#9ecae9",
+        "generated outlier": "#f58518"})
     st.plotly_chart(fig, key="waldo_map")
 
 if callable(getattr(model, "prior_distance", None)):
