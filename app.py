@@ -1,27 +1,36 @@
 """Outlier Lab: a browser lab for deep outlier detection (entry point: ``streamlit run app.py``).
 
 Start-up imports only Streamlit and the light helpers; torch, umap and openTSNE load with the
-first page that needs them.
+first page that needs them. The page scripts live in ``app_pages/``, not ``pages/``: a folder named
+``pages`` next to the entry script switches Streamlit (and AppTest) to the legacy multipage mode, in
+which AppTest runs a page file without this script (no sidebar, no tray).
 """
+
+import time
 
 import streamlit as st
 
-from ui import tray
+from ui import state, tray
 
 st.set_page_config(page_title="Outlier Lab", page_icon=":material/search:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/scores.py", title="Scores", icon=":material/bar_chart:"),
-    st.Page("pages/latent.py", title="Latent map", icon=":material/scatter_plot:"),
-    st.Page("pages/boundary.py", title="DROCC boundary lab", icon=":material/waves:"),
-    st.Page("pages/waldo.py", title="WALDO decoders", icon=":material/compare:"),
-    st.Page("pages/flagged.py", title="Flagged rows", icon=":material/flag:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/balance:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table_view:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/scores.py", title="Scores", icon=":material/bar_chart:"),
+    st.Page("app_pages/latent.py", title="Latent map", icon=":material/scatter_plot:"),
+    st.Page("app_pages/boundary.py", title="DROCC boundary lab", icon=":material/waves:"),
+    st.Page("app_pages/waldo.py", title="WALDO decoders", icon=":material/compare:"),
+    st.Page("app_pages/flagged.py", title="Flagged rows", icon=":material/flag:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/balance:"),
 ]
 
+t0 = time.perf_counter()
+state.warm_up()  # torch and the detectors load in the background after the first request
 page = st.navigation(PAGES)
-tray.render()
-page.run()
+try:
+    tray.render()
+    page.run()
+finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py
+    state.SCRIPT_SECONDS[state.owner()] = time.perf_counter() - t0

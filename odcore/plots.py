@@ -21,9 +21,19 @@ LABEL_NAMES = {0: "inlier", 1: "outlier"}
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
+    # no per-figure template: validating one costs ~20 ms, and Streamlit applies its own theme
     fig.update_layout(title=title, height=height, margin=dict(l=40, r=20, t=50 if title else 20, b=40),
-                      template="plotly_white", legend=dict(orientation="h", y=-0.15))
+                      legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def _two_panels(titles: tuple[str, str], gap: float = 0.1) -> dict[str, Any]:
+    """Layout of two side-by-side panels (axes x/y and x2/y2) without ``make_subplots`` (~20 ms)."""
+    half = (1.0 - gap) / 2
+    ann = [dict(text=t, x=c, y=1.0, xref="paper", yref="paper", xanchor="center", yanchor="bottom",
+                showarrow=False, font=dict(size=14)) for t, c in zip(titles, (half / 2, 1 - half / 2))]
+    return dict(xaxis=dict(domain=[0, half]), yaxis=dict(anchor="x"),
+                xaxis2=dict(domain=[1 - half, 1], anchor="y2"), yaxis2=dict(anchor="x2"), annotations=ann)
 
 
 def _categorical_colours(values: Sequence[Any]) -> dict[Any, str]:
@@ -110,13 +120,11 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
 
     yy = np.asarray(y).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("ROC", "Precision-recall"))
     fpr, tpr, _ = roc_curve(yy, s)
     prec, rec, _ = precision_recall_curve(yy, s)
-    fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name="ROC", line_color=INLIER_COLOUR), 1, 1)
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey")),
-                  1, 1)
-    fig.add_trace(go.Scatter(x=rec, y=prec, mode="lines", name="PR", line_color=OUTLIER_COLOUR), 1, 2)
+    traces = [go.Scatter(x=fpr, y=tpr, mode="lines", name="ROC", line_color=INLIER_COLOUR),
+              go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey")),
+              go.Scatter(x=rec, y=prec, mode="lines", name="PR", line_color=OUTLIER_COLOUR, xaxis="x2", yaxis="y2")]
     if threshold is not None and 0 < yy.sum() < yy.size:
         pred = s > threshold
         tp = float(np.sum(pred & (yy == 1)))
@@ -124,14 +132,16 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
         r = tp / max(yy.sum(), 1)
         p = tp / (tp + fp) if tp + fp else 1.0
         f = fp / max((yy == 0).sum(), 1)
-        fig.add_trace(go.Scatter(x=[f], y=[r], mode="markers", name="threshold", marker=dict(size=11, color="black")),
-                      1, 1)
-        fig.add_trace(go.Scatter(x=[r], y=[p], mode="markers", name="threshold", showlegend=False,
-                                 marker=dict(size=11, color="black")), 1, 2)
-    fig.update_xaxes(title_text="false-positive rate", row=1, col=1)
-    fig.update_yaxes(title_text="true-positive rate", row=1, col=1)
-    fig.update_xaxes(title_text="recall", row=1, col=2)
-    fig.update_yaxes(title_text="precision", row=1, col=2)
+        mark = dict(size=11, color="black")
+        traces += [go.Scatter(x=[f], y=[r], mode="markers", name="threshold", marker=mark),
+                   go.Scatter(x=[r], y=[p], mode="markers", name="threshold", showlegend=False, marker=mark,
+                              xaxis="x2", yaxis="y2")]
+    layout = _two_panels(("ROC", "Precision-recall"))
+    layout["xaxis"]["title"] = "false-positive rate"
+    layout["yaxis"]["title"] = "true-positive rate"
+    layout["xaxis2"]["title"] = "recall"
+    layout["yaxis2"]["title"] = "precision"
+    fig = go.Figure(traces, layout=layout)
     return _layout(fig, None, 360)
 
 
@@ -196,7 +206,7 @@ def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, heigh
             fig.add_trace(go.Scatter(x=adv[:, 0], y=adv[:, 1], mode="markers", name="adversarial points",
                                      showlegend=adv_legend, marker=dict(size=4, color="#f58518", symbol="x")), r, c)
             adv_legend = False
-    fig.update_layout(height=height * rows, margin=dict(l=30, r=20, t=40, b=30), template="plotly_white",
+    fig.update_layout(height=height * rows, margin=dict(l=30, r=20, t=40, b=30),
                       legend=dict(orientation="h", y=-0.08))
     return fig
 
@@ -237,16 +247,15 @@ def row_profile(values: Any, reconstructions: Mapping[str, Any], names: Sequence
     """A row's values against each decoder's reconstruction (lines) and the per-feature squared
     errors (bars), e.g. the 7 daily sales of a week."""
     v = np.asarray(values, dtype=np.float64).ravel()
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("values vs reconstruction", "squared error per feature"))
-    fig.add_trace(go.Scatter(x=list(names), y=v, mode="lines+markers", name="observed",
-                             line=dict(color="black", width=3)), 1, 1)
+    x = list(names)
+    traces = [go.Scatter(x=x, y=v, mode="lines+markers", name="observed", line=dict(color="black", width=3))]
     for i, (name, rec) in enumerate(reconstructions.items()):
         r = np.asarray(rec, dtype=np.float64).ravel()
         colour = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=list(names), y=r, mode="lines+markers", name=name,
-                                 line=dict(color=colour, dash="dash")), 1, 1)
-        fig.add_trace(go.Bar(x=list(names), y=(v - r) ** 2, name=f"{name} error", marker_color=colour,
-                             showlegend=False), 1, 2)
+        traces.append(go.Scatter(x=x, y=r, mode="lines+markers", name=name, line=dict(color=colour, dash="dash")))
+        traces.append(go.Bar(x=x, y=(v - r) ** 2, name=f"{name} error", marker_color=colour, showlegend=False,
+                             xaxis="x2", yaxis="y2"))
+    fig = go.Figure(traces, layout=_two_panels(("values vs reconstruction", "squared error per feature")))
     fig.update_layout(barmode="group")
     return _layout(fig, title, 360)
 

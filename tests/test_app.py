@@ -56,7 +56,7 @@ def open_page(page: str, **session):
         at.session_state[k] = v
     at.run()
     if page != "home":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"app_pages/{page}.py")
         at.run()
     return at
 

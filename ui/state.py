@@ -8,6 +8,7 @@ through the run store.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -18,6 +19,9 @@ DATA_SPEC = "data_spec"  # what RunSpec.data should be for it: a name, a path, o
 DATA_OPTIONS = "data_options"
 RUN = "run_id"  # the run the analysis pages look at
 THRESHOLDS = "thresholds"  # run id -> threshold, shared by Scores and Flagged rows
+#: owner token -> script seconds of that session's last run (written by app.py; session state
+#: cannot be written after st.stop, so this is a plain process-wide dict)
+SCRIPT_SECONDS: dict[str, float] = {}
 
 
 def owner() -> str:
@@ -41,6 +45,25 @@ def registry():
     from odcore.jobs import JobRegistry
 
     return JobRegistry(store())
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import torch and the detector modules once per process in a background thread, so that the
+    first page needing them does not pay ~2 s (more on a busy machine) in its script run."""
+
+    def work() -> None:
+        try:
+            from odcore.models import registry
+
+            for name in registry.available():
+                registry.get_class(name)
+        except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first page
+            pass
+
+    t = threading.Thread(target=work, name="odcore-warm-up", daemon=True)
+    t.start()
+    return t
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -14,15 +14,15 @@ c1, c2, c3 = st.columns(3)
 with c1:
     st.markdown("**1 · Data**  \nPick a built-in set (the DROCC sine wave, digits, the retail panel), a file by "
                 "path or an upload. Bad files get a message that says how to fix them.")
-    st.page_link("pages/data.py", label="Open Data", icon=":material/table_view:")
+    st.page_link("app_pages/data.py", label="Open Data", icon=":material/table_view:")
 with c2:
     st.markdown("**2 · Train**  \nChoose a protocol and a method; the papers' defaults are filled in. Training "
                 "runs in the background: watch the curves here or in the sidebar tray.")
-    st.page_link("pages/train.py", label="Open Train", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Open Train", icon=":material/model_training:")
 with c3:
     st.markdown("**3 · Look**  \nScores and a threshold workbench, the latent map, WALDO's decoders, and flagged "
                 "rows for analysts with a CSV export.")
-    st.page_link("pages/scores.py", label="Open Scores", icon=":material/bar_chart:")
+    st.page_link("app_pages/scores.py", label="Open Scores", icon=":material/bar_chart:")
 
 st.subheader("Paper figures you can reproduce")
 st.markdown(

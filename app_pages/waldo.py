@@ -30,55 +30,70 @@ st.button("Reproduce figure (Fig. 5: WALDO, CoRa, WAE-GAN on digits, 10 epochs e
 rid = widgets.run_picker(key="waldo_run", methods=FAMILY)
 if rid is None:
     st.stop()
-ds, split = runs.data_split(rid)
-model = runs.model(rid)
-df = runs.scores(rid)
-y = df["label"].to_numpy() if "label" in df else df["decoder"].to_numpy()
-X = runs.test_rows(rid, df["row_id"].to_numpy())
 
 
-def generated(n: int, kind: str):
-    """Samples from the fitted latent cloud of ``kind``; from the prior when that cloud is empty."""
-    from odcore.errors import InputError
+@st.cache_resource(show_spinner="Decoding ...", max_entries=8)
+def figures(run_id: str) -> dict:
+    """Every figure of this page that depends only on the run (built once, read-only afterwards)."""
+    ds, split = runs.data_split(run_id)
+    model = runs.model(run_id)
+    df = runs.scores(run_id)
+    y = df["label"].to_numpy() if "label" in df else df["decoder"].to_numpy()
+    X = runs.test_rows(run_id, df["row_id"].to_numpy())
 
-    try:
-        return model.generate(n, kind=kind, source="fitted", random_state=0), "fitted"
-    except InputError:
-        return model.generate(n, kind=kind, source="prior", random_state=0), "prior"
+    def orig(a):
+        return a if split.mean is None else a * split.scale + split.mean
+
+    def generated(n: int, kind: str):
+        """Samples from the fitted latent cloud of ``kind``; from the prior when that cloud is empty."""
+        from odcore.errors import InputError
+
+        try:
+            return model.generate(n, kind=kind, source="fitted", random_state=0), "fitted cloud"
+        except InputError:
+            return model.generate(n, kind=kind, source="prior", random_state=0), "prior samples: no outlier cloud yet"
+
+    out: dict = {"image": ds.kind == "image" and ds.image_shape is not None}
+    rng = np.random.default_rng(0)
+    inl = rng.permutation(np.flatnonzero(y == 0))[:8]
+    outl = rng.permutation(np.flatnonzero(y == 1))[:8]
+    if out["image"]:
+        out["swaps"] = []
+        for name, pos in (("real inliers", inl), ("real outliers", outl)):
+            if len(pos):
+                xb = X[pos]
+                rows = {f"{name}: input": orig(xb),
+                        "inlier decoder": orig(model.reconstruct(xb, decoder="inlier")["reconstruction"]),
+                        "outlier decoder": orig(model.reconstruct(xb, decoder="outlier")["reconstruction"])}
+                out["swaps"].append(plots.image_rows(rows, ds.image_shape, ncols=8))
+        gen = {}
+        for k in ("inlier", "outlier"):
+            rows_k, src = generated(8, k)
+            gen[f"generated {k}s ({src})"] = orig(rows_k)
+        out["generated"] = plots.image_rows(gen, ds.image_shape, ncols=8)
+    else:
+        take = rng.permutation(len(X))[:2000]
+        gi, _ = generated(300, "inlier")
+        go_, _ = generated(300, "outlier")
+        out["Z"] = np.vstack([X[take], gi, go_]).astype(np.float32)
+        out["group"] = np.r_[np.where(y[take] == 1, "real outlier", "real inlier"), ["generated inlier"] * len(gi),
+                             ["generated outlier"] * len(go_)]
+    if callable(getattr(model, "prior_distance", None)):
+        out["prior"] = plots.score_histograms(model.prior_distance(X), y, title=None,
+                                              x_title="||Q(x)|| (distance of the code from 0)")
+    return out
 
 
-def orig(a):
-    return a if split.mean is None else a * split.scale + split.mean
-
-
-rng = np.random.default_rng(0)
-inl = rng.permutation(np.flatnonzero(y == 0))[:8]
-out = rng.permutation(np.flatnonzero(y == 1))[:8]
-if ds.kind == "image" and ds.image_shape is not None:
+figs = figures(rid)
+if figs["image"]:
     st.subheader("Decoder swap (Fig. 1b)")
-    for name, pos in (("real inliers", inl), ("real outliers", out)):
-        if len(pos) == 0:
-            continue
-        xb = X[pos]
-        rows = {f"{name}: input": orig(xb),
-                "inlier decoder": orig(model.reconstruct(xb, decoder="inlier")["reconstruction"]),
-                "outlier decoder": orig(model.reconstruct(xb, decoder="outlier")["reconstruction"])}
-        st.plotly_chart(plots.image_rows(rows, ds.image_shape, ncols=8), key=f"swap-{name}")
+    for i, fig in enumerate(figs["swaps"]):
+        st.plotly_chart(fig, key=f"swap-{i}")
     st.subheader("Generated rows")
-    gen = {}
-    for k in ("inlier", "outlier"):
-        rows_k, src = generated(8, k)
-        gen[f"generated {k}s ({'fitted cloud' if src == 'fitted' else 'prior samples: no outlier cloud yet'})"] = \
-            orig(rows_k)
-    st.plotly_chart(plots.image_rows(gen, ds.image_shape, ncols=8), key="waldo_gen")
+    st.plotly_chart(figs["generated"], key="waldo_gen")
 else:
     st.subheader("Real and generated rows in t-SNE (Fig. 4)")
-    take = rng.permutation(len(X))[:2000]
-    gi, _ = generated(300, "inlier")
-    go_, _ = generated(300, "outlier")
-    Z = np.vstack([X[take], gi, go_]).astype(np.float32)
-    group = np.r_[np.where(y[take] == 1, "real outlier", "real inlier"), ["generated inlier"] * len(gi),
-                  ["generated outlier"] * len(go_)]
+    Z, group = figs["Z"], figs["group"]
     cache = state.store().get(rid).cache_dir
     xy = embed.cached(Z, "tsne", cache)
     if xy is None:
@@ -94,20 +109,19 @@ else:
         else:
             st.info(f"t-SNE running ({100 * job.progress:.0f}%); PCA meanwhile.")
         xy = embed.pca(Z)
+        st.caption("Showing PCA until the t-SNE is computed.")
     fig = plots.scatter_map(xy, np.arange(len(Z)), group, color_name="group", height=480, colours={
         "real inlier": plots.INLIER_COLOUR, "real outlier": plots.OUTLIER_COLOUR, "generated inlier": "#9ecae9",
         "generated outlier": "#f58518"})
     st.plotly_chart(fig, key="waldo_map")
 
-if callable(getattr(model, "prior_distance", None)):
+if "prior" in figs:
     st.subheader("Distance from the prior mean (Fig. 2a)")
-    dist = model.prior_distance(X)
-    st.plotly_chart(plots.score_histograms(dist, y, title=None, x_title="||Q(x)|| (distance of the code from 0)"),
-                    key="waldo_prior")
+    st.plotly_chart(figs["prior"], key="waldo_prior")
 
 st.subheader("Average precision per epoch (Fig. 5)")
-same = [r for r in runs.finished_runs() if r.get("method") in FAMILY and r.get("data") == runs.config(rid).get(
-    "spec", {}).get("data")]
+same = [r for r in runs.finished_runs() if r.get("method") in FAMILY
+        and r.get("data") == runs.config(rid).get("spec", {}).get("data")]
 hist = {f"{r['method']} · {runs.run_id_of(r)}": runs.history(runs.run_id_of(r)) for r in same[:12]}
 if any(h and "val_auprc" in h[-1] for h in hist.values()):
     st.plotly_chart(plots.compare_curves(hist, "val_auprc", title="test AUPRC per epoch"), key="waldo_ap")

@@ -19,7 +19,14 @@ if df is None or len(df) == 0:
     st.stop()
 s = df["score"].to_numpy()
 y = df["label"].to_numpy() if "label" in df and df["label"].notna().all() else None
-widgets.warnings(workbench.sanity_warnings(s, y, runs.history(rid), runs.method_of(rid)))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _warnings(run_id: str) -> list[str]:
+    return workbench.sanity_warnings(s, y, runs.history(run_id), runs.method_of(run_id))
+
+
+widgets.warnings(_warnings(rid))
 
 lo, hi, step = workbench.slider_range(s)
 model_thr = (runs.config(rid).get("state") or {}).get("threshold_")
