@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--only-ce-epochs", type=int, default=3)
     ap.add_argument("--ascent-steps", type=int, default=10)
     ap.add_argument("--n-neg", type=int, default=100)
+    ap.add_argument("--ascent-step-size", type=float, default=0.01)
     ap.add_argument("--radius", type=float, default=4.0)
     ap.add_argument("--gamma", type=float, default=2.0)
     ap.add_argument("--json", default=None)
@@ -80,7 +81,8 @@ def main() -> None:
         y_tr = np.r_[np.zeros(len(tr)), np.ones(len(ones))].astype(int)
         X_te = np.r_[ds.X[te], half_mask(ds.X[te], rng)]
         normal = np.r_[np.ones(len(te)), np.zeros(len(te))].astype(int)  # 1 = normal zero
-        common = dict(radius=args.radius, gamma=args.gamma, ascent_step_size=0.01, ascent_num_steps=args.ascent_steps,
+        common = dict(radius=args.radius, gamma=args.gamma, ascent_step_size=args.ascent_step_size,
+                      ascent_num_steps=args.ascent_steps,
                       epochs=args.epochs, only_ce_epochs=args.only_ce_epochs, input_shape=(1, 28, 28),
                       hidden=(64,), batch_size=128, lr=1e-3, random_state=seed)
         runs = {
@@ -114,7 +116,8 @@ def main() -> None:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
     print(f"\nMNIST t10k, digit 0 normal, {args.n_neg} ones as limited negatives, half-masked zeros as close "
-          f"negatives; {args.epochs} epochs ({args.only_ce_epochs} CE-only), {args.ascent_steps} ascent steps, "
+          f"negatives; {args.epochs} epochs ({args.only_ce_epochs} CE-only), {args.ascent_steps} ascent steps of "
+          f"{args.ascent_step_size}, "
           f"r={args.radius}, gamma={args.gamma}; mean ± std over {args.seeds} seeds\n")
     print("| method | recall @ 3% FPR | recall @ 5% FPR | AUROC | CPU s/epoch (all) | CPU s/adversarial epoch "
           "| ascent steps / CPU s |")
