@@ -51,17 +51,27 @@ else:
             st.caption("The selected runs have no per-epoch history (classical methods).")
 
 st.subheader("Benchmark tables")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def read_records(stamps: tuple) -> list[dict]:
+    """Records of every bench JSON file; ``stamps`` (path, mtime) pairs key the cache."""
+    records = []
+    for name, _ in stamps:
+        try:
+            data = json.loads(Path(name).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(data, list):
+            records += [dict(r, file=Path(name).name) for r in data if isinstance(r, dict) and "method" in r]
+    return records
+
+
 files = sorted(Path("bench/results").glob("*.json")) + sorted(Path("runs").glob("*.json"))
-records = []
-for f in files:
-    try:
-        data = json.loads(f.read_text())
-    except (OSError, json.JSONDecodeError):
-        continue
-    if isinstance(data, list):
-        records += [dict(r, file=f.name) for r in data if isinstance(r, dict) and "method" in r]
+records = read_records(tuple((str(f), f.stat().st_mtime) for f in files))
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
 def bench_table(records: list[dict]) -> pd.DataFrame:
     """Mean ± std per (dataset, method) over seeds, the papers' value beside each metric."""
     df = pd.DataFrame(records)

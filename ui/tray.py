@@ -76,6 +76,9 @@ def device_line() -> str:
     torch = sys.modules.get("torch")
     if torch is None:
         return f"Device: {cores} CPU cores · torch not loaded yet (loads with the first model)"
-    if torch.cuda.is_available():
-        return f"Device: CUDA · {torch.cuda.get_device_name(0)} · {cores} CPU cores"
-    return f"Device: CPU · {cores} cores · torch {torch.__version__}"
+    try:  # the warm-up thread may be half-way through importing torch
+        if torch.cuda.is_available():
+            return f"Device: CUDA · {torch.cuda.get_device_name(0)} · {cores} CPU cores"
+        return f"Device: CPU · {cores} cores · torch {torch.__version__}"
+    except AttributeError:
+        return f"Device: {cores} CPU cores · torch is loading"
