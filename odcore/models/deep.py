@@ -33,6 +33,17 @@ from odcore.models.base import BaseDetector
 _BUILD_LOCK = threading.Lock()
 
 
+def _epoch_sum(values: list) -> float:
+    """Sum of one loss term's per-batch values (0-d tensors or numbers) with one host sync."""
+    import torch
+
+    if values and all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in values):
+        devices = {v.device for v in values}
+        if len(devices) == 1:
+            return float(torch.stack(values).detach().double().sum())
+    return float(sum(float(v) for v in values))
+
+
 def resolve_device(device: str = "auto") -> str:
     """``"auto"`` -> ``"cuda"`` if available, else ``"mps"``, else ``"cpu"``; others pass through."""
     import torch
@@ -69,6 +80,18 @@ class DeepDetector(BaseDetector):
         "score_batch_size": "rows per batch when scoring (memory bound, not accuracy)",
         "lr_milestones": "epochs at which the learning rate is multiplied by 0.1",
     }
+
+    #: Automatic mixed precision on CUDA: training steps and scoring run under
+    #: ``torch.autocast("cuda", dtype=torch.bfloat16)``. Off by default (it changes results beyond
+    #: float32 rounding). A class attribute, not a parameter, so that no detector's signature or
+    #: saved config changes: switch it on per model (``model.amp = True``) or per subclass.
+    #: bfloat16, not float16, because float16 needs a GradScaler around every ``backward``/``step``
+    #: and those live in the subclasses' ``_train_step``. Ignored on CPU/MPS and on GPUs without
+    #: bfloat16 support.
+    amp: bool = False
+    #: Scoring (``_score``, ``_apply_batched``) runs under ``torch.inference_mode()``; a subclass
+    #: whose ``_score_batch`` needs autograd (input gradients) sets this to False (then ``no_grad``).
+    _score_inference_mode: bool = True
 
     # ------------------------------------------------------------------ subclass API
     def _build(self, n_features: int) -> dict[str, Any]:  # pragma: no cover
@@ -135,16 +158,92 @@ class DeepDetector(BaseDetector):
 
         return torch.randperm(n, generator=self._gen).to(self.device_)
 
+    def _noise_gen(self):
+        """The generator for per-batch noise: the fit's CPU generator on CPU (so CPU results are
+        unchanged), a generator on the device itself on CUDA/MPS (seeded from ``random_state``),
+        which saves a host-to-device copy every batch; falls back to the CPU generator."""
+        import torch
+
+        g = self._gen
+        if torch.device(self.device_).type == "cpu":
+            return g
+        pair = getattr(self, "_gen_dev", None)
+        if pair is not None and pair[0] is g:  # made for this fit's generator
+            return pair[1]
+        try:
+            dg = torch.Generator(device=self.device_).manual_seed(int(self.random_state))
+        except (RuntimeError, TypeError):  # a backend without device generators
+            dg = g
+        self._gen_dev = (g, dg)
+        return dg
+
     def _randn(self, *shape):
         """Standard normal noise from the fit's own generator (reproducible under threads)."""
         import torch
 
-        return torch.randn(*shape, generator=self._gen).to(self.device_)
+        g = self._noise_gen()
+        return torch.randn(*shape, generator=g, device=g.device).to(self.device_)
 
     def _rand(self, *shape):
         import torch
 
-        return torch.rand(*shape, generator=self._gen).to(self.device_)
+        g = self._noise_gen()
+        return torch.rand(*shape, generator=g, device=g.device).to(self.device_)
+
+    def _autocast(self):
+        """``torch.autocast`` (bfloat16) when :attr:`amp` is on and the device is CUDA, else a no-op."""
+        import contextlib
+
+        import torch
+
+        if (getattr(self, "amp", False) and torch.device(self.device_).type == "cuda"
+                and torch.cuda.is_bf16_supported()):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _grad_free(self):
+        """``torch.inference_mode()`` for scoring (see :attr:`_score_inference_mode`), else ``no_grad``."""
+        import torch
+
+        return torch.inference_mode() if self._score_inference_mode else torch.no_grad()
+
+    def _host_batches(self, X: np.ndarray, bs: int, *, staged: bool | None = None) -> Iterator[tuple[int, Any]]:
+        """``(start, float32 tensor on the device)`` for consecutive row batches of ``X``.
+
+        On CPU a batch is a zero-copy view when ``X`` is C-contiguous float32 (else one cast per
+        batch). On CUDA (``staged``) each batch is copied into one of two reused page-locked
+        buffers and sent with ``non_blocking=True``, so the copy of batch k+1 overlaps the compute
+        of batch k; an event guards each buffer before it is refilled.
+        """
+        import torch
+
+        n = X.shape[0]
+        dev = torch.device(self.device_)
+        if staged is None:
+            staged = dev.type == "cuda"
+        if not staged:
+            for i in range(0, n, bs):
+                chunk = X[i:i + bs]
+                if chunk.dtype != np.float32 or not chunk.flags.c_contiguous:
+                    chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+                yield i, torch.from_numpy(chunk).to(dev)
+            return
+        pin = dev.type == "cuda"
+        rows = min(bs, n)
+        bufs = [torch.empty((rows, *X.shape[1:]), dtype=torch.float32, pin_memory=pin) for _ in range(2)]
+        events: list[Any] = [None, None]
+        for k, i in enumerate(range(0, n, bs)):
+            b = k % 2
+            if events[b] is not None:
+                events[b].synchronize()  # the copy that last read this buffer has finished
+            m = min(bs, n - i)
+            buf = bufs[b][:m]
+            buf.numpy()[...] = X[i:i + m]  # one copy (and cast) into page-locked memory
+            xb = buf.to(dev, non_blocking=pin)
+            if pin:
+                events[b] = torch.cuda.Event()
+                events[b].record()
+            yield i, xb
 
     def _train_mode(self, on: bool) -> None:
         for net in self.nets_.values():
@@ -177,21 +276,24 @@ class DeepDetector(BaseDetector):
         for epoch in range(epochs):
             t0 = time.perf_counter()
             self._train_mode(True)
-            sums: dict[str, Any] = {}
+            # per-batch losses are only collected (no tensor op per batch and term: on CUDA each
+            # would be a kernel launch); they are summed once per epoch in _epoch_sum
+            sums: dict[str, list] = {}
             n_batches = 0
             for batch in self._batches(epoch):
                 if cancel is not None and cancel.is_set():
                     raise FitCancelled(f"cancelled during epoch {epoch + 1} of {epochs}")
-                losses = self._train_step(batch, epoch)
+                with self._autocast():
+                    losses = self._train_step(batch, epoch)
                 for k, v in losses.items():
-                    sums[k] = sums[k] + v if k in sums else v
+                    sums.setdefault(k, []).append(v)
                 n_batches += 1
             for s in self.schedulers_:
                 s.step()
             # one host sync per epoch: the mean of each loss term
             record: dict[str, Any] = {"epoch": epoch + 1, "epochs": epochs}
-            for k, v in sums.items():
-                val = float(v) / max(n_batches, 1)
+            for k, vs in sums.items():
+                val = _epoch_sum(vs) / max(n_batches, 1)
                 if not np.isfinite(val):
                     raise TrainingError(
                         f"the loss term '{k}' became {val} in epoch {epoch + 1}; training stopped. "
@@ -213,22 +315,29 @@ class DeepDetector(BaseDetector):
         self._on_fit_end()
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        """Eval-mode, no-grad scoring in batches of ``score_batch_size`` rows."""
+        """Eval-mode, inference-mode scoring in batches of ``score_batch_size`` rows.
+
+        The float64 output is allocated once and filled batch by batch; on CUDA the scores stay
+        on the device until the end (one device-to-host copy, no sync per batch).
+        """
         import torch
 
         self._train_mode(False)
-        out = []
+        n = X.shape[0]
         bs = int(getattr(self, "score_batch_size", 8192))
-        with torch.no_grad():
-            for i in range(0, X.shape[0], bs):
-                xb = torch.from_numpy(np.ascontiguousarray(X[i:i + bs], dtype=np.float32)).to(self.device_)
-                out.append(self._score_batch(xb).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float64)
+        on_host = torch.device(self.device_).type == "cpu"
+        out = np.empty(n, dtype=np.float64) if on_host else torch.empty(n, dtype=torch.float32, device=self.device_)
+        with self._grad_free(), self._autocast():
+            for i, xb in self._host_batches(X, bs):
+                s = self._score_batch(xb).detach().reshape(-1)
+                if on_host:
+                    out[i:i + xb.shape[0]] = s.numpy()
+                else:
+                    out[i:i + xb.shape[0]] = s
+        return out if on_host else out.cpu().numpy().astype(np.float64)
 
     def _apply_batched(self, X: np.ndarray, fn) -> np.ndarray:
         """Apply ``fn`` (tensor batch -> tensor) to ``X`` in eval mode, no grad, batch by batch."""
-        import torch
-
         self._check_fitted()
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
@@ -238,9 +347,8 @@ class DeepDetector(BaseDetector):
         self._train_mode(False)
         out = []
         bs = int(getattr(self, "score_batch_size", 8192))
-        with torch.no_grad():
-            for i in range(0, X.shape[0], bs):
-                xb = torch.from_numpy(np.ascontiguousarray(X[i:i + bs])).to(self.device_)
+        with self._grad_free(), self._autocast():
+            for _, xb in self._host_batches(X, bs):
                 out.append(fn(xb).float().cpu().numpy())
         return np.concatenate(out)
 
