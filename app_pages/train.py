@@ -56,12 +56,25 @@ c1, c2, c3 = st.columns(3)
 data = c1.selectbox("Data", data_choices, key="train_data",
                     format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == "(session dataset)" else d)
 methods = registry.available()
-method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title)
-info = registry.info(method)
-default_protocol = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc"}.get(info.setting, "unsupervised")
 proto_list = list(protocols)
+
+
+def default_protocol(m: str) -> str:
+    p = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc"}.get(registry.info(m).setting,
+                                                                               "unsupervised")
+    return p if p in proto_list else proto_list[0]
+
+
+def _method_changed() -> None:  # a new method starts from the protocol of its setting
+    st.session_state["train_protocol"] = default_protocol(st.session_state["train_method"])
+    st.session_state["train_protocol_options"] = {}
+
+
+method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title,
+                      on_change=_method_changed)
+info = registry.info(method)
 if st.session_state.get("train_protocol") not in proto_list:
-    st.session_state["train_protocol"] = default_protocol if default_protocol in proto_list else proto_list[0]
+    st.session_state["train_protocol"] = default_protocol(method)
 protocol = c3.selectbox("Protocol", proto_list, key="train_protocol", help="\n".join(
     f"- **{k}**: {v}" for k, v in protocols.items()))
 st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protocol: {protocols.get(protocol, '')}")
@@ -69,8 +82,10 @@ st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protoco
 proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup
 
-for k, default in _odata.protocol_defaults(protocol).items():
-    text = st.text_input(f"protocol option {k}", value=str(proto_opts.get(k, default)), key=f"popt-{protocol}-{k}")
+pcols = st.columns(3)
+for i, (k, default) in enumerate(_odata.protocol_defaults(protocol).items()):
+    text = pcols[i % 3].text_input(f"protocol option {k}", value=str(proto_opts.get(k, default)),
+                                   key=f"popt-{protocol}-{k}")
     try:
         proto_opts[k] = registry.parse_value(text, default) if text.strip() != "None" else None
     except Exception as err:  # noqa: BLE001

@@ -111,6 +111,7 @@ def test_train_page_runs_a_one_epoch_job_to_the_end(runs_dir):
     at = open_page("train")
     at.selectbox(key="train_data").set_value("breast-cancer").run()
     at.selectbox(key="train_method").set_value("autoencoder").run()
+    assert at.selectbox(key="train_protocol").value == "unsupervised"  # the method's setting picks the protocol
     at.number_input(key="param-autoencoder-epochs").set_value(1).run()
     at.button(key="train_start").click().run()
     no_exception(at)
