@@ -49,6 +49,9 @@ class WALDO(DeepDetector):
     lam : weight ``lambda`` of the Wasserstein (discriminator) term; 0 disables the term and the
         discriminator step.
     advantage : use the per-batch advantage ``min(l_uo) - min(l_p)`` (False: CoRa-style contest).
+        Without it the two decoders start identical, ``l_uo == l_ui`` and the strict contest
+        assigns nothing, so the outlier decoder only ever trains if rounding differences between
+        the two forward passes break the tie (see bench/results/waldo.md, Fig. 2b).
     disc_on : codes the discriminator sees as "fake": ``"positive"`` (paper), ``"unlabelled"``, ``"all"``.
     single_decoder : plain WAE-GAN: one decoder trained on positives and unlabelled rows alike.
     hidden : hidden widths of the encoder MLP (decoders mirror them); None scales the paper's
