@@ -29,8 +29,9 @@ PAGES = [
 t0 = time.perf_counter()
 state.warm_up()  # torch and the detectors load in the background after the first request
 page = st.navigation(PAGES)
+me = state.owner()  # read before the page: after st.stop() every Streamlit call raises again
 try:
     tray.render()
     page.run()
 finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py
-    state.SCRIPT_SECONDS[state.owner()] = time.perf_counter() - t0
+    state.SCRIPT_SECONDS[me] = time.perf_counter() - t0

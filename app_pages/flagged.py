@@ -78,17 +78,24 @@ def score_all(run_id: str) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(model.decision_function(Xs)), dec
 
 
-scores, decoder = score_all(rid)
-model = runs.model(rid)
-frame = ds.meta.reset_index(drop=True).copy() if ds.meta is not None else pd.DataFrame(index=range(ds.n_rows))
-frame.insert(0, "row_id", np.arange(ds.n_rows))
-frame[list(ds.feature_names)] = ds.X
-frame["score"] = scores
-if decoder is not None:
-    frame["decoder"] = np.where(decoder == 1, "outlier", "inlier")
-if ds.y is not None:
-    frame["label"] = ds.y
+@st.cache_data(show_spinner=False, max_entries=4)
+def base_frame(run_id: str, _ds, data_hash: str) -> pd.DataFrame:
+    """The analyst table without the threshold-dependent column (built once per run)."""
+    scores, decoder = score_all(run_id)
+    frame = _ds.meta.reset_index(drop=True).copy() if _ds.meta is not None else pd.DataFrame(index=range(_ds.n_rows))
+    frame.insert(0, "row_id", np.arange(_ds.n_rows))
+    frame[list(_ds.feature_names)] = _ds.X
+    frame["score"] = scores
+    if decoder is not None:
+        frame["decoder"] = np.where(decoder == 1, "outlier", "inlier")
+    if _ds.y is not None:
+        frame["label"] = _ds.y
+    return frame
 
+
+model = runs.model(rid)
+frame = base_frame(rid, ds, h).copy()
+scores = frame["score"].to_numpy()
 lo, hi, step = workbench.slider_range(scores)
 key = f"fthr-{rid}"
 if key not in st.session_state:
@@ -117,8 +124,9 @@ event = st.dataframe(view, hide_index=True, on_select="rerun", selection_mode="s
                      height=320, column_config={"score": st.column_config.NumberColumn(format="%.4g"),
                                                 **({date_col: st.column_config.DateColumn(format="YYYY-MM-DD")}
                                                    if date_col else {})})
-st.download_button("Download flagged rows (CSV)", frame[frame["flagged"]].to_csv(index=False).encode(),
-                   file_name=f"flagged-{rid}.csv", mime="text/csv", key="flag_download")
+flagged_rows = frame[frame["flagged"]]
+st.download_button("Download flagged rows (CSV)", lambda: flagged_rows.to_csv(index=False).encode(),
+                   file_name=f"flagged-{rid}.csv", mime="text/csv", key="flag_download")  # built on click
 
 picked = list(event.selection.rows) if event is not None else []
 if not picked:

@@ -84,6 +84,17 @@ def figures(run_id: str) -> dict:
     return out
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def map_figure(run_id: str, tsne_ready: bool):
+    """Real vs generated rows in 2-D: the cached t-SNE when ready, PCA until then."""
+    f = figures(run_id)
+    xy = embed.cached(f["Z"], "tsne", state.store().get(run_id).cache_dir) if tsne_ready else None
+    xy = embed.pca(f["Z"]) if xy is None else xy
+    return plots.scatter_map(xy, np.arange(len(f["Z"])), f["group"], color_name="group", height=480, colours={
+        "real inlier": plots.INLIER_COLOUR, "real outlier": plots.OUTLIER_COLOUR, "generated inlier": "#9ecae9",
+        "generated outlier": "#f58518"})
+
+
 figs = figures(rid)
 if figs["image"]:
     st.subheader("Decoder swap (Fig. 1b)")
@@ -108,12 +119,8 @@ else:
                 st.rerun()
         else:
             st.info(f"t-SNE running ({100 * job.progress:.0f}%); PCA meanwhile.")
-        xy = embed.pca(Z)
         st.caption("Showing PCA until the t-SNE is computed.")
-    fig = plots.scatter_map(xy, np.arange(len(Z)), group, color_name="group", height=480, colours={
-        "real inlier": plots.INLIER_COLOUR, "real outlier": plots.OUTLIER_COLOUR, "generated inlier": "#9ecae9",
-        "generated outlier": "#f58518"})
-    st.plotly_chart(fig, key="waldo_map")
+    st.plotly_chart(map_figure(rid, xy is not None), key="waldo_map")
 
 if "prior" in figs:
     st.subheader("Distance from the prior mean (Fig. 2a)")
