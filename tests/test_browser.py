@@ -133,11 +133,27 @@ def test_01_home_and_data_load_the_sine_wave(page, app_url):
     shot(page, "01-home")
     goto(page, app_url, "data", "Data")
     choose(page, "Built-in dataset", "sine")
-    page.get_by_role("button", name="Load").click()
+    page.get_by_role("button", name="Load", exact=True).click()
     page.get_by_text("1,024").first.wait_for()
     settle(page)
     page.locator(".js-plotly-plot").first.wait_for()
     shot(page, "02-data-sine")
+
+
+def test_01b_bad_upload_shows_the_data_layer_message(page, app_url, tmp_path):
+    goto(page, app_url, "data", "Data")
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    bad = tmp_path / "garbage.csv"
+    bad.write_bytes(bytes(range(256)) * 8)
+    page.locator('input[type="file"]').set_input_files(str(bad))
+    settle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_test_id("stAlertContentError").first.wait_for()
+    settle(page)
+    shot(page, "02b-data-bad-upload")
+    page.get_by_text("Built-in", exact=True).click()
+    settle(page)
 
 
 def test_02_train_one_epoch(page, app_url):
@@ -237,3 +253,20 @@ def test_08_compare(page, app_url):
     goto(page, app_url, "compare", "Compare")
     page.get_by_test_id("stDataFrame").first.wait_for()
     shot(page, "09-compare")
+
+
+def test_09_another_session_sees_only_its_own_jobs(browser, page, app_url):
+    """A second browser session: its tray is empty although the first session has finished jobs."""
+    assert page.get_by_test_id("stSidebar").get_by_text("autoencoder on breast-cancer").count() >= 1
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    other = ctx.new_page()
+    try:
+        other.goto(app_url)
+        other.get_by_role("heading", name="Outlier Lab").first.wait_for()
+        settle(other)
+        sidebar = other.get_by_test_id("stSidebar")
+        sidebar.get_by_text("No jobs in this session yet").wait_for()
+        assert sidebar.get_by_text("autoencoder on breast-cancer").count() == 0
+        assert other.locator(EXCEPTION).count() == 0
+    finally:
+        ctx.close()
