@@ -8,7 +8,8 @@ Usage: ``OMP_NUM_THREADS=1 python -m bench.app_speed [--repeats 3] [--markdown b
   first page that imports torch is reported separately (cold);
 - rerun while training: a 1000-epoch autoencoder job runs in the shared job registry while each page
   reruns; median of ``--repeats`` reruns. Times are script times measured by app.py around
-  the sidebar and the page (what a rerun costs the server), not browser drawing.
+  the sidebar and the page (what a rerun costs the server), not browser drawing. The same reruns
+  without a job show how much of the cost is contention with the training thread.
 """
 
 from __future__ import annotations
@@ -92,10 +93,11 @@ def main() -> None:
                              store=store)["run_id"]}
     setup = time.perf_counter() - t0
     cold = timed_run(session("home", ids), "scores")  # first page to load a run in this process
-    first = {}
+    first, idle = {}, {}
     for p in PAGES:
         at = session("home", ids)
         first[p] = timed_run(at, p)
+        idle[p] = statistics.median(timed_run(at) for _ in range(args.repeats))
 
     from ui import state
 
@@ -122,9 +124,10 @@ def main() -> None:
         f"(median {statistics.median(health):.2f} s; goal < 20 s)",
         f"- one-epoch runs for the measurement (autoencoder, WALDO digits, WALDO retail): {setup:.1f} s",
         f"- cold first render of Scores (imports torch, loads a model in this process): {cold:.2f} s", "",
-        "| page | first render, s (goal < 2) | rerun while a job trains, s (goal < 0.15) |", "|---|---|---|",
+        "| page | first render, s (goal < 2) | rerun, no job, s | rerun while a job trains, s (goal < 0.15) |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {p} | {first[p]:.3f} | {rerun[p]:.3f} |" for p in PAGES]
+    lines += [f"| {p} | {first[p]:.3f} | {idle[p]:.3f} | {rerun[p]:.3f} |" for p in PAGES]
     lines += ["", f"The training job reached epoch {epoch_seen} while the pages reran. Times are script times "
               "measured by app.py (sidebar + page), in AppTest sessions; the browser's drawing is not included."]
     text = "\n".join(lines) + "\n"
