@@ -153,3 +153,20 @@ def test_flagged_rows_on_the_retail_panel(runs_dir):
     no_exception(at)
     assert any("rows flagged" in m.value for m in at.markdown)
     assert at.get("download_button")
+
+
+def test_latent_page_computes_tsne_as_a_background_task(runs_dir):
+    rid = runs_dir["ae"]
+    at = open_page("latent", run_id=rid)
+    at.radio(key="latent_method").set_value("tsne").run()
+    at.button(key="latent_go").click().run()
+    no_exception(at)
+    from ui import state
+
+    task = at.session_state[f"embed-{rid}-tsne-{[('perplexity', 30)]}"]  # the page's key for this task
+    job = state.registry().wait(task, timeout=120)
+    assert job.state == "done", job.error
+    at.run()
+    no_exception(at)
+    assert not any("running in the background" in i.value for i in at.info)
+    assert not at.get("button") or all(getattr(b, "key", "") != "latent_go" for b in at.button)
