@@ -207,10 +207,6 @@ def test_04_scores_move_the_threshold(page, app_url):
 
 def test_05_boundary_lab_redraw(page, app_url):
     goto(page, app_url, "boundary", "DROCC boundary lab")
-    sliders = page.get_by_role("slider")  # r, gamma, mu, ascent steps, epochs
-    for i in (3, 4):  # the fewest ascent steps and epochs: the shared CI machine is slow
-        sliders.nth(i).focus()
-        sliders.nth(i).press("Home")
     page.get_by_role("button", name="Redraw boundary").click()
     page.get_by_text("AUROC on 600 labelled points").first.wait_for(timeout=180_000)
     page.locator(".js-plotly-plot").first.wait_for()
