@@ -8,7 +8,8 @@ from ui import state, widgets
 widgets.intro("DROCC boundary lab", "DROCC (Goyal et al., ICML 2020) assumes normal data lie on a low-dimensional "
               "manifold and trains a classifier against adversarial points searched on a shell of radius r to "
               "gamma·r around each training point (orange crosses). Look at the gaps between the arcs of the wave: "
-              "DROCC calls them anomalous, while OC-SVM and Deep SVDD enclose the whole wave in one ball. On the "
+              "DROCC calls them anomalous, while OC-SVM encloses the whole wave in one blob (the paper shows Deep "
+              "SVDD doing the same; our small bias-free network bends more). On the "
               "noisy 10-D variant plain DROCC struggles and DROCC-LF, which learns which features matter, does "
               "better (paper Fig. 1).")
 
