@@ -98,7 +98,7 @@ def waldo_bare_epoch(state, Xu: torch.Tensor, Xp: torch.Tensor, bs: int, gen, la
         opt_ae.zero_grad(set_to_none=True)
         loss.backward()
         opt_ae.step()
-    float(loss)  # one host sync, as ours does per epoch
+    float(loss.detach())  # one host sync, as ours does per epoch
     return time.perf_counter() - t0
 
 
@@ -144,7 +144,7 @@ def drocc_bare_epoch(state, X: torch.Tensor, bs: int, gen, steps: int, radius: f
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    float(loss)
+    float(loss.detach())
     return time.perf_counter() - t0
 
 
@@ -185,7 +185,7 @@ def ae_bare_epoch(state, X: torch.Tensor, bs: int, gen) -> float:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    float(loss)
+    float(loss.detach())
     return time.perf_counter() - t0
 
 
@@ -259,16 +259,20 @@ def main(argv=None) -> dict:
     res: dict = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
                  "threads": a.threads, "device": a.device, "date": time.strftime("%Y-%m-%d %H:%M"),
                  "load_start": load(), "training": []}
+    def add(key: str, r) -> None:
+        res.setdefault(key, []).extend(r if isinstance(r, list) else [r])
+        print(json.dumps(r), flush=True)  # partial results survive a killed run
+
     for bs in (256, 1024):
         if "waldo" in only:
-            res["training"].append(waldo_overhead(X, Xp, bs, a.epochs, a.device))
+            add("training", waldo_overhead(X, Xp, bs, a.epochs, a.device))
         if "ae" in only:
-            res["training"].append(ae_overhead(X, bs, a.epochs, a.device))
+            add("training", ae_overhead(X, bs, a.epochs, a.device))
     if "drocc" in only:
-        res["training"].append(drocc_overhead(X[:4096], 256, a.epochs, a.ascent_steps, a.device))
+        add("training", drocc_overhead(X[:4096], 256, a.epochs, a.ascent_steps, a.device))
     if "score" in only:
         ths = sorted({1, a.threads}) if a.device == "cpu" else [a.threads]
-        res["scoring"] = scoring_throughput(X, a.score_rows, threads=ths, device=a.device)
+        add("scoring", scoring_throughput(X, a.score_rows, threads=ths, device=a.device, repeats=2))
     res["load_end"] = load()
     print(json.dumps(res, indent=1))
     if a.json:
