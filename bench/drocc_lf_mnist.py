@@ -133,10 +133,11 @@ def main() -> None:
             v = [r[key] for r in rr]
             return f"{np.mean(v):.3f} ± {np.std(v):.3f}"
 
+        steps = np.array([r["ascent_steps_per_cpu_s"] for r in rr], dtype=float)
         print(f"| {name} | {ms('recall_at_3fpr')} | {ms('recall_at_5fpr')} | {ms('auroc')} | "
               f"{np.mean([r['cpu_s_per_epoch'] for r in rr]):.2f} | "
               f"{np.mean([r['cpu_s_per_adv_epoch'] for r in rr]):.2f} | "
-              f"{np.nanmean([r['ascent_steps_per_cpu_s'] for r in rr]):.0f} |")
+              f"{np.nanmean(steps) if np.isfinite(steps).any() else float('nan'):.0f} |")
 
 
 if __name__ == "__main__":
