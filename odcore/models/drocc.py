@@ -43,14 +43,12 @@ def project_shell(h, r: float, gamma: float, *, noise=None):
     import torch
 
     n = h.norm(dim=1, keepdim=True)
-    zero = n <= EPS
-    if bool(zero.any()):
-        if noise is None:
-            noise = torch.zeros_like(h)
-            noise[:, 0] = 1.0
-        fill = noise
-        h = torch.where(zero, fill, h)
-        n = h.norm(dim=1, keepdim=True)
+    if noise is None:
+        noise = torch.zeros_like(h)
+        noise[:, 0] = 1.0
+    # no `if zero.any()`: that would force a host sync on every projection on a GPU
+    h = torch.where(n <= EPS, noise, h)
+    n = h.norm(dim=1, keepdim=True)
     target = n.clamp(min=r, max=gamma * r)
     return h * (target / (n + EPS))
 
