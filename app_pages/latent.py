@@ -18,6 +18,7 @@ Z = widgets.guarded(lambda: runs.codes(rid))
 if Z is None:
     st.stop()
 cache_dir = state.store().get(rid).cache_dir
+state.warm_up_umap()  # numba compiles UMAP's code (~60 s) in the background, once per process
 
 c1, c2, c3 = st.columns(3)
 method = c1.radio("Projection", list(embed.METHODS), format_func=embed.TITLES.get, horizontal=True,

@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# the app warms UMAP up in the background (~60 s of numba compilation): not in tests
+os.environ.setdefault("ODCORE_WARM_UMAP", "0")
 
 
 def shared_dir() -> Path:

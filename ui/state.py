@@ -8,6 +8,7 @@ through the run store.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from typing import Any
@@ -62,6 +63,32 @@ def warm_up() -> threading.Thread:
             pass
 
     t = threading.Thread(target=work, name="odcore-warm-up", daemon=True)
+    t.start()
+    return t
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_umap() -> threading.Thread | None:
+    """Compile umap-learn's numba code once per process, off the script thread.
+
+    The first UMAP fit in a process spends ~60 s compiling (DESIGN.md); started when the Latent
+    map page is first opened, the compile is usually done before anyone asks for a UMAP view.
+    ``ODCORE_WARM_UMAP=0`` turns it off (the tests do, to keep the CPU for themselves).
+    """
+    if os.environ.get("ODCORE_WARM_UMAP", "1") == "0":
+        return None
+
+    def work() -> None:
+        try:
+            import numpy as np
+
+            from odcore import embed
+
+            embed.umap(np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32))
+        except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first UMAP
+            pass
+
+    t = threading.Thread(target=work, name="umap-warm-up", daemon=True)
     t.start()
     return t
 
