@@ -144,27 +144,7 @@ class ALAD(DeepDetector):
                  contamination: float = 0.2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-5,
                  weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
                  score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self.latent = latent
-        self.enc_hidden = enc_hidden
-        self.gen_hidden = gen_hidden
-        self.disc_width = disc_width
-        self.dzz_hidden = dzz_hidden
-        self.input_shape = input_shape
-        self.score = score
-        self.spectral_norm = spectral_norm
-        self.ema_decay = ema_decay
-        self.validation_share = validation_share
-        self.patience = patience
-        self.stop_on = stop_on
-        self.contamination = contamination
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.score_batch_size = score_batch_size
-        self.lr_milestones = lr_milestones
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ checks and networks
     def _check_params(self) -> None:

@@ -28,18 +28,7 @@ class AutoEncoder(DeepDetector):
                  contamination: float = 0.1, epochs: int = 50, batch_size: int = 256,
                  lr: float = 1e-3, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self.latent = latent
-        self.hidden = hidden
-        self.input_shape = input_shape
-        self.contamination = contamination
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.score_batch_size = score_batch_size
-        self.lr_milestones = lr_milestones
+        self._store_params(locals())
 
     def _build(self, n_features: int) -> dict[str, Any]:
         hidden = tuple(self.hidden)

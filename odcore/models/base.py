@@ -90,6 +90,16 @@ class BaseDetector(BaseEstimator):
     _saved_attrs: tuple[str, ...] = ()
     _common_attrs = ("n_features_in_", "decision_scores_", "threshold_", "labels_", "history_")
 
+    def _store_params(self, values: dict[str, Any]) -> None:
+        """Store every constructor argument unchanged: ``self._store_params(locals())`` in ``__init__``.
+
+        ``get_params`` / ``clone`` read the parameters back by the names in the signature, as
+        scikit-learn requires; nothing is validated here (that happens in ``fit``).
+        """
+        for k, v in values.items():
+            if k not in ("self", "__class__"):
+                setattr(self, k, v)
+
     # ------------------------------------------------------------------ fit / score
     def fit(self, X, y=None, *, X_pos=None, monitor=None, callbacks: Iterable[Callback] = (),
             cancel=None) -> "BaseDetector":

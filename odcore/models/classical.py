@@ -42,10 +42,7 @@ class IForest(_SklearnDetector):
 
     def __init__(self, *, n_estimators: int = 100, max_samples: Any = "auto",
                  contamination: float = 0.1, random_state: int = 0):
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.contamination = contamination
-        self.random_state = random_state
+        self._store_params(locals())
 
     def _estimator(self):
         from sklearn.ensemble import IsolationForest
@@ -60,9 +57,7 @@ class LOF(_SklearnDetector):
     param_help = {"n_neighbors": "neighbourhood size k"}
 
     def __init__(self, *, n_neighbors: int = 20, contamination: float = 0.1, random_state: int = 0):
-        self.n_neighbors = n_neighbors
-        self.contamination = contamination
-        self.random_state = random_state
+        self._store_params(locals())
 
     def _estimator(self):
         from sklearn.neighbors import LocalOutlierFactor
@@ -78,10 +73,7 @@ class OCSVM(_SklearnDetector):
 
     def __init__(self, *, nu: float = 0.1, gamma: Any = "scale", contamination: float = 0.1,
                  random_state: int = 0):
-        self.nu = nu
-        self.gamma = gamma
-        self.contamination = contamination
-        self.random_state = random_state
+        self._store_params(locals())
 
     def _estimator(self):
         from sklearn.svm import OneClassSVM
@@ -100,10 +92,7 @@ class KNN(_SklearnDetector):
 
     def __init__(self, *, n_neighbors: int = 5, method: str = "largest", contamination: float = 0.1,
                  random_state: int = 0):
-        self.n_neighbors = n_neighbors
-        self.method = method
-        self.contamination = contamination
-        self.random_state = random_state
+        self._store_params(locals())
 
     def _estimator(self):
         from sklearn.neighbors import NearestNeighbors
@@ -142,9 +131,7 @@ class PCARecon(_SklearnDetector):
     param_help = {"n_components": "number of components kept (int) or explained-variance share (float < 1)"}
 
     def __init__(self, *, n_components: Any = 0.9, contamination: float = 0.1, random_state: int = 0):
-        self.n_components = n_components
-        self.contamination = contamination
-        self.random_state = random_state
+        self._store_params(locals())
 
     def _estimator(self):
         from sklearn.decomposition import PCA

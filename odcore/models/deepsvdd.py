@@ -90,23 +90,7 @@ class DeepSVDD(DeepDetector):
                  warm_up_epochs: int = 10, eps: float = 0.1, contamination: float = 0.1, epochs: int = 50,
                  batch_size: int = 200, lr: float = 1e-4, weight_decay: float = 1e-6, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self.objective = objective
-        self.nu = nu
-        self.rep_dim = rep_dim
-        self.hidden = hidden
-        self.input_shape = input_shape
-        self.pretrain_epochs = pretrain_epochs
-        self.warm_up_epochs = warm_up_epochs
-        self.eps = eps
-        self.contamination = contamination
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.score_batch_size = score_batch_size
-        self.lr_milestones = lr_milestones
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ checks and networks
     def _check_params(self) -> None:

@@ -71,23 +71,7 @@ class OCNN(DeepDetector):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 128, lr: float = 1e-4,
                  weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
                  score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self.hidden = hidden
-        self.activation = activation
-        self.nu = nu
-        self.pretrain = pretrain
-        self.pretrain_epochs = pretrain_epochs
-        self.pretrain_latent = pretrain_latent
-        self.pretrain_hidden = pretrain_hidden
-        self.input_shape = input_shape
-        self.contamination = contamination
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.score_batch_size = score_batch_size
-        self.lr_milestones = lr_milestones
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ checks and networks
     def _check_params(self) -> None:

@@ -108,29 +108,7 @@ class WALDO(DeepDetector):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self.latent = latent
-        self.sigma = sigma
-        self.lam = lam
-        self.advantage = advantage
-        self.disc_on = disc_on
-        self.single_decoder = single_decoder
-        self.hidden = hidden
-        self.disc_hidden = disc_hidden
-        self.disc_dropout = disc_dropout
-        self.out_act = out_act
-        self.encoder_relu = encoder_relu
-        self.input_shape = input_shape
-        self.gen_cov = gen_cov
-        self.contamination = contamination
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.disc_lr = disc_lr
-        self.weight_decay = weight_decay
-        self.device = device
-        self.random_state = random_state
-        self.score_batch_size = score_batch_size
-        self.lr_milestones = lr_milestones
+        self._store_params(locals())
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> None:
@@ -490,11 +468,6 @@ class WALDO(DeepDetector):
         return self._decode(Z.astype(np.float32), kind)
 
 
-def _init_from_locals(cls, self, values: dict) -> None:
-    values = {k: v for k, v in values.items() if k not in ("self", "__class__")}
-    WALDO.__init__(self, **values)
-
-
 class CoRa(WALDO):
     """CoRa with the advantage: WALDO's two decoders and advantage, no Wasserstein term (``lam=0``).
 
@@ -509,7 +482,7 @@ class CoRa(WALDO):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        _init_from_locals(CoRa, self, locals())
+        self._store_params(locals())
 
 
 class WAEGAN(WALDO):
@@ -526,4 +499,4 @@ class WAEGAN(WALDO):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        _init_from_locals(WAEGAN, self, locals())
+        self._store_params(locals())
