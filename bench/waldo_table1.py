@@ -78,7 +78,7 @@ def pu_split(name: str, nu: float, seed: int, n_pos: int, n_unl: int):
     return Xp.astype(np.float32), Xu.astype(np.float32), yu.astype(np.int64), shape
 
 
-def methods(name: str, shape, epochs: int, lr: float, batch: int, net: str = "conv"):
+def methods(name: str, shape, epochs: int, lr: float, batch: int, net: str = "conv", disc_lr: float | None = None):
     if name == "kdd":
         common = dict(latent=32, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch, out_act="linear")
         lam = 0.1
@@ -87,15 +87,15 @@ def methods(name: str, shape, epochs: int, lr: float, batch: int, net: str = "co
                       input_shape=shape if net == "conv" else None)
         lam = 0.5
     return {
-        "WALDO": lambda s: WALDO(lam=lam, random_state=s, **common),
+        "WALDO": lambda s: WALDO(lam=lam, random_state=s, disc_lr=disc_lr, **common),
         "CoRa+adv": lambda s: CoRa(random_state=s, **common),
-        "WAE-GAN": lambda s: WAEGAN(lam=lam, random_state=s, **common),
+        "WAE-GAN": lambda s: WAEGAN(lam=lam, random_state=s, disc_lr=disc_lr, **common),
         "IForest (X_pos)": lambda s: IForest(random_state=s),
     }
 
 
 def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n_unl: int, nus,
-        net: str = "conv") -> list[dict]:
+        net: str = "conv", disc_lr: float | None = None, only: tuple[str, ...] | None = None) -> list[dict]:
     import torch
 
     torch.set_num_threads(1)
@@ -103,7 +103,9 @@ def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n
     for nu in nus:
         for seed in range(seeds):
             Xp, Xu, yu, shape = pu_split(name, nu, seed, n_pos, n_unl)
-            for mname, make in methods(name, shape, epochs, lr, batch, net).items():
+            for mname, make in methods(name, shape, epochs, lr, batch, net, disc_lr).items():
+                if only and mname not in only:
+                    continue
                 m = make(seed)
                 c0, t0 = time.process_time(), time.perf_counter()
                 if isinstance(m, IForest):
@@ -181,6 +183,8 @@ def main() -> None:
     ap.add_argument("--n-unl", type=int, default=5000)
     ap.add_argument("--nus", default=",".join(map(str, NUS)))
     ap.add_argument("--net", default="conv", choices=["conv", "mlp"], help="MNIST networks (KDD: always MLP)")
+    ap.add_argument("--disc-lr", type=float, default=None, help="discriminator learning rate (default: lr)")
+    ap.add_argument("--methods", default=None, help="comma-separated subset, e.g. WALDO,CoRa+adv")
     ap.add_argument("--json", default=None)
     ap.add_argument("--merge", nargs="+", default=None, help="print the tables of these JSON files and stop")
     a = ap.parse_args()
@@ -191,7 +195,8 @@ def main() -> None:
         print(f1_table(recs))
         return
     nus = tuple(float(v) for v in a.nus.split(","))
-    recs = run(a.data, a.seeds, a.epochs, a.lr, a.batch, a.n_pos, a.n_unl, nus, a.net)
+    only = tuple(a.methods.split(",")) if a.methods else None
+    recs = run(a.data, a.seeds, a.epochs, a.lr, a.batch, a.n_pos, a.n_unl, nus, a.net, a.disc_lr, only)
     if a.json:
         Path(a.json).write_text(json.dumps(recs, indent=1))
     print(table(recs))
