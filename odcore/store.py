@@ -209,19 +209,20 @@ class RunStore:
 
     # ------------------------------------------------------------------ index
     def _connect(self) -> sqlite3.Connection:
+        """Open the index (WAL journal) and create the runs table when it is missing."""
         con = sqlite3.connect(self._index_path, timeout=30, check_same_thread=False)
         con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, method TEXT, data TEXT, "
+            "data_hash TEXT, protocol TEXT, status TEXT, created TEXT, seed INTEGER, row TEXT)")
+        con.commit()
         return con
 
     def _open_index(self) -> None:
         with self._lock:
             try:
                 self._con = self._connect()
-                self._con.execute("PRAGMA journal_mode=WAL")
-                self._con.execute(
-                    "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, method TEXT, data TEXT, "
-                    "data_hash TEXT, protocol TEXT, status TEXT, created TEXT, seed INTEGER, row TEXT)")
-                self._con.commit()
                 ids = {r[0] for r in self._con.execute("SELECT id FROM runs")}
             except sqlite3.DatabaseError:
                 self._reset_index()
@@ -246,11 +247,6 @@ class RunStore:
             if p.exists():
                 p.unlink()
         self._con = self._connect()
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, method TEXT, data TEXT, "
-            "data_hash TEXT, protocol TEXT, status TEXT, created TEXT, seed INTEGER, row TEXT)")
-        self._con.commit()
         self.rebuild_index()
 
     def rebuild_index(self) -> int:
