@@ -6,6 +6,13 @@
 - ``disc``: discriminator on positives vs on all data (KDD99, nu = 0.1): AUROC / AUPRC.
 - ``retail``: the synthetic retail panel, 2,047 labelled inliers, the rest unlabelled: average
   precision of the ranking by inlier-decoder error (paper about 0.46), recall of the assignment.
+- ``diag``: the small-nu gap on KDD99 (issue 3): per epoch, the AUPRC of every ranking the model
+  has (inlier-decoder error, contrast ``l_ui - l_uo``, ratio ``l_ui / l_uo``, prior distance), the
+  inlier-decoder error of inliers and outliers, the outlier share and the advantage; at the end,
+  which attack types outrank the outliers and how rare they are in X_pos. Labels are used only
+  to *measure*; the label-free stopping rules are evaluated on the same curves.
+- ``fig5``: average precision per epoch for WALDO vs CoRa + advantage vs WAE-GAN over several seeds
+  (monitoring labels on the mixture), mean +- std band, PNG.
 - ``gen``: generation on KDD99: generated attacks (inliers) and generated normal traffic (outliers)
   vs real ones (mean nearest-neighbour distance and RBF MMD^2), and a t-SNE PNG (paper Fig. 4).
 
@@ -24,10 +31,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import waldo_table1  # noqa: E402
 from waldo_table1 import pu_split  # noqa: E402
 
 from odcore import metrics  # noqa: E402
-from odcore.models.waldo import WALDO  # noqa: E402
+from odcore.models.waldo import WAEGAN, WALDO, CoRa  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KDD = dict(latent=32, sigma=1.0, lam=0.1, lr=1e-3, batch_size=3000, out_act="linear")
@@ -167,13 +175,192 @@ def gen(a) -> dict:
     return out
 
 
+def _kdd_classes() -> np.ndarray:
+    from odcore.data import shared_data_dir
+    from odcore.data.loaders import load_kdd99
+
+    ds = load_kdd99(shared_data_dir() / "kddcup99" / "kddcup.data_10_percent.gz", positive="normal.")
+    return np.asarray(ds.classes)
+
+
+def _rankings(m, Xu: np.ndarray, Xp: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every ranking the fitted (or training) model offers on the mixture, higher = more outlying.
+
+    With ``Xp``: also the distance of each code from the cloud of encoded positives (Euclidean from
+    its mean, and Mahalanobis under the Gaussian fitted to it, as ``generate`` fits it).
+    """
+    import torch
+
+    def fn(xb):
+        z = m.nets_["encoder"](xb)
+        li = ((m.nets_["decoder_in"](z) - xb) ** 2).mean(dim=1)
+        lo = ((m.nets_["decoder_out"](z) - xb) ** 2).mean(dim=1) if "decoder_out" in m.nets_ else li
+        return torch.cat([torch.stack([li, lo], dim=1), z], dim=1)
+
+    def run(X):
+        with torch.no_grad():
+            return fn(torch.from_numpy(np.ascontiguousarray(X, np.float32)).to(m.device_)).cpu().numpy()
+
+    m._train_mode(False)
+    out = run(Xu).astype(np.float64)
+    zp = run(Xp)[:, 2:].astype(np.float64) if Xp is not None else None
+    m._train_mode(True)
+    li, lo, z = out[:, 0], out[:, 1], out[:, 2:]
+    res = {"l_ui": li, "l_uo": lo, "contrast": li - lo, "log_ratio": np.log(li + 1e-12) - np.log(lo + 1e-12),
+           "prior_dist": np.linalg.norm(z, axis=1)}
+    if zp is not None:
+        mu = zp.mean(0)
+        cov = np.cov(zp, rowvar=False) + 1e-3 * np.eye(z.shape[1]) * (np.trace(np.cov(zp, rowvar=False)) / z.shape[1])
+        d = z - mu
+        res["pos_center_dist"] = np.linalg.norm(d, axis=1)
+        res["pos_mahalanobis"] = np.einsum("ij,ij->i", d @ np.linalg.inv(cov), d)
+    return res
+
+
+def stop_epoch(hist: list[dict], key: str, window: int = 5, tol: float = 0.01, min_epoch: int = 10) -> int:
+    """Label-free stopping rule: the first epoch (1-based) from ``min_epoch`` on where the training
+    signal ``key`` moved by less than ``tol`` (absolute) over the last ``window`` epochs; the last
+    epoch when it never settles. Uses only the training history (no labels)."""
+    vals = [h[key] for h in hist]
+    for e in range(max(min_epoch, window), len(vals) + 1):
+        seg = vals[e - window:e]
+        if max(seg) - min(seg) < tol:
+            return e
+    return len(vals)
+
+
+def diag(a) -> list[dict]:
+    """Per-epoch curves of all rankings (KDD99, WALDO with the Table-1 settings unless overridden)."""
+    classes = _kdd_classes() if a.classes else None
+    recs = []
+    for nu in a.nus:
+        for seed in range(a.seeds):
+            Xp, Xu, yu, _ = pu_split("kdd", nu, seed, 5000, 5000)
+            split = dict(waldo_table1._last_split)
+            m = WALDO(**{**KDD, "lr": a.lr, "epochs": a.epochs, "random_state": seed})
+            curve: list[dict] = []
+
+            def cb(rec, m=m, Xu=Xu, Xp=Xp, yu=yu, curve=curve):
+                r = _rankings(m, Xu, Xp)
+                row = {"epoch": rec["epoch"], "outlier_share": rec.get("outlier_share"),
+                       "advantage": rec.get("advantage"), "loss_rec_u": rec.get("loss_rec_u"),
+                       "loss_rec_p": rec.get("loss_rec_p"), "loss_disc": rec.get("loss_disc"),
+                       "l_ui_in": float(r["l_ui"][yu == 0].mean()), "l_ui_out": float(r["l_ui"][yu == 1].mean()),
+                       "l_ui_out_median": float(np.median(r["l_ui"][yu == 1])),
+                       "l_ui_in_p95": float(np.quantile(r["l_ui"][yu == 0], 0.95))}
+                for k in ("l_ui", "contrast", "log_ratio", "prior_dist", "pos_center_dist", "pos_mahalanobis"):
+                    row[f"auprc_{k}"] = metrics.auprc(yu, r[k])
+                    row[f"auroc_{k}"] = metrics.auroc(yu, r[k])
+                curve.append(row)
+
+            c0 = time.process_time()
+            m.fit(Xu, X_pos=Xp, callbacks=[cb])
+            rec = {"nu": nu, "seed": seed, "lr": a.lr, "epochs": a.epochs, "cpu_s": time.process_time() - c0,
+                   "curve": curve}
+            for key in ("outlier_share", "advantage"):
+                tol = 0.01 if key == "outlier_share" else 0.1 * abs(curve[-1]["advantage"] or 1e-3)
+                e = stop_epoch(curve, key, tol=tol)
+                rec[f"stop_{key}"] = {"epoch": e, "auprc_l_ui": curve[e - 1]["auprc_l_ui"]}
+            if classes is not None:  # which inliers outrank the outliers at the end
+                s = m.decision_scores_
+                n_out = int(yu.sum())
+                top = np.argsort(-s)[:n_out]
+                cu = classes[split["unl"]]
+                cp = classes[split["pos"]]
+                fp = cu[top][yu[top] == 0]
+                names, counts = np.unique(fp, return_counts=True)
+                order = np.argsort(-counts)
+                rec["false_positives_in_top_nu"] = [
+                    {"class": str(names[i]), "count": int(counts[i]),
+                     "share_in_mixture_inliers": float((cu[yu == 0] == names[i]).mean()),
+                     "count_in_X_pos": int((cp == names[i]).sum()),
+                     "recall_of_class_in_top": float(counts[i] / max((cu == names[i]).sum(), 1))}
+                    for i in order[:8]]
+                rec["n_false_positives_in_top_nu"] = int(len(fp))
+            last = curve[-1]
+            print(json.dumps({k: v for k, v in rec.items() if k != "curve"}), flush=True)
+            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.items()}), flush=True)
+            recs.append(rec)
+    return recs
+
+
+FIG5_METHODS = {"WALDO": WALDO, "CoRa + advantage": CoRa, "WAE-GAN": WAEGAN}
+
+
+def fig5(a) -> list[dict]:
+    """AP per epoch on the mixture (monitoring labels, evaluation only), KDD99, one nu."""
+    recs = []
+    only = a.methods.split(",") if a.methods else list(FIG5_METHODS)
+    for name in only:
+        cls = FIG5_METHODS[name]
+        for seed in range(a.seeds):
+            Xp, Xu, yu, _ = pu_split("kdd", a.nus[0], seed, 5000, 5000)
+            c0 = time.process_time()
+            m = cls(**{**KDD, "lr": a.lr, "epochs": a.epochs, "random_state": seed})
+            m.fit(Xu, X_pos=Xp, monitor=(Xu, yu))
+            ap = [h["val_auprc"] for h in m.history_]
+            recs.append({"method": name, "seed": seed, "nu": a.nus[0], "lr": a.lr, "ap": ap,
+                         "cpu_s": time.process_time() - c0})
+            print(name, seed, f"final AP {ap[-1]:.4f}  max {max(ap):.4f}", flush=True)
+    return recs
+
+
+def fig5_png(recs: list[dict], path: Path, title: str) -> None:
+    """Mean +- std of AP per epoch for each method, drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    colours = {"WALDO": (214, 39, 40), "CoRa + advantage": (31, 119, 180), "WAE-GAN": (44, 160, 44)}
+    W, H, L, R, T, B = 720, 480, 60, 20, 40, 70
+    img = Image.new("RGB", (W, H), "white")
+    dr = ImageDraw.Draw(img, "RGBA")
+    names = list(dict.fromkeys(r["method"] for r in recs))
+    n_ep = max(len(r["ap"]) for r in recs)
+    ylo = 0.0
+
+    def px(e, v):
+        return L + (e - 1) / max(n_ep - 1, 1) * (W - L - R), T + (1 - (v - ylo) / (1 - ylo)) * (H - T - B)
+
+    for v in np.linspace(0, 1, 6):
+        x0, y0 = px(1, v)
+        dr.line([L, y0, W - R, y0], fill=(225, 225, 225))
+        dr.text((8, y0 - 6), f"{v:.1f}", fill="black")
+    for e in np.linspace(1, n_ep, 5).astype(int):
+        x0, _ = px(e, ylo)
+        dr.text((x0 - 8, H - B + 6), str(e), fill="black")
+    dr.text((W // 2 - 20, H - B + 22), "epoch", fill="black")
+    dr.text((8, T - 28), "average precision on the mixture", fill="black")
+    dr.text((L + 180, 10), title, fill="black")
+    for k, name in enumerate(names):
+        A = np.array([r["ap"] for r in recs if r["method"] == name])
+        mu, sd = A.mean(0), A.std(0)
+        col = colours.get(name, (0, 0, 0))
+        up = [px(e + 1, min(1.0, mu[e] + sd[e])) for e in range(len(mu))]
+        dn = [px(e + 1, max(ylo, mu[e] - sd[e])) for e in range(len(mu))][::-1]
+        dr.polygon(up + dn, fill=col + (60,))
+        dr.line([px(e + 1, mu[e]) for e in range(len(mu))], fill=col, width=2)
+        dr.rectangle([L + 200 * k, H - 28, L + 200 * k + 12, H - 16], fill=col)
+        dr.text((L + 200 * k + 18, H - 30), f"{name} (n={len(A)})", fill="black")
+    img.save(path, optimize=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen"])
+    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen", "diag", "fig5", "fig5png"])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--lr", type=float, default=1e-3, help="diag / fig5: Adam learning rate")
+    ap.add_argument("--nus", default="0.05", help="diag / fig5: comma-separated outlier shares")
+    ap.add_argument("--classes", action="store_true", help="diag: per-attack-type false positives")
+    ap.add_argument("--methods", default=None, help="fig5: comma-separated subset of " + ",".join(FIG5_METHODS))
+    ap.add_argument("--inputs", nargs="+", default=None, help="fig5png: fig5 JSON files to draw")
+    ap.add_argument("--png", default=str(RESULTS / "waldo_fig5.png"))
     a = ap.parse_args()
+    a.nus = [float(v) for v in a.nus.split(",")]
+    if a.what == "fig5png":
+        recs = [r for f in a.inputs for r in json.loads(Path(f).read_text())]
+        fig5_png(recs, Path(a.png), f"KDD99, nu={recs[0]['nu']}, {len(recs[0]['ap'])} epochs, mean +- std")
+        return
     import torch
 
     torch.set_num_threads(1)
