@@ -270,3 +270,26 @@ def test_drocc_lf_fits_its_labelled_data_once_adversarial_epochs_start():
     assert auroc(np.r_[np.zeros(300), np.ones(30)], np.r_[s_norm, model.decision_function(neg)]) >= 0.95
     assert auroc(np.r_[np.zeros(300), np.ones(len(model.adversarial_points_))],
                  np.r_[s_norm, model.decision_function(model.adversarial_points_)]) >= 0.8
+
+
+def test_per_row_weights_project_each_row_as_its_own_metric():
+    g = torch.Generator().manual_seed(3)
+    W = torch.rand(30, 6, generator=g, dtype=torch.float64) + 0.01
+    W = W * 6 / W.sum(dim=1, keepdim=True)
+    h = torch.randn(30, 6, generator=g, dtype=torch.float64) * torch.linspace(0.1, 4, 30)[:, None].double()
+    p = project_weighted_shell(h, W, 1.0, 2.0)
+    for i in range(30):
+        torch.testing.assert_close(p[i:i + 1], project_weighted_shell(h[i:i + 1], W[i], 1.0, 2.0))
+    nw = weighted_norm(p, W)
+    assert torch.all(nw >= 1.0 - 1e-9) and torch.all(nw <= 2.0 + 1e-9)
+
+
+def test_drocc_lf_point_weights_fit_and_reject_bad_option():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (np.abs(X[:, 0]) > 1.8).astype(int)
+    model = DROCCLF(metric_weights="point", radius=1.0, gamma=1.5, ascent_step_size=0.3, **FAST).fit(X, y)
+    assert np.isfinite(model.decision_function(X)).all()
+    assert model.adversarial_points_.shape[0] == int((y == 0).sum())
+    with pytest.raises(InputError, match="metric_weights"):
+        DROCCLF(metric_weights="median", **FAST).fit(X, y)

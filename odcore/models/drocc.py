@@ -72,16 +72,18 @@ def project_weighted_shell(h, w, r: float, gamma: float, *, iters: int = 80):
     ``(-1 / max_j w_j, 0)`` when ``||h||_w < r`` (grow). We find it by bisection (batched over
     rows, float64), then rescale radially to remove the residual (this also covers the
     degenerate case where ``h`` has no component along the largest weight). Rows already inside
-    the shell are returned unchanged. ``w`` holds non-negative weights (d,).
+    the shell are returned unchanged. ``w`` holds non-negative weights: one vector (d,) for every
+    row, or one per row (n, d) (the authors' code weighs each point by its own gradient).
     """
     import torch
 
     dtype = h.dtype
     h64 = h.double()
     w64 = w.double().clamp(min=0)
-    wmax = float(w64.max())
-    if not wmax > 0:
-        raise InputError("the DROCC-LF metric needs at least one positive feature weight")
+    n = h64.shape[0]
+    wmax = w64.amax(dim=-1).expand(n) if w64.dim() == 2 else w64.max().expand(n)  # (n,)
+    if not bool((wmax > 0).all()):
+        raise InputError("the DROCC-LF metric needs at least one positive feature weight (in every row)")
     norm = weighted_norm(h64, w64)
     rho = norm.clamp(min=r, max=gamma * r)
     outer = norm > gamma * r
@@ -95,10 +97,8 @@ def project_weighted_shell(h, w, r: float, gamma: float, *, iters: int = 80):
         den = (1.0 + tau[:, None] * w64).clamp(min=EPS)
         return (wh2 / (den * den)).sum(dim=1)
 
-    n = h64.shape[0]
     # bracket: outer rows in [0, hi] with g(hi) <= rho^2; inner rows in (-1/wmax, 0]
-    lo = torch.where(outer, torch.zeros(n, dtype=torch.float64, device=h.device),
-                     torch.full((n,), -1.0 / wmax, dtype=torch.float64, device=h.device))
+    lo = torch.where(outer, torch.zeros(n, dtype=torch.float64, device=h.device), -1.0 / wmax)
     hi = torch.where(outer, torch.ones(n, dtype=torch.float64, device=h.device),
                      torch.zeros(n, dtype=torch.float64, device=h.device))
     for _ in range(200):  # doubling until g(hi) <= rho^2 (only outer rows move)
@@ -118,9 +118,9 @@ def project_weighted_shell(h, w, r: float, gamma: float, *, iters: int = 80):
     # a row with no mass on weighted features cannot be scaled; put it on the largest weight
     dead = pn <= EPS
     if bool(dead.any()):
-        jmax = int(torch.argmax(w64))
+        jmax = torch.argmax(w64, dim=-1).expand(n)  # (n,)
         unit = torch.zeros_like(proj)
-        unit[:, jmax] = 1.0 / math.sqrt(wmax)
+        unit.scatter_(1, jmax[:, None], (1.0 / wmax.sqrt())[:, None])
         proj = torch.where(dead[:, None], unit, proj)
         pn = weighted_norm(proj, w64)
     proj = proj * (rho / pn.clamp(min=EPS))[:, None]
@@ -324,6 +324,25 @@ class DROCCLF(DROCC):
 
     uses_labels = True
     _saved_attrs = DROCC._saved_attrs + ("feature_weights_",)
+    param_help = {
+        **DROCC.param_help,
+        "metric_weights": "'mean': one weight vector |df/dx| averaged over the training data (refreshed each "
+                          "epoch); 'point': each point's own |gradient| (the authors' code)",
+    }
+
+    def __init__(self, *, radius: float | None = None, gamma: float = 2.0, mu: float = 1.0,
+                 ascent_step_size: float = 0.001, ascent_num_steps: int = 50, project_every: int = 10,
+                 only_ce_epochs: int = 50, hidden: tuple = (128,), input_shape: tuple | None = None,
+                 metric_weights: str = "mean",
+                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
+                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
+                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+        self._store_params(locals())
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.metric_weights not in ("mean", "point"):
+            raise InputError(f"metric_weights must be 'mean' or 'point', got {self.metric_weights!r}")
 
     def _prepare(self, X, y, X_pos) -> None:
         super()._prepare(X, y, X_pos)
@@ -359,6 +378,19 @@ class DROCCLF(DROCC):
     def _project(self, h, noise):
         return project_weighted_shell(h, self._w, self.radius_, float(self.gamma))
 
+    def _point_weights(self, x):
+        """Per-point weights ``|d f / d x|`` at each row of ``x``, normalised to sum to ``d`` per row
+        (uniform for a row whose gradient is zero)."""
+        import torch
+
+        xb = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self._logit(xb).sum(), [xb])
+        g = g.abs()
+        s = g.sum(dim=1, keepdim=True)
+        d = x.shape[1]
+        return torch.where(s > EPS, g * (d / s.clamp(min=EPS)), torch.ones_like(g)).detach()
+
     def _train_step(self, batch, epoch: int) -> dict[str, Any]:
         import torch
         import torch.nn.functional as F
@@ -372,6 +404,8 @@ class DROCCLF(DROCC):
         loss = ce
         pos = x[y == 0]
         if epoch >= int(self.only_ce_epochs) and pos.shape[0] > 0:
+            if self.metric_weights == "point":
+                self._w = self._point_weights(pos)
             x_adv = self._adversarial_search(pos)
             self._keep(pos, x_adv, epoch)
             adv = F.binary_cross_entropy_with_logits(self._logit(x_adv),
