@@ -284,6 +284,38 @@ def diag(a) -> list[dict]:
     return recs
 
 
+def diag_summary(recs: list[dict]) -> str:
+    """Markdown tables of diag records: AUPRC of each ranking at a few epochs (mean +- std over seeds),
+    the outliers' inlier-decoder error against the inliers', and the label-free stopping rules."""
+    lines = []
+    keys = [k[6:] for k in recs[0]["curve"][0] if k.startswith("auprc_")]
+    for nu in sorted({r["nu"] for r in recs}):
+        rs = [r for r in recs if r["nu"] == nu]
+        n_ep = min(len(r["curve"]) for r in rs)
+        eps = sorted({e for e in (10, 25, 50, 100, 200, 300, 400, 500, 800) if e <= n_ep} | {n_ep})
+        lines += [f"nu={nu}, lr={rs[0]['lr']}, {len(rs)} seeds: AUPRC in % per ranking (mean ± std) by epoch", "",
+                  "| epoch | " + " | ".join(keys) + " | l_ui outliers / inliers | outlier share |",
+                  "|---|" + "---|" * (len(keys) + 2)]
+        for e in eps:
+            cells = []
+            for k in keys:
+                v = 100 * np.array([r["curve"][e - 1][f"auprc_{k}"] for r in rs])
+                cells.append(f"{v.mean():.1f} ± {v.std():.1f}")
+            ratio = np.mean([r["curve"][e - 1]["l_ui_out"] / r["curve"][e - 1]["l_ui_in"] for r in rs])
+            share = np.mean([r["curve"][e - 1]["outlier_share"] for r in rs])
+            lines.append(f"| {e} | " + " | ".join(cells) + f" | {ratio:.1f} | {share:.3f} |")
+        best = 100 * np.array([max(c["auprc_l_ui"] for c in r["curve"]) for r in rs])
+        lines += ["", "best epoch in hindsight (uses labels, NOT a method): "
+                  f"l_ui AUPRC {best.mean():.1f} ± {best.std():.1f}"]
+        for key in ("outlier_share", "advantage"):
+            st = [r[f"stop_{key}"] for r in rs]
+            v = 100 * np.array([s["auprc_l_ui"] for s in st])
+            lines.append(f"stop when {key} settles: epochs {[s['epoch'] for s in st]}, AUPRC "
+                         f"{v.mean():.1f} ± {v.std():.1f}")
+        lines.append("")
+    return "\n".join(lines)
+
+
 FIG5_METHODS = {"WALDO": WALDO, "CoRa + advantage": CoRa, "WAE-GAN": WAEGAN}
 
 
@@ -296,7 +328,10 @@ def fig5(a) -> list[dict]:
         for seed in range(a.seeds):
             Xp, Xu, yu, _ = pu_split("kdd", a.nus[0], seed, 5000, 5000)
             c0 = time.process_time()
-            m = cls(**{**KDD, "lr": a.lr, "epochs": a.epochs, "random_state": seed})
+            kw = {**KDD, "lr": a.lr, "epochs": a.epochs, "random_state": seed}
+            if cls is CoRa:
+                kw.pop("lam")  # CoRa = WALDO without the Wasserstein term (its own default lam=0)
+            m = cls(**kw)
             m.fit(Xu, X_pos=Xp, monitor=(Xu, yu))
             ap = [h["val_auprc"] for h in m.history_]
             recs.append({"method": name, "seed": seed, "nu": a.nus[0], "lr": a.lr, "ap": ap,
@@ -345,7 +380,7 @@ def fig5_png(recs: list[dict], path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen", "diag", "fig5", "fig5png"])
+    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen", "diag", "diagsum", "fig5", "fig5png"])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--json", default=None)
@@ -353,10 +388,13 @@ def main() -> None:
     ap.add_argument("--nus", default="0.05", help="diag / fig5: comma-separated outlier shares")
     ap.add_argument("--classes", action="store_true", help="diag: per-attack-type false positives")
     ap.add_argument("--methods", default=None, help="fig5: comma-separated subset of " + ",".join(FIG5_METHODS))
-    ap.add_argument("--inputs", nargs="+", default=None, help="fig5png: fig5 JSON files to draw")
+    ap.add_argument("--inputs", nargs="+", default=None, help="fig5png / diagsum: JSON files to read")
     ap.add_argument("--png", default=str(RESULTS / "waldo_fig5.png"))
     a = ap.parse_args()
     a.nus = [float(v) for v in a.nus.split(",")]
+    if a.what == "diagsum":
+        print(diag_summary([r for f in a.inputs for r in json.loads(Path(f).read_text())]))
+        return
     if a.what == "fig5png":
         recs = [r for f in a.inputs for r in json.loads(Path(f).read_text())]
         fig5_png(recs, Path(a.png), f"KDD99, nu={recs[0]['nu']}, {len(recs[0]['ap'])} epochs, mean +- std")
