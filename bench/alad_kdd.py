@@ -57,6 +57,44 @@ def diagnose(m, Xd: np.ndarray, yd: np.ndarray, Xt: np.ndarray, rec: dict, cpu: 
     cpu[0] += time.process_time() - c
 
 
+def scaler(kind: str, X: np.ndarray):
+    """The feature scaling fitted on the training rows ``X`` (a function of a matrix)."""
+    from odcore.data.validate import standardization
+
+    if kind == "none":
+        return lambda A: np.asarray(A, dtype=np.float32)
+    if kind == "minmax":  # test rows may fall outside [0, 1]
+        lo, hi = X.min(0), X.max(0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        return lambda A: ((A - lo) / span).astype(np.float32)
+    pre = (lambda A: np.log1p(np.maximum(A, 0))) if kind == "log1p" else (lambda A: A)
+    mu, sd = standardization(pre(X))  # the split's own z-scoring
+    return lambda A: ((pre(A) - mu) / sd).astype(np.float32)
+
+
+def on_val(m, Xv: np.ndarray, yv: np.ndarray, kind: str, rec: dict, best: dict, cpu: list) -> None:
+    """Per-epoch F1 of every score on the labelled validation set (training half only); keeps the EMA
+    weights of the epoch with the best F1 of ``kind`` (used when --select-epoch-on-val)."""
+    import copy
+
+    import torch
+
+    from odcore.models.alad import NET_NAMES
+
+    c = time.process_time()
+    m._train_mode(False)
+    xv = torch.from_numpy(np.ascontiguousarray(Xv))
+    with torch.no_grad():
+        f1 = {k: prf_top(yv, m.score_with(xv, k).numpy().astype(np.float64))["f1"]
+              for k in ("features", "l1", "l2", "logits")}
+    rec.update({f"lval_f1_{k}": v for k, v in f1.items()})
+    print("   labelled-val F1 " + ", ".join(f"{k[:4]} {v:.3f}" for k, v in f1.items()), flush=True)
+    if f1[kind] > best["f1"]:
+        best.update(f1=f1[kind], epoch=rec["epoch"],
+                    state={n: copy.deepcopy(m.nets_["ema_" + n].state_dict()) for n in NET_NAMES})
+    cpu[0] += time.process_time() - c
+
+
 def baselines(Xtr: np.ndarray, Xte: np.ndarray, y: np.ndarray, a) -> list[dict]:
     """Reference points on the same (scaled) rows: L1 distance from the training mean, 1-NN distance
     (on a 40,000-row test subsample: brute force over the whole test half is too slow here), and a
@@ -126,6 +164,13 @@ def main() -> None:
     ap.add_argument("--baselines", action="store_true",
                     help="also score with training-free references on the same training rows: L1 distance "
                          "from the training mean, 1-NN distance, and an autoencoder with ALAD's E and G")
+    ap.add_argument("--labelled-val", type=int, default=0,
+                    help="hold this many attack rows out of the fit and add a quarter as many `normal.` rows of "
+                         "the TRAINING half: a labelled validation set (no test rows) scored every epoch")
+    ap.add_argument("--select-epoch-on-val", action="store_true",
+                    help="score the test half with the EMA weights of the epoch with the best labelled-validation "
+                         "F1 of --select-score (instead of ALAD's unsupervised early-stopping choice)")
+    ap.add_argument("--select-score", default="features", choices=("features", "l1", "l2", "logits"))
     ap.add_argument("--ae-epochs", type=int, default=10, help="epochs of the --baselines autoencoder")
     ap.add_argument("--monitor-rows", type=int, default=0,
                     help="diagnostics only: record F1/AUROC on this many random test rows each epoch "
@@ -145,23 +190,29 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     path = a.data or str(shared_data_dir() / "kddcup99" / "kddcup.data_10_percent.gz")
     ds = load(path)
-    sp = split(ds, "kdd-alad", seed=a.seed, standardize=a.scale == "zscore")
-    if a.scale == "log1p":  # every KDD column is a non-negative count, rate or 0/1 flag
-        sp.X_train, sp.X_test = np.log1p(np.maximum(sp.X_train, 0)), np.log1p(np.maximum(sp.X_test, 0))
-        mu, sd = sp.X_train.mean(0), sp.X_train.std(0)
-        sd = np.where(sd > 1e-12, sd, 1.0)
-        sp.X_train = ((sp.X_train - mu) / sd).astype(np.float32)
-        sp.X_test = ((sp.X_test - mu) / sd).astype(np.float32)
-    if a.scale == "minmax":  # min and max of the training rows; test rows may fall outside [0, 1]
-        lo, hi = sp.X_train.min(0), sp.X_train.max(0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        sp.X_train = ((sp.X_train - lo) / span).astype(np.float32)
-        sp.X_test = ((sp.X_test - lo) / span).astype(np.float32)
-    Xtr = sp.X_train
+    sp = split(ds, "kdd-alad", seed=a.seed, standardize=False)
+    # a labelled validation set from the TRAINING half only: attack rows held out of the fit and the
+    # training half's `normal.` rows (which the protocol otherwise discards), never test rows
+    rng = np.random.default_rng(a.seed + 5)
+    Xv = yv = None
+    pool = np.arange(len(sp.X_train))
+    if a.labelled_val:
+        held = rng.choice(len(pool), a.labelled_val, replace=False)
+        pool = np.setdiff1d(pool, held)
+        half = np.setdiff1d(np.arange(ds.n_rows), sp.test_index)
+        normals = half[ds.y[half] == 1]
+        nv = rng.choice(normals, min(len(normals), int(round(a.labelled_val * 0.25))), replace=False)
+        Xv = np.vstack([sp.X_train[held], ds.X[nv]]).astype(np.float32)
+        yv = np.r_[np.zeros(len(held)), np.ones(len(nv))].astype(np.int64)
+    scale = scaler(a.scale, sp.X_train[pool])
+    Xtr, Xte = scale(sp.X_train[pool]), scale(sp.X_test)
+    Xv = None if Xv is None else scale(Xv)
+    n_pool = len(Xtr)
     if a.train_rows and a.train_rows < len(Xtr):
         Xtr = Xtr[np.random.default_rng(a.seed).choice(len(Xtr), a.train_rows, replace=False)]
     y = sp.y_test
-    print(f"train {Xtr.shape} (of {sp.X_train.shape[0]}), test {sp.X_test.shape}, anomaly share {y.mean():.4f}")
+    sp.X_test = Xte
+    print(f"train {Xtr.shape} (of {n_pool}), test {sp.X_test.shape}, anomaly share {y.mean():.4f}")
 
     m = ALAD(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, patience=a.patience,
              validation_share=a.validation_share, spectral_norm=a.spectral_norm, device="cpu",
@@ -179,15 +230,25 @@ def main() -> None:
         di = np.random.default_rng(a.seed + 2).choice(len(y), min(a.diag_rows, len(y)), replace=False)
         tri = np.random.default_rng(a.seed + 3).choice(len(Xtr), min(a.diag_rows, len(Xtr)), replace=False)
         callbacks.append(lambda r: diagnose(m, sp.X_test[di], y[di], Xtr[tri], r, diag_cpu))
+    best = {"f1": -1.0, "state": None, "epoch": None}
+    if Xv is not None:
+        callbacks.append(lambda r: on_val(m, Xv, yv, a.select_score, r, best, diag_cpu))
     c0, w0 = time.process_time(), time.perf_counter()
     m.fit(Xtr, monitor=monitor, callbacks=callbacks)
     cpu_fit, wall_fit = time.process_time() - c0 - diag_cpu[0], time.perf_counter() - w0
     n_ep = len(m.history_)
+    selected = m.best_epoch_
+    if a.select_epoch_on_val and best["state"] is not None:  # the labelled-validation epoch replaces ALAD's own
+        for n, st in best["state"].items():
+            m.nets_["ema_" + n].load_state_dict(st)
+        selected = best["epoch"]
     rows = []
     for kind in ("features", "l1", "l2", "logits"):
         s = m.scores(sp.X_test, kind)
         rows.append({"method": f"ALAD ({kind})", **prf_top(y, s), "auroc": metrics.auroc(y, s),
                      "auprc": metrics.auprc(y, s)})
+        if Xv is not None:
+            rows[-1]["labelled_val_f1"] = prf_top(yv, m.scores(Xv, kind))["f1"]
     c1 = time.process_time()
     ifo = create("iforest", random_state=a.seed).fit(Xtr)
     cpu_if = time.process_time() - c1
@@ -196,16 +257,19 @@ def main() -> None:
                  "auprc": metrics.auprc(y, s)})
     if a.baselines:
         rows += baselines(Xtr, sp.X_test, y, a)
-    out = {"rows": rows, "epochs_run": n_ep, "best_epoch": m.best_epoch_, "cpu_seconds_fit": cpu_fit,
+    out = {"rows": rows, "epochs_run": n_ep, "best_epoch": m.best_epoch_, "selected_epoch": selected,
+           "cpu_seconds_fit": cpu_fit,
            "wall_seconds_fit": wall_fit, "cpu_seconds_per_epoch": cpu_fit / max(n_ep, 1),
            "iforest_cpu_seconds": cpu_if, "train_rows": int(len(Xtr)), "args": vars(a),
            "history": m.history_}
-    print("| method | precision | recall | F1 | AUROC | AUPRC |")
-    print("|---|---|---|---|---|---|")
+    print("| method | precision | recall | F1 | AUROC | AUPRC | F1 on the labelled validation set |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
+        v = f"{r['labelled_val_f1']:.4f}" if "labelled_val_f1" in r else "-"
         print(f"| {r['method']} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | "
-              f"{r['auroc']:.4f} | {r['auprc']:.4f} |")
-    print(f"epochs run {n_ep} (best EMA epoch {m.best_epoch_}), CPU s/epoch {out['cpu_seconds_per_epoch']:.1f}, "
+              f"{r['auroc']:.4f} | {r['auprc']:.4f} | {v} |")
+    print(f"epochs run {n_ep} (best EMA epoch {m.best_epoch_}, scored epoch {selected}), "
+          f"CPU s/epoch {out['cpu_seconds_per_epoch']:.1f}, "
           f"fit wall {wall_fit:.0f}s, iforest CPU {cpu_if:.1f}s")
     if a.json:
         with open(a.json, "w") as f:

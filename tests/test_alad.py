@@ -148,3 +148,20 @@ def test_bad_parameters(data):
         ALAD(validation_share=0.9).fit(Xtr)
     with pytest.raises(InputError, match="validation_share"):
         ALAD(validation_share=0.1, epochs=1).fit(Xtr[:3])
+
+
+def test_ema_warm_up_follows_the_decay_schedule():
+    """EMA update ``ema <- d ema + (1 - d) raw`` with ``d = min(ema_decay, (1 + t) / (10 + t))``: after one
+    step (t = 0, d = 0.1) the EMA weights are 0.1 x the initial weights + 0.9 x the trained ones, so short
+    runs are not scored with weights stuck near the initialisation."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 6)).astype(np.float32)
+    kw = dict(epochs=1, batch_size=64, lr=1e-2, device="cpu", validation_share=0.0, random_state=3)
+    m = ALAD(**kw).fit(X)  # one step
+    init = ALAD(**kw)
+    init.device_ = "cpu"
+    init._init_nets(X.shape[1])  # the same seeded initial weights
+    for n in NET_NAMES:
+        for p0, pr, pe in zip(init.nets_[n].parameters(), m.nets_[n].parameters(), m.nets_["ema_" + n].parameters()):
+            torch.testing.assert_close(pe, 0.1 * p0 + 0.9 * pr, rtol=1e-5, atol=1e-6)
+    assert any(not torch.allclose(p0, pr) for p0, pr in zip(init.nets_["E"].parameters(), m.nets_["E"].parameters()))

@@ -79,7 +79,8 @@ def _torch_modules():
             return self.out(self.features(x, x2)).squeeze(1)
 
     class DZZ(nn.Module):
-        """Cycle discriminator ``D_zz(z, z')``: 2k-64-32-1 (dropout 0.2)."""
+        """Cycle discriminator ``D_zz(z, z')`` on the concatenated pair: 2k-32-1 (dropout 0.2) by default
+        (paper, KDD: 64-32-1 with k = 32)."""
 
         def __init__(self, latent: int, hidden):
             super().__init__()
@@ -108,7 +109,7 @@ class ALAD(DeepDetector):
     """Adversarially learned anomaly detection with EMA weights and early stopping.
 
     Parameters: ``latent`` size; ``enc_hidden`` / ``gen_hidden`` MLP widths (paper, KDD:
-    121-64-32 and 32-64-128-121); ``disc_width`` (128) and ``dzz_hidden`` ((64, 32));
+    121-64-32 and 32-64-128-121); ``disc_width`` (128) and ``dzz_hidden`` ((32,): 2k-32-1);
     ``input_shape`` for image rows; ``score`` ("l1", "l2", "logits", "features");
     ``spectral_norm`` on the discriminators; ``ema_decay``; early stopping: ``validation_share``
     of the training rows held out (0 disables), ``patience`` epochs, ``stop_on``
@@ -124,7 +125,7 @@ class ALAD(DeepDetector):
         "enc_hidden": "hidden widths of the encoder MLP (paper KDD: 64, LeakyReLU 0.2)",
         "gen_hidden": "hidden widths of the generator MLP (paper KDD: 64, 128, ReLU)",
         "disc_width": "width of the discriminators' layers (paper: 128)",
-        "dzz_hidden": "hidden widths of D_zz (paper: 64, 32)",
+        "dzz_hidden": "hidden widths of D_zz (paper KDD: 32, on the 2k = 64 inputs of the pair)",
         "input_shape": "(channels, height, width) for image rows (convolutional E, G and x branches); None for tabular",
         "score": "anomaly score: 'features' (paper default), 'l1', 'l2' or 'logits'",
         "spectral_norm": "spectral normalisation on the discriminators",
@@ -138,7 +139,7 @@ class ALAD(DeepDetector):
     _saved_attrs = ("best_epoch_", "stopped_epoch_")
 
     def __init__(self, *, latent: int = 32, enc_hidden: tuple = (64,), gen_hidden: tuple = (64, 128),
-                 disc_width: int = 128, dzz_hidden: tuple = (64, 32), input_shape: tuple | None = None,
+                 disc_width: int = 128, dzz_hidden: tuple = (32,), input_shape: tuple | None = None,
                  score: str = "features", spectral_norm: bool = False, ema_decay: float = 0.999,
                  validation_share: float = 0.1, patience: int = 10, stop_on: str = "reconstruction",
                  contamination: float = 0.2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-5,
