@@ -340,3 +340,30 @@ def test_learns_digits_and_generates_inlier_like_rows(fitted, pu):
         return float(np.sqrt(d.min(axis=1)).mean())
 
     assert mean_nn(gen, real_in) < mean_nn(gen, real_out)
+
+
+def test_latent_score_is_the_mahalanobis_distance_from_the_encoded_positives(tmp_path, small):
+    """score="latent": (Q(x) - m)^T S^-1 (Q(x) - m) with N(m, S) fitted to Q(X_pos); training unchanged."""
+    Xp, Xu, yu = small
+    base = WALDO(**FAST).fit(Xu, yu, X_pos=Xp)
+    lat = WALDO(**{**FAST, "score": "latent"}).fit(Xu, yu, X_pos=Xp)
+    # the same training (only the ranking differs): same codes, same assignment
+    np.testing.assert_array_equal(base.embed(Xu), lat.embed(Xu))
+    np.testing.assert_array_equal(base.labels_, lat.labels_)
+    # the default ranking is the inlier-decoder error
+    np.testing.assert_allclose(base.decision_scores_, base.reconstruct(Xu)["errors"].mean(axis=1), rtol=1e-5)
+    # the positives' Gaussian is the mean / (ridged) covariance of the encoded positives
+    Zp = lat.embed(Xp).astype(np.float64)
+    np.testing.assert_allclose(lat.latent_mean_pos_, Zp.mean(axis=0), rtol=1e-5, atol=1e-6)
+    cov = np.linalg.inv(lat.latent_prec_pos_)
+    np.testing.assert_allclose(np.diag(cov), Zp.var(axis=0, ddof=1), rtol=0.02, atol=1e-5)
+    d = lat.embed(Xu).astype(np.float64) - lat.latent_mean_pos_
+    direct = np.einsum("ij,jk,ik->i", d, lat.latent_prec_pos_, d)
+    np.testing.assert_allclose(lat.decision_scores_, direct, rtol=1e-4, atol=1e-5)
+    assert lat.decision_scores_.min() >= 0
+    # per-epoch monitoring used the latent score too, and save / load keeps the Gaussian
+    assert "val_auprc" in lat.history_[-1]
+    lat.save(tmp_path / "m")
+    np.testing.assert_array_equal(WALDO.load(tmp_path / "m").decision_function(Xu), lat.decision_function(Xu))
+    with pytest.raises(InputError, match="score"):
+        WALDO(**{**FAST, "score": "outlier"}).fit(Xu, X_pos=Xp)
