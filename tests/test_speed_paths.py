@@ -27,13 +27,15 @@ def fitted(data):
 
 
 def test_inference_mode_scores_equal_no_grad_scores(fitted, data):
-    fast = fitted.decision_function(data)
-    fitted._score_inference_mode = False
+    fitted._score_fused = False  # the plain forward in both (the fused one: tested below, to 1e-5)
     try:
+        fast = fitted.decision_function(data)
+        fitted._score_inference_mode = False
         slow = fitted.decision_function(data)
     finally:
-        del fitted._score_inference_mode
+        del fitted._score_inference_mode, fitted._score_fused
     assert np.array_equal(fast, slow)
+    np.testing.assert_allclose(fitted.decision_function(data), slow, rtol=1e-5, atol=1e-7)
 
 
 def test_scores_are_float64_and_one_per_row(fitted, data):
@@ -151,3 +153,73 @@ def test_cuda_scores_match_cpu_scores(data):  # pragma: no cover - no GPU in CI
     np.testing.assert_allclose(m.decision_function(data), ref, rtol=1e-4, atol=1e-6)
     m.amp = True
     np.testing.assert_allclose(m.decision_function(data), ref, rtol=5e-2, atol=1e-3)
+
+
+# ---------------------------------------------------------------------- fused CPU inference (oneDNN)
+def _plain_scores(model, X):
+    model._score_fused = False
+    try:
+        return model.decision_function(X)
+    finally:
+        del model._score_fused
+
+
+@pytest.mark.parametrize("act", ["leaky_relu", "relu", "tanh", "sigmoid", "linear"])
+def test_fused_cpu_scoring_equals_the_plain_forward(data, act):
+    """Fused linear + activation scoring == the plain nn.Sequential forward within 1e-5 (every activation,
+    dropout and batch norm in the net, odd batch sizes incl. a single row)."""
+    from odcore.models import nets
+
+    class Net(AutoEncoder):
+        def _build(self, n_features):
+            return {"encoder": nets.mlp([n_features, 16, 8, 3], act=act, dropout=0.1, batchnorm=act == "relu"),
+                    "decoder": nets.mlp([3, 8, n_features], act=act)}
+
+    m = Net(epochs=1, batch_size=64, device="cpu", score_batch_size=7).fit(data)
+    ref = _plain_scores(m, data)
+    np.testing.assert_allclose(m.decision_function(data), ref, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(m.embed(data[:1]), m.nets_["encoder"](torch.from_numpy(data[:1])).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    if torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        assert type(m.nets_["encoder"]).__name__ == "FusedCPUSequential"
+        from odcore.models.deep import _FUSED_PLANS
+
+        assert _FUSED_PLANS[m.nets_["encoder"]]  # the check on first use passed: fused for real
+
+
+def test_fused_path_follows_weight_changes_save_load_and_training(data, tmp_path):
+    """Packed weights are rebuilt when the weights change (refit, in-place edit, load); the state
+    dict is unchanged, and training after scoring still learns through the plain forward."""
+    m = AutoEncoder(latent=3, hidden=(8,), epochs=2, batch_size=64, device="cpu").fit(data)
+    first = m.decision_function(data)
+    sd_keys = set(m.nets_["encoder"].state_dict())
+    with torch.no_grad():
+        m.nets_["decoder"][0].weight.mul_(1.5)  # in place: the packed copy must be refreshed
+    np.testing.assert_allclose(m.decision_function(data), _plain_scores(m, data), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(m.decision_function(data), first)
+    assert set(m.nets_["encoder"].state_dict()) == sd_keys
+    path = tmp_path / "ae"
+    m.save(path)
+    loaded = type(m).load(path)
+    np.testing.assert_allclose(loaded.decision_function(data), m.decision_function(data), rtol=1e-5, atol=1e-7)
+    m.set_params(epochs=1)
+    m.fit(data, monitor=(data, (np.arange(len(data)) < 15).astype(int)))  # scoring inside fit (monitor)
+    assert np.isfinite(m.history_[-1]["loss"])
+    np.testing.assert_allclose(m.decision_function(data), _plain_scores(m, data), rtol=1e-5, atol=1e-7)
+
+
+def test_fused_path_is_per_thread_and_leaves_autograd_alone(fitted, data):
+    """Outside a scoring call (and with gradients on) the networks run their plain forward."""
+    from odcore.models import deep
+
+    fitted.decision_function(data)  # converts the nets
+    x = torch.from_numpy(data[:5]).requires_grad_(True)
+    out = fitted.nets_["encoder"](x)
+    assert out.requires_grad  # plain forward: differentiable
+    assert not getattr(deep._FUSED, "on", False)
+    import copy
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(fitted.nets_["encoder"]))
+    assert torch.equal(clone(x).detach(), out.detach())
+    assert isinstance(copy.deepcopy(fitted.nets_["encoder"]), torch.nn.Sequential)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +32,113 @@ from odcore.models.base import BaseDetector
 # nn.init draws from torch's global generator; concurrent fits (job threads) take this lock
 # while seeding and building so that the same seed always gives the same initial weights.
 _BUILD_LOCK = threading.Lock()
+
+# Fused CPU inference for MLPs (bench/results/speed.md, section 2): while a thread scores on CPU
+# (``DeepDetector._fused_cpu``), every plain ``nn.Sequential`` of the detector's networks runs
+# each ``Linear`` (+ the activation right after it) as one oneDNN call with a pre-packed weight,
+# ``torch.ops.mkldnn._linear_pointwise``: no bias broadcast copy, no separate activation pass.
+# Same results within float32 rounding (checked against the plain forward on first use per
+# network, falling back to it for good on any mismatch or error); training, autograd and CUDA
+# never take this path. The switch is per thread, so a network trained in one thread and scored
+# in another is unaffected.
+_FUSED = threading.local()
+_FUSED_ACTS = {"ReLU": ("relu", []), "Tanh": ("tanh", []), "Identity": ("none", [])}
+_FUSED_CLASS: list = []
+# per network: its fused plan (False: do not fuse); per Linear: its packed weight. Kept outside the
+# modules (weak keys) so that pickling / deep-copying a network never meets an opaque oneDNN tensor.
+_FUSED_PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _fused_plan(seq) -> list | None:
+    """[(Linear, attr, scalars) | module, ...] for the children of ``seq`` (None: nothing to fuse)."""
+    from torch import nn
+
+    kids, plan, i = list(seq), [], 0
+    while i < len(kids):
+        m = kids[i]
+        if type(m) is nn.Linear:
+            nxt = kids[i + 1] if i + 1 < len(kids) else None
+            name = type(nxt).__name__ if nxt is not None else ""
+            if type(nxt) is nn.LeakyReLU:
+                plan.append((m, "leaky_relu", [float(nxt.negative_slope)]))
+                i += 2
+                continue
+            if name in _FUSED_ACTS and type(nxt).__module__.startswith("torch.nn"):
+                plan.append((m, *_FUSED_ACTS[name]))
+                i += 2
+                continue
+            plan.append((m, "none", []))
+        else:
+            plan.append(m)
+        i += 1
+    return plan if any(isinstance(p, tuple) for p in plan) else None
+
+
+def _packed_weight(lin):
+    """oneDNN-packed copy of ``lin.weight``, rebuilt when the weight changes (version, storage)."""
+    import torch
+
+    w = lin.weight
+    key = (w._version, w.data_ptr(), tuple(w.shape))
+    cached = _PACKED.get(lin)
+    if cached is None or cached[0] != key:
+        cached = (key, torch.ops.mkldnn._reorder_linear_weight(w.detach(), 8192))
+        _PACKED[lin] = cached
+    return cached[1]
+
+
+def _fused_class():
+    """The ``nn.Sequential`` subclass whose forward takes the fused path (created on first use,
+    so that importing this module does not import torch)."""
+    if _FUSED_CLASS:
+        return _FUSED_CLASS[0]
+    import torch
+    from torch import nn
+
+    class FusedCPUSequential(nn.Sequential):
+        """An ``nn.Sequential`` (same children, parameters, state dict) with a fused CPU
+        inference forward, taken only inside ``DeepDetector._fused_cpu`` (see above)."""
+
+        def forward(self, x):
+            if (not getattr(_FUSED, "on", False) or not torch.is_inference_mode_enabled()
+                    or x.device.type != "cpu" or x.dtype != torch.float32 or x.dim() != 2):
+                return super().forward(x)
+            plan = _FUSED_PLANS.get(self)
+            if plan is None:
+                plan = _FUSED_PLANS[self] = _fused_plan(self) or False
+                if plan:  # first use: must equal the plain forward, else never fuse this network
+                    try:
+                        ok = torch.allclose(self._run_fused(plan, x), super().forward(x), rtol=1e-5, atol=1e-6)
+                    except (RuntimeError, AttributeError, TypeError):
+                        ok = False
+                    if not ok:
+                        _FUSED_PLANS[self] = plan = False
+            if not plan:
+                return super().forward(x)
+            return self._run_fused(plan, x)
+
+        @staticmethod
+        def _run_fused(plan, h):
+            lp = torch.ops.mkldnn._linear_pointwise
+            for step in plan:
+                if isinstance(step, tuple):
+                    lin, attr, scalars = step
+                    h = lp(h, _packed_weight(lin), lin.bias, attr, scalars, "")
+                else:
+                    h = step(h)
+            return h
+
+    FusedCPUSequential.__module__ = __name__
+    FusedCPUSequential.__qualname__ = "FusedCPUSequential"
+    _FUSED_CLASS.append(FusedCPUSequential)
+    return FusedCPUSequential
+
+
+def __getattr__(name: str):  # lets pickle find the lazily created class
+    if name == "FusedCPUSequential":
+        return _fused_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _epoch_sum(values: list) -> float:
@@ -92,6 +200,10 @@ class DeepDetector(BaseDetector):
     #: Scoring (``_score``, ``_apply_batched``) runs under ``torch.inference_mode()``; a subclass
     #: whose ``_score_batch`` needs autograd (input gradients) sets this to False (then ``no_grad``).
     _score_inference_mode: bool = True
+    #: CPU scoring runs the networks' plain ``nn.Sequential`` MLPs with oneDNN-fused linear +
+    #: activation calls (module comment above ``_fused_plan``; same scores within float32
+    #: rounding). A subclass sets this to False to opt out.
+    _score_fused: bool = True
 
     # ------------------------------------------------------------------ subclass API
     def _build(self, n_features: int) -> dict[str, Any]:  # pragma: no cover
@@ -206,6 +318,35 @@ class DeepDetector(BaseDetector):
         import torch
 
         return torch.inference_mode() if self._score_inference_mode else torch.no_grad()
+
+    def _fused_cpu(self):
+        """Context in which this thread's CPU scoring takes the fused MLP path (see
+        :attr:`_score_fused`); a no-op on other devices, under ``no_grad`` scoring, or without oneDNN."""
+        import contextlib
+
+        import torch
+
+        if not (self._score_fused and self._score_inference_mode and torch.device(self.device_).type == "cpu"
+                and torch.backends.mkldnn.is_available()
+                and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+                and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")):
+            return contextlib.nullcontext()
+        cls = _fused_class()
+        for net in self.nets_.values():
+            for mod in net.modules():
+                if type(mod) is torch.nn.Sequential:
+                    mod.__class__ = cls  # same module, parameters and state dict; new forward
+
+        @contextlib.contextmanager
+        def switch():
+            before = getattr(_FUSED, "on", False)
+            _FUSED.on = True
+            try:
+                yield
+            finally:
+                _FUSED.on = before
+
+        return switch()
 
     def _host_batches(self, X: np.ndarray, bs: int, *, staged: bool | None = None) -> Iterator[tuple[int, Any]]:
         """``(start, float32 tensor on the device)`` for consecutive row batches of ``X``.
@@ -327,7 +468,7 @@ class DeepDetector(BaseDetector):
         bs = int(getattr(self, "score_batch_size", 8192))
         on_host = torch.device(self.device_).type == "cpu"
         out = np.empty(n, dtype=np.float64) if on_host else torch.empty(n, dtype=torch.float32, device=self.device_)
-        with self._grad_free(), self._autocast():
+        with self._grad_free(), self._autocast(), self._fused_cpu():
             for i, xb in self._host_batches(X, bs):
                 s = self._score_batch(xb).detach().reshape(-1)
                 if on_host:
@@ -347,7 +488,7 @@ class DeepDetector(BaseDetector):
         self._train_mode(False)
         out = []
         bs = int(getattr(self, "score_batch_size", 8192))
-        with self._grad_free(), self._autocast():
+        with self._grad_free(), self._autocast(), self._fused_cpu():
             for _, xb in self._host_batches(X, bs):
                 out.append(fn(xb).float().cpu().numpy())
         return np.concatenate(out)
