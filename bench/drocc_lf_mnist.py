@@ -115,7 +115,7 @@ def run(args) -> list[dict]:
                       epochs=args.epochs, only_ce_epochs=args.only_ce_epochs, input_shape=(1, 28, 28),
                       hidden=(64,), batch_size=128, lr=1e-3, random_state=seed)
         runs = {  # class, extra settings, trained with the negatives
-            "DROCC-LF": (DROCCLF, {}, True),
+            "DROCC-LF": (DROCCLF, {"metric_weights": args.metric_weights}, True),
             "DROCC": (DROCC, {}, False),
             "DROCC + outlier exposure": (DROCCOE, {}, True),
             "binary classifier": (DROCCLF, {"only_ce_epochs": args.epochs}, True),
@@ -136,7 +136,7 @@ def run(args) -> list[dict]:
             adv_cpu = float(per_epoch[model.only_ce_epochs:].sum())
             s = {k: -model.decision_function(sp[k]) for k in ("pos", "far", "close_pixel", "close_half")}
             pooled = np.r_[s["far"], s["close_pixel"]]
-            rec = {"method": name, "seed": seed, "protocol": args.protocol,
+            rec = {"method": f"{name} ({args.label})" if args.label else name, "seed": seed, "protocol": args.protocol,
                    "recall3_pooled": recall_at_fpr(s["pos"], pooled, 0.03),
                    "recall5_pooled": recall_at_fpr(s["pos"], pooled, 0.05),
                    "recall3_pixel": recall_at_fpr(s["pos"], s["close_pixel"], 0.03),
@@ -149,7 +149,7 @@ def run(args) -> list[dict]:
                    "cpu_s_per_adv_epoch": adv_cpu / max(len(per_epoch) - model.only_ce_epochs, 1),
                    "settings": {k: getattr(args, k) for k in ("epochs", "only_ce_epochs", "ascent_steps",
                                                                "ascent_step_size", "radius", "gamma", "mu",
-                                                               "mask_frac", "n_neg")}}
+                                                               "mask_frac", "n_neg", "metric_weights")}}
             rows.append(rec)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
     return rows
@@ -189,8 +189,11 @@ def main() -> None:
     ap.add_argument("--radius", type=float, default=4.0)
     ap.add_argument("--gamma", type=float, default=2.0)
     ap.add_argument("--mu", type=float, default=1.0)
+    ap.add_argument("--metric-weights", choices=("mean", "point"), default="mean",
+                    help="DROCC-LF's metric: mean |gradient| over the training data, or each point's own")
     ap.add_argument("--methods", default=ALL_METHODS,
                     help="comma-separated subset of the methods (to split the work into runs of a few minutes)")
+    ap.add_argument("--label", default="", help="appended to the method names in the table (for variants)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--from-json", type=Path, nargs="*", default=None, help="only merge earlier --json runs")
     args = ap.parse_args()

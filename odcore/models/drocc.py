@@ -319,7 +319,9 @@ class DROCCLF(DROCC):
     adversarial points are searched around the normal rows only, and the shell is measured in
     ``||h||_w = sqrt(sum_j w_j h_j^2)`` with ``w_j = mean_x |df(x)/dx_j|`` over the training
     data, normalised to sum to ``d`` and refreshed at the start of every adversarial epoch
-    (uniform weights when every gradient is zero).
+    (uniform weights when every gradient is zero). ``metric_weights="point"`` instead weighs each
+    point's shell by its own ``|df/dx|`` (normalised per point to sum to ``d``), as the authors'
+    code does; the projection (Proposition 1) is then solved per row with that row's weights.
     """
 
     uses_labels = True
