@@ -8,9 +8,11 @@
    (b) DROCC's tabular network d-128-1 with its adversarial search, and (c) the plain
    autoencoder. Epochs are interleaved: a callback of our fit runs one bare epoch after each of
    our epochs, so machine noise hits both alike. Goal (issue 7): ours <= 1.25x the bare loop.
-2. Scoring throughput of the KDD-sized autoencoder: rows/s through ``decision_function`` at
-   several batch sizes and thread counts, against a bare ``model(x)`` loop over a prepared
-   tensor (goal >= 1M rows/s on 2 cores).
+2. Scoring throughput of the KDD-sized autoencoder (121-64-32-64-121, the inlier path of WALDO's
+   KDD network): rows/s through ``decision_function`` at several batch sizes and thread counts,
+   against a bare ``model(x)`` loop over a prepared tensor and against our own path with the
+   oneDNN fusion switched off (``_score_fused = False``), interleaved in one process; also CPU
+   seconds per million rows (goal >= 1M rows/s on 2 cores).
 3. DROCC's adversarial search: ascent steps per second (each step = forward + input-gradient
    of one batch).
 
@@ -225,17 +227,30 @@ def scoring_throughput(X: np.ndarray, rows: int, batch_sizes=(2048, 8192, 32768)
                         xb = big_t[i:i + bs]
                         ((m._forward(xb) - xb) ** 2).mean(dim=1).cpu()
 
-            t_ours, t_bare = [], []
+            def plain():
+                m._score_fused = False
+                try:
+                    m.decision_function(big)
+                finally:
+                    del m._score_fused
+
+            sides = {"bare": bare, "ours": lambda: m.decision_function(big), "plain": plain}
+            wall: dict = {k: [] for k in sides}
+            cpu: dict = {k: [] for k in sides}
             for _ in range(repeats):  # interleaved
-                t0 = time.perf_counter()
-                bare()
-                t_bare.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                m.decision_function(big)
-                t_ours.append(time.perf_counter() - t0)
-            o, b = min(t_ours), min(t_bare)
+                for k, fn in sides.items():
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    fn()
+                    wall[k].append(time.perf_counter() - t0)
+                    cpu[k].append(time.process_time() - c0)
+            o, b, p = min(wall["ours"]), min(wall["bare"]), min(wall["plain"])
             out.append({"threads": th, "score_batch_size": bs, "rows": rows, "ours_rows_per_s": round(rows / o),
-                        "bare_rows_per_s": round(rows / b), "ratio": round(o / b, 3), "load": load()})
+                        "bare_rows_per_s": round(rows / b), "ratio": round(o / b, 3),
+                        "unfused_rows_per_s": round(rows / p), "fused_speedup": round(p / o, 3),
+                        "ours_cpu_s_per_M": round(min(cpu["ours"]) * 1e6 / rows, 3),
+                        "bare_cpu_s_per_M": round(min(cpu["bare"]) * 1e6 / rows, 3),
+                        "unfused_cpu_s_per_M": round(min(cpu["plain"]) * 1e6 / rows, 3), "load": load()})
+            print(json.dumps(out[-1]), flush=True)  # partial results survive a killed run
     torch.set_num_threads(old)
     return out
 
@@ -249,6 +264,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--ascent-steps", type=int, default=50)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", default="waldo,drocc,ae,score", help="comma-separated sections")
+    ap.add_argument("--score-batch-sizes", default="2048,8192,32768")
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats per scoring setting (best kept)")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -272,7 +289,9 @@ def main(argv=None) -> dict:
         add("training", drocc_overhead(X[:4096], 256, a.epochs, a.ascent_steps, a.device))
     if "score" in only:
         ths = sorted({1, a.threads}) if a.device == "cpu" else [a.threads]
-        add("scoring", scoring_throughput(X, a.score_rows, threads=ths, device=a.device, repeats=2))
+        bss = tuple(int(v) for v in a.score_batch_sizes.split(","))
+        add("scoring", scoring_throughput(X, a.score_rows, batch_sizes=bss, threads=ths, device=a.device,
+                                          repeats=a.repeats))
     res["load_end"] = load()
     print(json.dumps(res, indent=1))
     if a.json:

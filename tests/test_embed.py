@@ -76,3 +76,21 @@ def test_downsample_keeps_every_outlier():
     assert idx.size == 50_000 and np.all(np.diff(idx) > 0)
     assert set(np.flatnonzero(keep)) <= set(idx.tolist())
     assert embed.downsample(10, 50_000).tolist() == list(range(10))
+
+
+def test_tsne_neighbour_search_above_the_exact_limit_still_separates_blobs(monkeypatch):
+    """Exact neighbours up to EXACT_KNN_UP_TO rows, Annoy above: both keep the two blobs apart."""
+    X = blobs()
+    monkeypatch.setattr(embed, "EXACT_KNN_UP_TO", 50)  # force the approximate (Annoy) path
+    a = embed.tsne(X, n_iter=250, n_jobs=1)
+    d = ((a[:, None] - a[None]) ** 2).sum(-1) + np.eye(len(a)) * 1e9
+    assert (d.argmin(1) < 60).tolist() == [True] * 60 + [False] * 60
+
+
+def test_tsne_cache_key_changes_with_the_implementation_version(monkeypatch):
+    """Cached maps made by an older computation behind the same settings are not served."""
+    X = blobs()
+    k = embed.cache_key(X, "tsne")
+    monkeypatch.setattr(embed, "TSNE_IMPL", embed.TSNE_IMPL + 1)
+    assert embed.cache_key(X, "tsne") != k
+    assert embed.cache_key(X, "umap") == embed.cache_key(X.copy(), "umap")
