@@ -10,7 +10,7 @@ can be subsampled (``--train-rows``) to fit the machine; the test half is always
 
 Usage::
 
-    PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python bench/alad_kdd.py --train-rows 20000 --epochs 40 \
+    PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python bench/alad_kdd.py --train-rows 20000 --epochs 40 \\
         --patience 40 --lr 1e-3 --labelled-val 10000 --select-epoch-on-val --seed 0
 
 ``--labelled-val`` builds a labelled validation set from the training half only (held-out attack rows
