@@ -223,3 +223,24 @@ def test_fused_path_is_per_thread_and_leaves_autograd_alone(fitted, data):
     clone = pickle.loads(pickle.dumps(fitted.nets_["encoder"]))
     assert torch.equal(clone(x).detach(), out.detach())
     assert isinstance(copy.deepcopy(fitted.nets_["encoder"]), torch.nn.Sequential)
+
+
+def test_row_mse_in_place_equals_plain_and_keeps_the_input():
+    import torch
+
+    from odcore.models.deep import row_mse
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 7, generator=g)
+    r = torch.randn(64, 7, generator=g)
+    expected = ((r - x) ** 2).mean(dim=1)
+    x_copy = x.clone()
+    with torch.inference_mode():
+        got = row_mse(r.clone(), x)
+        same = row_mse(x, x)  # the input itself as "reconstruction": never modified in place
+    assert torch.allclose(got, expected)
+    assert torch.equal(x, x_copy) and torch.all(same == 0)
+    w = r.clone().requires_grad_(True)
+    loss = row_mse(w, x).sum()  # under autograd: a normal graph
+    loss.backward()
+    assert torch.allclose(w.grad, 2 * (r - x) / x.shape[1])

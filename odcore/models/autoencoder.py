@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.deep import DeepDetector, row_mse
 
 
 class AutoEncoder(DeepDetector):
@@ -50,7 +50,7 @@ class AutoEncoder(DeepDetector):
         return {"loss": loss.detach()}
 
     def _score_batch(self, xb):
-        return ((self._forward(xb) - xb) ** 2).mean(dim=1)
+        return row_mse(self._forward(xb), xb)
 
     def embed(self, X) -> np.ndarray:
         """Latent codes ``Q(x)`` (n, latent)."""

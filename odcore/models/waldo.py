@@ -29,7 +29,7 @@ import numpy as np
 
 from odcore.errors import InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.deep import DeepDetector, row_mse
 
 _DISC_ON = ("positive", "unlabelled", "all")
 _SCORES = ("inlier", "latent")
@@ -362,7 +362,7 @@ class WALDO(DeepDetector):
     # ------------------------------------------------------------------ scoring
     def _errors(self, xb, which: str):
         dec = self.nets_["decoder_out" if which == "outlier" else "decoder_in"]
-        return ((dec(self.nets_["encoder"](xb)) - xb) ** 2).mean(dim=1)
+        return row_mse(dec(self.nets_["encoder"](xb)), xb)
 
     def _score_batch(self, xb):
         """Ranking score: the inlier decoder's mean squared error ``|G_i(Q(x)) - x|^2 / d`` (default), or
