@@ -127,6 +127,13 @@ def run(args) -> list[dict]:
             c0 = time.process_time()
             ticks: list[float] = []
             cb = [lambda rec, ticks=ticks: ticks.append(time.process_time())]
+            if args.diag:
+                cb.append(lambda rec, model=model, sp=sp, name=name, seed=seed: print(json.dumps(
+                    {"diag": name, "seed": seed, **{k: (round(v, 4) if isinstance(v, float) else v)
+                                                    for k, v in rec.items() if k not in ("epochs", "seconds")},
+                     **{f"test_logit_{k}": round(float(-model._score(sp[k]).mean()), 4)
+                        for k in ("pos", "far", "close_pixel")},
+                     "test_logit_pos_sd": round(float(model._score(sp["pos"]).std()), 4)}), flush=True))
             if labelled:
                 model.fit(sp["X_tr"], sp["y_tr"], callbacks=cb)
             else:
@@ -194,6 +201,8 @@ def main() -> None:
     ap.add_argument("--methods", default=ALL_METHODS,
                     help="comma-separated subset of the methods (to split the work into runs of a few minutes)")
     ap.add_argument("--label", default="", help="appended to the method names in the table (for variants)")
+    ap.add_argument("--diag", action="store_true",
+                    help="print per epoch: losses, mean logits of training / generated / test points, shell shares")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--from-json", type=Path, nargs="*", default=None, help="only merge earlier --json runs")
     args = ap.parse_args()

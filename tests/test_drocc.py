@@ -293,3 +293,36 @@ def test_drocc_lf_point_weights_fit_and_reject_bad_option():
     assert model.adversarial_points_.shape[0] == int((y == 0).sum())
     with pytest.raises(InputError, match="metric_weights"):
         DROCCLF(metric_weights="median", **FAST).fit(X, y)
+
+
+# ---------------------------------------------------------------------------- training regime (issue 4)
+def test_history_records_logits_and_shell_shares():
+    X = blobs(n=128)
+    model = DROCC(**{**FAST, "epochs": 2, "only_ce_epochs": 1}).fit(X)
+    warm, adv = model.history_
+    assert "logit_pos" in warm and "logit_adv" not in warm
+    for key in ("logit_pos", "logit_adv", "shell_inner", "shell_outer"):
+        assert np.isfinite(adv[key]), key
+    assert 0.0 <= adv["shell_inner"] <= 1.0 and 0.0 <= adv["shell_outer"] <= 1.0
+    assert adv["shell_inner"] + adv["shell_outer"] <= 1.0 + 1e-6
+    # the kept points agree with the recorded shares: every ||h|| lies in [r, gamma r]
+    h = np.linalg.norm(model.adversarial_points_ - model.adversarial_origins_, axis=1)
+    r = model.radius_
+    assert np.all(h >= r * (1 - 1e-4)) and np.all(h <= 2 * r * (1 + 1e-4))
+
+
+def test_one_class_warm_up_runs_the_logits_off_and_no_warm_up_keeps_them_apart():
+    """The broken invariant behind the MNIST collapse: with normal data only, the CE-only warm-up
+    has no finite minimiser (the positives' logit rises every epoch while the loss is already ~0),
+    so the adversarial phase starts from saturated logits. Without the warm-up, the adversarial
+    phase keeps generated points below the data and the scores are not constant."""
+    X = blobs(n=256, d=8)
+    common = dict(ascent_num_steps=3, project_every=3, batch_size=64, hidden=(32,), lr=1e-2)
+    warm = DROCC(epochs=20, only_ce_epochs=20, **common).fit(X)
+    logits = [h["logit_pos"] for h in warm.history_]
+    assert all(b > a for a, b in zip(logits, logits[1:])), logits
+    assert warm.history_[-1]["ce"] < 0.01
+    cold = DROCC(epochs=10, only_ce_epochs=0, **common).fit(X)
+    last = cold.history_[-1]
+    assert last["logit_adv"] < last["logit_pos"]
+    assert np.std(cold.decision_scores_) > 1e-3

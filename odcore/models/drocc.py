@@ -141,6 +141,11 @@ class DROCC(DeepDetector):
     ascent_num_steps : ascent steps per batch ``m`` (paper: 50).
     project_every : project onto the shell every this many steps (paper: 10) and after the last.
     only_ce_epochs : warm-up epochs with cross-entropy on the normal data only.
+        On normal data only this loss has no finite minimiser: Adam keeps raising every logit
+        (MNIST zeros, lr 1e-3: mean logit +44 after 10 epochs, ones and masked zeros +32 / +37),
+        and the first adversarial batches then carry a cross-entropy of ~40 whose steps drive the
+        network to a constant (dead ReLUs). Set 0 for one-class image data (see
+        bench/results/drocc.md, round 2, "plain DROCC instability").
     hidden : hidden widths (tabular net ``d-128-ReLU-1``); for images the width of the feature
         layer after the convolutional encoder.
     input_shape : (C, H, W) for image rows (small conv net + linear head), None for tabular.
@@ -244,6 +249,17 @@ class DROCC(DeepDetector):
             x_adv = x + self._project(x_adv - x, noise)
         return x_adv.detach()
 
+    def _diagnostics(self, x, x_adv, pos_logit, adv_logit) -> dict[str, Any]:
+        """Per-batch training diagnostics (averaged per epoch into the history): mean logit of the
+        positives and of the generated negatives, and the share of generated points whose
+        ``||h|| = ||x_adv - x||`` sits at the inner radius ``r`` / at the outer radius ``gamma r``
+        (the rest lie strictly inside the shell)."""
+        hn = (x_adv - x).norm(dim=1)
+        r, R = self.radius_, float(self.gamma) * self.radius_
+        at_inner = (hn <= r * (1 + 1e-3)).float().mean()
+        at_outer = (hn >= R * (1 - 1e-3)).float().mean()
+        return {"logit_adv": adv_logit.detach().mean(), "shell_inner": at_inner, "shell_outer": at_outer}
+
     def _keep(self, x, x_adv, epoch: int) -> None:
         """Keep the last epoch's adversarial points (and the points they were searched around)."""
         if epoch != int(self.epochs) - 1:
@@ -265,15 +281,19 @@ class DROCC(DeepDetector):
         import torch.nn.functional as F
 
         x, _ = batch
-        ce = F.binary_cross_entropy_with_logits(self._logit(x), torch.ones(x.shape[0], device=x.device))
-        out = {"ce": ce.detach()}
+        pos_logit = self._logit(x)
+        warm = epoch < int(self.only_ce_epochs)
+        ce = F.binary_cross_entropy_with_logits(pos_logit, torch.ones(x.shape[0], device=x.device))
+        out = {"ce": ce.detach(), "logit_pos": pos_logit.detach().mean()}
         loss = ce
-        if epoch >= int(self.only_ce_epochs):
+        if not warm:
             x_adv = self._adversarial_search(x)
             self._keep(x, x_adv, epoch)
-            adv = F.binary_cross_entropy_with_logits(self._logit(x_adv), torch.zeros(x.shape[0], device=x.device))
+            adv_logit = self._logit(x_adv)
+            adv = F.binary_cross_entropy_with_logits(adv_logit, torch.zeros(x.shape[0], device=x.device))
             loss = ce + float(self.mu) * adv
             out["adv"] = adv.detach()
+            out.update(self._diagnostics(x, x_adv, pos_logit, adv_logit))
         self._step(loss)
         out["loss"] = loss.detach()
         return out
