@@ -249,7 +249,7 @@ def diag(a) -> list[dict]:
     classes = _kdd_classes() if a.classes else None
     recs = []
     for nu in a.nus:
-        for seed in range(a.seeds):
+        for seed in range(a.seed0, a.seed0 + a.seeds):
             Xp, Xu, yu, _ = pu_split("kdd", nu, seed, a.n_pos, a.n_unl)
             split = dict(waldo_table1._last_split)
             m = WALDO(**{**KDD, "lr": a.lr, "epochs": a.epochs, "random_state": seed})
@@ -411,6 +411,7 @@ def main() -> None:
     ap.add_argument("--nus", default="0.05", help="diag / fig5: comma-separated outlier shares")
     ap.add_argument("--classes", action="store_true", help="diag: per-attack-type false positives")
     ap.add_argument("--n-pos", type=int, default=5000, help="diag: labelled attacks (X_pos)")
+    ap.add_argument("--seed0", type=int, default=0, help="diag: first seed")
     ap.add_argument("--n-unl", type=int, default=5000, help="diag: rows of the unlabelled mixture")
     ap.add_argument("--latent", action="store_true", help="retail: also the AP of score='latent'")
     ap.add_argument("--methods", default=None, help="fig5: comma-separated subset of " + ",".join(FIG5_METHODS))
