@@ -367,3 +367,18 @@ def test_latent_score_is_the_mahalanobis_distance_from_the_encoded_positives(tmp
     np.testing.assert_array_equal(WALDO.load(tmp_path / "m").decision_function(Xu), lat.decision_function(Xu))
     with pytest.raises(InputError, match="score"):
         WALDO(**{**FAST, "score": "outlier"}).fit(Xu, X_pos=Xp)
+
+
+def test_ratio_score_is_the_log_ratio_of_the_two_decoders_errors(small):
+    """score="ratio": log l_i - log l_o per row; same training as the default; refused with one decoder."""
+    Xp, Xu, yu = small
+    base = WALDO(**FAST).fit(Xu, X_pos=Xp)
+    rat = WALDO(**{**FAST, "score": "ratio"}).fit(Xu, X_pos=Xp)
+    np.testing.assert_array_equal(base.labels_, rat.labels_)  # only the ranking differs
+    l_i = rat.reconstruct(Xu, decoder="inlier")["errors"].mean(axis=1)
+    l_o = rat.reconstruct(Xu, decoder="outlier")["errors"].mean(axis=1)
+    np.testing.assert_allclose(rat.decision_scores_, np.log(l_i + 1e-12) - np.log(l_o + 1e-12), rtol=1e-4, atol=1e-4)
+    # a row the outlier decoder wins clearly scores above one the inlier decoder wins clearly
+    assert rat.decision_scores_[np.argmax(l_i / l_o)] >= rat.decision_scores_.max() - 1e-4
+    with pytest.raises(InputError, match="ratio"):
+        WALDO(**{**FAST, "score": "ratio", "single_decoder": True}).fit(Xu, X_pos=Xp)
