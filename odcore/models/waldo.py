@@ -82,10 +82,10 @@ class WALDO(DeepDetector):
         ``log l_i - log l_o``, the inlier decoder's error over the outlier decoder's (two decoders only).
         Why: when the decoder contest settles near the true outlier share (``history_["outlier_share"]``
         shows it, no labels needed), this ratio ranks best (KDD99, 150k + 150k rows: AUPRC 84.9 vs 57.4
-        for ``"inlier"`` at nu = 0.05, 93.1 vs 77.9 at nu = 0.1); when the outlier decoder keeps winning
-        a share of inliers it is useless (8.2 on another seed whose share stayed at 0.24; 18.9 at 5k + 5k
-        rows). See bench/results/waldo.md, "At paper scale". Training is identical for all three; only the
-        ranking differs.
+        for ``"inlier"`` at nu = 0.05, 93.1 vs 77.9 and 92.6 vs 84.0 at nu = 0.1); when the outlier decoder
+        keeps winning a share of inliers it is useless (8.2 on a seed whose share stayed at 0.24, 73.7 vs
+        77.7 on one that settled at 0.10; 18.9 at 5k + 5k rows). See bench/results/waldo.md, "At paper
+        scale". Training is identical for all three; only the ranking differs.
 
     Outputs: ``decision_function`` = the ranking score (``score``; by default the inlier-decoder
     error, as the paper's retail study); ``labels_`` = which decoder wins on the training
