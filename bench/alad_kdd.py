@@ -21,10 +21,11 @@ metrics per epoch for diagnosis only; ``--baselines`` adds training-free referen
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
+
+from bench.common import save_json
 
 
 def prf_top(y: np.ndarray, s: np.ndarray, q: float = 0.2) -> dict[str, float]:
@@ -276,9 +277,7 @@ def main() -> None:
     print(f"epochs run {n_ep} (best EMA epoch {m.best_epoch_}, scored epoch {selected}), "
           f"CPU s/epoch {out['cpu_seconds_per_epoch']:.1f}, "
           f"fit wall {wall_fit:.0f}s, iforest CPU {cpu_if:.1f}s")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(out, f, indent=1)
+    save_json(out, a.json)
 
 
 if __name__ == "__main__":

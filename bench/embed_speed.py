@@ -29,11 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 
 import numpy as np
+
+from bench.common import load, machine, save_json
 
 
 def codes(n: int, seed: int = 0) -> np.ndarray:
@@ -82,7 +83,7 @@ def run(Z: np.ndarray, method: str, cache_dir: str, n_jobs: int | None) -> dict:
             "first_call_cpu_s": round(first_cpu, 2), "warm_call_cpu_s": round(warm_cpu, 2),
             "cached_call_s": round(hit, 4), "cache_key_s": round(key_t, 4),
             "progress_updates": len(ticks), "finite": bool(np.isfinite(e1).all() and np.isfinite(e3).all()),
-            "load": round(os.getloadavg()[0], 2)}
+            "load": load()}
 
 
 #: t-SNE settings compared by --compare-tsne (openTSNE.TSNE keyword arguments over ``_tsne_base()``)
@@ -156,7 +157,7 @@ def compare_tsne(Z: np.ndarray, names: list[str], seeds: list[int]) -> list[dict
                  "wall_s": round(w3 - w0, 2), "cpu_s": round(c3 - c0, 2), "cpu_affinity_init_s": round(c1 - c0, 2),
                  "cpu_early_s": round(c2 - c1, 2), "cpu_main_s": round(c3 - c2, 2),
                  "kl_exact_p": round(kl_exact(P, Y), 4), "knn10_kept": round(knn_kept(Z, Y), 4),
-                 "load": round(os.getloadavg()[0], 2)}
+                 "load": load()}
             out.append(r)
             print(json.dumps(r), flush=True)
     return out
@@ -175,24 +176,17 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     Z = codes(a.rows)
     if a.compare_tsne:
-        res = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "date": time.strftime("%Y-%m-%d %H:%M"), "rows": a.rows, "load_start": round(os.getloadavg()[0], 2),
-               "tsne_variants": compare_tsne(Z, a.compare_tsne.split(","), [int(s) for s in a.seeds.split(",")])}
-        if a.json:
-            with open(a.json, "w") as f:
-                json.dump(res, f, indent=1)
+        res = machine(rows=a.rows)
+        res["tsne_variants"] = compare_tsne(Z, a.compare_tsne.split(","), [int(s) for s in a.seeds.split(",")])
+        save_json(res, a.json)
         return res
-    res: dict = {"machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                 "date": time.strftime("%Y-%m-%d %H:%M"), "codes_s": round(time.perf_counter() - t0, 2),
-                 "load_start": round(os.getloadavg()[0], 2), "results": []}
+    res: dict = machine(codes_s=round(time.perf_counter() - t0, 2), results=[])
     with tempfile.TemporaryDirectory() as d:
         for method in a.methods.split(","):
             res["results"].append(run(Z, method, d, a.n_jobs))
             print(json.dumps(res["results"][-1]), flush=True)
     print(json.dumps(res, indent=1))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+    save_json(res, a.json)
     return res
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from bench import speed
+from bench.common import save_json
 from odcore.models.autoencoder import AutoEncoder
 from odcore.models.waldo import WALDO
 
@@ -111,9 +112,7 @@ def main(argv=None) -> dict:
                             speed.ae_overhead(X[:100000], a.batch, 4, "cuda"),
                             speed.drocc_overhead(X[:20000], 1024, 3, 50, "cuda")]
     print(json.dumps(res, indent=1))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+    save_json(res, a.json)
     return res
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import save_json
+
 
 def histogram_png(path: Path, normal: np.ndarray, anomalous: np.ndarray, title: str, bins: int = 40) -> None:
     """Overlaid histograms (normal blue, anomalous red, densities) written as a PNG with Pillow."""
@@ -121,8 +123,7 @@ def main() -> None:
     rows.append(evaluate("mnist4", X, y, dict(activation="sigmoid", pretrain="autoencoder", pretrain_epochs=30,
                                                input_shape=(1, 28, 28), hidden=32, nu=0.1, epochs=a.epochs,
                                                batch_size=128, lr=1e-3, random_state=a.seed), out))
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    save_json(rows, a.json)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 
@@ -32,12 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.common import load, machine, save_json
 from odcore.models import nets
 from odcore.models.autoencoder import AutoEncoder
-
-
-def load() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def _summary(name: str, bs: int, bare: list[float], ours: list[float], rows: int) -> dict:
@@ -273,9 +268,7 @@ def main(argv=None) -> dict:
     X = rng.normal(size=(a.rows, 121)).astype(np.float32)  # KDD width
     Xp = rng.normal(size=(max(256, a.rows // 10), 121)).astype(np.float32)
     only = set(a.only.split(","))
-    res: dict = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-                 "threads": a.threads, "device": a.device, "date": time.strftime("%Y-%m-%d %H:%M"),
-                 "load_start": load(), "training": []}
+    res: dict = machine(torch=torch.__version__, threads=a.threads, device=a.device, training=[])
     def add(key: str, r) -> None:
         res.setdefault(key, []).extend(r if isinstance(r, list) else [r])
         print(json.dumps(r), flush=True)  # partial results survive a killed run
@@ -294,9 +287,7 @@ def main(argv=None) -> dict:
                                           repeats=a.repeats))
     res["load_end"] = load()
     print(json.dumps(res, indent=1))
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
+    save_json(res, a.json)
     return res
 
 

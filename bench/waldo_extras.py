@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import waldo_table1  # noqa: E402
 from waldo_table1 import pu_split  # noqa: E402
 
+from bench.common import save_json  # noqa: E402
 from odcore import metrics  # noqa: E402
 from odcore.models.waldo import WAEGAN, WALDO, CoRa  # noqa: E402
 
@@ -433,8 +434,7 @@ def main() -> None:
     res = globals()[a.what](a)
     print(json.dumps(res, indent=1))
     print(f"wall seconds: {time.perf_counter() - t0:.1f}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(res, indent=1))
+    save_json(res, a.json)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import save_json
 from odcore import metrics
 from odcore.data import shared_data_dir
 from odcore.models.classical import IForest
@@ -219,8 +220,7 @@ def main() -> None:
     nus = tuple(float(v) for v in a.nus.split(","))
     only = tuple(a.methods.split(",")) if a.methods else None
     recs = run(a.data, a.seeds, a.epochs, a.lr, a.batch, a.n_pos, a.n_unl, nus, a.net, a.disc_lr, only, a.latent)
-    if a.json:
-        Path(a.json).write_text(json.dumps(recs, indent=1))
+    save_json(recs, a.json)
     print(table(recs))
     print()
     print(f1_table(recs))
