@@ -347,10 +347,7 @@ class WALDO(DeepDetector):
         with torch.no_grad():
             Z = torch.cat([Q(self._Xp[i:i + bs]) for i in range(0, self._Xp.shape[0], bs)])
         self._train_mode(was_training)
-        Z = Z.double().cpu().numpy()
-        mean = Z.mean(axis=0)
-        cov = np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1]) if Z.shape[0] > 1 else np.eye(Z.shape[1])
-        cov = cov + (1e-3 * float(np.trace(cov)) / Z.shape[1] + 1e-6) * np.eye(Z.shape[1])
+        mean, cov = self._gaussian(Z.double().cpu().numpy(), "full")
         self.latent_mean_pos_ = mean
         self.latent_prec_pos_ = np.linalg.inv(cov)
 
@@ -498,16 +495,18 @@ class WALDO(DeepDetector):
         if self._two_decoders and int(a.sum()) >= 2:
             self.latent_mean_out_, self.latent_cov_out_ = self._gaussian(self.embed(X[a == 1]).astype(np.float64))
 
-    def _gaussian(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _gaussian(self, Z: np.ndarray, cov: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (``cov``: "full" or "diag", default ``gen_cov``) of the codes ``Z``, with a
+        small ridge (1e-3 of the mean variance) so that the covariance can be sampled from and inverted."""
         mean = Z.mean(axis=0)
         if Z.shape[0] < 2:
             return mean, np.eye(Z.shape[1]) * 1e-3
-        if self.gen_cov == "diag":
-            cov = np.diag(Z.var(axis=0, ddof=1))
+        if (cov or self.gen_cov) == "diag":
+            C = np.diag(Z.var(axis=0, ddof=1))
         else:
-            cov = np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1])
-        ridge = 1e-3 * float(np.trace(cov)) / Z.shape[1] + 1e-6
-        return mean, cov + ridge * np.eye(Z.shape[1])
+            C = np.cov(Z, rowvar=False).reshape(Z.shape[1], Z.shape[1])
+        ridge = 1e-3 * float(np.trace(C)) / Z.shape[1] + 1e-6
+        return mean, C + ridge * np.eye(Z.shape[1])
 
     def generate(self, n: int, kind: str = "inlier", source: str = "fitted",
                  random_state: int | None = None) -> np.ndarray:
