@@ -379,10 +379,7 @@ class DROCCLF(DROCC):
         total = torch.zeros(d, device=self._X.device)
         bs = min(int(self.score_batch_size), 1024)  # a backward pass per chunk: keep the graph small
         for i in range(0, self._X.shape[0], bs):
-            xb = self._X[i:i + bs].detach().requires_grad_(True)
-            with torch.enable_grad():
-                (g,) = torch.autograd.grad(self._logit(xb).sum(), [xb])
-            total += g.abs().sum(dim=0)
+            total += self._abs_input_grad(self._X[i:i + bs]).sum(dim=0)
         w = total / self._X.shape[0]
         s = float(w.sum())
         if not (math.isfinite(s) and s > 0):
@@ -400,15 +397,21 @@ class DROCCLF(DROCC):
     def _project(self, h, noise):
         return project_weighted_shell(h, self._w, self.radius_, float(self.gamma))
 
-    def _point_weights(self, x):
-        """Per-point weights ``|d f / d x|`` at each row of ``x``, normalised to sum to ``d`` per row
-        (uniform for a row whose gradient is zero)."""
+    def _abs_input_grad(self, x):
+        """``|d f / d x|`` at each row of ``x`` (the logit's input gradient, one row per point)."""
         import torch
 
         xb = x.detach().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self._logit(xb).sum(), [xb])
-        g = g.abs()
+        return g.abs()
+
+    def _point_weights(self, x):
+        """Per-point weights ``|d f / d x|`` at each row of ``x``, normalised to sum to ``d`` per row
+        (uniform for a row whose gradient is zero)."""
+        import torch
+
+        g = self._abs_input_grad(x)
         s = g.sum(dim=1, keepdim=True)
         d = x.shape[1]
         return torch.where(s > EPS, g * (d / s.clamp(min=EPS)), torch.ones_like(g)).detach()
