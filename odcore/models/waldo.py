@@ -380,9 +380,7 @@ class WALDO(DeepDetector):
         if self.score == "ratio":
             import torch
 
-            z = self.nets_["encoder"](xb)
-            l_i = row_mse(self.nets_["decoder_in"](z), xb)
-            l_o = row_mse(self.nets_["decoder_out"](z), xb)
+            l_i, l_o = self._decoder_errors(xb)
             return torch.log(l_i + 1e-12) - torch.log(l_o + 1e-12)
         if self.score == "latent":
             import torch
@@ -394,13 +392,16 @@ class WALDO(DeepDetector):
             return ((d @ P) * d).sum(dim=1)
         return self._errors(xb, "inlier")
 
+    def _decoder_errors(self, xb):
+        """``(l_i, l_o)``: each row's mean squared error through the inlier and the outlier decoder,
+        from one encoding."""
+        z = self.nets_["encoder"](xb)
+        return row_mse(self.nets_["decoder_in"](z), xb), row_mse(self.nets_["decoder_out"](z), xb)
+
     def _assign_batch(self, xb):
         import torch
 
-        Q = self.nets_["encoder"]
-        z = Q(xb)
-        l_i = ((self.nets_["decoder_in"](z) - xb) ** 2).mean(dim=1)
-        l_o = ((self.nets_["decoder_out"](z) - xb) ** 2).mean(dim=1)
+        l_i, l_o = self._decoder_errors(xb)
         return (l_o < l_i + float(getattr(self, "advantage_", 0.0))).to(torch.float32)
 
     def _assign_tensor(self, Xt) -> np.ndarray:
