@@ -29,8 +29,9 @@ def _apply(name: str) -> None:
     st.session_state["train_protocol"] = p["protocol"]
     st.session_state["train_data_options"] = p.get("data_options", {})
     st.session_state["train_protocol_options"] = p.get("protocol_options", {})
-    for k, v in p.get("params", {}).items():
-        st.session_state[f"param-{p['method']}-{k}"] = v if not isinstance(v, tuple) else str(list(v))
+    for k, v in p.get("params", {}).items():  # the widget keys of tabular and of image data
+        for suffix in ("", "-image"):
+            st.session_state[f"param-{p['method']}-{k}{suffix}"] = v if not isinstance(v, tuple) else str(list(v))
 
 
 def _setup():
@@ -92,13 +93,22 @@ for i, (k, default) in enumerate(_odata.protocol_defaults(protocol).items()):
         widgets.show_error(err)
 proto_opts = {k: v for k, v in proto_opts.items() if k in _odata.protocol_defaults(protocol)}
 
+@st.cache_data(show_spinner=False)
+def _is_image_builtin(name: str) -> bool:
+    return _odata.load(name).kind == "image"
+
+
+if data == "(session dataset)":
+    is_image = session_ds.kind == "image"
+else:
+    is_image = bool(widgets.guarded(lambda: _is_image_builtin(data)))
 params = {}
 with st.expander("Parameters (papers' defaults)", expanded=True):
-    table = registry.param_table(method)
+    table = registry.param_table(method, image=is_image)
     cols = st.columns(3)
     for i, row in enumerate(t for t in table if t["name"] not in ("random_state", "input_shape", "device")):
         name, default, hlp = row["name"], row["default"], row["help"]
-        key = f"param-{method}-{name}"
+        key = f"param-{method}-{name}" + ("-image" if is_image else "")
         col = cols[i % 3]
         if isinstance(default, bool):
             val = col.checkbox(name, value=default, help=hlp, key=key)

@@ -122,7 +122,8 @@ def make_split(ds, protocol: str, seed: int, options: dict):
 
 def detector_params(method: str, params: dict, *, seed: int, image_shape=None) -> dict[str, Any]:
     """Parameters for ``registry.create``: the user's, plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method takes them and the user did not set them.
+    ``input_shape=image_shape`` where the method takes them and the user did not set them, and
+    on image data the detector's ``image_defaults`` the user did not set.
     JSON lists are turned back into tuples where the default is a tuple."""
     from odcore.models import registry
 
@@ -140,6 +141,9 @@ def detector_params(method: str, params: dict, *, seed: int, image_shape=None) -
         out["random_state"] = int(seed)
     if "input_shape" in defaults and "input_shape" not in out and image_shape is not None:
         out["input_shape"] = tuple(int(s) for s in image_shape)
+    if image_shape is not None:
+        for k, v in registry.get_class(method).image_defaults.items():
+            out.setdefault(k, v)
     return out
 
 

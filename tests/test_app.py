@@ -107,6 +107,16 @@ def test_data_page_bad_path_is_a_message_not_a_traceback(runs_dir, tmp_path):
     assert at.error and "empty" in at.error[0].value.lower()
 
 
+def test_train_page_shows_the_image_defaults_on_image_data(runs_dir):
+    at = open_page("train")
+    at.selectbox(key="train_data").set_value("digits").run()
+    at.selectbox(key="train_method").set_value("drocc").run()
+    no_exception(at)
+    assert at.number_input(key="param-drocc-only_ce_epochs-image").value == 0
+    at.selectbox(key="train_data").set_value("breast-cancer").run()
+    assert at.number_input(key="param-drocc-only_ce_epochs").value == 50
+
+
 def test_train_page_runs_a_one_epoch_job_to_the_end(runs_dir):
     at = open_page("train")
     at.selectbox(key="train_data").set_value("breast-cancer").run()

@@ -120,6 +120,14 @@ def test_lr_schedule_is_stepped(data):
     assert lrs[0] == pytest.approx(1e-2) and lrs[-1] == pytest.approx(1e-3)
 
 
+def test_lr_gamma_sets_the_step_factor(data):
+    X, _ = data
+    m = small_ae(epochs=4, lr=1e-2, lr_milestones=(1, 3), lr_gamma=0.5).fit(X)
+    assert [r["lr"] for r in m.history_] == pytest.approx([5e-3, 5e-3, 2.5e-3, 2.5e-3])
+    with pytest.raises(InputError, match="lr_gamma"):
+        small_ae(lr_milestones=(1,), lr_gamma=0.0).fit(X)
+
+
 class _NaNAE(AutoEncoder):
     def _train_step(self, batch, epoch):
         super()._train_step(batch, epoch)

@@ -45,6 +45,23 @@ def test_prepare_passes_seed_and_image_shape():
     assert det.random_state == 1 and det.hidden == (4, 2) and det.input_shape is None
 
 
+def test_drocc_on_images_skips_the_warm_up_unless_the_user_sets_it():
+    from odcore.models import registry
+
+    digits = RunSpec("digits", "drocc", protocol="one-vs-rest", protocol_options={"inlier_classes": [0]})
+    assert prepare(digits)[2].only_ce_epochs == 0  # one-class images: the warm-up saturates the logits
+    assert prepare(RunSpec("breast-cancer", "drocc", protocol="novelty"))[2].only_ce_epochs == 50
+    mine = RunSpec("digits", "drocc", protocol="one-vs-rest", protocol_options={"inlier_classes": [0]},
+                   params={"only_ce_epochs": 7})
+    assert prepare(mine)[2].only_ce_epochs == 7
+    # DROCC-LF's warm-up sees negatives (finite minimum): the class default stays on images
+    assert registry.get_class("drocc-lf").image_defaults == {}
+    # the form shows the default a run will get
+    rows = {r["name"]: r for r in registry.param_table("drocc", image=True)}
+    assert rows["only_ce_epochs"]["default"] == 0 and "image data" in rows["only_ce_epochs"]["help"]
+    assert {r["name"]: r["default"] for r in registry.param_table("drocc")}["only_ce_epochs"] == 50
+
+
 @pytest.mark.parametrize("spec, message", [
     (RunSpec("breast-cancer", "nope"), "unknown method 'nope'; choose one of"),
     (RunSpec("breast-cancer", "pca", params={"depth": 3}), "unknown parameter"),

@@ -144,7 +144,8 @@ class ALAD(DeepDetector):
                  validation_share: float = 0.1, patience: int = 10, stop_on: str = "reconstruction",
                  contamination: float = 0.2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-5,
                  weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+                 score_batch_size: int = 8192, lr_milestones: tuple = (),
+                 lr_gamma: float = 0.1):
         self._store_params(locals())
 
     # ------------------------------------------------------------------ checks and networks

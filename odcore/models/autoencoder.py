@@ -27,7 +27,8 @@ class AutoEncoder(DeepDetector):
     def __init__(self, *, latent: int = 8, hidden: tuple = (64,), input_shape: tuple | None = None,
                  contamination: float = 0.1, epochs: int = 50, batch_size: int = 256,
                  lr: float = 1e-3, weight_decay: float = 0.0, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
+                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
+                 lr_gamma: float = 0.1):
         self._store_params(locals())
 
     def _build(self, n_features: int) -> dict[str, Any]:

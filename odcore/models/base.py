@@ -86,6 +86,8 @@ class BaseDetector(BaseEstimator):
     uses_labels: bool = False
     #: True when ``fit`` needs ``X_pos`` (positive-unlabelled methods such as WALDO)
     needs_positives: bool = False
+    #: parameter values the app and the CLI use on image data unless the user sets them
+    image_defaults: dict[str, Any] = {}
     #: fitted attributes saved by ``save`` besides the common ones
     _saved_attrs: tuple[str, ...] = ()
     _common_attrs = ("n_features_in_", "decision_scores_", "threshold_", "labels_", "history_")

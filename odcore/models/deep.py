@@ -186,7 +186,8 @@ class DeepDetector(BaseDetector):
     Subclasses must accept (keyword-only) at least: ``contamination``, ``epochs``,
     ``batch_size``, ``lr``, ``weight_decay``, ``device``, ``random_state``,
     ``score_batch_size``. An optional ``lr_milestones`` tuple enables a step schedule
-    (learning rate x0.1 at each listed epoch).
+    (learning rate times ``lr_gamma``, 0.1 unless the detector has that parameter, at each
+    listed epoch).
     """
 
     common_help = {
@@ -198,7 +199,8 @@ class DeepDetector(BaseDetector):
         "device": "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'cuda:N'",
         "random_state": "seed for weights, shuffling and noise",
         "score_batch_size": "rows per batch when scoring (memory bound, not accuracy)",
-        "lr_milestones": "epochs at which the learning rate is multiplied by 0.1",
+        "lr_milestones": "epochs at which the learning rate is multiplied by lr_gamma (0.1 where absent)",
+        "lr_gamma": "factor applied to the learning rate at each of lr_milestones",
     }
 
     #: Automatic mixed precision on CUDA: training steps and scoring run under
@@ -268,6 +270,10 @@ class DeepDetector(BaseDetector):
         lr = getattr(self, "lr", 1e-3)
         if not isinstance(lr, (int, float)) or not lr > 0:
             raise InputError(f"lr must be a positive number, got {lr!r}")
+        gamma = getattr(self, "lr_gamma", 0.1)
+        if not isinstance(gamma, (int, float)) or not 0 < gamma <= 1:
+            raise InputError(f"lr_gamma must be a number in (0, 1], got {gamma!r}: it multiplies the learning "
+                             "rate at each of lr_milestones (0.5 halves it)")
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _tensor(self, a, dtype: str = "float"):
@@ -422,7 +428,8 @@ class DeepDetector(BaseDetector):
         self._prepare(X, y, X_pos)
         self.optimizers_ = self._optimizers()
         milestones = tuple(getattr(self, "lr_milestones", ()) or ())
-        self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=0.1)
+        gamma = float(getattr(self, "lr_gamma", 0.1))
+        self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=gamma)
                             for o in self.optimizers_] if milestones else []
         epochs = int(self.epochs)
         self._stop_training = False

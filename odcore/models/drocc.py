@@ -163,13 +163,18 @@ class DROCC(DeepDetector):
         "input_shape": "(channels, height, width) for image rows; None for tabular data",
     }
     _saved_attrs = ("radius_", "adversarial_points_", "adversarial_origins_", "n_grad_evals_")
+    #: defaults the app and the CLI use for image data unless the user sets them: no
+    #: cross-entropy-only warm-up (see ``only_ce_epochs``; measured on MNIST zeros: recall at 3% FPR
+    #: 0.963 +- 0.012 without it, 0.000 / 0.994 / 0.008 by seed with 50 warm-up epochs)
+    image_defaults = {"only_ce_epochs": 0}
 
     def __init__(self, *, radius: float | None = None, gamma: float = 2.0, mu: float = 1.0,
                  ascent_step_size: float = 0.001, ascent_num_steps: int = 50, project_every: int = 10,
                  only_ce_epochs: int = 50, hidden: tuple = (128,), input_shape: tuple | None = None,
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
                  weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+                 score_batch_size: int = 8192, lr_milestones: tuple = (),
+                 lr_gamma: float = 0.1):
         self._store_params(locals())
 
     # ------------------------------------------------------------------ checks and networks
@@ -345,6 +350,8 @@ class DROCCLF(DROCC):
     """
 
     uses_labels = True
+    # the warm-up sees the limited negatives too, so its cross-entropy has a finite minimum: keep it
+    image_defaults: dict = {}
     _saved_attrs = DROCC._saved_attrs + ("feature_weights_",)
     param_help = {
         **DROCC.param_help,
@@ -358,7 +365,8 @@ class DROCCLF(DROCC):
                  metric_weights: str = "mean",
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
                  weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
+                 score_batch_size: int = 8192, lr_milestones: tuple = (),
+                 lr_gamma: float = 0.1):
         self._store_params(locals())
 
     def _check_params(self) -> None:

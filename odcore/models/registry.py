@@ -113,11 +113,19 @@ def defaults(name: str) -> dict[str, Any]:
     return {k: p.default for k, p in sig.parameters.items() if k != "self"}
 
 
-def param_table(name: str) -> list[dict[str, Any]]:
-    """One row per parameter: name, default, one-line help."""
+def param_table(name: str, *, image: bool = False) -> list[dict[str, Any]]:
+    """One row per parameter: name, default, one-line help. With ``image=True`` the defaults are
+    the ones runs on image data get (the class's ``image_defaults`` over its constructor's)."""
     cls = get_class(name)
     helps = {**getattr(cls, "common_help", {}), **getattr(cls, "param_help", {})}
-    return [{"name": k, "default": v, "help": helps.get(k, "")} for k, v in defaults(name).items()]
+    img = cls.image_defaults if image else {}
+    rows = []
+    for k, v in defaults(name).items():
+        h = helps.get(k, "")
+        if k in img:
+            v, h = img[k], f"{h} (image data: {img[k]!r}; other data: {v!r})"
+        rows.append({"name": k, "default": v, "help": h})
+    return rows
 
 
 def capabilities(name: str) -> list[str]:

@@ -132,7 +132,7 @@ class WALDO(DeepDetector):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 score: str = "inlier"):
+                 lr_gamma: float = 0.1, score: str = "inlier"):
         self._store_params(locals())
 
     # ------------------------------------------------------------------ validation
@@ -555,7 +555,7 @@ class CoRa(WALDO):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 score: str = "inlier"):
+                 lr_gamma: float = 0.1, score: str = "inlier"):
         self._store_params(locals())
 
 
@@ -573,5 +573,5 @@ class WAEGAN(WALDO):
                  contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
                  disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
                  random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 score: str = "inlier"):
+                 lr_gamma: float = 0.1, score: str = "inlier"):
         self._store_params(locals())
