@@ -113,7 +113,8 @@ def run(args) -> list[dict]:
         common = dict(radius=args.radius, gamma=args.gamma, ascent_step_size=args.ascent_step_size,
                       ascent_num_steps=args.ascent_steps, mu=args.mu,
                       epochs=args.epochs, only_ce_epochs=args.only_ce_epochs, input_shape=(1, 28, 28),
-                      hidden=(64,), batch_size=128, lr=1e-3, random_state=seed)
+                      hidden=(64,), batch_size=128, lr=1e-3, random_state=seed,
+                      lr_milestones=tuple(args.lr_milestones))
         runs = {  # class, extra settings, trained with the negatives
             "DROCC-LF": (DROCCLF, {"metric_weights": args.metric_weights}, True),
             "DROCC": (DROCC, {}, False),
@@ -156,7 +157,8 @@ def run(args) -> list[dict]:
                    "cpu_s_per_adv_epoch": adv_cpu / max(len(per_epoch) - model.only_ce_epochs, 1),
                    "settings": {k: getattr(args, k) for k in ("epochs", "only_ce_epochs", "ascent_steps",
                                                                "ascent_step_size", "radius", "gamma", "mu",
-                                                               "mask_frac", "n_neg", "metric_weights")}}
+                                                               "mask_frac", "n_neg", "metric_weights",
+                                                               "lr_milestones")}}
             rows.append(rec)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
     return rows
@@ -196,6 +198,8 @@ def main() -> None:
     ap.add_argument("--radius", type=float, default=4.0)
     ap.add_argument("--gamma", type=float, default=2.0)
     ap.add_argument("--mu", type=float, default=1.0)
+    ap.add_argument("--lr-milestones", type=int, nargs="*", default=[],
+                    help="epochs at which lr is multiplied by 0.1 (authors: 40%% and 80%% of the adversarial epochs)")
     ap.add_argument("--metric-weights", choices=("mean", "point"), default="mean",
                     help="DROCC-LF's metric: mean |gradient| over the training data, or each point's own")
     ap.add_argument("--methods", default=ALL_METHODS,

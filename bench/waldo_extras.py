@@ -13,10 +13,15 @@
   to *measure*; the label-free stopping rules are evaluated on the same curves.
 - ``fig5``: average precision per epoch for WALDO vs CoRa + advantage vs WAE-GAN over several seeds
   (monitoring labels on the mixture), mean +- std band, PNG.
+- ``fig5ckpt``: the same figure from Table-1 runs made with ``--checkpoint-every`` (no training).
 - ``gen``: generation on KDD99: generated attacks (inliers) and generated normal traffic (outliers)
   vs real ones (mean nearest-neighbour distance and RBF MMD^2), and a t-SNE PNG (paper Fig. 4).
 
 Usage: ``PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python bench/waldo_extras.py fig2b [--seeds 2]``
+
+``--protocol authors`` makes ``fig2a``, ``fig2b`` and ``disc`` use the authors' KDD split
+(``waldo_table1.authors_split``), ``--lr`` and ``--seed0`` (their script: lr 1e-4, 401 epochs,
+seeds 11-14) instead of the 5k + 5k subsample at lr 1e-3.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import waldo_table1  # noqa: E402
-from waldo_table1 import pu_split  # noqa: E402
+from waldo_table1 import authors_split, pu_split  # noqa: E402
 
 from bench.common import save_json  # noqa: E402
 from odcore import metrics  # noqa: E402
@@ -40,11 +45,18 @@ from odcore.models.waldo import WAEGAN, WALDO, CoRa  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KDD = dict(latent=32, sigma=1.0, lam=0.1, lr=1e-3, batch_size=3000, out_act="linear")
+_SETUP = {"protocol": "subsample", "lr": None, "seed0": 0}  # set from the command line in main()
 
 
 def _kdd_fit(nu: float, seed: int, epochs: int, **kw):
-    Xp, Xu, yu, _ = pu_split("kdd", nu, seed, 5000, 5000)
-    m = WALDO(**{**KDD, "epochs": epochs, "random_state": seed, **kw}).fit(Xu, X_pos=Xp)
+    """WALDO on the KDD split of the chosen protocol; ``seed`` counts from ``--seed0``."""
+    seed = seed + _SETUP["seed0"]
+    if _SETUP["protocol"] == "authors":
+        Xp, Xu, yu, _ = authors_split(nu, seed)
+    else:
+        Xp, Xu, yu, _ = pu_split("kdd", nu, seed, 5000, 5000)
+    lr = {"lr": _SETUP["lr"]} if _SETUP["lr"] else {}
+    m = WALDO(**{**KDD, **lr, "epochs": epochs, "random_state": seed, **kw}).fit(Xu, X_pos=Xp)
     return m, Xp, Xu, yu
 
 
@@ -93,7 +105,7 @@ def retail(a) -> list[dict]:
             sp = data.split(ds, "pu", seed=seed, n_pos=2047)
             from odcore.models import registry
 
-            m = registry.create(method, latent=4, hidden=(16,), epochs=a.epochs, lr=1e-3, batch_size=256,
+            m = registry.create(method, latent=4, hidden=(16,), epochs=a.epochs, lr=a.lr, batch_size=256,
                                 random_state=seed).fit(sp.X_train, sp.y_train, X_pos=sp.X_pos)
             y = sp.y_train
             lab = m.labels_
@@ -364,6 +376,20 @@ def fig5(a) -> list[dict]:
     return recs
 
 
+def fig5_from_checkpoints(files: list[str], nu: float) -> list[dict]:
+    """Fig. 5 records from Table-1 runs made with ``--checkpoint-every`` (no new training): the AP of
+    WALDO, CoRa + advantage and WAE-GAN on the mixture at each recorded epoch, one record per seed."""
+    names = {"WALDO": "WALDO", "CoRa+adv": "CoRa + advantage", "WAE-GAN": "WAE-GAN"}
+    recs = []
+    for f in files:
+        for r in json.loads(Path(f).read_text()):
+            if r["method"] in names and r["nu"] == nu and r.get("checkpoints"):
+                ck = r["checkpoints"]
+                recs.append({"method": names[r["method"]], "seed": r["seed"], "nu": nu,
+                             "epochs": [c["epoch"] for c in ck], "ap": [c["auprc"] for c in ck]})
+    return sorted(recs, key=lambda r: list(names.values()).index(r["method"]))
+
+
 def fig5_png(recs: list[dict], path: Path, title: str) -> None:
     """Mean +- std of AP per epoch for each method, drawn with Pillow."""
     from PIL import Image, ImageDraw
@@ -373,7 +399,7 @@ def fig5_png(recs: list[dict], path: Path, title: str) -> None:
     img = Image.new("RGB", (W, H), "white")
     dr = ImageDraw.Draw(img, "RGBA")
     names = list(dict.fromkeys(r["method"] for r in recs))
-    n_ep = max(len(r["ap"]) for r in recs)
+    n_ep = max(r.get("epochs", [len(r["ap"])])[-1] for r in recs)
     ylo = 0.0
 
     def px(e, v):
@@ -390,13 +416,15 @@ def fig5_png(recs: list[dict], path: Path, title: str) -> None:
     dr.text((8, T - 28), "average precision on the mixture", fill="black")
     dr.text((L + 180, 10), title, fill="black")
     for k, name in enumerate(names):
-        A = np.array([r["ap"] for r in recs if r["method"] == name])
+        rs = [r for r in recs if r["method"] == name]
+        A = np.array([r["ap"] for r in rs])
+        ep = rs[0].get("epochs", list(range(1, A.shape[1] + 1)))  # x of each AP value
         mu, sd = A.mean(0), A.std(0)
         col = colours.get(name, (0, 0, 0))
-        up = [px(e + 1, min(1.0, mu[e] + sd[e])) for e in range(len(mu))]
-        dn = [px(e + 1, max(ylo, mu[e] - sd[e])) for e in range(len(mu))][::-1]
+        up = [px(ep[i], min(1.0, mu[i] + sd[i])) for i in range(len(mu))]
+        dn = [px(ep[i], max(ylo, mu[i] - sd[i])) for i in range(len(mu))][::-1]
         dr.polygon(up + dn, fill=col + (60,))
-        dr.line([px(e + 1, mu[e]) for e in range(len(mu))], fill=col, width=2)
+        dr.line([px(ep[i], mu[i]) for i in range(len(mu))], fill=col, width=2)
         dr.rectangle([L + 200 * k, H - 28, L + 200 * k + 12, H - 16], fill=col)
         dr.text((L + 200 * k + 18, H - 30), f"{name} (n={len(A)})", fill="black")
     img.save(path, optimize=True)
@@ -404,11 +432,12 @@ def fig5_png(recs: list[dict], path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen", "diag", "diagsum", "fig5", "fig5png"])
+    ap.add_argument("what", choices=["fig2a", "fig2b", "disc", "retail", "gen", "diag", "diagsum", "fig5", "fig5png",
+                                     "fig5ckpt"])
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--lr", type=float, default=1e-3, help="diag / fig5: Adam learning rate")
+    ap.add_argument("--lr", type=float, default=1e-3, help="diag / fig5 / retail: Adam learning rate")
     ap.add_argument("--nus", default="0.05", help="diag / fig5: comma-separated outlier shares")
     ap.add_argument("--classes", action="store_true", help="diag: per-attack-type false positives")
     ap.add_argument("--n-pos", type=int, default=5000, help="diag: labelled attacks (X_pos)")
@@ -416,12 +445,27 @@ def main() -> None:
     ap.add_argument("--n-unl", type=int, default=5000, help="diag: rows of the unlabelled mixture")
     ap.add_argument("--latent", action="store_true", help="retail: also the AP of score='latent'")
     ap.add_argument("--methods", default=None, help="fig5: comma-separated subset of " + ",".join(FIG5_METHODS))
-    ap.add_argument("--inputs", nargs="+", default=None, help="fig5png / diagsum: JSON files to read")
+    ap.add_argument("--inputs", nargs="+", default=None, help="fig5png / fig5ckpt / diagsum: JSON files to read")
     ap.add_argument("--png", default=str(RESULTS / "waldo_fig5.png"))
+    ap.add_argument("--protocol", default="subsample", choices=["subsample", "authors"],
+                    help="fig2a / fig2b / disc: KDD split (see the module docstring)")
     a = ap.parse_args()
     a.nus = [float(v) for v in a.nus.split(",")]
+    if a.protocol == "authors":
+        _SETUP.update(protocol="authors", lr=a.lr, seed0=a.seed0)
     if a.what == "diagsum":
         print(diag_summary([r for f in a.inputs for r in json.loads(Path(f).read_text())]))
+        return
+    if a.what == "fig5ckpt":
+        recs = fig5_from_checkpoints(a.inputs, a.nus[0])
+        fig5_png(recs, Path(a.png), f"KDD99, nu={a.nus[0]}, authors' protocol, mean +- std over seeds")
+        for name in dict.fromkeys(r["method"] for r in recs):
+            rs = [r for r in recs if r["method"] == name]
+            A = np.array([r["ap"] for r in rs]) * 100
+            cells = ", ".join(f"{e}: {m:.1f} ± {sd:.1f}" for e, m, sd in zip(rs[0]["epochs"], A.mean(0), A.std(0))
+                              if e in (20, 100, 200, 300, 401))
+            print(f"{name} (n={len(rs)}): {cells}")
+        save_json(recs, a.json)
         return
     if a.what == "fig5png":
         recs = [r for f in a.inputs for r in json.loads(Path(f).read_text())]
