@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from bench.common import save_json
+from bench.common import minmax_scaler, save_json
 
 
 def prf_top(y: np.ndarray, s: np.ndarray, q: float = 0.2) -> dict[str, float]:
@@ -70,9 +70,8 @@ def scaler(kind: str, X: np.ndarray):
     if kind == "none":
         return lambda A: np.asarray(A, dtype=np.float32)
     if kind == "minmax":  # test rows may fall outside [0, 1]
-        lo, hi = X.min(0), X.max(0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        return lambda A: ((A - lo) / span).astype(np.float32)
+        scale = minmax_scaler(X)
+        return lambda A: scale(A).astype(np.float32)
     pre = (lambda A: np.log1p(np.maximum(A, 0))) if kind == "log1p" else (lambda A: A)
     mu, sd = standardization(pre(X))  # the split's own z-scoring
     return lambda A: ((pre(A) - mu) / sd).astype(np.float32)

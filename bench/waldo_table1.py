@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import save_json
+from bench.common import minmax_scaler, save_json
 from odcore import metrics
 from odcore.data import shared_data_dir
 from odcore.models.classical import IForest
@@ -84,9 +84,8 @@ def pu_split(name: str, nu: float, seed: int, n_pos: int, n_unl: int):
     Xp, Xu, yu = X[pos], X[unl], y[unl]
     _last_split.update(pos=pos, unl=unl)
     if name == "kdd":  # min-max on the labelled inliers (authors' MinMaxScaler)
-        lo, hi = Xp.min(0), Xp.max(0)
-        span = np.where(hi - lo > 0, hi - lo, 1.0)
-        Xp, Xu = (Xp - lo) / span, (Xu - lo) / span
+        scale = minmax_scaler(Xp)
+        Xp, Xu = scale(Xp), scale(Xu)
     return Xp.astype(np.float32), Xu.astype(np.float32), yu.astype(np.int64), shape
 
 
@@ -102,9 +101,8 @@ def authors_split(nu: float, seed: int):
     n_out, n_in = int(size * nu), int(size * (1 - nu))
     unl = np.r_[t_in[:n_in], t_out[:n_out]]
     _last_split.update(pos=first[y[first] == 0][: n_in + n_out], unl=unl)
-    lo, hi = att.min(0), att.max(0)
-    span = np.where(hi - lo > 0, hi - lo, 1.0)
-    Xp, Xu = (att[: n_in + n_out] - lo) / span, (X[unl] - lo) / span
+    scale = minmax_scaler(att)
+    Xp, Xu = scale(att[: n_in + n_out]), scale(X[unl])
     return Xp.astype(np.float32), Xu.astype(np.float32), y[unl].astype(np.int64), None
 
 

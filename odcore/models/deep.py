@@ -186,8 +186,7 @@ class DeepDetector(BaseDetector):
     Subclasses must accept (keyword-only) at least: ``contamination``, ``epochs``,
     ``batch_size``, ``lr``, ``weight_decay``, ``device``, ``random_state``,
     ``score_batch_size``. An optional ``lr_milestones`` tuple enables a step schedule
-    (learning rate times ``lr_gamma``, 0.1 unless the detector has that parameter, at each
-    listed epoch).
+    (learning rate times ``lr_gamma`` at each listed epoch).
     """
 
     common_help = {
@@ -199,7 +198,7 @@ class DeepDetector(BaseDetector):
         "device": "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'cuda:N'",
         "random_state": "seed for weights, shuffling and noise",
         "score_batch_size": "rows per batch when scoring (memory bound, not accuracy)",
-        "lr_milestones": "epochs at which the learning rate is multiplied by lr_gamma (0.1 where absent)",
+        "lr_milestones": "epochs at which the learning rate is multiplied by lr_gamma",
         "lr_gamma": "factor applied to the learning rate at each of lr_milestones",
     }
 

@@ -254,9 +254,9 @@ class DROCC(DeepDetector):
             x_adv = x + self._project(x_adv - x, noise)
         return x_adv.detach()
 
-    def _diagnostics(self, x, x_adv, pos_logit, adv_logit) -> dict[str, Any]:
+    def _diagnostics(self, x, x_adv, adv_logit) -> dict[str, Any]:
         """Per-batch training diagnostics (averaged per epoch into the history): mean logit of the
-        positives and of the generated negatives, and the share of generated points whose
+        generated negatives, and the share of generated points whose
         ``||h|| = ||x_adv - x||`` sits at the inner radius ``r`` / at the outer radius ``gamma r``
         (the rest lie strictly inside the shell)."""
         hn = (x_adv - x).norm(dim=1)
@@ -298,7 +298,7 @@ class DROCC(DeepDetector):
             adv = F.binary_cross_entropy_with_logits(adv_logit, torch.zeros(x.shape[0], device=x.device))
             loss = ce + float(self.mu) * adv
             out["adv"] = adv.detach()
-            out.update(self._diagnostics(x, x_adv, pos_logit, adv_logit))
+            out.update(self._diagnostics(x, x_adv, adv_logit))
         self._step(loss)
         out["loss"] = loss.detach()
         return out

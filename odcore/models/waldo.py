@@ -265,13 +265,13 @@ class WALDO(DeepDetector):
 
         Q, Gi = self.nets_["encoder"], self.nets_["decoder_in"]
         zp, zu = Q(p), Q(u)
-        l_p = ((Gi(zp) - p) ** 2).mean(dim=1)
-        l_ui = ((Gi(zu) - u) ** 2).mean(dim=1)
+        l_p = row_mse(Gi(zp), p)
+        l_ui = row_mse(Gi(zu), u)
         out = {"zp": zp, "zu": zu, "l_p": l_p, "l_ui": l_ui}
         if not self._two_decoders:
             out.update(l_uo=None, adv=torch.zeros((), device=p.device), y=torch.zeros_like(l_ui))
             return out
-        l_uo = ((self.nets_["decoder_out"](zu) - u) ** 2).mean(dim=1)
+        l_uo = row_mse(self.nets_["decoder_out"](zu), u)
         with torch.no_grad():
             adv = (l_uo.min() - l_p.min()) if self.advantage else torch.zeros((), device=p.device)
             y = (l_uo < l_ui + adv).float()  # hard assignment, no gradient through it
