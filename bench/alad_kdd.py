@@ -65,7 +65,7 @@ def diagnose(m, Xd: np.ndarray, yd: np.ndarray, Xt: np.ndarray, rec: dict, cpu: 
 
 def scaler(kind: str, X: np.ndarray):
     """The feature scaling fitted on the training rows ``X`` (a function of a matrix)."""
-    from odcore.data.validate import standardization
+    from odcore.data.scaling import Standardizer
 
     if kind == "none":
         return lambda A: np.asarray(A, dtype=np.float32)
@@ -73,8 +73,8 @@ def scaler(kind: str, X: np.ndarray):
         scale = minmax_scaler(X)
         return lambda A: scale(A).astype(np.float32)
     pre = (lambda A: np.log1p(np.maximum(A, 0))) if kind == "log1p" else (lambda A: A)
-    mu, sd = standardization(pre(X))  # the split's own z-scoring
-    return lambda A: ((pre(A) - mu) / sd).astype(np.float32)
+    z = Standardizer.fit(pre(X))  # the split's own z-scoring
+    return lambda A: z.transform(pre(A))
 
 
 def on_val(m, Xv: np.ndarray, yv: np.ndarray, kind: str, rec: dict, best: dict, cpu: list) -> None:

@@ -194,7 +194,7 @@ def gen(a) -> dict:
 
 def _kdd_classes() -> np.ndarray:
     from odcore.data import shared_data_dir
-    from odcore.data.loaders import load_kdd99
+    from odcore.data.sources import load_kdd99
 
     ds = load_kdd99(shared_data_dir() / "kddcup99" / "kddcup.data_10_percent.gz", positive="normal.")
     return np.asarray(ds.classes)

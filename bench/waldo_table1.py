@@ -55,7 +55,7 @@ def load(name: str):
     """(X, y) with y = 1 for outliers, and the image shape (or None)."""
     if name in _cache:
         return _cache[name]
-    from odcore.data.loaders import load_kdd99, load_mnist
+    from odcore.data.sources import load_kdd99, load_mnist
 
     root = shared_data_dir()
     if name == "kdd":

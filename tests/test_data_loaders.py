@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from odcore import data
-from odcore.data.loaders import KDD_COLUMNS, detect_format, kdd_categories, load_kdd99
+from odcore.data.loaders import detect_format
+from odcore.data.sources import KDD_COLUMNS, kdd_categories, load_kdd99
 from odcore.errors import InputError
 
 # ----------------------------------------------------------------------------- KDD Cup 99

@@ -1,4 +1,5 @@
-"""Datasets: built-ins, file loaders, protocols (splits), validation and ``describe``.
+"""Datasets: built-ins, file formats and named sources, protocols (splits), the standardiser,
+validation and ``describe``.
 
     >>> from odcore import data
     >>> ds = data.load("sine")                       # a built-in (no network)
@@ -20,16 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from odcore.data import builtins as _b
-from odcore.data.loaders import FORMATS, detect_format, frame_to_dataset, load_file
+from odcore.data.formats import frame_to_dataset
+from odcore.data.loaders import FORMATS, detect_format, load_file
 from odcore.data.protocols import PROTOCOLS, protocol_defaults, protocol_help, split
 from odcore.data.record import Dataset, Split
 from odcore.data.retail import retail_panel
+from odcore.data.scaling import Standardizer
 from odcore.data.validate import describe
 from odcore.errors import DataError, InputError
 
 __all__ = [
-    "Dataset", "Split", "DataError", "InputError", "FORMATS", "PROTOCOLS", "builtin_names", "builtin_info",
-    "load", "load_bytes", "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
+    "Dataset", "Split", "Standardizer", "DataError", "InputError", "FORMATS", "PROTOCOLS", "builtin_names",
+    "builtin_info", "load", "load_bytes", "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
     "detect_format", "frame_to_dataset", "sine_test_points", "sine_grid", "sine_wave_points",
 ]
 

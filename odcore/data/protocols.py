@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from odcore.data.record import Dataset, Split
-from odcore.data.validate import standardization
+from odcore.data.scaling import Standardizer
 from odcore.errors import InputError
 
 PROTOCOLS: dict[str, str] = {
@@ -177,7 +177,7 @@ def _finish(ds: Dataset, sp: Split, standardize: bool) -> Split:
         raise InputError(f"the {sp.protocol!r} split of {ds.name!r} left no test rows")
     if standardize:
         fit_rows = sp.X_train if sp.X_pos is None else np.vstack([sp.X_pos, sp.X_train])
-        sp.mean, sp.scale = standardization(fit_rows)
+        sp.scaler = Standardizer.fit(fit_rows)
         sp.X_train = sp.transform(sp.X_train)
         sp.X_test = sp.transform(sp.X_test)
         if sp.X_pos is not None:

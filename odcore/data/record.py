@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from odcore.data.scaling import Standardizer
+
 
 @dataclass
 class Dataset:
@@ -91,10 +93,11 @@ class Split:
     """A protocol's split of a Dataset into what ``fit`` sees and what is scored.
 
     ``X_train`` is what ``fit`` gets as ``X`` (for "pu": the unlabelled mixture); ``y_train``
-    its labels when known (methods without ``uses_labels`` only use them for monitoring);
-    ``X_pos`` the labelled inliers ("pu" only). ``X_test`` / ``y_test`` are scored and
-    evaluated; ``*_index`` are row ids into the Dataset. Features are standardised with
-    statistics of the training rows only (``mean`` / ``scale``), unless the protocol says not.
+    its labels when known (only methods with ``uses_labels`` train on them); ``X_pos`` the
+    labelled inliers ("pu" only). ``X_test`` / ``y_test`` are scored and evaluated; ``*_index``
+    are row ids into the Dataset. Features are standardised by ``scaler`` (a
+    :class:`~odcore.data.scaling.Standardizer` fitted on the training rows only), which is the
+    identity when the protocol does not standardise.
     """
 
     protocol: str
@@ -106,14 +109,24 @@ class Split:
     test_index: np.ndarray
     X_pos: np.ndarray | None = None
     pos_index: np.ndarray | None = None
-    mean: np.ndarray | None = None
-    scale: np.ndarray | None = None
+    scaler: Standardizer = field(default_factory=Standardizer.identity)
     options: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 
+    @property
+    def mean(self) -> np.ndarray | None:
+        """Column means of the standardisation (None when the split is not standardised)."""
+        return self.scaler.mean
+
+    @property
+    def scale(self) -> np.ndarray | None:
+        """Column scales of the standardisation (None when the split is not standardised)."""
+        return self.scaler.scale
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Apply the split's standardisation to new rows (for scoring files later)."""
-        X = np.asarray(X, dtype=np.float32)
-        if self.mean is None:
-            return X
-        return ((X - self.mean) / self.scale).astype(np.float32)
+        """Apply the split's standardisation to new rows (as the model sees them)."""
+        return self.scaler.transform(X)
+
+    def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Standardised rows (inputs, reconstructions, samples) back in the data's units."""
+        return self.scaler.inverse_transform(Z)

@@ -68,15 +68,6 @@ def check_labels(y: Any, source: str, *, n_rows: int | None = None) -> np.ndarra
     return num.astype(np.int64)
 
 
-def standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of the columns of ``X``; constant columns get scale 1 (they stay constant)."""
-    X = np.asarray(X, dtype=np.float64)
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
-    scale = np.where(std > 1e-12 * np.maximum(1.0, np.abs(mean)), std, 1.0)
-    return mean.astype(np.float32), scale.astype(np.float32)
-
-
 def column_kinds(X: np.ndarray) -> list[str]:
     """Kind of each column: "constant", "binary" (only 0/1), "integer" or "continuous"."""
     if X.shape[0] == 0:
