@@ -17,9 +17,9 @@ PAPER = {"variant": "2-D sine wave", "radius": 0.2, "gamma": 2.0, "mu": 1.0, "st
 
 
 def _lab_task(progress, cancel, *, settings: dict):
-    from odcore import workbench
+    from odcore.recipes.boundary import boundary_lab
 
-    return workbench.boundary_lab(progress=progress, cancel=cancel, **settings)
+    return boundary_lab(progress=progress, cancel=cancel, **settings)
 
 
 def _reproduce() -> None:

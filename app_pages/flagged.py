@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from odcore import plots, workbench
+from odcore import plots
+from odcore.analysis import analyst, thresholds
 from ui import details, runs, state, widgets
 
 widgets.intro("Flagged rows", "For analysts: every week of every market (or drug category) ranked by the model's "
@@ -96,7 +97,7 @@ def base_frame(run_id: str, _ds, data_hash: str) -> pd.DataFrame:
 model = runs.model(rid)
 frame = base_frame(rid, ds, h).copy()
 scores = frame["score"].to_numpy()
-lo, hi, step = workbench.slider_range(scores)
+lo, hi, step = thresholds.slider_range(scores)
 key = f"fthr-{rid}"
 if key not in st.session_state:
     st.session_state[key] = min(max(state.threshold(rid, float(getattr(model, "threshold_", hi))), lo), hi)
@@ -116,7 +117,7 @@ if date_col:
     d = pd.to_datetime(frame[date_col])
     dates = st.slider("weeks", d.min().to_pydatetime(), d.max().to_pydatetime(),
                       (d.min().to_pydatetime(), d.max().to_pydatetime()), key="flag_dates", format="YYYY-MM-DD")
-view = workbench.filter_rows(frame, score_range=srange, column_values={group_col: groups} if group_col else None,
+view = analyst.filter_rows(frame, score_range=srange, column_values={group_col: groups} if group_col else None,
                              date_column=date_col, date_range=dates, flagged_only=flagged_only)
 view = view.sort_values("score", ascending=False)
 st.markdown(f"**{int(frame['flagged'].sum()):,}** of {len(frame):,} rows flagged · {len(view):,} shown")
@@ -138,12 +139,11 @@ x = split.transform(ds.X[row_id:row_id + 1])
 values = ds.X[row_id]
 names = [n.capitalize() for n in ds.feature_names]
 if callable(getattr(model, "reconstruct", None)):
-    recs = {k: v[0] if split.mean is None else (v * split.scale + split.mean)[0]
-            for k, v in details.reconstructions(model, x).items()}
+    recs = {k: split.inverse_transform(v)[0] for k, v in details.reconstructions(model, x).items()}
 else:  # no decoder: compare with the typical (median) week of the unflagged rows
     recs = {"median unflagged week": np.median(ds.X[~frame["flagged"].to_numpy()], axis=0)}
 meta = frame.iloc[row_id]
 title = " · ".join(str(meta[c]) for c in (group_col, date_col) if c) or f"row {row_id}"
 st.plotly_chart(plots.row_profile(values, recs, names, title=title), key="flag_profile")
 first = next(iter(recs))
-st.markdown(f"**Row {row_id}** (score {meta['score']:.4g}): " + workbench.explain_row(values, recs[first], names))
+st.markdown(f"**Row {row_id}** (score {meta['score']:.4g}): " + analyst.explain_row(values, recs[first], names))

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from odcore import embed, plots, workbench
+from odcore import embed, plots
 from ui import details, runs, state, widgets
+from ui.selection import selected_rows
 
 widgets.intro("Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
               "sit apart from the inlier cloud (WALDO Fig. 4, OC-NN Fig. 1). PCA is instant; t-SNE (openTSNE) and "
@@ -63,7 +64,7 @@ sel = st.session_state.get("latent_selected", [])
 fig = plots.scatter_map(xy[idx], ids[idx], colour[idx], color_kind=kind, color_name=colour_by,
                         hover=[hover[i] for i in idx], highlight=sel)
 event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points",))
-picked = workbench.selected_rows(event.selection.points if event else None)
+picked = selected_rows(event.selection.points if event else None)
 if picked:
     st.session_state["latent_selected"] = picked[:1]
 if len(idx) < len(df):

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from odcore import plots, workbench
+from odcore import plots
+from odcore.analysis import sanity, thresholds
 from ui import runs, state, widgets
 
 widgets.intro("Scores", "Every detector outputs an anomaly score (higher = more anomalous); where the score "
@@ -23,14 +24,14 @@ y = df["label"].to_numpy() if "label" in df and df["label"].notna().all() else N
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _warnings(run_id: str) -> list[str]:
-    return workbench.sanity_warnings(s, y, runs.history(run_id), runs.method_of(run_id))
+    return sanity.sanity_warnings(s, y, runs.history(run_id), runs.method_of(run_id))
 
 
 widgets.warnings(_warnings(rid))
 
-lo, hi, step = workbench.slider_range(s)
+lo, hi, step = thresholds.slider_range(s)
 model_thr = (runs.config(rid).get("state") or {}).get("threshold_")
-default = workbench.threshold_for(s, "contamination", float(y.mean()) if y is not None and 0 < y.mean() < 1
+default = thresholds.threshold_for(s, "contamination", float(y.mean()) if y is not None and 0 < y.mean() < 1
                                   else 0.1)
 key = f"thr-{rid}"
 if key not in st.session_state:
@@ -40,7 +41,7 @@ if key not in st.session_state:
 def _preset() -> None:
     preset, value = st.session_state["scores_preset"], float(st.session_state["scores_preset_value"])
     try:
-        t = workbench.threshold_for(s, preset, value / 100.0 if preset in ("contamination", "fpr") else value, y)
+        t = thresholds.threshold_for(s, preset, value / 100.0 if preset in ("contamination", "fpr") else value, y)
     except Exception as err:  # noqa: BLE001
         st.session_state["scores_preset_error"] = str(err)
         return
@@ -49,8 +50,8 @@ def _preset() -> None:
 
 
 c1, c2, c3 = st.columns([2, 1, 1])
-c1.selectbox("Threshold preset", list(workbench.PRESETS), key="scores_preset",
-             format_func=lambda p: f"{p}: {workbench.PRESETS[p]}")
+c1.selectbox("Threshold preset", list(thresholds.PRESETS), key="scores_preset",
+             format_func=lambda p: f"{p}: {thresholds.PRESETS[p]}")
 c2.number_input("value (% for share and FPR)", value=10.0, key="scores_preset_value", format="%g")
 c3.button("Apply preset", on_click=_preset, key="scores_apply")
 if st.session_state.get("scores_preset_error"):
@@ -58,7 +59,7 @@ if st.session_state.get("scores_preset_error"):
 thr = st.slider("Threshold (flag score > threshold)", lo, hi, step=step, key=key, format="%.4g")
 state.set_threshold(rid, thr)
 
-m = workbench.at_threshold(s, thr, y)
+m = thresholds.at_threshold(s, thr, y)
 cols = st.columns(6)
 cols[0].metric("flagged", f"{m['flagged']:,} / {m['n']:,}", f"{100 * m['share']:.1f}%", delta_color="off")
 if y is not None:

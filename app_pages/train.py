@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from odcore import plots, workbench
+from odcore import plots
+from odcore.analysis import sanity
 from ui import state, widgets
 
 widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
@@ -167,7 +168,7 @@ def _live():
         for c, k in zip(cols, ("auroc", "auprc", "precision_at_10", "f1")):
             v = m.get(k)
             c.metric(k, "-" if v is None or v != v else f"{v:.3f}")
-        widgets.warnings(workbench.sanity_warnings(history=job.history, method=run.method))
+        widgets.warnings(sanity.sanity_warnings(history=job.history, method=run.method))
         st.success(f"Run {job.run_id} is ready: see **Scores**, **Latent map** or **Compare**.")
 
 

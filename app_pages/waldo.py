@@ -42,8 +42,7 @@ def figures(run_id: str) -> dict:
     y = df["label"].to_numpy() if "label" in df else df["decoder"].to_numpy()
     X = runs.test_rows(run_id, df["row_id"].to_numpy())
 
-    def orig(a):
-        return a if split.mean is None else a * split.scale + split.mean
+    orig = split.inverse_transform  # standardised rows back in the data's units
 
     def generated(n: int, kind: str):
         """Samples from the fitted latent cloud of ``kind``; from the prior when that cloud is empty."""

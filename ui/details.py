@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from odcore import plots, workbench
+from odcore import plots
+from odcore.analysis import analyst
 from ui import runs, widgets
 
 
@@ -23,12 +24,6 @@ def reconstructions(model, x: np.ndarray) -> dict[str, np.ndarray]:
         except TypeError:  # a single-decoder model without the keyword
             out["reconstruction"] = np.asarray(model.reconstruct(x)["reconstruction"])
     return out
-
-
-def _original_units(split, a: np.ndarray) -> np.ndarray:
-    if split.mean is None:
-        return a
-    return a * split.scale + split.mean
 
 
 def row_details(run_id: str, row_id: int) -> None:
@@ -48,20 +43,20 @@ def row_details(run_id: str, row_id: int) -> None:
     if callable(getattr(model, "reconstruct", None)):
         recs = widgets.guarded(lambda: reconstructions(model, x)) or {}
     if ds.kind == "image" and ds.image_shape is not None:
-        imgs = {"input": _original_units(split, x)}
-        imgs.update({k: _original_units(split, v) for k, v in recs.items()})
+        imgs = {"input": split.inverse_transform(x)}
+        imgs.update({k: split.inverse_transform(v) for k, v in recs.items()})
         st.plotly_chart(plots.image_rows(imgs, ds.image_shape, ncols=1), key=f"img-{run_id}-{row_id}")
         return
     names = list(ds.feature_names)
-    values = _original_units(split, x)[0]
-    recs_o = {k: _original_units(split, v)[0] for k, v in recs.items()}
+    values = split.inverse_transform(x)[0]
+    recs_o = {k: split.inverse_transform(v)[0] for k, v in recs.items()}
     if not recs_o:
         st.dataframe(pd.DataFrame([values], columns=names))
         return
     if len(names) <= 40:  # wider rows: the error table below is easier to read than a profile
         st.plotly_chart(plots.row_profile(values, recs_o, names), key=f"profile-{run_id}-{row_id}")
     first = next(iter(recs_o))
-    st.markdown(workbench.explain_row(values, recs_o[first], names))
-    errs = workbench.per_feature_errors(values, recs_o)
+    st.markdown(analyst.explain_row(values, recs_o[first], names))
+    errs = analyst.per_feature_errors(values, recs_o)
     table = pd.DataFrame({"feature": names, "value": values, **{f"{k} error": v for k, v in errs.items()}})
     st.dataframe(table.sort_values(f"{first} error", ascending=False).head(20), hide_index=True)
