@@ -56,7 +56,7 @@ with st.expander("Train a model on these rows", expanded=not mine):
     method = c1.selectbox("Method", choices, key="flag_method")
     epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs")
     if st.button("Train", key="flag_train"):
-        from odcore.experiment import RunSpec
+        from odcore.runs.spec import RunSpec
 
         protocol = "pu" if method == "waldo" else "all"
         params = {} if method == "iforest" else {"epochs": int(epochs)}

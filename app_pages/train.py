@@ -131,7 +131,7 @@ with st.expander("Parameters (papers' defaults)", expanded=True):
 seed = st.number_input("Seed", value=0, step=1, key="train_seed")
 
 if st.button("Start training", type="primary", key="train_start"):
-    from odcore.experiment import RunSpec
+    from odcore.runs.spec import RunSpec
 
     if data == "(session dataset)":
         spec_data, data_options = st.session_state[state.DATA_SPEC], dict(st.session_state[state.DATA_OPTIONS])

@@ -18,7 +18,7 @@ FAMILY = ("waldo", "cora", "wae-gan")
 
 
 def _reproduce() -> None:
-    from odcore.experiment import RunSpec
+    from odcore.runs.spec import RunSpec
 
     for m in FAMILY:
         spec = RunSpec(data="digits", method=m, protocol="pu", protocol_options={"inlier_classes": [0], "nu": 0.1},

@@ -79,8 +79,9 @@ def main() -> None:
     health = [start_to_health() for _ in range(args.repeats)]
 
     os.environ["ODCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="app-speed-")
-    from odcore.experiment import RunSpec, execute
-    from odcore.store import RunStore
+    from odcore.runs.execute import execute
+    from odcore.runs.spec import RunSpec
+    from odcore.runs.store import RunStore
 
     t0 = time.perf_counter()
     store = RunStore()

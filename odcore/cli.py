@@ -121,9 +121,9 @@ def _fmt(v: Any, digits: int = 4) -> str:
 
 
 def _print_json(obj: Any) -> None:
-    from odcore.experiment import _jsonable
+    from odcore.jsonio import dumps
 
-    print(json.dumps(_jsonable(obj), indent=1))
+    print(dumps(obj, indent=1))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -176,7 +176,7 @@ def cmd_methods(args) -> int:
 
 
 def _spec_from_args(args):
-    from odcore.experiment import RunSpec
+    from odcore.runs.spec import RunSpec
 
     method = check_method(args.method)
     return RunSpec(data=args.data, method=method, protocol=check_protocol(args.protocol),
@@ -187,8 +187,8 @@ def _spec_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from odcore.experiment import execute, prepare
-    from odcore.store import RunStore
+    from odcore.runs.execute import execute, prepare
+    from odcore.runs.store import RunStore
 
     spec = _spec_from_args(args)
     store = RunStore(args.runs_dir)
@@ -253,7 +253,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from odcore.store import RunStore
+    from odcore.runs.scoring import score_file
+    from odcore.runs.store import RunStore
 
     store = RunStore(args.runs_dir)
     run = store.get(args.run)
@@ -264,7 +265,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from odcore.store import RunStore
+    from odcore.runs.store import RunStore
 
     store = RunStore(args.runs_dir)
     if args.action == "show":
@@ -313,7 +314,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from odcore.experiment import grid_cells, run_grid, validate_grid
+    from odcore.runs.grid import grid_cells, run_grid, validate_grid
 
     datasets = [d.strip() for d in args.data.split(",") if d.strip()]
     methods = [check_method(m.strip()) for m in args.methods.split(",") if m.strip()]
@@ -365,7 +366,7 @@ def cmd_bench(args) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from odcore.store import atomic_write_bytes
+    from odcore.jsonio import atomic_write_bytes
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.encode())
@@ -394,141 +395,6 @@ def markdown_table(records: list[dict[str, Any]]) -> str:
                 cells.append(f"{vals.mean():.{d}f} ± {vals.std(ddof=1):.{d}f}")
         lines.append(f"| {ds} | {m} | {rs[0]['protocol']} | {len(rs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------- scoring files
-def _reader(path: Path, chunk_size: int):
-    """Yield ``(columns, pandas.DataFrame chunk)`` or ``(None, (X, y))`` for .npz, chunk by chunk."""
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
-
-        # pre_buffer=False + a read buffer: pyarrow's default pre-buffering keeps every row group it
-        # has read in memory (peak memory grew with the file: 0.54 GB at 1M rows, 0.96 GB at 10M)
-        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-        for batch in pf.iter_batches(batch_size=chunk_size):
-            yield batch.to_pandas()
-    elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        import pandas as pd
-
-        sep = "\t" if name.endswith(".tsv") else ","
-        yield from pd.read_csv(path, chunksize=chunk_size, sep=sep)
-    elif name.endswith(".npz"):
-        import numpy as np
-
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z:
-                raise InputError(f"{path} has no array named X (found: {', '.join(z.files)})")
-            X = z["X"]
-            y = z["y"] if "y" in z else None
-        for i in range(0, X.shape[0], chunk_size):
-            yield (X[i:i + chunk_size].reshape(min(chunk_size, X.shape[0] - i), -1),
-                   None if y is None else y[i:i + chunk_size])
-    else:
-        raise InputError(f"cannot score {path.name}: use a .csv, .parquet or .npz file")
-
-
-def _select_features(df, feature_names: list[str], label_column: str | None):
-    """Feature matrix and labels of a chunk: columns by name, else every numeric non-label column."""
-    import numpy as np
-
-    label = None
-    lc = label_column if label_column and label_column in df.columns else ("label" if "label" in df.columns else None)
-    if lc is not None:
-        label = df[lc].to_numpy()
-    if all(f in df.columns for f in feature_names):
-        X = df[feature_names]
-    else:
-        rest = [c for c in df.columns if c != lc and c != "row_id"]
-        X = df[rest].select_dtypes(include="number")
-        if X.shape[1] != len(feature_names):
-            missing = [f for f in feature_names if f not in df.columns][:5]
-            raise InputError(f"the input has {X.shape[1]} numeric feature columns but the run's model expects "
-                             f"{len(feature_names)} (missing by name: {', '.join(map(str, missing))} ...); "
-                             "score a file with the training data's columns")
-    return np.ascontiguousarray(X.to_numpy(dtype=np.float32)), label
-
-
-def score_file(run, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
-               chunk_size: int = 100_000) -> dict[str, Any]:
-    """Score a CSV/Parquet/.npz file with a finished run, chunk by chunk (bounded memory).
-
-    Applies the run's standardisation (the split's mean and scale, as ``Split.transform``),
-    then writes ``row_id, score, pred`` (+ ``label`` when the input has one, + ``decoder`` for
-    detectors with ``assign``) to a Parquet or CSV file chosen by the output extension.
-    """
-    import numpy as np
-    import pandas as pd
-
-    inp, out = Path(input_path), Path(output_path)
-    if not inp.exists():
-        raise InputError(f"input file {inp} does not exist")
-    out_parquet = out.name.lower().endswith((".parquet", ".pq"))
-    if not out_parquet and not out.name.lower().endswith(".csv"):
-        raise InputError(f"output {out.name}: use a .parquet or .csv file name")
-    if run.status != "done":
-        raise InputError(f"run {run.id} is {run.status}; only finished runs can score files")
-    if chunk_size < 1:
-        raise InputError("chunk size must be at least 1")
-    model = run.load_model()
-    mean, scale = run.transform()
-    ds_info = run.config.get("dataset", {})
-    names = list(ds_info.get("feature_names") or [])
-    label_column = ds_info.get("label_column")
-    has_assign = callable(getattr(model, "assign", None))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    writer = None
-    n_rows = flagged = 0
-    try:
-        fh = None if out_parquet else open(tmp, "w", newline="")
-        for chunk in _reader(inp, chunk_size):
-            if isinstance(chunk, tuple):
-                X, label = chunk
-                X = np.asarray(X, dtype=np.float32)
-                if X.shape[1] != int(model.n_features_in_):
-                    raise InputError(f"X in {inp.name} has {X.shape[1]} features but the run's model expects "
-                                     f"{model.n_features_in_}")
-            else:
-                X, label = _select_features(chunk, names or [f"x{i}" for i in range(model.n_features_in_)],
-                                            label_column)
-            if mean is not None:
-                X = ((X - mean) / scale).astype(np.float32)
-            scores = model.decision_function(X)
-            pred = (scores > model.threshold_).astype(np.int8)
-            cols: dict[str, Any] = {"row_id": np.arange(n_rows, n_rows + len(scores), dtype=np.int64),
-                                    "score": scores, "pred": pred}
-            if label is not None:
-                cols["label"] = label
-            if has_assign:
-                cols["decoder"] = np.asarray(model.assign(X), dtype=np.int8)
-            frame = pd.DataFrame(cols)
-            if out_parquet:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-            else:
-                frame.to_csv(fh, header=n_rows == 0, index=False)
-            n_rows += len(scores)
-            flagged += int(pred.sum())
-        if writer is not None:
-            writer.close()
-            writer = None
-        if fh is not None:
-            fh.close()
-        if n_rows == 0:
-            raise InputError(f"{inp} has no rows to score")
-        os.replace(tmp, out)
-    finally:
-        if writer is not None:
-            writer.close()
-        if tmp.exists():
-            tmp.unlink()
-    return {"rows": n_rows, "flagged": flagged, "threshold": float(model.threshold_)}
 
 
 # ---------------------------------------------------------------------------------- argparse

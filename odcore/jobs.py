@@ -85,10 +85,10 @@ class Job:
 
 
 class JobRegistry:
-    """Thread-safe registry of background jobs over a :class:`odcore.store.RunStore`."""
+    """Thread-safe registry of background jobs over a :class:`odcore.runs.store.RunStore`."""
 
     def __init__(self, store=None, max_running: int | None = None):
-        from odcore.store import RunStore
+        from odcore.runs.store import RunStore
 
         self.store = store if store is not None else RunStore()
         self.store.recover()  # runs left "running" by a dead process are marked failed
@@ -130,7 +130,8 @@ class JobRegistry:
         The spec is checked (method, parameters) before queueing, so obvious mistakes raise
         :class:`InputError` here rather than later in the job.
         """
-        from odcore.experiment import RunSpec, detector_params
+        from odcore.runs.execute import detector_params
+        from odcore.runs.spec import RunSpec
 
         if isinstance(spec, dict):
             spec = RunSpec.from_dict(spec)
@@ -141,7 +142,7 @@ class JobRegistry:
         run_id = self.store.new_id(spec.method)
 
         def work(job: Job, cancel: threading.Event) -> None:
-            from odcore.experiment import execute
+            from odcore.runs.execute import execute
 
             job.run_id = run_id  # the run folder exists from now on (none for a job cancelled in the queue)
 

@@ -18,8 +18,9 @@ def runs_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
     old = os.environ.get("ODCORE_RUNS_DIR")
     os.environ["ODCORE_RUNS_DIR"] = str(d)
-    from odcore.experiment import RunSpec, execute
-    from odcore.store import RunStore
+    from odcore.runs.execute import execute
+    from odcore.runs.spec import RunSpec
+    from odcore.runs.store import RunStore
 
     store = RunStore(d)
     ids = {}
@@ -149,7 +150,7 @@ def test_scores_preset_sets_the_shared_threshold(runs_dir):
 
 
 def test_latent_page_shows_the_selected_row(runs_dir):
-    from odcore.store import RunStore
+    from odcore.runs.store import RunStore
 
     rid = runs_dir["digits"]
     row = int(RunStore().get(rid).scores["row_id"].iloc[0])

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from odcore.cli import BENCH_KEYS, main
-from odcore.store import RunStore
+from odcore.runs.store import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AE = ["--param", "epochs=2", "--param", "hidden=[16]", "--param", "latent=4"]
@@ -200,7 +200,7 @@ def test_parquet_reader_streams_in_bounded_memory(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from odcore.cli import _reader
+    from odcore.runs.scoring import iter_chunks
 
     rng = np.random.default_rng(0)
     path = tmp_path / "big.parquet"
@@ -210,7 +210,7 @@ def test_parquet_reader_streams_in_bounded_memory(tmp_path):
             w.write_table(pa.table({f"x{j}": X[:, j] for j in range(10)}))
     base = pa.total_allocated_bytes()
     peak = rows = 0
-    for chunk in _reader(path, 2000):
+    for chunk in iter_chunks(path, 2000):
         rows += len(chunk)
         peak = max(peak, pa.total_allocated_bytes() - base)
     assert rows == 200_000

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from odcore.errors import InputError
-from odcore.experiment import RunSpec, execute, grid_cells, prepare, run_grid
+from odcore.runs.execute import execute, prepare
+from odcore.runs.grid import grid_cells, run_grid
+from odcore.runs.spec import RunSpec
 
 BENCH_KEYS = {"dataset", "method", "protocol", "seed", "auroc", "auprc", "precision_at_10", "f1",
               "fit_seconds", "score_seconds"}

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from odcore.errors import InputError
-from odcore.experiment import RunSpec
 from odcore.jobs import JobRegistry, default_max_running
-from odcore.store import RunStore
+from odcore.runs.spec import RunSpec
+from odcore.runs.store import RunStore
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from odcore.errors import InputError
-from odcore.experiment import RunSpec, execute
-from odcore.store import RunStore
+from odcore.runs.execute import execute
+from odcore.runs.rebuild import load_model, load_split
+from odcore.runs.spec import RunSpec
+from odcore.runs.store import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AE = {"epochs": 2, "hidden": [16], "latent": 4, "batch_size": 128}
@@ -39,8 +41,8 @@ def test_run_folder_holds_everything_and_reloads_to_identical_scores(store):
     assert list(run.scores.columns) == ["row_id", "score", "label", "pred"]
     assert (run.path / "model" / "weights.safetensors").exists() and run.cache_dir.is_dir()
     # reloading the model and the split reproduces the recorded scores exactly
-    model = run.load_model()
-    ds, split = run.load_split()
+    model = load_model(run)
+    ds, split = load_split(run)
     np.testing.assert_array_equal(split.test_index, run.scores["row_id"].to_numpy())
     np.testing.assert_array_equal(model.decision_function(split.X_test), run.scores["score"].to_numpy())
     # the index lists it with its metrics, and filters work
@@ -61,9 +63,9 @@ def test_in_memory_dataset_is_kept_once_and_reloads(store):
     for rid in (a["run_id"], b["run_id"]):
         run = store.get(rid)
         assert run.config["spec"]["data"] == "stored:" + ds.content_hash()
-        ds2, split = run.load_split()
+        ds2, split = load_split(run)
         assert ds2.name == "my upload" and ds2.content_hash() == ds.content_hash()
-        np.testing.assert_array_equal(run.load_model().decision_function(split.X_test), run.scores["score"])
+        np.testing.assert_array_equal(load_model(run).decision_function(split.X_test), run.scores["score"])
 
 
 def test_failed_run_keeps_error_and_traceback(store):
@@ -74,7 +76,7 @@ def test_failed_run_keeps_error_and_traceback(store):
     assert "batch_size" in run.error and "Traceback" in run.traceback
     assert run.scores is None and store.list_runs(status="failed")[0]["id"] == run.id
     with pytest.raises(InputError, match="no saved model"):
-        run.load_model()
+        load_model(run)
 
 
 def test_crash_mid_write_is_marked_failed_and_index_stays_readable(store):
@@ -82,10 +84,10 @@ def test_crash_mid_write_is_marked_failed_and_index_stays_readable(store):
     code = textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {ROOT!r})
-        from odcore.experiment import RunSpec
-        from odcore.store import RunStore
+        from odcore.runs.spec import RunSpec
+        from odcore.runs.store import RunStore
         s = RunStore({str(store.root)!r})
-        run = s.begin(RunSpec("breast-cancer", "autoencoder"))
+        run = s.begin("autoencoder", RunSpec("breast-cancer", "autoencoder").to_dict())
         s.append_history(run.id, {{"epoch": 1, "loss": 0.5}})
         with open(run.path / "history.jsonl", "a") as fh:
             fh.write('{{"epoch": 2, "lo')
@@ -105,7 +107,7 @@ def test_crash_mid_write_is_marked_failed_and_index_stays_readable(store):
 
 
 def test_live_run_of_this_process_is_not_marked_failed(store):
-    run = store.begin(RunSpec("breast-cancer", "iforest"))
+    run = store.begin("iforest", RunSpec("breast-cancer", "iforest").to_dict())
     assert RunStore(store.root).get(run.id).status == "running"
     store.mark(run.id, "cancelled", error="stopped by test")
     assert RunStore(store.root).get(run.id).status == "cancelled"

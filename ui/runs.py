@@ -33,12 +33,16 @@ def run_id_of(r: dict) -> str:
 
 @st.cache_resource(show_spinner="Loading the model ...", max_entries=8)
 def model(run_id: str):
-    return state.store().get(run_id).load_model()
+    from odcore.runs.rebuild import load_model
+
+    return load_model(state.store().get(run_id))
 
 
 @st.cache_resource(show_spinner="Loading the data ...", max_entries=8)
 def data_split(run_id: str):
-    return state.store().get(run_id).load_split()
+    from odcore.runs.rebuild import load_split
+
+    return load_split(state.store().get(run_id))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

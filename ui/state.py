@@ -35,7 +35,7 @@ def owner() -> str:
 @st.cache_resource(show_spinner=False)
 def store():
     """The run store (root from ODCORE_RUNS_DIR or ./runs)."""
-    from odcore.store import RunStore
+    from odcore.runs.store import RunStore
 
     return RunStore()
 

@@ -6,8 +6,8 @@ Layout of ``<root>/<run_id>/``::
                      protocol + options + split seed, seed, device, library versions,
                      created / finished times, status, timings, metrics, error message
     history.jsonl    one JSON record per epoch, appended as training goes
-    model/           detector.save (safetensors weights + JSON config)
-    transform.npz    the split's standardisation (mean, scale) for scoring new files
+    model/           the fitted model's own save (safetensors weights + JSON config)
+    transform.npz    the run's standardiser (odcore.data.scaling.Standardizer arrays: mean, scale)
     scores.parquet   row_id, score, label (if known), pred, decoder (if the detector has assign)
     metrics.json     odcore.metrics.summary of the test part
     error.txt        message and traceback of a failed run
@@ -21,6 +21,11 @@ its ``status`` is written last, so a reader never sees a half-written run as fin
 still marked ``running`` whose writer is gone (a crash, a kill) is marked ``failed`` the next
 time a store opens the folder. The index (``index.sqlite``) is only a cache of the folders: it is
 rebuilt from them when it is missing or unreadable (:meth:`RunStore.rebuild_index`).
+
+The store persists and reads plain records (dicts, arrays, tables, files) and imports nothing above
+the data layer: what a record means (re-deriving a run's split, loading its model, resolving a
+device or a method's family) is worked out above it, in :mod:`odcore.runs.execute` and
+:mod:`odcore.runs.rebuild`.
 """
 
 from __future__ import annotations
@@ -38,12 +43,16 @@ from typing import Any
 
 import numpy as np
 
+from odcore.data.record import Dataset
+from odcore.data.scaling import Standardizer
 from odcore.errors import InputError
+from odcore.jsonio import atomic_write_bytes, atomic_write_json, jsonable
 
 ENV_ROOT = "ODCORE_RUNS_DIR"
 STATUSES = ("running", "done", "failed", "cancelled")
 INDEX_FILE = "index.sqlite"
 DATA_DIR = "_data"
+TRANSFORM_FILE = "transform.npz"
 
 # run ids written by this process right now, and a token that tells this process from a later
 # one that happens to get the same pid
@@ -54,22 +63,6 @@ _PROCESS_TOKEN = uuid.uuid4().hex
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    from odcore.experiment import _jsonable
-
-    atomic_write_bytes(path, json.dumps(_jsonable(obj), indent=1).encode())
 
 
 def _versions() -> dict[str, str]:
@@ -100,9 +93,10 @@ def _pid_alive(pid: int) -> bool:
 
 class Run:
     """A run folder, read lazily. Fields: ``id``, ``path``, ``config``, ``status``, ``error``,
-    ``traceback``; properties ``history``, ``metrics``, ``scores``, ``cache_dir``."""
+    ``traceback``; properties ``history``, ``metrics``, ``scores``, ``cache_dir``, ``model_dir``;
+    :meth:`standardizer`. Rebuilding its model and split: :mod:`odcore.runs.rebuild`."""
 
-    def __init__(self, store: "RunStore", run_id: str, path: Path, config: dict[str, Any]):
+    def __init__(self, store: RunStore, run_id: str, path: Path, config: dict[str, Any]):
         self.store = store
         self.id = run_id
         self.path = path
@@ -122,6 +116,7 @@ class Run:
 
     @property
     def method(self) -> str:
+        """The method name the run trained."""
         return self.config.get("method", "")
 
     @property
@@ -140,6 +135,7 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
+        """The test part's metrics (empty before the run is done)."""
         p = self.path / "metrics.json"
         return json.loads(p.read_text()) if p.exists() else {}
 
@@ -155,44 +151,23 @@ class Run:
 
     @property
     def cache_dir(self) -> Path:
+        """The run's cache folder (embeddings ...), created on first use."""
         p = self.path / "cache"
         p.mkdir(exist_ok=True)
         return p
 
-    def spec(self):
-        from odcore.experiment import RunSpec
+    @property
+    def model_dir(self) -> Path:
+        """The folder holding the saved model (exists only for finished runs)."""
+        return self.path / "model"
 
-        return RunSpec.from_dict(self.config["spec"])
-
-    def transform(self) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """The split's standardisation (mean, scale); (None, None) when the protocol has none."""
-        p = self.path / "transform.npz"
+    def standardizer(self) -> Standardizer:
+        """The run's standardiser (saved from its split); the identity when the protocol had none."""
+        p = self.path / TRANSFORM_FILE
         if not p.exists():
-            return None, None
+            return Standardizer.identity()
         with np.load(p, allow_pickle=False) as z:
-            return (z["mean"] if "mean" in z else None), (z["scale"] if "scale" in z else None)
-
-    def load_model(self):
-        """The fitted detector saved with the run."""
-        from odcore.models.base import BaseDetector
-
-        if not (self.path / "model").exists():
-            raise InputError(f"run {self.id} has no saved model (status {self.status}); "
-                             "only finished runs can be reloaded")
-        return BaseDetector.load(self.path / "model")
-
-    def load_split(self):
-        """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed)."""
-        from odcore.experiment import load_data, make_split
-
-        spec = self.spec()
-        ds = load_data(spec, self.store)
-        want = self.config.get("dataset", {}).get("hash")
-        if want and ds.content_hash() != want:
-            raise InputError(f"the data behind run {self.id} ({spec.data}) changed since the run "
-                             f"(hash {ds.content_hash()} != {want}); restore the original file")
-        split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
-        return ds, split
+            return Standardizer.from_arrays(z)
 
 
 class RunStore:
@@ -343,6 +318,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ writing
     def new_id(self, method: str = "run") -> str:
+        """A fresh run id: time stamp, method, random suffix."""
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         return f"{stamp}-{method}-{uuid.uuid4().hex[:6]}"
 
@@ -359,66 +335,56 @@ class RunStore:
             self._write_config(cfg)
             return cfg
 
-    def begin(self, spec, run_id: str | None = None) -> Run:
-        """Create the run folder with status ``running`` (the spec only; details follow)."""
-        run_id = run_id or self.new_id(spec.method)
+    def begin(self, method: str, spec: dict[str, Any], *, run_id: str | None = None) -> Run:
+        """Create the run folder with status ``running``: the method and the spec record (a
+        ``RunSpec.to_dict()``); what preparing the run resolves follows with :meth:`update`."""
+        run_id = run_id or self.new_id(method)
         path = self.root / run_id
         path.mkdir(parents=True, exist_ok=False)
-        if not isinstance(spec.data, str):
-            self.save_dataset(spec.data)
-        cfg = {"id": run_id, "status": "running", "created": _now(), "method": spec.method,
-               "spec": spec.to_dict(), "pid": os.getpid(), "host": socket.gethostname(),
+        cfg = {"id": run_id, "status": "running", "created": _now(), "method": method,
+               "spec": dict(spec), "pid": os.getpid(), "host": socket.gethostname(),
                "process": _PROCESS_TOKEN, "versions": _versions()}
         with _LIVE_LOCK:
             _LIVE.add(run_id)
         self._write_config(cfg)
         return Run(self, run_id, path, cfg)
 
-    def describe(self, run_id: str, spec, ds, split, detector) -> None:
-        """Record what ``prepare`` resolved: dataset identity, full parameters, the split's transform."""
-        if split.mean is not None:
-            import io
+    def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into the run's config record (written atomically, index updated)."""
+        return self._update(run_id, **fields)
 
-            buf = io.BytesIO()
-            np.savez(buf, mean=np.asarray(split.mean, dtype=np.float32),
-                     scale=np.asarray(split.scale, dtype=np.float32))
-            atomic_write_bytes(self.root / run_id / "transform.npz", buf.getvalue())
-        from odcore.models import registry
+    def save_standardizer(self, run_id: str, scaler: Standardizer) -> None:
+        """Keep the run's standardiser beside it (nothing is written for the identity)."""
+        arrays = scaler.to_arrays()
+        if not arrays:
+            return
+        import io
 
-        dataset = {"name": ds.name, "source": ds.source, "ref": spec.data_ref(), "options": spec.data_options,
-                   "hash": ds.content_hash(), "rows": ds.n_rows, "features": ds.n_features, "kind": ds.kind,
-                   "image_shape": list(ds.image_shape) if ds.image_shape else None,
-                   "feature_names": list(ds.feature_names), "label_column": spec.data_options.get("label_column")}
-        params = detector.get_params(deep=False)
-        device = params.get("device", "cpu")
-        if device == "auto":
-            from odcore.models.deep import resolve_device
-
-            device = resolve_device("auto")
-        self._update(run_id, dataset=dataset, params=params, protocol=spec.protocol,
-                     protocol_options=spec.protocol_options, split_seed=int(spec.seed), seed=int(spec.seed),
-                     device=device, family=registry.info(spec.method).family,
-                     split={"train": int(len(split.train_index)), "test": int(len(split.test_index)),
-                            "pos": None if split.X_pos is None else int(len(split.X_pos))})
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self.root / run_id / TRANSFORM_FILE, buf.getvalue())
 
     def append_history(self, run_id: str, record: dict[str, Any]) -> None:
-        from odcore.experiment import _jsonable
-
-        line = json.dumps(_jsonable(record)) + "\n"
+        """Append one per-epoch record to ``history.jsonl``."""
+        line = json.dumps(jsonable(record)) + "\n"
         with open(self.root / run_id / "history.jsonl", "a") as fh:
             fh.write(line)
             fh.flush()
 
-    def finish(self, run_id: str, *, detector, scores: dict[str, np.ndarray], metrics: dict[str, Any],
-               timings: dict[str, float]) -> None:
-        """Write model, scores and metrics, then flip the status to ``done`` (the commit point)."""
+    def finish(self, run_id: str, *, model: Any, scores: dict[str, np.ndarray], metrics: dict[str, Any],
+               timings: dict[str, float], device: str | None = None) -> None:
+        """Write model, scores and metrics, then flip the status to ``done`` (the commit point).
+
+        ``model`` is anything with ``save(folder)`` (a fitted detector); ``device`` the device it
+        ran on, when known (else the one recorded earlier stays).
+        """
         import pandas as pd
 
         path = self.root / run_id
         tmp_model = path / ".model.tmp"  # hidden *.tmp: removed by recover() after a crash
         if tmp_model.exists():
             shutil.rmtree(tmp_model)
-        detector.save(tmp_model)
+        model.save(tmp_model)
         if (path / "model").exists():
             shutil.rmtree(path / "model")
         os.replace(tmp_model, path / "model")
@@ -428,8 +394,8 @@ class RunStore:
         df.to_parquet(tmp, index=False)
         os.replace(tmp, path / "scores.parquet")
         atomic_write_json(path / "metrics.json", metrics)
-        self._update(run_id, status="done", finished=_now(), metrics=metrics, timings=timings,
-                     device=getattr(detector, "device_", None) or self._read_config(run_id).get("device"))
+        extra = {"device": device} if device else {}
+        self._update(run_id, status="done", finished=_now(), metrics=metrics, timings=timings, **extra)
         self._release(run_id)
 
     def mark(self, run_id: str, status: str, *, error: str | None = None, traceback: str | None = None) -> None:
@@ -483,7 +449,7 @@ class RunStore:
         return marked
 
     # ------------------------------------------------------------------ stored datasets
-    def save_dataset(self, ds) -> str:
+    def save_dataset(self, ds: Dataset) -> str:
         """Keep an in-memory dataset under ``_data/<hash>.npz`` (no pickle); returns the hash."""
         h = ds.content_hash()
         folder = self.root / DATA_DIR
@@ -512,10 +478,8 @@ class RunStore:
         atomic_write_bytes(target, buf.getvalue())
         return h
 
-    def load_dataset(self, content_hash: str):
+    def load_dataset(self, content_hash: str) -> Dataset:
         """The dataset saved by :meth:`save_dataset`."""
-        from odcore.data.record import Dataset
-
         p = self.root / DATA_DIR / f"{content_hash}.npz"
         if not p.exists():
             raise InputError(f"stored dataset {content_hash} is not in {self.root / DATA_DIR}; "

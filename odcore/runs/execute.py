@@ -1,0 +1,244 @@
+"""One run = data -> protocol split -> detector.fit -> scores -> metrics -> (run store).
+
+:func:`prepare` builds the dataset, split and unfitted detector of a :class:`~odcore.runs.spec.RunSpec`;
+:func:`execute` fits, scores the test part, computes :func:`odcore.metrics.summary` and writes the
+run to a :class:`~odcore.runs.store.RunStore` when one is given (with the split's standardiser, so
+the run can score new files later). The job registry, the command line and the benchmarks all go
+through these two functions, so a run means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback as tb
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from odcore.data.record import Dataset, Split
+from odcore.errors import FitCancelled, InputError
+from odcore.jsonio import jsonable
+from odcore.runs.spec import STORED_PREFIX, RunSpec
+from odcore.runs.store import RunStore
+
+Callback = Callable[[dict], None]
+
+
+# ---------------------------------------------------------------------------------- prepare
+def load_data(spec: RunSpec, store: RunStore | None = None) -> Dataset:
+    """The spec's Dataset: the object itself, a stored dataset, or ``odcore.data.load``."""
+    if isinstance(spec.data, Dataset):
+        return spec.data
+    if not isinstance(spec.data, str) or not spec.data:
+        raise InputError("data must be a built-in name, a file path or a Dataset")
+    if spec.data.startswith(STORED_PREFIX):
+        return (store if store is not None else RunStore()).load_dataset(spec.data[len(STORED_PREFIX):])
+    import odcore.data
+
+    return odcore.data.load(spec.data, **spec.data_options)
+
+
+def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
+    """``odcore.data.split`` with unknown protocols/options turned into a clear InputError."""
+    import odcore.data
+
+    if protocol not in odcore.data.PROTOCOLS:
+        raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(odcore.data.PROTOCOLS)}")
+    try:
+        return odcore.data.split(ds, protocol, seed=seed, **options)
+    except TypeError as exc:
+        valid = "; valid: " + (", ".join(odcore.data.protocol_defaults(protocol)) or "none")
+        raise InputError(f"protocol {protocol!r} does not take option(s) {', '.join(options)} "
+                         f"({exc}){valid}") from None
+
+
+def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None) -> dict[str, Any]:
+    """Parameters for ``registry.create``: the user's, plus ``random_state=seed`` and
+    ``input_shape=image_shape`` where the method takes them and the user did not set them, and on
+    image data the detector's image defaults the user did not set.
+
+    A thin call: the registry's ``resolve_params`` answers when it has one (the declared
+    parameters); until then :func:`_resolve_params` below does the same from ``registry.defaults``.
+    """
+    from odcore.models import registry
+
+    resolve = getattr(registry, "resolve_params", None)
+    if resolve is not None:
+        return resolve(method, dict(params), seed=int(seed), image_shape=image_shape)
+    return _resolve_params(method, params, seed=seed, image_shape=image_shape)
+
+
+def _resolve_params(method: str, params: dict, *, seed: int, image_shape: tuple | None) -> dict[str, Any]:
+    """Stand-in for ``registry.resolve_params`` (remove once the registry has it)."""
+    from odcore.models import registry
+
+    defaults = registry.defaults(method)
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise InputError(f"unknown parameter(s) {', '.join(unknown)} for {method}; "
+                         f"valid: {', '.join(defaults)}")
+    out = {}
+    for k, v in params.items():  # JSON lists back to tuples where the default is a tuple
+        if isinstance(v, list) and (isinstance(defaults[k], tuple) or defaults[k] is None):
+            v = tuple(v)
+        out[k] = v
+    if "random_state" in defaults and "random_state" not in out:
+        out["random_state"] = int(seed)
+    if "input_shape" in defaults and "input_shape" not in out and image_shape is not None:
+        out["input_shape"] = tuple(int(s) for s in image_shape)
+    if image_shape is not None:
+        for k, v in registry.get_class(method).image_defaults.items():
+            out.setdefault(k, v)
+    return out
+
+
+def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
+    """Load the data, split it by the protocol and create the (unfitted) detector.
+
+    Returns ``(Dataset, Split, detector)``. Raises :class:`InputError` for bad input.
+    """
+    from odcore.models import registry
+
+    registry.info(spec.method)  # unknown method -> InputError listing the valid ones
+    ds = load_data(spec, store)
+    split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
+    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape)
+    detector = registry.create(spec.method, **params)
+    return ds, split, detector
+
+
+# ---------------------------------------------------------------------------------- execute
+def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks: Iterable[Callback] = (),
+                 cancel: Any = None) -> Any:
+    """``detector.fit`` with the split's parts: ``X_pos`` for PU methods, test-set monitoring as
+    ``monitor=(X_test, y_test)``, and the training labels only for detectors with ``uses_labels``."""
+    kwargs: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
+    if split.X_pos is not None:
+        kwargs["X_pos"] = split.X_pos
+    if monitor and split.y_test is not None:
+        kwargs["monitor"] = (split.X_test, split.y_test)
+    y = split.y_train if getattr(detector, "uses_labels", False) else None
+    detector.fit(split.X_train, y, **kwargs)
+    if cancel is not None and cancel.is_set():  # classical fits do not look at cancel
+        raise FitCancelled("cancelled after fitting, before scoring")
+    return detector
+
+
+def score_split(detector: Any, split: Split) -> dict[str, np.ndarray]:
+    """Scores of the test part plus predictions and (where the detector has ``assign``) decoders."""
+    scores = np.asarray(detector.decision_function(split.X_test), dtype=np.float64)
+    out = {"row_id": np.asarray(split.test_index, dtype=np.int64), "score": scores,
+           "pred": (scores > detector.threshold_).astype(np.int8)}
+    if split.y_test is not None:
+        out["label"] = np.asarray(split.y_test, dtype=np.int8)
+    if callable(getattr(detector, "assign", None)):
+        out["decoder"] = np.asarray(detector.assign(split.X_test), dtype=np.int8)
+    return out
+
+
+def compute_metrics(split: Split, scores: np.ndarray) -> dict[str, Any]:
+    """``odcore.metrics.summary`` of the test part (empty without labels, None with one class)."""
+    from odcore import metrics
+
+    if split.y_test is None:
+        return {}
+    y = np.asarray(split.y_test)
+    if y.min() == y.max():  # one class only (e.g. protocol "all" on unlabelled data): nothing to measure
+        return {"auroc": None, "auprc": None, "precision_at_10": None, "f1": None}
+    return jsonable(metrics.summary(y, scores))
+
+
+def run_details(spec: RunSpec, ds: Dataset, split: Split, detector: Any) -> dict[str, Any]:
+    """The config fields a prepared run adds to its record: dataset identity, full parameters,
+    protocol, seeds, device, family and split sizes (plain JSON types)."""
+    from odcore.models import registry
+
+    dataset = {"name": ds.name, "source": ds.source, "ref": spec.data_ref(), "options": spec.data_options,
+               "hash": ds.content_hash(), "rows": ds.n_rows, "features": ds.n_features, "kind": ds.kind,
+               "image_shape": list(ds.image_shape) if ds.image_shape else None,
+               "feature_names": list(ds.feature_names), "label_column": spec.data_options.get("label_column")}
+    params = detector.get_params(deep=False)
+    device = params.get("device", "cpu")
+    if device == "auto":
+        from odcore.models.deep import resolve_device
+
+        device = resolve_device("auto")
+    return {"dataset": dataset, "params": params, "protocol": spec.protocol,
+            "protocol_options": spec.protocol_options, "split_seed": int(spec.seed), "seed": int(spec.seed),
+            "device": device, "family": registry.info(spec.method).family,
+            "split": {"train": int(len(split.train_index)), "test": int(len(split.test_index)),
+                      "pos": None if split.X_pos is None else int(len(split.X_pos))}}
+
+
+def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable[Callback] = (), cancel: Any = None,
+            run_id: str | None = None, prepared: tuple[Dataset, Split, Any] | None = None) -> dict[str, Any]:
+    """Fit, score the test part, compute metrics and (when ``store`` is given) write the run.
+
+    Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}`` (``run_id`` is None
+    without a store). A cancelled fit raises :class:`FitCancelled` and any other failure
+    re-raises; in both cases the run is kept in the store (status ``cancelled`` / ``failed``,
+    with the history so far and, for failures, the error and traceback) and the exception
+    carries ``run_id``. ``prepared`` may pass an earlier ``prepare(spec)`` result.
+    """
+    callbacks = tuple(callbacks)
+    run = None
+    if store is not None:
+        if isinstance(spec.data, Dataset):
+            store.save_dataset(spec.data)  # so that "stored:<hash>" in the record can be reloaded
+        run = store.begin(spec.method, spec.to_dict(), run_id=run_id)
+        run_id = run.id
+    try:
+        ds, split, detector = prepared if prepared is not None else prepare(spec, store=store)
+        if run is not None:
+            store.update(run.id, **run_details(spec, ds, split, detector))
+            store.save_standardizer(run.id, split.scaler)
+            callbacks = (lambda rec: store.append_history(run.id, rec),) + callbacks
+        _warm_imports(detector)
+        t0 = time.perf_counter()
+        fit_detector(detector, split, monitor=spec.monitor, callbacks=callbacks, cancel=cancel)
+        fit_seconds = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cols = score_split(detector, split)
+        score_seconds = time.perf_counter() - t0
+        result_metrics = compute_metrics(split, cols["score"])
+        if run is not None:
+            store.finish(run.id, model=detector, scores=cols, metrics=result_metrics,
+                         timings={"fit_seconds": fit_seconds, "score_seconds": score_seconds},
+                         device=getattr(detector, "device_", None))
+    except FitCancelled as exc:
+        if run is not None:
+            store.mark(run.id, "cancelled", error=str(exc))
+        exc.run_id = run_id
+        raise
+    except BaseException as exc:  # KeyboardInterrupt included: the run is kept, then re-raised
+        if run is not None:
+            status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
+            message = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else error_message(exc)
+            store.mark(run.id, status, error=message, traceback=tb.format_exc())
+        try:
+            exc.run_id = run_id
+        except AttributeError:
+            pass
+        raise
+    return {"run_id": run_id, "metrics": result_metrics, "fit_seconds": fit_seconds,
+            "score_seconds": score_seconds}
+
+
+def _warm_imports(detector: Any) -> None:
+    """Import what the first fit would import lazily, so that ``fit_seconds`` measures fitting,
+    not a one-off import: the first optimizer built in a process imports ``torch._dynamo``
+    (2-6 s on the 2-core machine)."""
+    from odcore.models.deep import DeepDetector
+
+    if isinstance(detector, DeepDetector):
+        import torch._dynamo  # noqa: F401
+        import torch.optim  # noqa: F401
+    import sklearn.metrics  # noqa: F401  (per-epoch monitoring and odcore.metrics)
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message shown to users: InputError text as is, others with their type."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

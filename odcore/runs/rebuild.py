@@ -1,0 +1,42 @@
+"""Rebuilding what a stored run saw: its spec, its fitted model and its (dataset, split).
+
+The run store only keeps records (:mod:`odcore.runs.store`); turning them back into live objects
+needs the data layer's loaders and protocols and the models' ``load``, so it lives here, above
+the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from odcore.data.record import Dataset, Split
+from odcore.errors import InputError
+from odcore.runs.execute import load_data, make_split
+from odcore.runs.spec import RunSpec
+from odcore.runs.store import Run
+
+
+def run_spec(run: Run) -> RunSpec:
+    """The :class:`RunSpec` the run was started with."""
+    return RunSpec.from_dict(run.config["spec"])
+
+
+def load_model(run: Run) -> Any:
+    """The fitted detector saved with the run (raises :class:`InputError` when it has none)."""
+    from odcore.models.base import BaseDetector
+
+    if not run.model_dir.exists():
+        raise InputError(f"run {run.id} has no saved model (status {run.status}); "
+                         "only finished runs can be reloaded")
+    return BaseDetector.load(run.model_dir)
+
+
+def load_split(run: Run) -> tuple[Dataset, Split]:
+    """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed)."""
+    spec = run_spec(run)
+    ds = load_data(spec, run.store)
+    want = run.config.get("dataset", {}).get("hash")
+    if want and ds.content_hash() != want:
+        raise InputError(f"the data behind run {run.id} ({spec.data}) changed since the run "
+                         f"(hash {ds.content_hash()} != {want}); restore the original file")
+    return ds, make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))

@@ -1,0 +1,50 @@
+"""What to run: :class:`RunSpec`, a plain record that round-trips through JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from odcore.errors import InputError
+from odcore.jsonio import jsonable
+
+#: prefix of ``RunSpec.data`` for datasets kept in the run store (uploads, in-memory data)
+STORED_PREFIX = "stored:"
+
+
+@dataclass
+class RunSpec:
+    """What to run. ``data`` is a built-in name, a file path, ``"stored:<hash>"`` (a dataset
+    saved in the run store) or, in code, an already-loaded :class:`odcore.data.record.Dataset`.
+    """
+
+    data: Any  # str | Dataset
+    method: str
+    protocol: str = "unsupervised"
+    data_options: dict = field(default_factory=dict)  # passed to odcore.data.load
+    protocol_options: dict = field(default_factory=dict)  # passed to odcore.data.split
+    params: dict = field(default_factory=dict)  # detector parameters (others keep their defaults)
+    seed: int = 0  # split seed and the detector's random_state
+    monitor: bool = True  # record test-set metrics after every epoch (deep detectors)
+
+    def data_ref(self) -> str:
+        """A string naming the data: the name/path, or ``stored:<hash>`` for a Dataset object."""
+        if isinstance(self.data, str):
+            return self.data
+        return STORED_PREFIX + self.data.content_hash()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; a Dataset object is replaced by its ``stored:<hash>`` reference."""
+        d = asdict(self) if isinstance(self.data, str) else {
+            **{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "data"}}
+        d["data"] = self.data_ref()
+        return jsonable(d)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+        """The spec written by :meth:`to_dict` (refuses unknown fields)."""
+        names = set(cls.__dataclass_fields__)
+        unknown = set(d) - names
+        if unknown:
+            raise InputError(f"unknown run spec field(s) {', '.join(sorted(unknown))}; valid: {', '.join(names)}")
+        return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
