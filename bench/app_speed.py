@@ -79,7 +79,7 @@ def main() -> None:
     health = [start_to_health() for _ in range(args.repeats)]
 
     os.environ["ODCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="app-speed-")
-    from odcore.runs.execute import execute
+    from odcore.runs.execution import execute
     from odcore.runs.spec import RunSpec
     from odcore.runs.store import RunStore
 

@@ -187,7 +187,7 @@ def _spec_from_args(args):
 
 
 def cmd_train(args) -> int:
-    from odcore.runs.execute import execute, prepare
+    from odcore.runs.execution import execute, prepare
     from odcore.runs.store import RunStore
 
     spec = _spec_from_args(args)

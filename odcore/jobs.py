@@ -130,7 +130,7 @@ class JobRegistry:
         The spec is checked (method, parameters) before queueing, so obvious mistakes raise
         :class:`InputError` here rather than later in the job.
         """
-        from odcore.runs.execute import detector_params
+        from odcore.runs.execution import detector_params
         from odcore.runs.spec import RunSpec
 
         if isinstance(spec, dict):
@@ -142,7 +142,7 @@ class JobRegistry:
         run_id = self.store.new_id(spec.method)
 
         def work(job: Job, cancel: threading.Event) -> None:
-            from odcore.runs.execute import execute
+            from odcore.runs.execution import execute
 
             job.run_id = run_id  # the run folder exists from now on (none for a job cancelled in the queue)
 

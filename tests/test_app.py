@@ -18,7 +18,7 @@ def runs_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
     old = os.environ.get("ODCORE_RUNS_DIR")
     os.environ["ODCORE_RUNS_DIR"] = str(d)
-    from odcore.runs.execute import execute
+    from odcore.runs.execution import execute
     from odcore.runs.spec import RunSpec
     from odcore.runs.store import RunStore
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from odcore.errors import InputError
-from odcore.runs.execute import execute, prepare
+from odcore.runs.execution import execute, prepare
 from odcore.runs.grid import grid_cells, run_grid
 from odcore.runs.spec import RunSpec
 
@@ -172,3 +172,14 @@ def test_real_ray_matches_the_local_engine():
                        params={"iforest": {"n_estimators": 20}})
     strip = lambda rs: [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rs]  # noqa: E731
     assert strip(run_grid(cells, engine="ray")) == strip(run_grid(cells))
+
+
+def test_the_runs_package_exports_its_functions_lazily():
+    import odcore.runs
+    from odcore.runs import RunStore, execute, prepare, score_file
+    from odcore.runs.execution import execute as direct
+
+    assert execute is direct and callable(prepare) and callable(score_file) and isinstance(RunStore, type)
+    assert set(odcore.runs.__all__) <= set(dir(odcore.runs))
+    with pytest.raises(AttributeError, match="no attribute"):
+        odcore.runs.nope  # noqa: B018

@@ -179,7 +179,7 @@ def test_the_checker_sees_function_level_relative_and_dynamic_imports(tmp_path):
 
 
 @pytest.mark.parametrize("module, heavy", [
-    ("odcore.runs.store", ("odcore.models", "odcore.runs.execute", "torch")),
+    ("odcore.runs.store", ("odcore.models", "odcore.runs.execution", "torch")),
     ("odcore.data", ("odcore.models", "odcore.runs", "torch")),
     ("odcore.runs", ("odcore.models", "torch")),
 ])

@@ -59,7 +59,7 @@ def test_split_fits_it_on_the_rows_fit_sees():
 
 
 def test_the_run_saves_its_standardiser(tmp_path):
-    from odcore.runs.execute import execute
+    from odcore.runs.execution import execute
     from odcore.runs.rebuild import load_split
     from odcore.runs.spec import RunSpec
     from odcore.runs.store import RunStore

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from odcore.errors import InputError
-from odcore.runs.execute import execute
+from odcore.runs.execution import execute
 from odcore.runs.rebuild import load_model, load_split
 from odcore.runs.spec import RunSpec
 from odcore.runs.store import RunStore

@@ -1,7 +1,7 @@
 """Runs: what to run, running it, keeping it, and using it afterwards.
 
 - :mod:`odcore.runs.spec`: :class:`RunSpec`, a plain record of what to run;
-- :mod:`odcore.runs.execute`: :func:`prepare` (data, split, detector) and :func:`execute` (fit,
+- :mod:`odcore.runs.execution`: :func:`prepare` (data, split, detector) and :func:`execute` (fit,
   score, metrics, store);
 - :mod:`odcore.runs.store`: :class:`RunStore`, runs on disk as plain records (it imports nothing
   above the data layer);
@@ -19,7 +19,7 @@ from typing import Any
 
 _EXPORTS = {
     "RunSpec": "odcore.runs.spec", "STORED_PREFIX": "odcore.runs.spec",
-    "prepare": "odcore.runs.execute", "execute": "odcore.runs.execute",
+    "prepare": "odcore.runs.execution", "execute": "odcore.runs.execution",
     "RunStore": "odcore.runs.store", "Run": "odcore.runs.store",
     "load_model": "odcore.runs.rebuild", "load_split": "odcore.runs.rebuild", "run_spec": "odcore.runs.rebuild",
     "score_file": "odcore.runs.scoring",

@@ -15,7 +15,7 @@ from typing import Any
 
 from odcore.data.record import Dataset
 from odcore.errors import InputError
-from odcore.runs.execute import execute, load_data, make_split
+from odcore.runs.execution import execute, load_data, make_split
 from odcore.runs.spec import RunSpec
 
 _DATA_CACHE: dict[str, Any] = {}
@@ -80,7 +80,7 @@ def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 RAY_MISSING = ("the ray engine needs Ray, an optional dependency: pip install -r requirements-ray.txt "
-               "(or use --engine local)")
+               "(or pip install '.[ray]' for the library; or use --engine local)")
 
 
 def _import_ray() -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from odcore.data.record import Dataset, Split
 from odcore.errors import InputError
-from odcore.runs.execute import load_data, make_split
+from odcore.runs.execution import load_data, make_split
 from odcore.runs.spec import RunSpec
 from odcore.runs.store import Run
 

@@ -24,7 +24,7 @@ rebuilt from them when it is missing or unreadable (:meth:`RunStore.rebuild_inde
 
 The store persists and reads plain records (dicts, arrays, tables, files) and imports nothing above
 the data layer: what a record means (re-deriving a run's split, loading its model, resolving a
-device or a method's family) is worked out above it, in :mod:`odcore.runs.execute` and
+device or a method's family) is worked out above it, in :mod:`odcore.runs.execution` and
 :mod:`odcore.runs.rebuild`.
 """
 
