@@ -72,11 +72,11 @@ st.session_state[state.RUN] = rid
 
 @st.cache_data(show_spinner="Scoring every row ...", max_entries=8)
 def score_all(run_id: str) -> tuple[np.ndarray, np.ndarray | None]:
-    model = runs.model(run_id)
+    from odcore.runs.execution import score_rows
+
     data, split = runs.data_split(run_id)
-    Xs = split.transform(data.X)
-    dec = np.asarray(model.assign(Xs)) if callable(getattr(model, "assign", None)) else None
-    return np.asarray(model.decision_function(Xs)), dec
+    scored = score_rows(runs.model(run_id), split.transform(data.X))
+    return scored["score"], scored.get("decoder")
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

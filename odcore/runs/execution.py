@@ -125,15 +125,25 @@ def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks
     return detector
 
 
+def score_rows(model: Any, X: np.ndarray) -> dict[str, np.ndarray]:
+    """``score`` (float64), ``pred`` (score > threshold) and, for detectors with ``assign``,
+    ``decoder`` of rows ``X`` as the model sees them (standardised)."""
+    scores = np.asarray(model.decision_function(X), dtype=np.float64)
+    out = {"score": scores, "pred": (scores > model.threshold_).astype(np.int8)}
+    if callable(getattr(model, "assign", None)):
+        out["decoder"] = np.asarray(model.assign(X), dtype=np.int8)
+    return out
+
+
 def score_split(detector: Any, split: Split) -> dict[str, np.ndarray]:
-    """Scores of the test part plus predictions and (where the detector has ``assign``) decoders."""
-    scores = np.asarray(detector.decision_function(split.X_test), dtype=np.float64)
-    out = {"row_id": np.asarray(split.test_index, dtype=np.int64), "score": scores,
-           "pred": (scores > detector.threshold_).astype(np.int8)}
+    """The test part's ``row_id``, ``score``, ``label`` (when known), ``pred`` and ``decoder`` (see
+    :func:`score_rows`)."""
+    scored = score_rows(detector, split.X_test)
+    out = {"row_id": np.asarray(split.test_index, dtype=np.int64), "score": scored["score"], "pred": scored["pred"]}
     if split.y_test is not None:
         out["label"] = np.asarray(split.y_test, dtype=np.int8)
-    if callable(getattr(detector, "assign", None)):
-        out["decoder"] = np.asarray(detector.assign(split.X_test), dtype=np.int8)
+    if "decoder" in scored:
+        out["decoder"] = scored["decoder"]
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from odcore.errors import InputError
+from odcore.runs.execution import score_rows
 from odcore.runs.rebuild import load_model
 from odcore.runs.store import Run
 
@@ -67,16 +68,6 @@ def select_features(df: Any, feature_names: list[str], label_column: str | None)
                              f"{len(feature_names)} (missing by name: {', '.join(map(str, missing))} ...); "
                              "score a file with the training data's columns")
     return np.ascontiguousarray(X.to_numpy(dtype=np.float32)), label
-
-
-def score_rows(model: Any, X: np.ndarray) -> dict[str, np.ndarray]:
-    """``score``, ``pred`` (score > threshold) and, for detectors with ``assign``, ``decoder`` of
-    standardised rows ``X``."""
-    scores = np.asarray(model.decision_function(X))
-    out = {"score": scores, "pred": (scores > model.threshold_).astype(np.int8)}
-    if callable(getattr(model, "assign", None)):
-        out["decoder"] = np.asarray(model.assign(X), dtype=np.int8)
-    return out
 
 
 def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
