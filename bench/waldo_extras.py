@@ -111,7 +111,7 @@ def retail(a) -> list[dict]:
             lab = m.labels_
             lat = None
             if a.latent:  # the same fit ranked by score="latent" (Mahalanobis from the encoded positives)
-                m.set_params(score="latent")
+                m.set_params(anomaly_score="latent")
                 lat = metrics.auprc(y, m.decision_function(sp.X_train))
             recs.append({"method": method, "seed": seed, "n_pos": len(sp.X_pos), "n_unl": len(y),
                          "n_out": int(y.sum()), "ap": metrics.auprc(y, m.decision_scores_),

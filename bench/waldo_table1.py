@@ -175,7 +175,7 @@ def run(name: str, seeds: int, epochs: int, lr: float, batch: int, n_pos: int, n
                 n_rec = 1
                 if latent and isinstance(m, WALDO):  # same trained model, other rankings
                     for alt in ("latent", "ratio") if m._two_decoders else ("latent",):
-                        m.set_params(score=alt)
+                        m.set_params(anomaly_score=alt)
                         sl = m.decision_function(Xu)
                         recs.append({**rec, "method": f"{mname} [{alt}]", "auroc": metrics.auroc(yu, sl),
                                      "auprc": metrics.auprc(yu, sl), "f1_top_nu": metrics.f1_at_top(yu, sl)})

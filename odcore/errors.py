@@ -3,6 +3,10 @@
 Every problem with user input (a file, a parameter, a protocol the data cannot support)
 raises :class:`InputError` (or a subclass) with a message that says what is wrong and how to
 fix it. Callers (the app, the CLI) show ``str(err)``; they never need the traceback.
+
+``NotFittedError`` subclasses scikit-learn's ``NotFittedError`` (so scikit-learn and PyOD code
+that catches theirs catches ours). It is created on first use: importing scikit-learn costs
+about 1.5 s, which ``import odcore.errors`` must not pay.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ class InputError(OdcoreError, ValueError):
     """Bad user input: data, parameters or options. The message names the problem and the fix."""
 
 
+class InputTypeError(InputError, TypeError):
+    """Bad input of the wrong type (for example non-numeric values where numbers are needed).
+
+    Both a ``ValueError`` (as every :class:`InputError`) and a ``TypeError`` (as NumPy and
+    scikit-learn raise for the same problem), so callers of either convention catch it."""
+
+
 # The data layer's error type. An alias, so ``except DataError`` and ``except InputError`` agree.
 DataError = InputError
-
-
-class NotFittedError(OdcoreError, AttributeError):
-    """A detector was asked to score before ``fit`` was called."""
 
 
 class TrainingError(OdcoreError, RuntimeError):
@@ -30,3 +37,15 @@ class TrainingError(OdcoreError, RuntimeError):
 
 class FitCancelled(OdcoreError):
     """Raised inside ``fit`` when the ``cancel`` event is set; the history so far is kept."""
+
+
+def __getattr__(name: str):
+    if name == "NotFittedError":
+        from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
+        cls = type("NotFittedError", (OdcoreError, _SklearnNotFitted), {
+            "__module__": __name__,
+            "__doc__": "A detector was asked to score before ``fit`` was called (a scikit-learn NotFittedError)."})
+        globals()["NotFittedError"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -101,7 +101,7 @@ def test_the_four_scores(fitted, data):
     for kind in ("l1", "l2", "logits", "features"):
         s = m.scores(X, kind)
         assert s.shape == (100,) and np.isfinite(s).all() and s.std() > 0
-    m2 = ALAD(score="l2", **FAST).fit(X)
+    m2 = ALAD(anomaly_score="l2", **FAST).fit(X)
     np.testing.assert_allclose(m2.decision_function(X), m2.scores(X, "l2"))
 
 
@@ -143,7 +143,7 @@ def test_images_spectral_norm_and_save_load(data, tmp_path):
 def test_bad_parameters(data):
     Xtr, _, _ = data
     with pytest.raises(InputError, match="score"):
-        ALAD(score="mse").fit(Xtr)
+        ALAD(anomaly_score="mse").fit(Xtr)
     with pytest.raises(InputError, match="validation_share"):
         ALAD(validation_share=0.9).fit(Xtr)
     with pytest.raises(InputError, match="validation_share"):

@@ -56,7 +56,7 @@ def test_not_fitted_and_wrong_width(data):
     with pytest.raises(NotFittedError, match="fit"):
         small_ae().decision_function(X)
     m = small_ae().fit(X)
-    with pytest.raises(InputError, match="has 3 features but the model was fitted on 4"):
+    with pytest.raises(InputError, match="X has 3 features, but AutoEncoder is expecting 4 features as input"):
         m.decision_function(X[:, :3])
 
 
@@ -82,7 +82,8 @@ def test_bad_params_have_clear_messages(data):
 def test_callbacks_and_monitoring_metrics(data):
     X, y = data
     seen = []
-    small_ae(epochs=2).fit(X, y, callbacks=[seen.append])
+    small_ae(epochs=2).fit(X, monitor=(X, y), callbacks=[seen.append])
+    assert small_ae(epochs=1).fit(X, y).history_[0].keys().isdisjoint({"val_auroc"})  # y alone is ignored
     assert [r["epoch"] for r in seen] == [1, 2]
     assert {"loss", "val_auroc", "val_auprc", "val_f1", "seconds"} <= set(seen[-1])
     assert seen[-1]["val_auroc"] > 0.8  # the planted outliers are 6x wider
@@ -219,7 +220,7 @@ def test_registry_metadata():
         rows = registry.param_table(name)
         assert all(r["help"] for r in rows), f"{name} has parameters without help"
         assert registry.info(name).family in ("deep", "classical")
-    assert set(registry.capabilities("autoencoder")) == {"embed", "reconstruct"}
+    assert registry.capabilities("autoencoder").names() == {"embed", "reconstruct"}
     with pytest.raises(InputError, match="unknown method 'nope'; choose one of: .*autoencoder"):
         registry.create("nope")
     with pytest.raises(InputError, match="unknown parameter\\(s\\) foo for autoencoder; valid: latent"):

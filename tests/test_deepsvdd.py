@@ -56,7 +56,9 @@ def test_centre_rule_and_recomputed_on_refit():
 
 def test_centre_is_the_mean_output_before_training():
     X = blobs()
-    model = DeepSVDD(**{**FAST, "epochs": 0}, eps=0.0).fit(X)
+    model = DeepSVDD(**FAST, eps=0.0)
+    model._setup(X, None, None)
+    model._start_train()  # the centre is fixed when the training phase starts, before any step
     phi = model.nets_["phi"]
     phi.train()
     with torch.no_grad():

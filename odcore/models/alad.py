@@ -7,7 +7,7 @@ ascend the sum of the three GAN objectives; ``E`` and ``G`` minimise the same cr
 with flipped labels. Exponential-moving-average copies of every network (decay 0.999) are
 updated after each step and used for scoring, ``embed`` and ``reconstruct``.
 
-Anomaly scores (``score``): ``"l1"`` ``||x - G(E(x))||_1``, ``"l2"`` ``||x - G(E(x))||_2``,
+Anomaly scores (``anomaly_score``): ``"l1"`` ``||x - G(E(x))||_1``, ``"l2"`` ``||x - G(E(x))||_2``,
 ``"logits"`` ``softplus(-D_xx(x, G(E(x))))`` (the cross-entropy of calling the pair real; a
 decreasing function of the ``D_xx`` logit), and ``"features"`` (default)
 ``||f_xx(x, x) - f_xx(x, G(E(x)))||_1`` with ``f_xx`` the last hidden layer of ``D_xx``.
@@ -24,72 +24,70 @@ import copy
 from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
 from odcore.errors import InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, size, widths
+from odcore.models.params import Param
 
 SCORES = ("l1", "l2", "logits", "features")
 NET_NAMES = ("E", "G", "D_xz", "D_xx", "D_zz")
 
 
-def _torch_modules():
-    import torch
-    from torch import nn
+class DXZ(nn.Module):
+    """Joint discriminator ``D_xz(x, z)``: x branch (128, batch norm), z branch (128, dropout 0.5),
+    joined to 128 (dropout 0.5) and one logit."""
 
-    class DXZ(nn.Module):
-        """Joint discriminator ``D_xz(x, z)``: x branch (128, batch norm), z branch (128, dropout 0.5),
-        joined to 128 (dropout 0.5) and one logit."""
+    def __init__(self, n_features: int, latent: int, width: int, input_shape):
+        super().__init__()
+        if input_shape is None:
+            x_net: nn.Module = nn.Linear(n_features, width)
+        else:
+            shape = nets.check_image_shape(input_shape, n_features)
+            x_net = nets.ConvEncoder(shape, width)
+        self.x_branch = nn.Sequential(x_net, nn.BatchNorm1d(width), nn.LeakyReLU(0.2))
+        self.z_branch = nn.Sequential(nn.Linear(latent, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
+        self.joint = nn.Sequential(nn.Linear(2 * width, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
+        self.out = nn.Linear(width, 1)
 
-        def __init__(self, n_features: int, latent: int, width: int, input_shape):
-            super().__init__()
-            if input_shape is None:
-                x_net: nn.Module = nn.Linear(n_features, width)
-            else:
-                shape = nets.check_image_shape(input_shape, n_features)
-                x_net = nets.ConvEncoder(shape, width)
-            self.x_branch = nn.Sequential(x_net, nn.BatchNorm1d(width), nn.LeakyReLU(0.2))
-            self.z_branch = nn.Sequential(nn.Linear(latent, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
-            self.joint = nn.Sequential(nn.Linear(2 * width, width), nn.LeakyReLU(0.2), nn.Dropout(0.5))
-            self.out = nn.Linear(width, 1)
+    def forward(self, x, z):
+        h = self.joint(torch.cat([self.x_branch(x), self.z_branch(z)], dim=1))
+        return self.out(h).squeeze(1)
 
-        def forward(self, x, z):
-            h = self.joint(torch.cat([self.x_branch(x), self.z_branch(z)], dim=1))
-            return self.out(h).squeeze(1)
+class DXX(nn.Module):
+    """Cycle discriminator ``D_xx(x, x')`` on the concatenated pair: 2d-128(dropout 0.2)-1."""
 
-    class DXX(nn.Module):
-        """Cycle discriminator ``D_xx(x, x')`` on the concatenated pair: 2d-128(dropout 0.2)-1."""
+    def __init__(self, n_features: int, width: int, input_shape):
+        super().__init__()
+        if input_shape is None:
+            body: nn.Module = nn.Linear(2 * n_features, width)
+        else:
+            c, h, w = nets.check_image_shape(input_shape, n_features)
+            # flat rows [x, x'] viewed as (2C, H, W): x and x' stacked as channels
+            body = nets.ConvEncoder((2 * c, h, w), width)
+        self.body = nn.Sequential(body, nn.LeakyReLU(0.2), nn.Dropout(0.2))
+        self.out = nn.Linear(width, 1)
 
-        def __init__(self, n_features: int, width: int, input_shape):
-            super().__init__()
-            if input_shape is None:
-                body: nn.Module = nn.Linear(2 * n_features, width)
-            else:
-                c, h, w = nets.check_image_shape(input_shape, n_features)
-                # flat rows [x, x'] viewed as (2C, H, W): x and x' stacked as channels
-                body = nets.ConvEncoder((2 * c, h, w), width)
-            self.body = nn.Sequential(body, nn.LeakyReLU(0.2), nn.Dropout(0.2))
-            self.out = nn.Linear(width, 1)
+    def features(self, x, x2):
+        """``f_xx``: the last hidden layer (n, width)."""
+        return self.body(torch.cat([x, x2], dim=1))
 
-        def features(self, x, x2):
-            """``f_xx``: the last hidden layer (n, width)."""
-            return self.body(torch.cat([x, x2], dim=1))
+    def forward(self, x, x2):
+        return self.out(self.features(x, x2)).squeeze(1)
 
-        def forward(self, x, x2):
-            return self.out(self.features(x, x2)).squeeze(1)
+class DZZ(nn.Module):
+    """Cycle discriminator ``D_zz(z, z')`` on the concatenated pair: 2k-32-1 (dropout 0.2) by default
+    (paper, KDD: 64-32-1 with k = 32)."""
 
-    class DZZ(nn.Module):
-        """Cycle discriminator ``D_zz(z, z')`` on the concatenated pair: 2k-32-1 (dropout 0.2) by default
-        (paper, KDD: 64-32-1 with k = 32)."""
+    def __init__(self, latent: int, hidden):
+        super().__init__()
+        self.net = nets.mlp([2 * latent, *hidden, 1], act="leaky_relu", dropout=0.2)
 
-        def __init__(self, latent: int, hidden):
-            super().__init__()
-            self.net = nets.mlp([2 * latent, *hidden, 1], act="leaky_relu", dropout=0.2)
-
-        def forward(self, z, z2):
-            return self.net(torch.cat([z, z2], dim=1)).squeeze(1)
-
-    return DXZ, DXX, DZZ
+    def forward(self, z, z2):
+        return self.net(torch.cat([z, z2], dim=1)).squeeze(1)
 
 
 def _spectral(module):
@@ -110,7 +108,7 @@ class ALAD(DeepDetector):
 
     Parameters: ``latent`` size; ``enc_hidden`` / ``gen_hidden`` MLP widths (paper, KDD:
     121-64-32 and 32-64-128-121); ``disc_width`` (128) and ``dzz_hidden`` ((32,): 2k-32-1);
-    ``input_shape`` for image rows; ``score`` ("l1", "l2", "logits", "features");
+    ``input_shape`` for image rows; ``anomaly_score`` ("l1", "l2", "logits", "features");
     ``spectral_norm`` on the discriminators; ``ema_decay``; early stopping: ``validation_share``
     of the training rows held out (0 disables), ``patience`` epochs, ``stop_on``
     ("reconstruction": mean L1 reconstruction error of the held-out rows, or "score": mean of
@@ -120,50 +118,37 @@ class ALAD(DeepDetector):
     Attributes: ``best_epoch_`` (epoch whose EMA weights are used), ``stopped_epoch_``.
     """
 
-    param_help = {
-        "latent": "size of the latent code z (paper: 32)",
-        "enc_hidden": "hidden widths of the encoder MLP (paper KDD: 64, LeakyReLU 0.2)",
-        "gen_hidden": "hidden widths of the generator MLP (paper KDD: 64, 128, ReLU)",
-        "disc_width": "width of the discriminators' layers (paper: 128)",
-        "dzz_hidden": "hidden widths of D_zz (paper KDD: 32, on the 2k = 64 inputs of the pair)",
-        "input_shape": "(channels, height, width) for image rows (convolutional E, G and x branches); None for tabular",
-        "score": "anomaly score: 'features' (paper default), 'l1', 'l2' or 'logits'",
-        "spectral_norm": "spectral normalisation on the discriminators",
-        "ema_decay": "decay of the moving average of the weights used for scoring (paper: 0.999)",
-        "validation_share": "share of the training rows held out for early stopping (0 = no early stopping)",
-        "patience": "epochs without improvement of the validation criterion before stopping",
-        "stop_on": "validation criterion: 'reconstruction' (mean L1 error) or 'score' (mean anomaly score)",
-        "batch_size": "rows per step (paper: 50, which wastes the CPU; use a few hundred on CPU)",
-        "lr": "Adam learning rate for both optimizers (paper: 1e-5, beta1 0.5)",
+    params = (
+        size("latent", 32, "size of the latent code z", paper="32"),
+        widths("enc_hidden", (64,), "hidden widths of the encoder MLP (LeakyReLU 0.2)", paper="64 (KDD)"),
+        widths("gen_hidden", (64, 128), "hidden widths of the generator MLP (ReLU)", paper="64, 128 (KDD)"),
+        size("disc_width", 128, "width of the discriminators' layers", paper="128"),
+        widths("dzz_hidden", (32,), "hidden widths of D_zz (on the 2k inputs of the pair)", paper="32 (KDD)"),
+        INPUT_SHAPE,
+        Param("anomaly_score", "features", "anomaly score: 'features' (paper default), 'l1', 'l2' or 'logits'",
+              kind="str",
+              choices=SCORES, paper="features", group="scoring"),
+        Param("spectral_norm", False, "spectral normalisation on the discriminators", kind="bool",
+              paper="images only"),
+        Param("ema_decay", 0.999, "decay of the moving average of the weights used for scoring", low=0.0, high=1.0,
+              high_open=True, paper="0.999", group="training"),
+        Param("validation_share", 0.1, "share of the training rows held out for early stopping (0 = no early "
+              "stopping)", low=0.0, high=0.5, high_open=True, group="training"),
+        Param("patience", 10, "epochs without improvement of the validation criterion before stopping", kind="int",
+              low=1, high=100_000, group="training"),
+        Param("stop_on", "reconstruction", "validation criterion: 'reconstruction' (mean L1 error) or 'score' (mean "
+              "anomaly score)", kind="str", choices=("reconstruction", "score"), group="training"),
+    )
+    param_overrides = {
+        "contamination": 0.2,
+        "batch_size": {"default": 50, "help": "rows per step (the paper's 50 wastes the CPU; use a few hundred on "
+                                              "CPU)", "paper": "50"},
+        "lr": {"default": 1e-5, "help": "Adam learning rate for both optimizers (beta1 0.5)", "paper": "1e-5"},
     }
+    capability = Capabilities(latent=True, decoders=("inlier",))
     _saved_attrs = ("best_epoch_", "stopped_epoch_")
 
-    def __init__(self, *, latent: int = 32, enc_hidden: tuple = (64,), gen_hidden: tuple = (64, 128),
-                 disc_width: int = 128, dzz_hidden: tuple = (32,), input_shape: tuple | None = None,
-                 score: str = "features", spectral_norm: bool = False, ema_decay: float = 0.999,
-                 validation_share: float = 0.1, patience: int = 10, stop_on: str = "reconstruction",
-                 contamination: float = 0.2, epochs: int = 50, batch_size: int = 50, lr: float = 1e-5,
-                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1):
-        self._store_params(locals())
-
-    # ------------------------------------------------------------------ checks and networks
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.score not in SCORES:
-            raise InputError(f"score must be one of {SCORES}, got {self.score!r}")
-        if self.stop_on not in ("reconstruction", "score"):
-            raise InputError(f"stop_on must be 'reconstruction' or 'score', got {self.stop_on!r}")
-        if not isinstance(self.validation_share, (int, float)) or not 0.0 <= self.validation_share < 0.5:
-            raise InputError(f"validation_share must lie in [0, 0.5), got {self.validation_share!r}")
-        if not isinstance(self.ema_decay, (int, float)) or not 0.0 <= self.ema_decay < 1.0:
-            raise InputError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
-        if not isinstance(self.patience, (int, np.integer)) or self.patience < 1:
-            raise InputError(f"patience must be a positive whole number, got {self.patience!r}")
-
     def _build(self, n_features: int) -> dict[str, Any]:
-        DXZ, DXX, DZZ = _torch_modules()
         k, width, shape = int(self.latent), int(self.disc_width), self.input_shape
         if shape is None:
             E = nets.mlp([n_features, *self.enc_hidden, k], act="leaky_relu")
@@ -297,6 +282,8 @@ class ALAD(DeepDetector):
             self._wait += 1
             if self._wait >= int(self.patience):
                 self._stop_training = True
+                self.stop_reason_ = (f"early stopping: the validation criterion did not improve for {self.patience} "
+                                     f"epochs (best epoch {self._best[2]})")
         return {"val_criterion": crit, "best_epoch": self._best[2]}
 
     def _on_fit_end(self) -> None:
@@ -336,14 +323,14 @@ class ALAD(DeepDetector):
             return F.softplus(-Dxx(xb, rec))  # cross-entropy of calling (x, G(E(x))) real
         if kind == "features":
             return (Dxx.features(xb, xb) - Dxx.features(xb, rec)).abs().sum(dim=1)
-        raise InputError(f"score must be one of {SCORES}, got {kind!r}")
+        raise InputError(f"anomaly_score must be one of {SCORES}, got {kind!r}")
 
     def _score_batch(self, xb):
-        return self.score_with(xb, self.score)
+        return self.score_with(xb, self.anomaly_score)
 
     def scores(self, X, kind: str | None = None) -> np.ndarray:
-        """Anomaly scores of ``X`` with the EMA networks for ``kind`` (default: the ``score`` parameter)."""
-        kind = kind or self.score
+        """Anomaly scores of ``X`` with the EMA networks for ``kind`` (default: the ``anomaly_score`` parameter)."""
+        kind = kind or self.anomaly_score
         return self._apply_batched(X, lambda xb: self.score_with(xb, kind)).astype(np.float64)
 
     def embed(self, X) -> np.ndarray:
@@ -352,6 +339,7 @@ class ALAD(DeepDetector):
 
     def reconstruct(self, X, decoder: str = "inlier") -> dict[str, np.ndarray]:
         """``G(E(x))`` with the EMA networks and the per-feature squared errors."""
+        self._check_decoder(decoder)
         rec = self._apply_batched(X, self._ema_rec)
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32).reshape(rec.shape)
         return {"reconstruction": rec, "errors": (rec - X) ** 2}

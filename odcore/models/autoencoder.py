@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from odcore.models import nets
-from odcore.models.deep import DeepDetector, row_mse
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, row_mse, size, widths
 
 
 class AutoEncoder(DeepDetector):
@@ -18,18 +19,12 @@ class AutoEncoder(DeepDetector):
     training parameters of :class:`DeepDetector`.
     """
 
-    param_help = {
-        "latent": "size of the latent code",
-        "hidden": "hidden layer widths of the encoder MLP (the decoder mirrors them)",
-        "input_shape": "(channels, height, width) for image rows; None for tabular data",
-    }
-
-    def __init__(self, *, latent: int = 8, hidden: tuple = (64,), input_shape: tuple | None = None,
-                 contamination: float = 0.1, epochs: int = 50, batch_size: int = 256,
-                 lr: float = 1e-3, weight_decay: float = 0.0, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1):
-        self._store_params(locals())
+    params = (
+        size("latent", 8, "size of the latent code"),
+        widths("hidden", (64,), "hidden layer widths of the encoder MLP (the decoder mirrors them)"),
+        INPUT_SHAPE,
+    )
+    capability = Capabilities(latent=True, decoders=("inlier",))
 
     def _build(self, n_features: int) -> dict[str, Any]:
         hidden = tuple(self.hidden)
@@ -59,6 +54,7 @@ class AutoEncoder(DeepDetector):
 
     def reconstruct(self, X, decoder: str = "inlier") -> dict[str, np.ndarray]:
         """Reconstruction ``G(Q(x))`` and per-feature squared errors (one decoder only)."""
+        self._check_decoder(decoder)
         rec = self._apply_batched(X, self._forward)
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X, dtype=np.float32).reshape(rec.shape)
         return {"reconstruction": rec, "errors": (rec - X) ** 2}

@@ -8,26 +8,32 @@ A deep detector subclasses :class:`DeepDetector` and defines only:
 - ``_score_batch(xb) -> Tensor``: anomaly scores of a batch (higher = more anomalous).
 
 Optional hooks: ``_optimizers`` (default: one Adam over all networks), ``_prepare`` (put data
-on the device, pre-compute things such as a centre), ``_batches`` (default: shuffled
-minibatches of ``X``), ``_on_epoch_end`` (extra per-epoch fields such as OC-NN's ``r``).
+on the device), ``_batches`` (default: shuffled minibatches of ``X``), ``_on_epoch_end`` (extra
+per-epoch fields such as OC-NN's ``r``), and ``_phases``: training as a sequence of
+:class:`Phase` objects (Deep SVDD's and OC-NN's autoencoder pretraining, DROCC's cross-entropy
+warm-up), each run by the same loop with the same cancel, NaN guard, callbacks and progress.
 
 The loop handles seeding, the device (CUDA, then Apple MPS, then CPU), callbacks, cancel
 (checked every batch), the NaN/inf loss guard, learning-rate schedules (stepped every epoch),
+a time budget (``time_budget`` seconds: training stops after the epoch that reaches it),
 per-epoch monitoring metrics and eval-mode, no-grad, batched scoring.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from odcore.errors import FitCancelled, InputError, TrainingError
-from odcore.models.base import BaseDetector
+from odcore.models.base import RANDOM_STATE, BaseDetector
+from odcore.models.params import MAX_WIDTH, Param
 
 # nn.init draws from torch's global generator; concurrent fits (job threads) take this lock
 # while seeding and building so that the same seed always gives the same initial weights.
@@ -153,6 +159,15 @@ def row_mse(recon, x):
     return ((recon - x) ** 2).mean(dim=1)
 
 
+def batch_bounds(n: int, bs: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of consecutive batches of ``bs`` rows over ``n`` rows, never one of a single row
+    when ``n > 1`` (a last batch of one row joins the batch before it)."""
+    bounds = [(i, min(i + bs, n)) for i in range(0, n, bs)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
 def _epoch_sum(values: list) -> float:
     """Sum of one loss term's per-batch values (0-d tensors or numbers) with one host sync."""
     import torch
@@ -180,27 +195,77 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+#: the training parameters every deep detector has (declared once; detectors change defaults with
+#: ``param_overrides``)
+TRAINING_PARAMS = (
+    Param("epochs", 50, "passes over the training data", kind="int", low=1, high=100_000, group="training"),
+    Param("batch_size", 256, "rows per optimisation step (small batches waste the CPU; the paper's value is the "
+          "default)", kind="int", low=1, high=1_000_000, group="training"),
+    Param("lr", 1e-3, "Adam learning rate", kind="float", low=0.0, high=10.0, low_open=True, group="training"),
+    Param("weight_decay", 0.0, "L2 weight decay", kind="float", low=0.0, high=1.0, group="training"),
+    Param("device", "auto", "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda', 'cuda:N' or 'mps'", kind="str",
+          group="training"),
+    RANDOM_STATE,
+    Param("score_batch_size", 8192, "rows per batch when scoring (memory bound, not accuracy)", kind="int", low=1,
+          high=10_000_000, group="scoring"),
+    Param("lr_milestones", (), "epochs at which the learning rate is multiplied by lr_gamma", kind="ints", low=1,
+          high=100_000, max_len=64, group="training"),
+    Param("lr_gamma", 0.1, "factor applied to the learning rate at each of lr_milestones (0.5 halves it)",
+          kind="float", low=0.0, high=1.0, low_open=True, group="training"),
+    Param("time_budget", None, "stop training after the epoch that reaches this many seconds (None: no limit); "
+          "the model of the last finished epoch is kept", kind="seconds", low=0.0, low_open=True, optional=True,
+          group="training"),
+)
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def widths(name: str, default: tuple, help_text: str, **kw: Any) -> Param:
+    """A tuple of layer widths (hidden layers), each in [1, MAX_WIDTH]."""
+    return Param(name, default, help_text, kind="ints", low=1, high=MAX_WIDTH, **kw)
+
+
+def size(name: str, default: int, help_text: str, **kw: Any) -> Param:
+    """One layer width or code size, in [1, MAX_WIDTH]."""
+    return Param(name, default, help_text, kind="int", low=1, high=MAX_WIDTH, **kw)
+
+
+INPUT_SHAPE = Param("input_shape", None, "(channels, height, width) for image rows (convolutional networks); None for "
+                    "tabular data", kind="shape", optional=True)
+
+
+@dataclass
+class Phase:
+    """One stage of training, run by the shared loop (:meth:`DeepDetector._fit`).
+
+    ``step(batch, epoch)`` is one optimisation step (``epoch`` counts from 0 over all phases);
+    ``batches(epoch)`` yields the batches (default: the detector's ``_batches``); ``start()`` runs
+    before the phase's first epoch (build its optimiser, fix a centre ...); ``end(epoch)`` returns
+    extra fields for each epoch's history record. Pretraining phases set ``schedule=False`` (the
+    learning-rate schedule counts the main phase's epochs), ``monitor=False`` (the detector cannot
+    score yet) and ``counts=False``.
+    """
+
+    name: str
+    epochs: int
+    step: Callable[[Any, int], dict[str, Any]]
+    batches: Callable[[int], Iterator[Any]] | None = None
+    start: Callable[[], None] | None = None
+    end: Callable[[int], dict[str, Any]] | None = None
+    schedule: bool = True
+    monitor: bool = True
+    #: hooks of a phase that counts see epoch numbers continuing those of the earlier counting phases
+    #: (DROCC's adversarial epochs follow its warm-up); a pretraining phase counts from 0 on its own
+    counts: bool = True
+
+
 class DeepDetector(BaseDetector):
     """Base of the deep detectors: owns the training loop (see the module docstring).
 
-    Subclasses must accept (keyword-only) at least: ``contamination``, ``epochs``,
-    ``batch_size``, ``lr``, ``weight_decay``, ``device``, ``random_state``,
-    ``score_batch_size``. An optional ``lr_milestones`` tuple enables a step schedule
-    (learning rate times ``lr_gamma`` at each listed epoch).
+    Declares the training parameters (:data:`TRAINING_PARAMS`) every deep detector shares; a
+    subclass adds its own ``params`` and changes defaults with ``param_overrides``.
     """
 
-    common_help = {
-        "contamination": "expected outlier share; sets threshold_ at the (1 - c) quantile of training scores",
-        "epochs": "passes over the training data",
-        "batch_size": "rows per optimisation step (small batches waste the CPU; the paper's value is the default)",
-        "lr": "Adam learning rate",
-        "weight_decay": "L2 weight decay",
-        "device": "'auto' (CUDA, then MPS, then CPU), 'cpu', 'cuda' or 'cuda:N'",
-        "random_state": "seed for weights, shuffling and noise",
-        "score_batch_size": "rows per batch when scoring (memory bound, not accuracy)",
-        "lr_milestones": "epochs at which the learning rate is multiplied by lr_gamma",
-        "lr_gamma": "factor applied to the learning rate at each of lr_milestones",
-    }
+    params = TRAINING_PARAMS
 
     #: Automatic mixed precision on CUDA: training steps and scoring run under
     #: ``torch.autocast("cuda", dtype=torch.bfloat16)``. Off by default (it changes results beyond
@@ -241,12 +306,15 @@ class DeepDetector(BaseDetector):
         self._Xp = None if X_pos is None else self._tensor(X_pos)
 
     def _batches(self, epoch: int) -> Iterator[Any]:
-        """Shuffled minibatches of ``self._X`` (and the matching ``self._y`` when present)."""
+        """Shuffled minibatches of ``self._X`` (and the matching ``self._y`` when present).
+
+        No batch holds a single row (a last batch of one row joins the one before it): batch norm
+        cannot normalise one row in training mode (201 rows at batch size 200 used to crash Deep SVDD).
+        """
         n = self._X.shape[0]
         perm = self._perm(n)
-        bs = int(self.batch_size)
-        for i in range(0, n, bs):
-            idx = perm[i:i + bs]
+        for a, b in batch_bounds(n, int(self.batch_size)):
+            idx = perm[a:b]
             yield (self._X[idx], None if self._y is None else self._y[idx])
 
     def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
@@ -260,19 +328,10 @@ class DeepDetector(BaseDetector):
         ``_on_epoch_end``; the loop finishes that epoch's record and callbacks, then stops.
         """
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("epochs", "batch_size", "score_batch_size"):
-            v = getattr(self, name, 1)
-            if not isinstance(v, (int, np.integer)) or v < (0 if name == "epochs" else 1):
-                raise InputError(f"{name} must be a positive whole number, got {v!r}")
-        lr = getattr(self, "lr", 1e-3)
-        if not isinstance(lr, (int, float)) or not lr > 0:
-            raise InputError(f"lr must be a positive number, got {lr!r}")
-        gamma = getattr(self, "lr_gamma", 0.1)
-        if not isinstance(gamma, (int, float)) or not 0 < gamma <= 1:
-            raise InputError(f"lr_gamma must be a number in (0, 1], got {gamma!r}: it multiplies the learning "
-                             "rate at each of lr_milestones (0.5 halves it)")
+    def _check_extra(self) -> None:
+        super()._check_extra()
+        if not isinstance(self.device, str) or not _DEVICE.match(self.device):
+            raise InputError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _tensor(self, a, dtype: str = "float"):
@@ -416,62 +475,103 @@ class DeepDetector(BaseDetector):
             nets = self._build(n_features)
         self.nets_ = {k: v.to(self.device_) for k, v in nets.items()}
 
-    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+    def _phases(self) -> list[Phase]:
+        """The stages of training; by default one phase ``"train"`` of ``epochs`` epochs."""
+        return [Phase("train", int(self.epochs), self._train_step, end=self._on_epoch_end)]
+
+    def _setup(self, X, y, X_pos) -> None:
+        """Everything before the first epoch: device, seeded generator, networks, data on the device,
+        optimisers and schedules (tests call it to inspect an untrained model)."""
         import torch
 
-        from odcore import metrics
-
-        self.device_ = resolve_device(getattr(self, "device", "auto"))
+        self.device_ = resolve_device(self.device)
         self._gen = torch.Generator().manual_seed(int(self.random_state))
         self._init_nets(X.shape[1])
         self._prepare(X, y, X_pos)
         self.optimizers_ = self._optimizers()
-        milestones = tuple(getattr(self, "lr_milestones", ()) or ())
-        gamma = float(getattr(self, "lr_gamma", 0.1))
-        self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=gamma)
+        milestones = tuple(self.lr_milestones or ())
+        self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=float(self.lr_gamma))
                             for o in self.optimizers_] if milestones else []
-        epochs = int(self.epochs)
+
+    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+        self._setup(X, y, X_pos)
+        phases = [ph for ph in self._phases() if ph.epochs > 0]
+        total = sum(ph.epochs for ph in phases)
+        offsets, counted = [], 0
+        for ph in phases:
+            offsets.append(counted if ph.counts else 0)
+            counted += ph.epochs if ph.counts else 0
         self._stop_training = False
-        for epoch in range(epochs):
-            t0 = time.perf_counter()
-            self._train_mode(True)
-            # per-batch losses are only collected (no tensor op per batch and term: on CUDA each
-            # would be a kernel launch); they are summed once per epoch in _epoch_sum
-            sums: dict[str, list] = {}
-            n_batches = 0
-            for batch in self._batches(epoch):
-                if cancel is not None and cancel.is_set():
-                    raise FitCancelled(f"cancelled during epoch {epoch + 1} of {epochs}")
-                with self._autocast():
-                    losses = self._train_step(batch, epoch)
-                for k, v in losses.items():
-                    sums.setdefault(k, []).append(v)
-                n_batches += 1
-            for s in self.schedulers_:
-                s.step()
-            # one host sync per epoch: the mean of each loss term
-            record: dict[str, Any] = {"epoch": epoch + 1, "epochs": epochs}
-            for k, vs in sums.items():
-                val = _epoch_sum(vs) / max(n_batches, 1)
-                if not np.isfinite(val):
-                    raise TrainingError(
-                        f"the loss term '{k}' became {val} in epoch {epoch + 1}; training stopped. "
-                        "Lower the learning rate, standardise the features or check the data for "
-                        "extreme values")
-                record[k] = val
-            record.update(self._on_epoch_end(epoch))
-            record["lr"] = float(self.optimizers_[0].param_groups[0]["lr"]) if self.optimizers_ else None
-            record["seconds"] = time.perf_counter() - t0
-            if monitor is not None:
-                scores = self._score(monitor[0])
-                record.update({f"val_{k}": v for k, v in metrics.summary(monitor[1], scores).items()
-                               if k != "precision_at_10"})
-            self.history_.append(record)
-            for cb in callbacks:
-                cb(record)
-            if self._stop_training:  # set by a subclass hook (e.g. early stopping)
+        self.stop_reason_ = None
+        self._monitor = monitor  # (X, y) scored after each epoch; hooks may use it (WALDO's assignment F1)
+        t_start = time.perf_counter()
+        done = 0
+        for phase, offset in zip(phases, offsets):
+            if phase.start is not None:
+                phase.start()
+            for local in range(phase.epochs):
+                record = self._run_epoch(phase, offset + local, local, done, total, monitor, cancel)
+                done += 1
+                self.history_.append(record)
+                for cb in callbacks:
+                    cb(record)
+                budget = self.time_budget
+                if budget is not None and time.perf_counter() - t_start >= float(budget) and done < total:
+                    self._stop_training = True
+                    self.stop_reason_ = f"time budget of {float(budget):g} s reached after epoch {done} of {total}"
+                if self._stop_training:  # early stopping (a subclass hook) or the time budget
+                    break
+            if self._stop_training:
                 break
+        self._monitor = None
         self._on_fit_end()
+
+    def _run_epoch(self, phase: Phase, epoch: int, phase_epoch: int, done: int, total: int, monitor,
+                   cancel) -> dict[str, Any]:
+        """One epoch of ``phase``: its batches and steps, the NaN guard, the schedule, the record.
+
+        ``epoch`` is what the phase's hooks see, ``phase_epoch`` the index within the phase, ``done``
+        the epochs finished before this one over all phases, ``total`` all phases' epochs."""
+        from odcore import metrics
+
+        t0 = time.perf_counter()
+        self._train_mode(True)
+        # per-batch losses are only collected (no tensor op per batch and term: on CUDA each
+        # would be a kernel launch); they are summed once per epoch in _epoch_sum
+        sums: dict[str, list] = {}
+        n_batches = 0
+        batches = phase.batches(epoch) if phase.batches is not None else self._batches(epoch)
+        for batch in batches:
+            if cancel is not None and cancel.is_set():
+                raise FitCancelled(f"cancelled during epoch {done + 1} of {total}")
+            with self._autocast():
+                losses = phase.step(batch, epoch)
+            for k, v in losses.items():
+                sums.setdefault(k, []).append(v)
+            n_batches += 1
+        if phase.schedule:
+            for sch in self.schedulers_:
+                sch.step()
+        # one host sync per epoch: the mean of each loss term
+        record: dict[str, Any] = {"epoch": done + 1, "epochs": total, "phase": phase.name,
+                                  "phase_epoch": phase_epoch + 1}
+        for k, vs in sums.items():
+            val = _epoch_sum(vs) / max(n_batches, 1)
+            if not np.isfinite(val):
+                raise TrainingError(
+                    f"the loss term '{k}' became {val} in epoch {done + 1} ({phase.name}); training stopped. "
+                    "Lower the learning rate, standardise the features or check the data for "
+                    "extreme values")
+            record[k] = val
+        if phase.end is not None:
+            record.update(phase.end(epoch))
+        record["lr"] = float(self.optimizers_[0].param_groups[0]["lr"]) if self.optimizers_ else None
+        record["seconds"] = time.perf_counter() - t0
+        if monitor is not None and phase.monitor:
+            scores = self._score(monitor[0])
+            record.update({f"val_{k}": v for k, v in metrics.summary(monitor[1], scores).items()
+                           if k != "precision_at_10"})
+        return record
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         """Eval-mode, inference-mode scoring in batches of ``score_batch_size`` rows.
@@ -483,7 +583,7 @@ class DeepDetector(BaseDetector):
 
         self._train_mode(False)
         n = X.shape[0]
-        bs = int(getattr(self, "score_batch_size", 8192))
+        bs = int(self.score_batch_size)
         on_host = torch.device(self.device_).type == "cpu"
         out = np.empty(n, dtype=np.float64) if on_host else torch.empty(n, dtype=torch.float32, device=self.device_)
         with self._grad_free(), self._autocast(), self._fused_cpu():
@@ -498,14 +598,10 @@ class DeepDetector(BaseDetector):
     def _apply_batched(self, X: np.ndarray, fn) -> np.ndarray:
         """Apply ``fn`` (tensor batch -> tensor) to ``X`` in eval mode, no grad, batch by batch."""
         self._check_fitted()
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            from odcore.models.base import as_matrix
-
-            X = as_matrix(X, n_features=self.n_features_in_)
+        X = self._validate(X, reset=False)
         self._train_mode(False)
         out = []
-        bs = int(getattr(self, "score_batch_size", 8192))
+        bs = int(self.score_batch_size)
         with self._grad_free(), self._autocast(), self._fused_cpu():
             for _, xb in self._host_batches(X, bs):
                 out.append(fn(xb).float().cpu().numpy())
@@ -517,7 +613,7 @@ class DeepDetector(BaseDetector):
                 for k, v in net.state_dict().items()}
 
     def _restore_tensors(self, tensors: dict[str, Any]) -> None:
-        self.device_ = resolve_device(getattr(self, "device", "auto"))
+        self.device_ = resolve_device(self.device)
         self._init_nets(int(self.n_features_in_))
         for name, net in self.nets_.items():
             prefix = name + "."

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from odcore.errors import FitCancelled, InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, batch_bounds, size, widths
+from odcore.models.params import Param
 
 OBJECTIVES = ("one-class", "soft-boundary")
 
@@ -73,41 +74,25 @@ class DeepSVDD(DeepDetector):
     Attributes: ``c_`` (centre, numpy), ``R_`` (radius, 0 for one-class), ``pretrain_history_``.
     """
 
-    param_help = {
-        "objective": "'one-class' (mean distance to c) or 'soft-boundary' (R^2 + hinge / nu)",
-        "nu": "soft-boundary: share of training rows allowed outside the sphere",
-        "rep_dim": "size of the output representation phi(x)",
-        "hidden": "hidden widths of the bias-free MLP (tabular data)",
-        "input_shape": "(channels, height, width) for image rows; None for tabular data",
-        "pretrain_epochs": "epochs of bias-free autoencoder pretraining before the centre is fixed (0 = none)",
-        "warm_up_epochs": "soft-boundary: epochs before the radius R is first set",
-        "eps": "centre entries with |c_i| < eps are pushed to +-eps",
-    }
+    params = (
+        Param("objective", "one-class", "'one-class' (mean distance to c) or 'soft-boundary' (R^2 + hinge / nu)",
+              kind="str", choices=OBJECTIVES),
+        Param("nu", 0.1, "soft-boundary: share of training rows allowed outside the sphere", low=0.0, high=1.0,
+              low_open=True),
+        size("rep_dim", 32, "size of the output representation phi(x)", paper="32 (ODDS nets of Deep SAD)"),
+        widths("hidden", (128, 64), "hidden widths of the bias-free MLP (tabular data)", paper="128-64"),
+        INPUT_SHAPE,
+        Param("pretrain_epochs", 0, "epochs of bias-free autoencoder pretraining before the centre is fixed (0 = none)",
+              kind="int", low=0, high=100_000, group="training"),
+        Param("warm_up_epochs", 10, "soft-boundary: epochs before the radius R is first set", kind="int", low=0,
+              high=100_000, group="training"),
+        Param("eps", 0.1, "centre entries with |c_i| < eps are pushed to +-eps", low=0.0, high=1e3),
+    )
+    param_overrides = {"batch_size": 200, "lr": 1e-4, "weight_decay": 1e-6}
+    capability = Capabilities(latent=True, boundary=True, latent_name="representation phi(x)")
     _saved_attrs = ("c_", "R_")
 
-    def __init__(self, *, objective: str = "one-class", nu: float = 0.1, rep_dim: int = 32,
-                 hidden: tuple = (128, 64), input_shape: tuple | None = None, pretrain_epochs: int = 0,
-                 warm_up_epochs: int = 10, eps: float = 0.1, contamination: float = 0.1, epochs: int = 50,
-                 batch_size: int = 200, lr: float = 1e-4, weight_decay: float = 1e-6, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self._store_params(locals())
-
-    # ------------------------------------------------------------------ checks and networks
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.objective not in OBJECTIVES:
-            raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if not isinstance(self.nu, (int, float)) or not 0 < self.nu <= 1:
-            raise InputError(f"nu must lie in (0, 1], got {self.nu!r}")
-        for name in ("pretrain_epochs", "warm_up_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 0:
-                raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
-        if not isinstance(self.rep_dim, (int, np.integer)) or self.rep_dim < 1:
-            raise InputError(f"rep_dim must be a positive whole number, got {self.rep_dim!r}")
-        if not isinstance(self.eps, (int, float)) or self.eps < 0:
-            raise InputError(f"eps must be a non-negative number, got {self.eps!r}")
-
+    # ------------------------------------------------------------------ networks
     def _build(self, n_features: int) -> dict[str, Any]:
         hidden = tuple(int(v) for v in (self.hidden or ()))
         rep = int(self.rep_dim)
@@ -128,38 +113,37 @@ class DeepSVDD(DeepDetector):
         return [torch.optim.Adam(self.nets_["phi"].parameters(), lr=self.lr, weight_decay=self.weight_decay)]
 
     # ------------------------------------------------------------------ pretraining and centre
-    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
-        self._cancel = cancel
-        try:
-            super()._fit(X, y, X_pos=X_pos, monitor=monitor, callbacks=callbacks, cancel=cancel)
-        finally:
-            self._cancel = None
+    def _phases(self) -> list[Phase]:
+        """Bias-free autoencoder pretraining (``pretrain_epochs``), then Deep SVDD's objective with the
+        centre fixed at the start of the second phase."""
+        return [Phase("pretrain", int(self.pretrain_epochs), self._pretrain_step, start=self._start_pretrain,
+                      schedule=False, monitor=False, counts=False),
+                Phase("train", int(self.epochs), self._train_step, start=self._start_train,
+                      end=self._on_epoch_end)]
 
-    def _pretrain(self) -> None:
-        """Bias-free autoencoder pretraining: ``min mean ||dec(phi(x)) - x||^2``."""
+    def _start_pretrain(self) -> None:
         import torch
 
-        phi, dec = self.nets_["phi"], self.nets_["decoder"]
-        params = list(phi.parameters()) + list(dec.parameters())
-        opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-        phi.train()
-        dec.train()
-        self.pretrain_history_ = []
-        n = self._X.shape[0]
-        bs = int(self.batch_size)
-        for epoch in range(int(self.pretrain_epochs)):
-            total = torch.zeros((), device=self._X.device)
-            perm = self._perm(n)
-            for i in range(0, n, bs):
-                if self._cancel is not None and self._cancel.is_set():
-                    raise FitCancelled(f"cancelled during pretraining epoch {epoch + 1}")
-                x = self._X[perm[i:i + bs]]
-                loss = ((dec(phi(x)) - x) ** 2).sum(dim=1).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * x.shape[0]
-            self.pretrain_history_.append({"epoch": epoch + 1, "recon": float(total) / n})
+        params = list(self.nets_["phi"].parameters()) + list(self.nets_["decoder"].parameters())
+        self._opt_pre = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    def _pretrain_step(self, batch, epoch: int) -> dict[str, Any]:
+        """Bias-free autoencoder pretraining: ``min mean ||dec(phi(x)) - x||^2``."""
+        x, _ = batch
+        loss = ((self.nets_["decoder"](self.nets_["phi"](x)) - x) ** 2).sum(dim=1).mean()
+        self._opt_pre.zero_grad(set_to_none=True)
+        loss.backward()
+        self._opt_pre.step()
+        return {"recon": loss.detach()}
+
+    @property
+    def pretrain_history_(self) -> list[dict]:
+        """The history records of the pretraining phase (``recon``: mean squared reconstruction error)."""
+        return [h for h in getattr(self, "history_", []) if h.get("phase") == "pretrain"]
+
+    def _start_train(self) -> None:
+        self._c = self._init_center()
+        self.c_ = self._c.cpu().numpy().astype(np.float32)
 
     def _init_center(self):
         """``c`` = mean of ``phi(x)`` over the training data (training mode, as during the
@@ -169,10 +153,9 @@ class DeepSVDD(DeepDetector):
         phi = self.nets_["phi"]
         phi.train()
         total = torch.zeros(int(self.rep_dim), device=self._X.device)
-        bs = int(self.batch_size)
         with torch.no_grad():
-            for i in range(0, self._X.shape[0], bs):
-                total += phi(self._X[i:i + bs]).sum(dim=0)
+            for a, b in batch_bounds(self._X.shape[0], int(self.batch_size)):
+                total += phi(self._X[a:b]).sum(dim=0)
         c = total / self._X.shape[0]
         eps = float(self.eps)
         small = c.abs() < eps
@@ -182,11 +165,6 @@ class DeepSVDD(DeepDetector):
 
     def _prepare(self, X, y, X_pos) -> None:
         super()._prepare(X, y, X_pos)
-        self.pretrain_history_ = []
-        if int(self.pretrain_epochs) > 0:
-            self._pretrain()
-        self._c = self._init_center()
-        self.c_ = self._c.cpu().numpy().astype(np.float32)
         self.R_ = 0.0
         self._dists: list = []
 

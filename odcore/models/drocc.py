@@ -25,7 +25,9 @@ import numpy as np
 
 from odcore.errors import InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, widths
+from odcore.models.params import MISSING, Param
 
 #: epsilon of every normalisation (METHODS.md: ``g / (||g|| + 1e-12)``)
 EPS = 1e-12
@@ -151,51 +153,37 @@ class DROCC(DeepDetector):
     input_shape : (C, H, W) for image rows (small conv net + linear head), None for tabular.
     """
 
-    param_help = {
-        "radius": "shell radius r around each training point (None: sqrt(d)/2 on standardised features)",
-        "gamma": "outer radius factor: negatives are searched in r <= ||h|| <= gamma*r (paper: 2, images 1)",
-        "mu": "weight of the adversarial (generated negatives) loss",
-        "ascent_step_size": "step size of the normalised gradient ascent that finds the negatives",
-        "ascent_num_steps": "gradient-ascent steps per batch (paper: 50)",
-        "project_every": "project onto the shell every this many ascent steps (paper: 10)",
-        "only_ce_epochs": "warm-up epochs with cross-entropy on the normal data only",
-        "hidden": "hidden layer widths (paper: one layer of 128 ReLU units)",
-        "input_shape": "(channels, height, width) for image rows; None for tabular data",
-    }
+    params = (
+        Param("radius", None, "shell radius r around each training point (None: sqrt(d)/2 on standardised features)",
+              low=0.0, high=1e6, low_open=True, optional=True),
+        Param("gamma", 2.0, "outer radius factor: negatives are searched in r <= ||h|| <= gamma*r", low=1.0,
+              high=1e3, paper="2 tabular, 1 images"),
+        Param("mu", 1.0, "weight of the adversarial (generated negatives) loss", low=0.0, high=1e3, paper="0.5 or 1"),
+        Param("ascent_step_size", 0.001, "step size of the normalised gradient ascent that finds the negatives",
+              low=0.0, high=1e3, paper="0.001-0.01"),
+        Param("ascent_num_steps", 50, "gradient-ascent steps per batch", kind="int", low=0, high=10_000, paper="50"),
+        Param("project_every", 10, "project onto the shell every this many ascent steps", kind="int", low=1,
+              high=10_000, paper="10"),
+        # On normal data only the warm-up loss has no finite minimiser (MNIST zeros: mean logit +44 after
+        # 10 epochs); the first adversarial batches then drive the network to a constant. Image data skip it
+        # (recall at 3% FPR on masked zeros 0.963 +- 0.012 without it, 0.000 / 0.994 / 0.008 by seed with it).
+        Param("only_ce_epochs", 50, "warm-up epochs with cross-entropy on the normal data only", kind="int", low=0,
+              high=100_000, image_default=0, paper="50", group="training"),
+        widths("hidden", (128,), "hidden layer widths (for images: the width of the feature layer after the "
+               "convolutional encoder)", paper="one layer of 128 ReLU units"),
+        INPUT_SHAPE,
+    )
+    param_overrides = {"epochs": {"default": 100, "paper": "100 Thyroid, 200 Arrhythmia / Abalone"},
+                       "lr": {"paper": "1e-3 Thyroid / Abalone, 1e-4 Arrhythmia"}}
+    capability = Capabilities(boundary=True, adversarial=True)
     _saved_attrs = ("radius_", "adversarial_points_", "adversarial_origins_", "n_grad_evals_")
-    #: defaults the app and the CLI use for image data unless the user sets them: no
-    #: cross-entropy-only warm-up (see ``only_ce_epochs``; measured on MNIST zeros: recall at 3% FPR
-    #: 0.963 +- 0.012 without it, 0.000 / 0.994 / 0.008 by seed with 50 warm-up epochs)
-    image_defaults = {"only_ce_epochs": 0}
 
-    def __init__(self, *, radius: float | None = None, gamma: float = 2.0, mu: float = 1.0,
-                 ascent_step_size: float = 0.001, ascent_num_steps: int = 50, project_every: int = 10,
-                 only_ce_epochs: int = 50, hidden: tuple = (128,), input_shape: tuple | None = None,
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
-                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1):
-        self._store_params(locals())
-
-    # ------------------------------------------------------------------ checks and networks
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.radius is not None and not (isinstance(self.radius, (int, float)) and self.radius > 0):
-            raise InputError(f"radius must be a positive number or None, got {self.radius!r}")
-        if not isinstance(self.gamma, (int, float)) or self.gamma < 1:
-            raise InputError(f"gamma must be a number >= 1 (shell r <= ||h|| <= gamma*r), got {self.gamma!r}")
-        if not isinstance(self.mu, (int, float)) or self.mu < 0:
-            raise InputError(f"mu must be a non-negative number, got {self.mu!r}")
-        if not isinstance(self.ascent_step_size, (int, float)) or self.ascent_step_size < 0:
-            raise InputError(f"ascent_step_size must be a non-negative number, got {self.ascent_step_size!r}")
-        for name in ("ascent_num_steps", "only_ce_epochs"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 0:
-                raise InputError(f"{name} must be a whole number >= 0, got {v!r}")
-        if not isinstance(self.project_every, (int, np.integer)) or self.project_every < 1:
-            raise InputError(f"project_every must be a whole number >= 1, got {self.project_every!r}")
-        if not all(isinstance(v, (int, np.integer)) and v > 0 for v in tuple(self.hidden or ())):
-            raise InputError(f"hidden must be a tuple of positive widths, got {self.hidden!r}")
+    def _phases(self) -> list[Phase]:
+        """The cross-entropy warm-up (``only_ce_epochs``, at most ``epochs``), then the adversarial epochs;
+        both count towards ``epochs`` and share the step (which skips the search during the warm-up)."""
+        n0 = min(int(self.only_ce_epochs), int(self.epochs))
+        return [Phase("warm-up", n0, self._train_step, end=self._on_epoch_end),
+                Phase("train", int(self.epochs) - n0, self._train_step, end=self._on_epoch_end)]
 
     def _build(self, n_features: int) -> dict[str, Any]:
         from torch import nn
@@ -266,9 +254,8 @@ class DROCC(DeepDetector):
         return {"logit_adv": adv_logit.detach().mean(), "shell_inner": at_inner, "shell_outer": at_outer}
 
     def _keep(self, x, x_adv, epoch: int) -> None:
-        """Keep the last epoch's adversarial points (and the points they were searched around)."""
-        if epoch != int(self.epochs) - 1:
-            return
+        """Keep up to MAX_KEPT_POINTS adversarial points of this epoch (and the points they were searched
+        around); ``_on_epoch_end`` publishes them, so the fitted model shows its latest epoch's points."""
         have = sum(a.shape[0] for a, _ in self._kept)
         room = MAX_KEPT_POINTS - have
         if room > 0:
@@ -304,36 +291,14 @@ class DROCC(DeepDetector):
         return out
 
     def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
-        if epoch == int(self.epochs) - 1 and self._kept:
+        if self._kept:  # the adversarial points of the latest adversarial epoch (the last one, unless stopped early)
             self.adversarial_points_ = np.concatenate([a for a, _ in self._kept]).astype(np.float32)
             self.adversarial_origins_ = np.concatenate([o for _, o in self._kept]).astype(np.float32)
+            self._kept = []
         return {"grad_evals": int(self.n_grad_evals_)}
 
     def _score_batch(self, xb):
         return -self._logit(xb)
-
-    # ------------------------------------------------------------------ capabilities
-    def boundary(self, grid, *, fill: Any = 0.0) -> np.ndarray:
-        """Anomaly scores over the rows of ``grid`` (the app's decision-boundary heat map).
-
-        ``grid`` has ``d`` columns, or 2 columns when ``d > 2``: then they are the first two
-        coordinates and the others are fixed at ``fill`` (a number, or a length-``d`` row whose
-        first two entries are ignored; 0 is the training mean on standardised features).
-        """
-        self._check_fitted()
-        G = np.asarray(grid, dtype=np.float32)
-        d = int(self.n_features_in_)
-        if G.ndim != 2:
-            raise InputError(f"grid must be a 2-D array of shape (points, 2 or {d}), got shape {G.shape}")
-        if G.shape[1] == 2 and d > 2:
-            base = np.broadcast_to(np.asarray(fill, dtype=np.float32), (d,)).copy()
-            full = np.tile(base, (G.shape[0], 1))
-            full[:, :2] = G
-            G = full
-        elif G.shape[1] != d:
-            raise InputError(f"grid has {G.shape[1]} columns; pass {d} columns, or 2 columns "
-                             "(the first two coordinates) with the rest set by fill=")
-        return self.decision_function(G)
 
 
 class DROCCLF(DROCC):
@@ -350,29 +315,14 @@ class DROCCLF(DROCC):
     """
 
     uses_labels = True
-    # the warm-up sees the limited negatives too, so its cross-entropy has a finite minimum: keep it
-    image_defaults: dict = {}
+    params = (
+        Param("metric_weights", "mean", "'mean': one weight vector |df/dx| averaged over the training data (refreshed "
+              "each epoch); 'point': each point's own |gradient| (the authors' code)", kind="str",
+              choices=("mean", "point")),
+    )
+    # the warm-up sees the limited negatives too, so its cross-entropy has a finite minimum: keep it on images
+    param_overrides = {"only_ce_epochs": {"image_default": MISSING}}
     _saved_attrs = DROCC._saved_attrs + ("feature_weights_",)
-    param_help = {
-        **DROCC.param_help,
-        "metric_weights": "'mean': one weight vector |df/dx| averaged over the training data (refreshed each "
-                          "epoch); 'point': each point's own |gradient| (the authors' code)",
-    }
-
-    def __init__(self, *, radius: float | None = None, gamma: float = 2.0, mu: float = 1.0,
-                 ascent_step_size: float = 0.001, ascent_num_steps: int = 50, project_every: int = 10,
-                 only_ce_epochs: int = 50, hidden: tuple = (128,), input_shape: tuple | None = None,
-                 metric_weights: str = "mean",
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
-                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1):
-        self._store_params(locals())
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.metric_weights not in ("mean", "point"):
-            raise InputError(f"metric_weights must be 'mean' or 'point', got {self.metric_weights!r}")
 
     def _prepare(self, X, y, X_pos) -> None:
         super()._prepare(X, y, X_pos)

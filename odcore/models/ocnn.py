@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from odcore.errors import InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, size, widths
+from odcore.models.params import Param
 
-ACTIVATIONS = ("linear", "sigmoid", "relu")
+#: the paper's activations, and ``radial`` (``g(t) = exp(-t^2)``), our documented extension
+ACTIVATIONS = ("linear", "sigmoid", "relu", "radial")
 
 
 def nu_quantile(y_hat, nu: float) -> float:
@@ -53,52 +55,39 @@ class OCNN(DeepDetector):
     ``decision_score(X) = y_hat - r_`` (negative = anomalous).
     """
 
-    param_help = {
-        "hidden": "hidden units of the layer g(V x)",
-        "activation": "hidden activation g: 'linear', 'sigmoid' or 'relu'",
-        "nu": "share of training rows allowed below r (r is set to the nu-quantile of the outputs)",
-        "pretrain": "'none' (raw features) or 'autoencoder' (frozen pretrained encoder as feature extractor)",
-        "pretrain_epochs": "epochs of autoencoder pretraining (pretrain='autoencoder')",
-        "pretrain_latent": "size of the autoencoder code fed to the OC-NN layer",
-        "pretrain_hidden": "hidden widths of the pretraining autoencoder's MLP",
-        "input_shape": "(channels, height, width) for image rows (convolutional autoencoder); None for tabular",
-    }
+    params = (
+        size("hidden", 32, "hidden units of the layer g(V x)"),
+        Param("activation", "sigmoid", "hidden activation g: the paper's 'linear', 'sigmoid' or 'relu', or 'radial' "
+              "(exp(-t^2), our extension: bounded and radial like the OC-SVM's RBF kernel, it is the only one that can "
+              "rank far-away rows as anomalous)", kind="str", choices=ACTIVATIONS, paper="linear, sigmoid or relu"),
+        Param("nu", 0.1, "share of training rows allowed below r (r is set to the nu-quantile of the outputs)",
+              low=0.0, high=1.0, low_open=True),
+        Param("pretrain", "none", "'none' (raw features) or 'autoencoder' (frozen pretrained encoder as feature "
+              "extractor)", kind="str", choices=("none", "autoencoder")),
+        Param("pretrain_epochs", 20, "epochs of autoencoder pretraining (pretrain='autoencoder')", kind="int", low=0,
+              high=100_000, group="training"),
+        size("pretrain_latent", 32, "size of the autoencoder code fed to the OC-NN layer"),
+        widths("pretrain_hidden", (64,), "hidden widths of the pretraining autoencoder's MLP"),
+        INPUT_SHAPE,
+    )
+    param_overrides = {"epochs": 100, "batch_size": 128, "lr": 1e-4}
+    capability = Capabilities(latent=True, latent_name="hidden activations g(V f(x))")
     _saved_attrs = ("r_",)
-
-    def __init__(self, *, hidden: int = 32, activation: str = "sigmoid", nu: float = 0.1,
-                 pretrain: str = "none", pretrain_epochs: int = 20, pretrain_latent: int = 32,
-                 pretrain_hidden: tuple = (64,), input_shape: tuple | None = None,
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 128, lr: float = 1e-4,
-                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0,
-                 score_batch_size: int = 8192, lr_milestones: tuple = ()):
-        self._store_params(locals())
-
-    # ------------------------------------------------------------------ checks and networks
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.activation not in ACTIVATIONS:
-            raise InputError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if not isinstance(self.nu, (int, float)) or not 0.0 < self.nu <= 1.0:
-            raise InputError(f"nu must lie in (0, 1], got {self.nu!r}")
-        if self.pretrain not in ("none", "autoencoder"):
-            raise InputError(f"pretrain must be 'none' or 'autoencoder', got {self.pretrain!r}")
-        if not isinstance(self.hidden, (int, np.integer)) or self.hidden < 1:
-            raise InputError(f"hidden must be a positive whole number, got {self.hidden!r}")
 
     def _build(self, n_features: int) -> dict[str, Any]:
         from torch import nn
 
+        out: dict[str, Any] = {}
         if self.pretrain == "autoencoder":
-            feat: nn.Module = nets.encoder(n_features, int(self.pretrain_latent), hidden=tuple(self.pretrain_hidden),
-                                           input_shape=self.input_shape)
-            d = int(self.pretrain_latent)
+            k, hidden = int(self.pretrain_latent), tuple(self.pretrain_hidden)
+            out["features"] = nets.encoder(n_features, k, hidden=hidden, input_shape=self.input_shape)
+            out["decoder"] = nets.decoder(n_features, k, hidden=hidden[::-1], input_shape=self.input_shape)
+            d = k
         else:
-            feat, d = nn.Identity(), n_features
-        return {
-            "features": feat,  # frozen after pretraining
-            "V": nn.Linear(d, int(self.hidden), bias=False),
-            "w": nn.Linear(int(self.hidden), 1, bias=False),
-        }
+            out["features"], d = nn.Identity(), n_features
+        out["V"] = nn.Linear(d, int(self.hidden), bias=False)
+        out["w"] = nn.Linear(int(self.hidden), 1, bias=False)
+        return out
 
     def _g(self, t):
         import torch
@@ -107,6 +96,8 @@ class OCNN(DeepDetector):
             return torch.sigmoid(t)
         if self.activation == "relu":
             return torch.relu(t)
+        if self.activation == "radial":
+            return torch.exp(-t * t)
         return t
 
     def _hidden(self, f):
@@ -119,7 +110,8 @@ class OCNN(DeepDetector):
 
     def _train_mode(self, on: bool) -> None:
         super()._train_mode(on)
-        self.nets_["features"].eval()  # frozen feature extractor
+        if not getattr(self, "_pretraining", False):
+            self.nets_["features"].eval()  # frozen feature extractor
 
     def _optimizers(self) -> list:
         import torch
@@ -128,25 +120,44 @@ class OCNN(DeepDetector):
         return [torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)]
 
     # ------------------------------------------------------------------ training
-    def _prepare(self, X, y, X_pos) -> None:
+    def _phases(self) -> list[Phase]:
+        """With ``pretrain="autoencoder"``: first the autoencoder (features + decoder, Adam at 1e-3), then
+        the OC-NN objective on the frozen features."""
+        pre = int(self.pretrain_epochs) if self.pretrain == "autoencoder" else 0
+        return [Phase("pretrain", pre, self._pretrain_step, batches=lambda e: DeepDetector._batches(self, e),
+                      start=self._start_pretrain, schedule=False, monitor=False, counts=False),
+                Phase("train", int(self.epochs), self._train_step, start=self._start_train, end=self._on_epoch_end)]
+
+    def _start_pretrain(self) -> None:
         import torch
 
-        super()._prepare(X, y, X_pos)
-        feat = self.nets_["features"]
-        if self.pretrain == "autoencoder":
-            from odcore.models.autoencoder import AutoEncoder
+        self._pretraining = True
+        params = list(self.nets_["features"].parameters()) + list(self.nets_["decoder"].parameters())
+        self._opt_pre = torch.optim.Adam(params, lr=1e-3)
 
-            ae = AutoEncoder(latent=int(self.pretrain_latent), hidden=tuple(self.pretrain_hidden),
-                             input_shape=self.input_shape, epochs=int(self.pretrain_epochs),
-                             batch_size=int(self.batch_size), lr=1e-3, device=self.device_,
-                             random_state=int(self.random_state))
-            ae.fit(X)
-            nets.copy_weights(feat, ae.nets_["encoder"])
-            self.pretrain_history_ = ae.history_
+    def _pretrain_step(self, batch, epoch: int) -> dict[str, Any]:
+        x, _ = batch
+        loss = ((self.nets_["decoder"](self.nets_["features"](x)) - x) ** 2).mean()
+        self._opt_pre.zero_grad(set_to_none=True)
+        loss.backward()
+        self._opt_pre.step()
+        return {"recon": loss.detach()}
+
+    @property
+    def pretrain_history_(self) -> list[dict]:
+        """The history records of the autoencoder pretraining phase."""
+        return [h for h in getattr(self, "history_", []) if h.get("phase") == "pretrain"]
+
+    def _start_train(self) -> None:
+        """Freeze the feature extractor, compute the features once, set the initial ``r``."""
+        import torch
+
+        self._pretraining = False
+        feat = self.nets_["features"]
         for p in feat.parameters():
             p.requires_grad_(False)
         feat.eval()
-        with torch.no_grad():  # the extractor is frozen: compute the features once
+        with torch.no_grad():
             self._F = torch.cat([feat(self._X[i:i + 8192]) for i in range(0, self._X.shape[0], 8192)])
             self.r_ = nu_quantile(self._y_hat(self._F).cpu().numpy(), float(self.nu))  # initial r
 

@@ -1,26 +1,37 @@
 """Registry of detectors: name -> class, with the metadata the app and the CLI show.
 
-Adding a detector is one module plus one ``MethodInfo`` line below. Classes are imported
-lazily, so listing methods does not import torch.
+Adding a detector is one module (its class declares ``params`` and ``capability``) plus one
+:class:`MethodInfo` line in :data:`METHODS`. A variant that only changes defaults (CoRa is WALDO
+without the Wasserstein term) is a line with ``overrides``: no module, no copied signature.
+Classes are imported lazily, so listing methods does not import torch.
+
+Everything about parameters goes through the class's declaration
+(:mod:`odcore.models.params`): :func:`create` validates before a run record exists,
+:func:`parse_params` reads the CLI's and the form's text values, :func:`resolve_params` adds what
+a run on given data gets by default (seed, image shape, image-data defaults), and
+:func:`param_table` feeds ``odcore methods`` and the Train page.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
 import json
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from odcore.errors import InputError
 
-CAPABILITIES = ("embed", "reconstruct", "generate", "boundary")
-
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """What the UI needs to know about a method without fitting it."""
+    """What the UI needs to know about a method without fitting it.
+
+    ``overrides`` makes the entry a variant of ``target``: the same class with other defaults
+    (``class_name`` names the generated subclass, e.g. ``CoRa``).
+    """
 
     name: str
     target: str  # "module:Class"
@@ -28,10 +39,11 @@ class MethodInfo:
     setting: str  # "unsupervised", "one-class", "pu" (positive-unlabelled) or "limited-negatives"
     title: str
     paper: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    class_name: str | None = None
 
     def cls(self) -> type:
-        mod, _, cls = self.target.partition(":")
-        return getattr(importlib.import_module(mod), cls)
+        return get_class(self.name)
 
 
 _P_WALDO = "Rizzo, Pang, Chen, Chawla. Probabilistic Outlier Detection and Generation."
@@ -43,10 +55,12 @@ _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("waldo", "odcore.models.waldo:WALDO", "deep", "pu",
                "WALDO (Wasserstein double autoencoder)", _P_WALDO),
-    MethodInfo("cora", "odcore.models.waldo:CoRa", "deep", "pu",
-               "CoRa (two decoders + advantage, no Wasserstein term)", _P_WALDO),
-    MethodInfo("wae-gan", "odcore.models.waldo:WAEGAN", "deep", "pu",
-               "WAE-GAN (single decoder, reconstruction error)", _P_WALDO),
+    MethodInfo("cora", "odcore.models.waldo:WALDO", "deep", "pu",
+               "CoRa (two decoders + advantage, no Wasserstein term)", _P_WALDO,
+               overrides={"lam": 0.0}, class_name="CoRa"),
+    MethodInfo("wae-gan", "odcore.models.waldo:WALDO", "deep", "pu",
+               "WAE-GAN (single decoder, reconstruction error)", _P_WALDO,
+               overrides={"single_decoder": True, "advantage": False, "disc_on": "all"}, class_name="WAEGAN"),
     MethodInfo("drocc", "odcore.models.drocc:DROCC", "deep", "one-class",
                "DROCC (adversarial one-class classifier)", _P_DROCC),
     MethodInfo("drocc-lf", "odcore.models.drocc:DROCCLF", "deep", "limited-negatives",
@@ -71,11 +85,14 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "PCA reconstruction error", "baseline"),
 ]}
 
+_CLASSES: dict[str, type] = {}
+_CLASSES_LOCK = threading.Lock()
+
 
 def _info(name: str) -> MethodInfo:
     try:
         return METHODS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise InputError(f"unknown method {name!r}; choose one of: {', '.join(available())}") from None
 
 
@@ -91,51 +108,109 @@ def info(name: str) -> MethodInfo:
 
 
 def get_class(name: str) -> type:
-    """The detector class registered as ``name``."""
+    """The detector class registered as ``name`` (for a variant, its generated subclass)."""
     m = _info(name)
-    try:
-        return m.cls()
-    except (ImportError, AttributeError) as exc:
-        raise InputError(f"method {name!r} is registered but not available in this build ({exc})") from None
+    with _CLASSES_LOCK:
+        if name in _CLASSES:
+            return _CLASSES[name]
+        mod, _, cls_name = m.target.partition(":")
+        try:
+            base = getattr(importlib.import_module(mod), cls_name)
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"method {name!r} is registered but not available in this build ({exc})") from None
+        cls = base.variant(m.class_name or name, dict(m.overrides), registry_name=name,
+                           doc=f"{m.title}: {base.__name__} with {dict(m.overrides)} (registry variant "
+                               f"{name!r}).") if m.overrides else base
+        _CLASSES[name] = cls
+        return cls
+
+
+def variant_class(class_name: str) -> type:
+    """The variant class called ``class_name`` (``CoRa``, ``WAEGAN``): for module ``__getattr__``."""
+    for name, m in METHODS.items():
+        if m.overrides and m.class_name == class_name:
+            return get_class(name)
+    raise AttributeError(class_name)
 
 
 def name_of(cls: type) -> str:
     """Registry name of a detector class (its most specific registered name)."""
+    own = cls.__dict__.get("registry_name")
+    if own:
+        return own
     for name, m in METHODS.items():
-        if m.target == f"{cls.__module__}:{cls.__name__}":
+        if not m.overrides and m.target == f"{cls.__module__}:{cls.__name__}":
             return name
     raise InputError(f"{cls.__module__}.{cls.__name__} is not registered in odcore.models.registry")
 
 
+def declaration(name: str):
+    """The parameter declaration (:class:`~odcore.models.params.Declaration`) of method ``name``."""
+    return get_class(name).declaration
+
+
 def defaults(name: str) -> dict[str, Any]:
     """Constructor defaults of a method (the papers' settings)."""
-    sig = inspect.signature(get_class(name).__init__)
-    return {k: p.default for k, p in sig.parameters.items() if k != "self"}
+    return declaration(name).defaults()
 
 
 def param_table(name: str, *, image: bool = False) -> list[dict[str, Any]]:
-    """One row per parameter: name, default, one-line help. With ``image=True`` the defaults are
-    the ones runs on image data get (the class's ``image_defaults`` over its constructor's)."""
-    cls = get_class(name)
-    helps = {**getattr(cls, "common_help", {}), **getattr(cls, "param_help", {})}
-    img = cls.image_defaults if image else {}
-    rows = []
-    for k, v in defaults(name).items():
-        h = helps.get(k, "")
-        if k in img:
-            v, h = img[k], f"{h} (image data: {img[k]!r}; other data: {v!r})"
-        rows.append({"name": k, "default": v, "help": h})
-    return rows
+    """One row per parameter: name, default, one-line help (plus kind, range, choices, paper value, group).
+    With ``image=True`` the defaults are the ones runs on image data get."""
+    return [p.row(image=image) for p in declaration(name)]
 
 
-def capabilities(name: str) -> list[str]:
-    """Which optional capabilities (``embed``, ``reconstruct``, ``generate``, ``boundary``) exist."""
+def capabilities(name: str, params: Mapping[str, Any] | None = None):
+    """What method ``name`` (with ``params`` over its defaults) can show besides scores
+    (a :class:`~odcore.models.capabilities.Capabilities`)."""
     cls = get_class(name)
-    return [c for c in CAPABILITIES if callable(getattr(cls, c, None))]
+    decl = cls.declaration
+    known = {k: v for k, v in (params or {}).items() if k in decl}
+    return cls(**known).capabilities()
+
+
+def check(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated, canonical copies of ``params`` for method ``name`` (unknown names and bad values
+    raise :class:`InputError` naming the parameter and what it accepts)."""
+    return declaration(name).check(_tuples(name, params), name)
+
+
+def parse_params(name: str, texts: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed, validated values of text values (the CLI's ``--param k=v``, the Train form)."""
+    return declaration(name).parse(texts, name)
+
+
+def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON lists back into tuples where the parameter is a tuple kind."""
+    decl = declaration(name)
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, list) and k in decl and decl[k].kind in ("ints", "shape"):
+            v = tuple(v)
+        out[k] = v
+    return out
+
+
+def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
+                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+    """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
+    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
+    image data the image-data defaults the user did not set."""
+    decl = declaration(name)
+    out = check(name, params)
+    if seed is not None and "random_state" in decl and "random_state" not in out:
+        out["random_state"] = int(seed)
+    if image_shape is not None:
+        if "input_shape" in decl and "input_shape" not in out:
+            out["input_shape"] = tuple(int(s) for s in image_shape)
+        for k, v in decl.image_defaults().items():
+            out.setdefault(k, v)
+    return out
 
 
 def parse_value(text: str, default: Any) -> Any:
-    """Turn the text ``k=v`` value of the CLI or a form into the type of the default."""
+    """Turn a text ``k=v`` value into the type of ``default`` (protocol options; detector parameters go
+    through :func:`parse_params`, which knows each parameter's declaration)."""
     if isinstance(default, bool):
         low = text.strip().lower()
         if low in ("1", "true", "yes", "on"):
@@ -162,10 +237,8 @@ def parse_value(text: str, default: Any) -> Any:
 
 
 def create(name: str, **params: Any):
-    """Instantiate method ``name`` with ``params``; unknown parameters raise a clear error."""
-    cls = get_class(name)
-    valid = defaults(name)
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise InputError(f"unknown parameter(s) {', '.join(unknown)} for {name}; valid: {', '.join(valid)}")
-    return cls(**params)
+    """Instantiate method ``name`` with ``params``, validated first: unknown parameters and bad values
+    raise a clear :class:`InputError` before anything is built."""
+    model = get_class(name)(**check(name, params))
+    model._check_params()  # the rules that involve several parameters (or a pattern, as device)
+    return model

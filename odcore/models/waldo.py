@@ -29,7 +29,9 @@ import numpy as np
 
 from odcore.errors import InputError
 from odcore.models import nets
-from odcore.models.deep import DeepDetector, row_mse
+from odcore.models.capabilities import Capabilities
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, row_mse, size, widths
+from odcore.models.params import Param
 
 _DISC_ON = ("positive", "unlabelled", "all")
 _SCORES = ("inlier", "latent", "ratio")
@@ -67,7 +69,7 @@ class WALDO(DeepDetector):
     input_shape : (C, H, W) for image rows (convolutional nets), None for tabular rows.
     gen_cov : Gaussians fitted to the latent clouds for ``generate``: ``"full"`` or ``"diag"``.
     disc_lr : discriminator learning rate (None: ``lr``).
-    score : the ranking score. ``"inlier"`` (default, METHODS.md and the paper's retail study): the
+    anomaly_score : the ranking score. ``"inlier"`` (default, METHODS.md and the paper's retail study): the
         inlier decoder's reconstruction error ``|G_i(Q(x)) - x|^2 / d``. ``"latent"``: the squared
         Mahalanobis distance ``(Q(x) - m)^T S^-1 (Q(x) - m)`` of the code from the Gaussian ``N(m, S)``
         fitted to the encoded *labelled positives* (the same latent Gaussian as ``generate`` fits,
@@ -86,7 +88,7 @@ class WALDO(DeepDetector):
         decoder keeps 20-30% of the mixture. Training is identical for all three; only the ranking
         differs.
 
-    Outputs: ``decision_function`` = the ranking score (``score``; by default the inlier-decoder
+    Outputs: ``decision_function`` = the ranking score (``anomaly_score``; by default the inlier-decoder
     error, as the paper's retail study); ``labels_`` = which decoder wins on the training
     (unlabelled) rows, threshold-free (``assign``); ``threshold_`` is still the contamination
     quantile of the training scores so that ``predict`` keeps the common contract.
@@ -95,67 +97,63 @@ class WALDO(DeepDetector):
     used by ``assign``), ``out_act_``, and the latent Gaussians ``latent_mean_in_``,
     ``latent_cov_in_``, ``latent_mean_out_``, ``latent_cov_out_`` (the last two absent when no
     unlabelled row went to the outlier decoder), ``latent_mean_pos_`` and ``latent_prec_pos_``
-    (mean and inverse covariance of the encoded positives, used by ``score="latent"``).
+    (mean and inverse covariance of the encoded positives, used by ``anomaly_score="latent"``).
     """
 
     needs_positives = True
-    param_help = {
-        "latent": "latent code size (paper: 32 KDD, 20 MNIST, 10 Fashion-MNIST, 64 CIFAR-10)",
-        "sigma": "standard deviation of the Gaussian prior N(0, sigma^2 I) (paper: 1; 0.5 Fashion-MNIST)",
-        "lam": "weight of the Wasserstein term (paper: 0.1 KDD, 0.5 MNIST); 0 turns the discriminator off",
-        "advantage": "per-batch advantage min(l_uo) - min(l_p) in the decoder contest (off = CoRa-style)",
-        "disc_on": "codes the discriminator matches to the prior: 'positive' (paper), 'unlabelled' or 'all'",
-        "single_decoder": "one decoder only (plain WAE-GAN, scored by reconstruction error)",
-        "hidden": "encoder MLP hidden widths (decoders mirror); None = paper's 64 for 121 features, scaled",
-        "disc_hidden": "discriminator hidden widths (paper: 32)",
-        "disc_dropout": "dropout after each discriminator hidden layer",
-        "out_act": "decoder output: 'auto' (sigmoid for data in [0,1], else linear), 'linear', 'sigmoid', 'tanh'",
-        "encoder_relu": "end the encoder in ReLU (the authors' bug; only to reproduce their code)",
-        "input_shape": "(channels, height, width) for image rows (conv nets); None for tabular data",
-        "gen_cov": "latent Gaussians for generate(): 'full' covariance (with a small ridge) or 'diag'",
-        "disc_lr": "discriminator learning rate (None = lr)",
-        "score": "ranking score: 'inlier' (inlier-decoder error, paper), 'ratio' (log of inlier / outlier decoder "
-                 "error; good only when history outlier_share settles near the true share) or 'latent' "
-                 "(Mahalanobis distance of the code from the encoded labelled positives)",
-        "batch_size": "rows per step in each of the positive and unlabelled batches (paper KDD: 3000)",
-        "lr": "Adam learning rate (paper: 1e-4, KDD also 5e-4)",
-        "epochs": "passes over the longer of the two sets (paper: about 400)",
+    params = (
+        size("latent", 32, "latent code size", paper="32 KDD, 20 MNIST, 10 Fashion-MNIST, 64 CIFAR-10"),
+        Param("sigma", 1.0, "standard deviation of the Gaussian prior N(0, sigma^2 I)", low=0.0, high=1e3,
+              low_open=True, paper="1; 0.5 Fashion-MNIST"),
+        Param("lam", 0.1, "weight of the Wasserstein term; 0 turns the discriminator off", low=0.0, high=1e3,
+              paper="0.1 KDD, 0.5 MNIST"),
+        Param("advantage", True, "per-batch advantage min(l_uo) - min(l_p) in the decoder contest (off = CoRa-style)",
+              kind="bool"),
+        Param("disc_on", "positive", "codes the discriminator matches to the prior: 'positive' (paper), "
+              "'unlabelled' or 'all'", kind="str", choices=_DISC_ON, paper="positive"),
+        Param("single_decoder", False, "one decoder only (plain WAE-GAN, scored by reconstruction error)",
+              kind="bool"),
+        widths("hidden", None, "encoder MLP hidden widths (decoders mirror); None = paper's 64 for 121 features, "
+               "scaled", optional=True, paper="64 (KDD)"),
+        widths("disc_hidden", (32,), "discriminator hidden widths", paper="32"),
+        Param("disc_dropout", 0.2, "dropout after each discriminator hidden layer", low=0.0, high=1.0,
+              high_open=True),
+        Param("out_act", "auto", "decoder output: 'auto' (sigmoid for data in [0,1], else linear), 'linear', "
+              "'sigmoid', 'tanh'", kind="str", choices=_OUT_ACTS, paper="tanh (KDD)"),
+        Param("encoder_relu", False, "end the encoder in ReLU (the authors' bug; only to reproduce their code)",
+              kind="bool"),
+        INPUT_SHAPE,
+        Param("gen_cov", "full", "latent Gaussians for generate(): 'full' covariance (with a small ridge) or 'diag'",
+              kind="str", choices=("full", "diag")),
+        Param("disc_lr", None, "discriminator learning rate (None = lr)", low=0.0, high=10.0, low_open=True,
+              optional=True, group="training"),
+        Param("anomaly_score", "inlier", "ranking score: 'inlier' (inlier-decoder error, paper), 'ratio' (log of "
+              "inlier / outlier decoder error; good only when history outlier_share settles near the true share) or "
+              "'latent' (Mahalanobis distance of the code from the encoded labelled positives)", kind="str",
+              choices=_SCORES, group="scoring"),
+    )
+    param_overrides = {
+        "epochs": {"default": 100, "help": "passes over the longer of the two sets", "paper": "about 400"},
+        "batch_size": {"help": "rows per step in each of the positive and unlabelled batches", "paper": "3000 (KDD)"},
+        "lr": {"default": 1e-4, "paper": "1e-4, KDD also 5e-4"},
     }
+    capability = Capabilities(latent=True, decoders=("inlier", "outlier"), generate=("inlier", "outlier"),
+                              assign=True, prior_distance=True)
     _saved_attrs = ("out_act_", "advantage_", "n_pos_", "latent_mean_in_", "latent_cov_in_",
                     "latent_mean_out_", "latent_cov_out_", "latent_mean_pos_", "latent_prec_pos_")
 
-    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.1, advantage: bool = True,
-                 disc_on: str = "positive", single_decoder: bool = False, hidden: tuple | None = None,
-                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
-                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
-                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1, score: str = "inlier"):
-        self._store_params(locals())
+    def capabilities(self) -> Capabilities:
+        """Two decoders (swap, assignment, outlier generation), or one for ``single_decoder`` (WAE-GAN)."""
+        if self.single_decoder:
+            return self.capability.with_(decoders=("inlier",), generate=("inlier",), assign=False)
+        return self.capability
 
     # ------------------------------------------------------------------ validation
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.disc_on not in _DISC_ON:
-            raise InputError(f"disc_on must be one of {_DISC_ON}, got {self.disc_on!r}")
-        if self.out_act not in _OUT_ACTS:
-            raise InputError(f"out_act must be one of {_OUT_ACTS}, got {self.out_act!r}")
-        if self.score not in _SCORES:
-            raise InputError(f"score must be one of {_SCORES}, got {self.score!r}")
-        if self.score == "ratio" and self.single_decoder:
-            raise InputError("score='ratio' compares the two decoders' errors, but single_decoder=True (WAE-GAN) "
-                             "has one decoder: use score='inlier' or 'latent'")
-        if self.gen_cov not in ("full", "diag"):
-            raise InputError(f"gen_cov must be 'full' or 'diag', got {self.gen_cov!r}")
-        if not isinstance(self.lam, (int, float)) or self.lam < 0:
-            raise InputError(f"lam must be a number >= 0, got {self.lam!r}")
-        if not isinstance(self.sigma, (int, float)) or not self.sigma > 0:
-            raise InputError(f"sigma must be a positive number, got {self.sigma!r}")
-        if not isinstance(self.latent, (int, np.integer)) or self.latent < 1:
-            raise InputError(f"latent must be a positive whole number, got {self.latent!r}")
-        if not 0.0 <= float(self.disc_dropout) < 1.0:
-            raise InputError(f"disc_dropout must lie in [0, 1), got {self.disc_dropout!r}")
+    def _check_extra(self) -> None:
+        super()._check_extra()
+        if self.anomaly_score == "ratio" and self.single_decoder:
+            raise InputError("anomaly_score='ratio' compares the two decoders' errors, but single_decoder=True "
+                             "(WAE-GAN) has one decoder: use anomaly_score='inlier' or 'latent'")
 
     # ------------------------------------------------------------------ networks
     @property
@@ -202,7 +200,7 @@ class WALDO(DeepDetector):
             self.out_act_ = self.out_act
         self.n_pos_ = int(X_pos.shape[0])
         super()._fit(X, y, X_pos=X_pos, monitor=monitor, callbacks=callbacks, cancel=cancel)
-        self._fit_positive_gaussian()  # before the training rows are scored (score="latent")
+        self._fit_positive_gaussian()  # before the training rows are scored (anomaly_score="latent")
         self.advantage_ = float(self._last_adv) if self.advantage and self._two_decoders else 0.0
         self._X_pos_fit = X_pos  # for the latent Gaussians, fitted in _set_threshold
         # free the training copies (they may be large and live on the GPU)
@@ -335,7 +333,7 @@ class WALDO(DeepDetector):
         """``latent_mean_pos_``, ``latent_prec_pos_``: Gaussian of the encoded positives ``Q(X_pos)``.
 
         Full covariance with the small ridge of :meth:`_gaussian` (whatever ``gen_cov`` says), then
-        inverted once; ``score="latent"`` ranks by the squared Mahalanobis distance under it.
+        inverted once; ``anomaly_score="latent"`` ranks by the squared Mahalanobis distance under it.
         """
         import torch
 
@@ -352,18 +350,20 @@ class WALDO(DeepDetector):
 
     def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        if self.score == "latent":  # per-epoch monitoring scores with this epoch's encoder
+        if self.anomaly_score == "latent":  # per-epoch monitoring scores with this epoch's encoder
             self._fit_positive_gaussian()
         if self._adv_sum is not None:
             self._last_adv = float(self._adv_sum) / max(self._adv_n, 1)  # the epoch's mean advantage
             self._adv_sum, self._adv_n = None, 0
-        if self._y is not None and self._two_decoders:
-            # F1 of the threshold-free decoder assignment on the unlabelled set (paper Fig. 2b)
+        if self._monitor is not None and self._two_decoders:
+            # F1 of the threshold-free decoder assignment on the monitored rows (paper Fig. 2b: the
+            # unlabelled mixture, which the 'pu' protocol scores transductively)
             from odcore.metrics import prf_at
 
             self.advantage_ = float(self._last_adv) if self.advantage else 0.0
-            a = self._assign_tensor(self._X)
-            extra["val_assign_f1"] = prf_at(self._y.cpu().numpy(), a, 0.5)["f1"]
+            Xm, ym = self._monitor
+            a = self._assign_tensor(self._tensor(Xm))
+            extra["val_assign_f1"] = prf_at(ym, a, 0.5)["f1"]
         return extra
 
     # ------------------------------------------------------------------ scoring
@@ -373,15 +373,15 @@ class WALDO(DeepDetector):
 
     def _score_batch(self, xb):
         """Ranking score: the inlier decoder's mean squared error ``|G_i(Q(x)) - x|^2 / d`` (default), with
-        ``score="latent"`` the squared Mahalanobis distance of ``Q(x)`` from the positives' Gaussian, with
-        ``score="ratio"`` ``log l_i - log l_o``, the log ratio of the two decoders' errors (the contest of step
+        ``anomaly_score="latent"`` the squared Mahalanobis distance of ``Q(x)`` from the positives' Gaussian, with
+        ``anomaly_score="ratio"`` ``log l_i - log l_o``, the log ratio of the two decoders' errors (the contest of step
         4 of the training step as a continuous score)."""
-        if self.score == "ratio":
+        if self.anomaly_score == "ratio":
             import torch
 
             l_i, l_o = self._decoder_errors(xb)
             return torch.log(l_i + 1e-12) - torch.log(l_o + 1e-12)
-        if self.score == "latent":
+        if self.anomaly_score == "latent":
             import torch
 
             z = self.nets_["encoder"](xb).float()
@@ -456,10 +456,7 @@ class WALDO(DeepDetector):
         Passing inliers through ``"outlier"`` and outliers through ``"inlier"`` is the paper's
         decoder swap (Fig. 1b).
         """
-        if decoder not in ("inlier", "outlier"):
-            raise InputError(f"decoder must be 'inlier' or 'outlier', got {decoder!r}")
-        if decoder == "outlier" and not self._two_decoders:
-            raise InputError("this model has a single decoder (WAE-GAN); use decoder='inlier'")
+        self._check_decoder(decoder)
         self._check_fitted()
         dec = self.nets_["decoder_out" if decoder == "outlier" else "decoder_in"]
         rec = self._apply_batched(X, lambda xb: dec(self.nets_["encoder"](xb)))
@@ -540,37 +537,12 @@ class WALDO(DeepDetector):
         return self._decode(Z.astype(np.float32), kind)
 
 
-class CoRa(WALDO):
-    """CoRa with the advantage: WALDO's two decoders and advantage, no Wasserstein term (``lam=0``).
+def __getattr__(name: str):
+    """``CoRa`` and ``WAEGAN``: the registry's variants of :class:`WALDO` (other defaults, same class).
 
-    The issue asks for "CoRa + advantage" beside WALDO, so the only difference from WALDO is the
-    missing discriminator; ``advantage=False`` gives the original CoRa-style contest.
-    """
+    CoRa with the advantage is WALDO without the Wasserstein term (``lam=0``); plain WAE-GAN has one
+    decoder trained on positive and unlabelled rows alike and matches the codes of all rows to the
+    prior (``single_decoder=True, advantage=False, disc_on="all"``). See odcore.models.registry."""
+    from odcore.models import registry
 
-    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.0, advantage: bool = True,
-                 disc_on: str = "positive", single_decoder: bool = False, hidden: tuple | None = None,
-                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
-                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
-                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1, score: str = "inlier"):
-        self._store_params(locals())
-
-
-class WAEGAN(WALDO):
-    """Plain WAE-GAN: one decoder trained on positive and unlabelled rows, score = reconstruction error.
-
-    The discriminator matches the codes of all training rows to the prior by default
-    (``disc_on="all"``): a plain WAE-GAN has no notion of labelled positives.
-    """
-
-    def __init__(self, *, latent: int = 32, sigma: float = 1.0, lam: float = 0.1, advantage: bool = False,
-                 disc_on: str = "all", single_decoder: bool = True, hidden: tuple | None = None,
-                 disc_hidden: tuple = (32,), disc_dropout: float = 0.2, out_act: str = "auto",
-                 encoder_relu: bool = False, input_shape: tuple | None = None, gen_cov: str = "full",
-                 contamination: float = 0.1, epochs: int = 100, batch_size: int = 256, lr: float = 1e-4,
-                 disc_lr: float | None = None, weight_decay: float = 0.0, device: str = "auto",
-                 random_state: int = 0, score_batch_size: int = 8192, lr_milestones: tuple = (),
-                 lr_gamma: float = 0.1, score: str = "inlier"):
-        self._store_params(locals())
+    return registry.variant_class(name)
