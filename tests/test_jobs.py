@@ -92,14 +92,27 @@ def test_training_jobs_report_progress_and_store_runs(store):
     assert [j.id for j in reg.list(owner="b")] == [ids[1]]
 
 
-def test_failing_job_does_not_affect_the_others(store):
+def test_failing_job_does_not_affect_the_others(store, monkeypatch):
+    from odcore.runs import execution
+
     reg = JobRegistry(store, max_running=2)
 
     def boom(progress, cancel):
         raise RuntimeError("out of memory (simulated)")
 
+    real_fit = execution.fit_detector
+
+    def fit_or_fail(detector, split, **kw):
+        if getattr(detector, "batch_size", None) == 7:  # this job's fit fails inside the worker
+            raise RuntimeError("batch_size 7: CUDA out of memory (simulated)")
+        return real_fit(detector, split, **kw)
+
+    monkeypatch.setattr(execution, "fit_detector", fit_or_fail)
+    # a parameter value the declaration refuses never reaches the queue: the message names it
+    with pytest.raises(InputError, match="batch_size"):
+        reg.submit(RunSpec("breast-cancer", "autoencoder", params={"batch_size": 0}), owner="a")
     bad_task = reg.submit_task(boom, owner="a", title="boom")
-    bad_fit = reg.submit(RunSpec("breast-cancer", "autoencoder", params={"batch_size": 0}), owner="a")
+    bad_fit = reg.submit(RunSpec("breast-cancer", "autoencoder", params={"batch_size": 7, "epochs": 1}), owner="a")
     bad_data = reg.submit(RunSpec("no-such-file.csv", "iforest"), owner="a")
     good = reg.submit(RunSpec("breast-cancer", "pca"), owner="a")
     states = {j: reg.wait(j, 60) for j in (bad_task, bad_fit, bad_data, good)}
