@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,8 @@ LAB_METHODS = ("drocc", "drocc-lf", "ocsvm", "deep-svdd")
 def boundary_lab(*, noisy: bool = False, radius: float = 0.2, gamma: float = 2.0, mu: float = 1.0,
                  ascent_steps: int = 5, epochs: int = 30, warmup: int = 5, resolution: int = 60,
                  n_negatives: int = 64, seed: int = 0, methods: Sequence[str] = LAB_METHODS,
-                 threads: int | None = 1, progress=None, cancel=None) -> dict[str, Any]:
+                 threads: int | None = 1, progress: Callable[[float], Any] | None = None,
+                 cancel: threading.Event | None = None) -> dict[str, Any]:
     """Retrain DROCC, DROCC-LF, OC-SVM and Deep SVDD on the DROCC sine wave (Fig. 1) and score a grid.
 
     The wave is used in its own coordinates (no standardisation) so that ``radius`` reads in the
