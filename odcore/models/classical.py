@@ -20,7 +20,9 @@ from odcore.models.params import Param
 N_NEIGHBORS = Param("n_neighbors", 20, "neighbourhood size k", kind="int", low=1, high=100_000)
 
 
-class _SklearnDetector(BaseDetector):
+class RefitDetector(BaseDetector):
+    """A detector saved as its training rows and refitted on load (deterministic, seeded estimators)."""
+
     params = (RANDOM_STATE,)
     param_overrides = {"random_state": {"help": "seed of the estimator"}}
     _saved_attrs = ("X_train_",)
@@ -41,7 +43,7 @@ class _SklearnDetector(BaseDetector):
         return -np.asarray(self.estimator_.score_samples(X.astype(np.float64)), dtype=np.float64)
 
 
-class IForest(_SklearnDetector):
+class IForest(RefitDetector):
     """Isolation Forest; score = minus scikit-learn's ``score_samples`` (mean path length)."""
 
     params = (
@@ -62,7 +64,7 @@ class IForest(_SklearnDetector):
                                random_state=self.random_state, n_jobs=1)
 
 
-class LOF(_SklearnDetector):
+class LOF(RefitDetector):
     """Local Outlier Factor in novelty mode (so new rows can be scored)."""
 
     params = (N_NEIGHBORS,)
@@ -73,7 +75,7 @@ class LOF(_SklearnDetector):
         return LocalOutlierFactor(n_neighbors=min(int(self.n_neighbors), self.X_train_.shape[0] - 1), novelty=True)
 
 
-class OCSVM(_SklearnDetector):
+class OCSVM(RefitDetector):
     """One-class SVM with an RBF kernel; score = minus the signed distance to the boundary."""
 
     params = (
@@ -89,7 +91,7 @@ class OCSVM(_SklearnDetector):
         return OneClassSVM(nu=self.nu, gamma=self.gamma)
 
 
-class KNN(_SklearnDetector):
+class KNN(RefitDetector):
     """Distance to the k-th nearest training neighbour (``method='largest'``) or the mean of the k."""
 
     params = (
@@ -123,7 +125,7 @@ class KNN(_SklearnDetector):
         return self._dist(X, exclude_self=False).astype(np.float64)
 
 
-class PCARecon(_SklearnDetector):
+class PCARecon(RefitDetector):
     """PCA reconstruction error: squared distance to the span of the top components."""
 
     params = (

@@ -83,6 +83,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "k-nearest-neighbour distance", "Ramaswamy, Rastogi, Shim. SIGMOD 2000."),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",
                "PCA reconstruction error", "baseline"),
+    MethodInfo("hbos", "odcore.models.hbos:HBOS", "classical", "unsupervised", "HBOS (histogram-based outlier score)",
+               "Goldstein, Dengel. Histogram-based Outlier Score. KI 2012."),
 ]}
 
 _CLASSES: dict[str, type] = {}
