@@ -127,7 +127,7 @@ def _print_json(obj: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------- commands
-def cmd_datasets(args) -> int:
+def cmd_datasets(args: argparse.Namespace) -> int:
     import odcore.data
 
     names = odcore.data.builtin_names()
@@ -140,7 +140,7 @@ def cmd_datasets(args) -> int:
     return 0
 
 
-def cmd_describe(args) -> int:
+def cmd_describe(args: argparse.Namespace) -> int:
     import odcore.data
 
     ds = odcore.data.load(args.source, **parse_data_options(args.data_option))
@@ -155,14 +155,14 @@ def cmd_describe(args) -> int:
     return 0
 
 
-def cmd_methods(args) -> int:
+def cmd_methods(args: argparse.Namespace) -> int:
     from odcore.models import registry
 
     rows = []
     for name in registry.available():
         m = registry.info(name)
         rows.append({"name": name, "family": m.family, "setting": m.setting, "title": m.title, "paper": m.paper,
-                     "capabilities": registry.capabilities(name), "params": registry.param_table(name)})
+                     "capabilities": sorted(registry.capabilities(name).names()), "params": registry.param_table(name)})
     if args.json:
         _print_json(rows)
         return 0
@@ -186,7 +186,7 @@ def _spec_from_args(args):
                    monitor=not args.no_monitor)
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from odcore.runs.execution import execute, prepare
     from odcore.runs.store import RunStore
 
@@ -252,7 +252,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_score(args) -> int:
+def cmd_score(args: argparse.Namespace) -> int:
     from odcore.runs.scoring import score_file
     from odcore.runs.store import RunStore
 
@@ -264,7 +264,7 @@ def cmd_score(args) -> int:
     return 0
 
 
-def cmd_runs(args) -> int:
+def cmd_runs(args: argparse.Namespace) -> int:
     from odcore.runs.store import RunStore
 
     store = RunStore(args.runs_dir)
@@ -313,7 +313,7 @@ def cmd_runs(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
+def cmd_bench(args: argparse.Namespace) -> int:
     from odcore.runs.grid import grid_cells, run_grid, validate_grid
 
     datasets = [d.strip() for d in args.data.split(",") if d.strip()]
@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(s, runs_dir: bool = True) -> None:
+    def common(s: argparse.ArgumentParser, runs_dir: bool = True) -> None:
         s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         if runs_dir:
             s.add_argument("--runs-dir", default=None, metavar="D",

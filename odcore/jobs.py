@@ -124,7 +124,7 @@ class JobRegistry:
         self._pump()
         return job.id
 
-    def submit(self, spec, *, owner: str = "", title: str | None = None) -> str:
+    def submit(self, spec: Any, *, owner: str = "", title: str | None = None) -> str:
         """Queue a training run of ``spec`` (a RunSpec or its dict); returns the job id.
 
         The spec is checked (method, parameters) before queueing, so obvious mistakes raise

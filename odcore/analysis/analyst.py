@@ -43,9 +43,9 @@ def explain_row(values: Any, reconstruction: Any, names: Sequence[str] = DAYS, t
     return "Deviates most on " + " and ".join(parts) + "."
 
 
-def filter_rows(frame, *, score_range: tuple[float, float] | None = None, column_values: Mapping[str, Any] | None
+def filter_rows(frame: Any, *, score_range: tuple[float, float] | None = None, column_values: Mapping[str, Any] | None
                 = None, date_column: str | None = None, date_range: tuple[Any, Any] | None = None,
-                flagged_only: bool = False):
+                flagged_only: bool = False) -> Any:
     """Filter a flagged-rows table (pandas) by score range, column values (e.g. markets) and dates."""
     import pandas as pd
 

@@ -140,7 +140,7 @@ class Run:
         return json.loads(p.read_text()) if p.exists() else {}
 
     @property
-    def scores(self):
+    def scores(self) -> Any:
         """DataFrame (row_id, score, label if known, pred, decoder if any); None before the run is done."""
         p = self.path / "scores.parquet"
         if not p.exists():
