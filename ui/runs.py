@@ -70,7 +70,7 @@ def capabilities(run_id: str) -> list[str]:
 
     m = method_of(run_id)
     try:
-        return registry.capabilities(m)
+        return sorted(registry.capabilities(m).names())  # the capability names run_picker(need=...) filters on
     except Exception:  # noqa: BLE001
         return []
 
