@@ -75,25 +75,19 @@ def parse_protocol_options(protocol: str, items: list[str] | None) -> dict[str, 
 
 
 def parse_params(methods: list[str], items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """Detector parameters parsed against each method's defaults: ``{method: {param: value}}``.
+    """Detector parameters parsed by each method's declaration: ``{method: {param: value}}``.
 
     With several methods a parameter goes to those that have it; one that none has is refused.
     """
     from odcore.models import registry
 
     raw = parse_pairs(items, "--param")
-    out: dict[str, dict[str, Any]] = {m: {} for m in methods}
-    for k, v in raw.items():
-        used = False
-        for m in methods:
-            defaults = registry.defaults(m)
-            if k in defaults:
-                out[m][k] = registry.parse_value(v, defaults[k])
-                used = True
-        if not used:
-            valid = sorted({p for m in methods for p in registry.defaults(m)})
-            raise InputError(f"unknown parameter {k!r} for {', '.join(methods)}; valid: {', '.join(valid)}")
-    return out
+    names = {m: set(registry.defaults(m)) for m in methods}
+    unknown = [k for k in raw if not any(k in names[m] for m in methods)]
+    if unknown:
+        valid = sorted(set().union(*names.values()))
+        raise InputError(f"unknown parameter {unknown[0]!r} for {', '.join(methods)}; valid: {', '.join(valid)}")
+    return {m: registry.parse_params(m, {k: v for k, v in raw.items() if k in names[m]}) for m in methods}
 
 
 def check_method(name: str) -> str:

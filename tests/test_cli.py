@@ -134,7 +134,8 @@ def test_bench_takes_files_with_a_label_column(capsys, tmp_path):
 @pytest.mark.parametrize("argv, needle", [
     (["train", "--data", "breast-cancer", "--method", "nope"], "choose one of: "),
     (["train", "--data", "breast-cancer", "--method", "pca", "--param", "depth=2"], "valid: "),
-    (["train", "--data", "breast-cancer", "--method", "autoencoder", "--param", "epochs=many"], "expected a int"),
+    (["train", "--data", "breast-cancer", "--method", "autoencoder", "--param", "epochs=many"],
+     "epochs must be a whole number"),  # the declared parameter's message
     (["train", "--data", "breast-cancer", "--method", "pca", "--protocol", "x"], "choose one of: unsupervised"),
     (["train", "--data", "breast-cancer", "--method", "pca", "--protocol-option", "bogus=1"], "valid: "),
     (["train", "--data", "missing.csv", "--method", "pca"], "neither a built-in"),

@@ -54,43 +54,13 @@ def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
 
 
 def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None) -> dict[str, Any]:
-    """Parameters for ``registry.create``: the user's, plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method takes them and the user did not set them, and on
-    image data the detector's image defaults the user did not set.
-
-    A thin call: the registry's ``resolve_params`` answers when it has one (the declared
-    parameters); until then :func:`_resolve_params` below does the same from ``registry.defaults``.
-    """
+    """Parameters for ``registry.create``: the user's (validated against the method's declaration),
+    plus ``random_state=seed`` and ``input_shape=image_shape`` where the method takes them and the
+    user did not set them, and on image data the image-data defaults the user did not set (see
+    ``odcore.models.registry.resolve_params``)."""
     from odcore.models import registry
 
-    resolve = getattr(registry, "resolve_params", None)
-    if resolve is not None:
-        return resolve(method, dict(params), seed=int(seed), image_shape=image_shape)
-    return _resolve_params(method, params, seed=seed, image_shape=image_shape)
-
-
-def _resolve_params(method: str, params: dict, *, seed: int, image_shape: tuple | None) -> dict[str, Any]:
-    """Stand-in for ``registry.resolve_params`` (remove once the registry has it)."""
-    from odcore.models import registry
-
-    defaults = registry.defaults(method)
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise InputError(f"unknown parameter(s) {', '.join(unknown)} for {method}; "
-                         f"valid: {', '.join(defaults)}")
-    out = {}
-    for k, v in params.items():  # JSON lists back to tuples where the default is a tuple
-        if isinstance(v, list) and (isinstance(defaults[k], tuple) or defaults[k] is None):
-            v = tuple(v)
-        out[k] = v
-    if "random_state" in defaults and "random_state" not in out:
-        out["random_state"] = int(seed)
-    if "input_shape" in defaults and "input_shape" not in out and image_shape is not None:
-        out["input_shape"] = tuple(int(s) for s in image_shape)
-    if image_shape is not None:
-        for k, v in registry.get_class(method).image_defaults.items():
-            out.setdefault(k, v)
-    return out
+    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape)
 
 
 def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
