@@ -96,11 +96,12 @@ def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks
 
 
 def score_rows(model: Any, X: np.ndarray) -> dict[str, np.ndarray]:
-    """``score`` (float64), ``pred`` (score > threshold) and, for detectors with ``assign``,
-    ``decoder`` of rows ``X`` as the model sees them (standardised)."""
+    """``score`` (float64), ``pred`` (score > threshold) and, for detectors whose capabilities
+    include ``assign`` (the two-decoder contest), ``decoder`` of rows ``X`` as the model sees them
+    (standardised)."""
     scores = np.asarray(model.decision_function(X), dtype=np.float64)
     out = {"score": scores, "pred": (scores > model.threshold_).astype(np.int8)}
-    if callable(getattr(model, "assign", None)):
+    if model.capabilities().assign:
         out["decoder"] = np.asarray(model.assign(X), dtype=np.int8)
     return out
 

@@ -75,7 +75,7 @@ def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.Pa
     """Score a CSV/Parquet/.npz file with a finished run, chunk by chunk (bounded memory).
 
     Applies the run's standardiser (fitted on its training rows), then writes ``row_id, score,
-    pred`` (+ ``label`` when the input has one, + ``decoder`` for detectors with ``assign``) to a
+    pred`` (+ ``label`` when the input has one, + ``decoder`` for two-decoder detectors) to a
     Parquet or CSV file chosen by the output extension. Returns ``{"rows", "flagged", "threshold"}``.
     """
     import pandas as pd
