@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from odcore import plots
-from ui import paper, runs, state, widgets
+from odcore.recipes import paper
+from ui import runs, state, widgets
 
 widgets.intro("Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
               "Below, benchmark tables written by `python -m odcore bench --json` with the papers' numbers "

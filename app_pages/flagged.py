@@ -52,14 +52,22 @@ h = ds.content_hash()
 mine = [r for r in runs.finished_runs() if runs.config(runs.run_id_of(r)).get("dataset", {}).get("hash") == h]
 with st.expander("Train a model on these rows", expanded=not mine):
     c1, c2 = st.columns(2)
-    choices = (["waldo"] if ds.y is not None else []) + ["autoencoder", "iforest"]
-    method = c1.selectbox("Method", choices, key="flag_method")
+    from odcore.models import registry
+    from odcore.recipes import presets
+
+    # every detector that can learn from these rows: the unsupervised and one-class ones on all rows, the
+    # positive-unlabelled ones (WALDO) when labels say which rows are known inliers
+    settings = {"unsupervised": "all", "one-class": "all", **({"pu": "pu"} if ds.y is not None else {})}
+    choices = [m for m in registry.available() if registry.info(m).setting in settings]
+    method = c1.selectbox("Method", choices, key="flag_method", format_func=lambda m: registry.info(m).title,
+                          index=choices.index(presets.FLAGGED_DEFAULT_METHOD)
+                          if presets.FLAGGED_DEFAULT_METHOD in choices else 0)
     epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs")
     if st.button("Train", key="flag_train"):
         from odcore.runs.spec import RunSpec
 
-        protocol = "pu" if method == "waldo" else "all"
-        params = {} if method == "iforest" else {"epochs": int(epochs)}
+        protocol = settings[registry.info(method).setting]
+        params = {"epochs": int(epochs)} if "epochs" in registry.defaults(method) else {}
         widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=data_options,
                                   params=params), title=f"{method} on {ds.name}")
 if not mine:
@@ -138,7 +146,7 @@ _, split = runs.data_split(rid)
 x = split.transform(ds.X[row_id:row_id + 1])
 values = ds.X[row_id]
 names = [n.capitalize() for n in ds.feature_names]
-if callable(getattr(model, "reconstruct", None)):
+if model.capabilities().decoders:
     recs = {k: split.inverse_transform(v)[0] for k, v in details.reconstructions(model, x).items()}
 else:  # no decoder: compare with the typical (median) week of the unflagged rows
     recs = {"median unflagged week": np.median(ds.X[~frame["flagged"].to_numpy()], axis=0)}

@@ -4,24 +4,12 @@ import streamlit as st
 
 from odcore import plots
 from odcore.analysis import sanity
+from odcore.recipes.presets import TRAIN_PRESETS as PRESETS
 from ui import state, widgets
 
 widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
               "leave the page: watch the loss fall and, where labels exist, the test AUROC/AUPRC rise per epoch.")
-
-PRESETS = {
-    "WALDO Table 1 (digits, inlier 0, nu = 0.1)": dict(
-        data="digits", method="waldo", protocol="pu",
-        protocol_options={"inlier_classes": [0], "nu": 0.1}, params={"epochs": 20}),
-    "OC-NN Fig. 3 (Gaussian 512-d)": dict(data="gaussian-ocnn", method="ocnn", protocol="unsupervised",
-                                          params={}),
-    "Deep SVDD (breast cancer, novelty)": dict(data="breast-cancer", method="deep-svdd", protocol="novelty",
-                                               params={}),
-    "Autoencoder, 1 epoch (quick check)": dict(data="breast-cancer", method="autoencoder", protocol="unsupervised",
-                                               params={"epochs": 1}),
-}
-
 
 def _apply(name: str) -> None:
     p = PRESETS[name]
@@ -62,8 +50,9 @@ proto_list = list(protocols)
 
 
 def default_protocol(m: str) -> str:
-    p = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc"}.get(registry.info(m).setting,
-                                                                               "unsupervised")
+    from odcore.runs.spec import default_protocol as of_setting
+
+    p = of_setting(m)
     return p if p in proto_list else proto_list[0]
 
 

@@ -14,21 +14,16 @@ widgets.intro("WALDO decoders", "WALDO (Rizzo, Pang, Chen, Chawla) shares one en
               "the two-decoder models keep a higher average precision per epoch than WAE-GAN (Fig. 5): check "
               "whether your run shows it (at our CPU budgets Fig. 2a did not reproduce; see BENCHMARKS.md).")
 
-FAMILY = ("waldo", "cora", "wae-gan")
-
-
 def _reproduce() -> None:
-    from odcore.runs.spec import RunSpec
+    from odcore.recipes import presets
 
-    for m in FAMILY:
-        spec = RunSpec(data="digits", method=m, protocol="pu", protocol_options={"inlier_classes": [0], "nu": 0.1},
-                       params={"epochs": 10})
-        widgets.start_job(spec, title=f"Fig. 5: {m} on digits", rerun=False)  # in a callback: reruns anyway
+    for spec in presets.waldo_fig5_specs():
+        widgets.start_job(spec, title=f"Fig. 5: {spec.method} on {spec.data}", rerun=False)  # a callback reruns anyway
 
 
 st.button("Reproduce figure (Fig. 5: WALDO, CoRa, WAE-GAN on digits, 10 epochs each)", on_click=_reproduce,
           key="waldo_repro")
-rid = widgets.run_picker(key="waldo_run", methods=FAMILY)
+rid = widgets.run_picker(key="waldo_run", need="generate")  # the decoder-and-generation family
 if rid is None:
     st.stop()
 
@@ -38,6 +33,7 @@ def figures(run_id: str) -> dict:
     """Every figure of this page that depends only on the run (built once, read-only afterwards)."""
     ds, split = runs.data_split(run_id)
     model = runs.model(run_id)
+    caps = model.capabilities()
     df = runs.scores(run_id)
     y = df["label"].to_numpy() if "label" in df else df["decoder"].to_numpy()
     X = runs.test_rows(run_id, df["row_id"].to_numpy())
@@ -62,23 +58,25 @@ def figures(run_id: str) -> dict:
         for name, pos in (("real inliers", inl), ("real outliers", outl)):
             if len(pos):
                 xb = X[pos]
-                rows = {f"{name}: input": orig(xb),
-                        "inlier decoder": orig(model.reconstruct(xb, decoder="inlier")["reconstruction"]),
-                        "outlier decoder": orig(model.reconstruct(xb, decoder="outlier")["reconstruction"])}
+                rows = {f"{name}: input": orig(xb)}
+                for d in caps.decoders:  # both decoders: the swap; one decoder (WAE-GAN): its reconstruction
+                    rows[f"{d} decoder"] = orig(model.reconstruct(xb, decoder=d)["reconstruction"])
                 out["swaps"].append(plots.image_rows(rows, ds.image_shape, ncols=8))
         gen = {}
-        for k in ("inlier", "outlier"):
+        for k in caps.generate:
             rows_k, src = generated(8, k)
             gen[f"generated {k}s ({src})"] = orig(rows_k)
         out["generated"] = plots.image_rows(gen, ds.image_shape, ncols=8)
     else:
         take = rng.permutation(len(X))[:2000]
-        gi, _ = generated(300, "inlier")
-        go_, _ = generated(300, "outlier")
-        out["Z"] = np.vstack([X[take], gi, go_]).astype(np.float32)
-        out["group"] = np.r_[np.where(y[take] == 1, "real outlier", "real inlier"), ["generated inlier"] * len(gi),
-                             ["generated outlier"] * len(go_)]
-    if callable(getattr(model, "prior_distance", None)):
+        parts, groups = [X[take]], [np.where(y[take] == 1, "real outlier", "real inlier")]
+        for k in caps.generate:
+            g, _ = generated(300, k)
+            parts.append(g)
+            groups.append([f"generated {k}"] * len(g))
+        out["Z"] = np.vstack(parts).astype(np.float32)
+        out["group"] = np.concatenate(groups)
+    if caps.prior_distance:
         out["prior"] = plots.score_histograms(model.prior_distance(X), y, title=None,
                                               x_title="||Q(x)|| (distance of the code from 0)")
     return out
@@ -127,7 +125,7 @@ if "prior" in figs:
     st.plotly_chart(figs["prior"], key="waldo_prior")
 
 st.subheader("Average precision per epoch (Fig. 5)")
-same = [r for r in runs.finished_runs() if r.get("method") in FAMILY
+same = [r for r in runs.finished_runs() if "generate" in runs.capabilities(runs.run_id_of(r))
         and r.get("data") == runs.config(rid).get("spec", {}).get("data")]
 hist = {f"{r['method']} · {runs.run_id_of(r)}": runs.history(runs.run_id_of(r)) for r in same[:12]}
 if any(h and "val_auprc" in h[-1] for h in hist.values()):

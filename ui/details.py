@@ -11,19 +11,11 @@ from odcore.analysis import analyst
 from ui import runs, widgets
 
 
-def decoders_of(model) -> list[str]:
-    """Decoder names a model reconstructs with (WALDO-style models have two)."""
-    return ["inlier", "outlier"] if callable(getattr(model, "assign", None)) else ["inlier"]
-
-
 def reconstructions(model, x: np.ndarray) -> dict[str, np.ndarray]:
-    out = {}
-    for d in decoders_of(model):
-        try:
-            out[f"{d} decoder"] = np.asarray(model.reconstruct(x, decoder=d)["reconstruction"])
-        except TypeError:  # a single-decoder model without the keyword
-            out["reconstruction"] = np.asarray(model.reconstruct(x)["reconstruction"])
-    return out
+    """Each decoder's reconstruction of ``x`` (the model's declared decoders; none for most detectors)."""
+    decoders = model.capabilities().decoders
+    label = (lambda d: f"{d} decoder") if len(decoders) > 1 else (lambda d: "reconstruction")
+    return {label(d): np.asarray(model.reconstruct(x, decoder=d)["reconstruction"]) for d in decoders}
 
 
 def row_details(run_id: str, row_id: int) -> None:
@@ -39,9 +31,7 @@ def row_details(run_id: str, row_id: int) -> None:
     st.markdown(" · ".join(bits))
     x = runs.test_rows(run_id, [row_id])
     model = runs.model(run_id)
-    recs = {}
-    if callable(getattr(model, "reconstruct", None)):
-        recs = widgets.guarded(lambda: reconstructions(model, x)) or {}
+    recs = widgets.guarded(lambda: reconstructions(model, x)) or {}
     if ds.kind == "image" and ds.image_shape is not None:
         imgs = {"input": split.inverse_transform(x)}
         imgs.update({k: split.inverse_transform(v) for k, v in recs.items()})

@@ -13,7 +13,8 @@ from odcore import metrics
 def sanity_warnings(scores: Any = None, y: Any = None, history: Sequence[Mapping[str, Any]] | None = None,
                     method: str | None = None) -> list[str]:
     """Plain-language warnings about a run: constant scores, AUROC below 0.5, a loss that never
-    moved, and Deep SVDD hypersphere collapse (all distances near zero)."""
+    moved, and what the detector itself knows can go wrong (``diagnose``: Deep SVDD's hypersphere
+    collapse, all distances near zero)."""
     out: list[str] = []
     if scores is not None:
         s = np.asarray(scores, dtype=np.float64).ravel()
@@ -23,9 +24,8 @@ def sanity_warnings(scores: Any = None, y: Any = None, history: Sequence[Mapping
             if spread <= 1e-9 * scale or spread < 1e-12:
                 out.append("The scores are (nearly) constant: the model does not rank the rows. "
                            "Train longer, change the learning rate or check the data.")
-            elif method == "deep-svdd" and float(np.median(s)) < 1e-6:
-                out.append("Deep SVDD looks collapsed: almost every distance to the centre is zero "
-                           "(hypersphere collapse). Use the bias-free network, pretraining or fewer epochs.")
+            elif method:
+                out += _detector_diagnosis(method, s)
             if y is not None:
                 yy = np.asarray(y).ravel()
                 if yy.shape == s.shape and 0 < yy.sum() < yy.size:
@@ -41,3 +41,13 @@ def sanity_warnings(scores: Any = None, y: Any = None, history: Sequence[Mapping
                 out.append(f"The loss never moved ({first:.4g} -> {last:.4g} over {len(losses)} epochs): "
                            "raise the learning rate or check that the inputs are standardised.")
     return out
+
+
+def _detector_diagnosis(method: str, scores: np.ndarray) -> list[str]:
+    """The detector class's own warnings about its scores (``BaseDetector.diagnose``)."""
+    from odcore.models import registry
+
+    try:
+        return list(registry.get_class(method).diagnose(scores))
+    except Exception:  # noqa: BLE001 - an unknown or unavailable method has nothing to add
+        return []

@@ -169,6 +169,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     def _check_extra(self) -> None:
         """Rules that involve several parameters (a subclass hook)."""
 
+    @classmethod
+    def diagnose(cls, scores: np.ndarray) -> list[str]:
+        """Warnings about training scores that this kind of detector knows how to read (plain language).
+        The shared checks (constant scores, AUROC below chance, a flat loss) live in ``odcore.analysis``."""
+        return []
+
     def capabilities(self) -> Capabilities:
         """What this detector (with its parameters) can show besides scores."""
         return self.capability

@@ -92,6 +92,14 @@ class DeepSVDD(DeepDetector):
     capability = Capabilities(latent=True, boundary=True, latent_name="representation phi(x)")
     _saved_attrs = ("c_", "R_")
 
+    @classmethod
+    def diagnose(cls, scores: np.ndarray) -> list[str]:
+        """Hypersphere collapse: almost every distance to the centre is zero."""
+        if np.size(scores) > 1 and float(np.median(scores)) < 1e-6:
+            return ["Deep SVDD looks collapsed: almost every distance to the centre is zero (hypersphere "
+                    "collapse). Use the bias-free network, pretraining or fewer epochs."]
+        return []
+
     # ------------------------------------------------------------------ networks
     def _build(self, n_features: int) -> dict[str, Any]:
         hidden = tuple(int(v) for v in (self.hidden or ()))

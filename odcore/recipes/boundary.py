@@ -79,14 +79,14 @@ def _boundary_lab(*, noisy, radius, gamma, mu, ascent_steps, epochs, warmup, res
         try:
             valid = registry.defaults(m)
             model = registry.create(m, **{k: v for k, v in params.get(m, {}).items() if k in valid})
-            if m == "drocc-lf":
+            if model.uses_labels:  # DROCC-LF: the limited negatives are labelled 1
                 model.fit(np.vstack([X, neg]), np.r_[np.zeros(len(X), np.int64), np.ones(len(neg), np.int64)],
                           cancel=cancel)
             else:
                 model.fit(X, cancel=cancel)
             panel["z"] = model.decision_function(grid).reshape(len(ys), len(xs))
             panel["auroc"] = metrics.auroc(yt, model.decision_function(Xt))
-            adv = getattr(model, "adversarial_points_", None)
+            adv = model.adversarial_points_ if model.capabilities().adversarial else None
             if adv is not None and len(adv):
                 panel["adversarial"] = np.asarray(adv)[:600, :2]
         except Exception as err:  # noqa: BLE001 - one failing method must not hide the others

@@ -11,6 +11,17 @@ from odcore.jsonio import jsonable
 #: prefix of ``RunSpec.data`` for datasets kept in the run store (uploads, in-memory data)
 STORED_PREFIX = "stored:"
 
+#: the evaluation protocol a method's setting starts from (the Train page's default)
+SETTING_PROTOCOL = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc", "unsupervised": "unsupervised"}
+
+
+def default_protocol(method: str) -> str:
+    """The protocol a run of ``method`` starts from: the one of its setting (``pu`` for WALDO, ``novelty`` for the
+    one-class detectors, ``drocc`` for DROCC-LF's limited negatives, else ``unsupervised``)."""
+    from odcore.models import registry
+
+    return SETTING_PROTOCOL.get(registry.info(method).setting, "unsupervised")
+
 
 @dataclass
 class RunSpec:
