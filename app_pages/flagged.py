@@ -60,8 +60,7 @@ with st.expander("Train a model on these rows", expanded=not mine):
     settings = {"unsupervised": "all", "one-class": "all", **({"pu": "pu"} if ds.y is not None else {})}
     choices = [m for m in registry.available() if registry.info(m).setting in settings]
     method = c1.selectbox("Method", choices, key="flag_method", format_func=lambda m: registry.info(m).title,
-                          index=choices.index(presets.FLAGGED_DEFAULT_METHOD)
-                          if presets.FLAGGED_DEFAULT_METHOD in choices else 0)
+                          index=next((choices.index(m) for m in presets.FLAGGED_DEFAULT_METHODS if m in choices), 0))
     epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs")
     if st.button("Train", key="flag_train"):
         from odcore.runs.spec import RunSpec

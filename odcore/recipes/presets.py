@@ -20,8 +20,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
                                                params={"epochs": 1}),
 }
 
-#: the detector the Flagged rows page proposes first (reconstruction errors explain each day)
-FLAGGED_DEFAULT_METHOD = "autoencoder"
+#: the detectors the Flagged rows page proposes first, in order, among those that fit the rows: WALDO when labels
+#: give known inliers (the paper's retail case study), else the autoencoder (reconstruction errors explain each day)
+FLAGGED_DEFAULT_METHODS = ("waldo", "autoencoder")
 
 #: WALDO Fig. 5: the two-decoder models against WAE-GAN on the same split
 WALDO_FIG5 = dict(data="digits", protocol="pu", protocol_options={"inlier_classes": [0], "nu": 0.1},
