@@ -165,6 +165,42 @@ def test_discriminator_sees_only_the_chosen_codes(small, disc_on):
     torch.testing.assert_close(seen[2], expected)
 
 
+def test_gen_on_chooses_the_codes_the_encoder_pushes_to_the_prior(small):
+    """gen_on='unlabelled' with disc_on='positive' (the authors' MNIST script): D is trained on the positives'
+    codes, the autoencoder step's Wasserstein term is applied to the unlabelled codes."""
+    Xp, Xu, _ = small
+    m = WALDO(**{**FAST, "disc_on": "positive", "gen_on": "unlabelled", "lam": 0.5, "disc_dropout": 0.0})
+    p, u = _prepared(m, Xp[:16], Xu[:24])
+    with torch.no_grad():
+        zp, zu = m.nets_["encoder"](p), m.nets_["encoder"](u)
+    seen = []
+    hook = m.nets_["disc"].register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach().clone()))
+    try:
+        m._train_step((p, u), 0)
+    finally:
+        hook.remove()
+    torch.testing.assert_close(seen[1], zp)  # discriminator step: the positives' codes are the fakes
+    torch.testing.assert_close(seen[2], zu)  # autoencoder step: the unlabelled codes are pushed
+
+
+def test_the_authors_wae_conv_nets():
+    """conv_arch='wae': four stride-2 convolutions (w, 2w, 4w, 8w) to a 1x1 map, then a linear code; the decoder
+    goes 7 -> 10 -> 13 -> 28; only for 28x28 images; trains and reconstructs through the shared loop."""
+    from odcore.models import nets
+
+    rng = np.random.default_rng(0)
+    X = rng.random((40, 784)).astype(np.float32)
+    m = WALDO(**{**FAST, "epochs": 1, "batch_size": 16, "latent": 20}, input_shape=(1, 28, 28), conv_arch="wae",
+              conv_width=8).fit(X[20:], X_pos=X[:20])
+    enc = m.nets_["encoder"]
+    assert isinstance(enc, nets.WAEConvEncoder)
+    convs = [mod for mod in enc.modules() if isinstance(mod, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [8, 16, 32, 64] and enc.fc.in_features == 64
+    assert m.reconstruct(X[:5], "outlier")["reconstruction"].shape == (5, 784)
+    with pytest.raises(InputError, match="28x28"):
+        WALDO(**FAST, input_shape=(1, 8, 8), conv_arch="wae").fit(X[:, :64], X_pos=X[:10, :64])
+
+
 def test_lambda_zero_turns_the_discriminator_off(small):
     Xp, Xu, _ = small
     m = WALDO(**{**FAST, "lam": 0.0}).fit(Xu, X_pos=Xp)

@@ -111,24 +111,93 @@ class ConvDecoder(nn.Module):
         return self.body(h)
 
 
+class WAEConvEncoder(nn.Module):
+    """The WAE convolutional encoder of the WALDO authors' MNIST script (after Tolstikhin et al.'s WAE):
+    four stride-2 convolutions ``w, 2w, 4w, 8w`` (kernel 4, padding 1, no bias; batch norm and ReLU after
+    all but the first), then a linear layer from the ``8w x 1 x 1`` map to the code.
+
+    (n, C*28*28) -> (n, C, 28, 28) -> (n, w, 14, 14) -> (n, 2w, 7, 7) -> (n, 4w, 3, 3) -> (n, 8w, 1, 1) -> (n, latent)
+    """
+
+    def __init__(self, shape: Sequence[int], latent: int, *, width: int = 40):
+        super().__init__()
+        c, h, w = _wae_shape(shape)
+        self.shape = (c, h, w)
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, width, 4, 2, 1, bias=False), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Conv2d(2 * width, 4 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * width), nn.ReLU(),
+            nn.Conv2d(4 * width, 8 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(8 * width), nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.fc = nn.Linear(8 * width, latent)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x.view(x.shape[0], *self.shape)))
+
+
+class WAEConvDecoder(nn.Module):
+    """The matching decoder: a linear layer to ``8w x 7 x 7`` (ReLU), transposed convolutions ``4w`` (7 -> 10),
+    ``2w`` (10 -> 13) with batch norm and ReLU, and ``C`` (13 -> 28, stride 2), then ``out_act``.
+
+    (n, latent) -> (n, 8w, 7, 7) -> (n, 4w, 10, 10) -> (n, 2w, 13, 13) -> (n, C, 28, 28) -> (n, C*28*28)
+    """
+
+    def __init__(self, shape: Sequence[int], latent: int, *, width: int = 40, out_act: str | None = None):
+        super().__init__()
+        c, _, _ = _wae_shape(shape)
+        self.width = width
+        self.fc = nn.Sequential(nn.Linear(latent, 8 * width * 7 * 7), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(8 * width, 4 * width, 4), nn.BatchNorm2d(4 * width), nn.ReLU(),
+            nn.ConvTranspose2d(4 * width, 2 * width, 4), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, c, 4, stride=2), activation(out_act), nn.Flatten(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(self.fc(z).view(z.shape[0], 8 * self.width, 7, 7))
+
+
+def _wae_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    from odcore.errors import InputError
+
+    c, h, w = (int(v) for v in shape)
+    if (h, w) != (28, 28):
+        raise InputError(f"conv_arch='wae' is the authors' MNIST network for 28x28 images, got {h}x{w}; use "
+                         "conv_arch='small' (any height and width divisible by 4)")
+    return c, h, w
+
+
+#: convolutional architectures for image rows: our small one, and the WALDO authors' WAE nets (28x28 only)
+CONV_ARCHS = ("small", "wae")
+
+
 def encoder(n_features: int, latent: int, *, hidden: Sequence[int] = (64,),
             input_shape: Sequence[int] | None = None, act: str = "leaky_relu",
-            out_act: str | None = None, bias: bool = True, batchnorm: bool = False) -> nn.Module:
-    """An MLP ``d -> hidden -> latent`` for tabular rows, a :class:`ConvEncoder` for images."""
+            out_act: str | None = None, bias: bool = True, batchnorm: bool = False, arch: str = "small",
+            width: int | None = None) -> nn.Module:
+    """An MLP ``d -> hidden -> latent`` for tabular rows; for images a :class:`ConvEncoder` (``arch="small"``)
+    or a :class:`WAEConvEncoder` (``arch="wae"``), ``width`` their first layer's channels."""
     if input_shape is not None:
         shape = check_image_shape(input_shape, n_features)
-        net: nn.Module = ConvEncoder(shape, latent, bias=bias, act=act, batchnorm=batchnorm)
+        if arch == "wae":
+            net: nn.Module = WAEConvEncoder(shape, latent, width=width or 40)
+        else:
+            net = ConvEncoder(shape, latent, width=width or 32, bias=bias, act=act, batchnorm=batchnorm)
         return nn.Sequential(net, activation(out_act)) if out_act else net
     return mlp([n_features, *hidden, latent], act=act, out_act=out_act, bias=bias, batchnorm=batchnorm)
 
 
 def decoder(n_features: int, latent: int, *, hidden: Sequence[int] = (64,),
             input_shape: Sequence[int] | None = None, act: str = "leaky_relu",
-            out_act: str | None = None) -> nn.Module:
-    """Mirror of :func:`encoder`: ``latent -> hidden -> d`` (MLP) or a :class:`ConvDecoder`."""
+            out_act: str | None = None, arch: str = "small", width: int | None = None) -> nn.Module:
+    """Mirror of :func:`encoder`: ``latent -> hidden -> d`` (MLP), a :class:`ConvDecoder` or a
+    :class:`WAEConvDecoder`."""
     if input_shape is not None:
         shape = check_image_shape(input_shape, n_features)
-        return ConvDecoder(shape, latent, act=act, out_act=out_act)
+        if arch == "wae":
+            return WAEConvDecoder(shape, latent, width=width or 40, out_act=out_act)
+        return ConvDecoder(shape, latent, width=width or 32, act=act, out_act=out_act)
     return mlp([latent, *hidden, n_features], act=act, out_act=out_act)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from odcore.errors import InputError
 from odcore.models import nets
 from odcore.models.capabilities import Capabilities
-from odcore.models.deep import INPUT_SHAPE, DeepDetector, row_mse, size, widths
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, batch_bounds, row_mse, size, widths
 from odcore.models.params import Param
 
 _DISC_ON = ("positive", "unlabelled", "all")
@@ -123,6 +123,15 @@ class WALDO(DeepDetector):
         Param("encoder_relu", False, "end the encoder in ReLU (the authors' bug; only to reproduce their code)",
               kind="bool"),
         INPUT_SHAPE,
+        Param("conv_arch", "small", "image networks: 'small' (two convolutions each way) or 'wae' (the authors' MNIST "
+              "WAE nets: four convolutions with batch norm, 28x28 only)", kind="str", choices=nets.CONV_ARCHS,
+              paper="wae (MNIST)"),
+        Param("conv_width", None, "channels of the first convolution (None: 32 for 'small', 40 for 'wae')",
+              kind="int", low=1, high=512, optional=True, paper="40 (MNIST)"),
+        Param("gen_on", "same", "codes the encoder pushes towards the prior in the autoencoder step: 'same' (those the "
+              "discriminator sees, METHODS.md), 'positive', 'unlabelled' or 'all' (the authors' MNIST script "
+              "trains D on positives and pushes the unlabelled codes)", kind="str",
+              choices=("same",) + _DISC_ON, paper="same (KDD), unlabelled (MNIST script)"),
         Param("gen_cov", "full", "latent Gaussians for generate(): 'full' covariance (with a small ridge) or 'diag'",
               kind="str", choices=("full", "diag")),
         Param("disc_lr", None, "discriminator learning rate (None = lr)", low=0.0, high=10.0, low_open=True,
@@ -165,18 +174,19 @@ class WALDO(DeepDetector):
         hidden = tuple(self.hidden) if self.hidden else _auto_hidden(n_features)
         shape = tuple(self.input_shape) if self.input_shape else None
         out_act = getattr(self, "out_act_", None) or "linear"
+        arch = dict(arch=self.conv_arch, width=self.conv_width)
         built = {
             "encoder": nets.encoder(n_features, int(self.latent), hidden=hidden, input_shape=shape,
-                                    out_act="relu" if self.encoder_relu else None),
+                                    out_act="relu" if self.encoder_relu else None, **arch),
             "decoder_in": nets.decoder(n_features, int(self.latent), hidden=hidden[::-1], input_shape=shape,
-                                       out_act=out_act),
+                                       out_act=out_act, **arch),
             # D outputs a logit; sigmoid is applied inside the numerically stable BCE-with-logits
             "disc": nets.mlp([int(self.latent), *tuple(self.disc_hidden), 1], act="leaky_relu",
                              dropout=float(self.disc_dropout)),
         }
         if self._two_decoders:
             dec_out = nets.decoder(n_features, int(self.latent), hidden=hidden[::-1], input_shape=shape,
-                                   out_act=out_act)
+                                   out_act=out_act, **arch)
             nets.copy_weights(dec_out, built["decoder_in"])  # G_o starts as an exact copy of G_i
             built["decoder_out"] = dec_out
         return built
@@ -231,14 +241,15 @@ class WALDO(DeepDetector):
         """
         bs = int(self.batch_size)
         n_u, n_p = self._X.shape[0], self._Xp.shape[0]
-        n_batches = -(-max(n_u, n_p) // bs)
+        bounds = batch_bounds(max(n_u, n_p), bs)  # no batch of one row (batch norm of the 'wae' nets)
+        n_batches = len(bounds)
         if n_u >= n_p:
             perm_u = self._perm(n_u)
-            idx_u = [perm_u[i * bs:(i + 1) * bs] for i in range(n_batches)]
+            idx_u = [perm_u[a:b] for a, b in bounds]
             idx_p = self._index_stream(n_p, n_batches, bs)
         else:
             perm_p = self._perm(n_p)
-            idx_p = [perm_p[i * bs:(i + 1) * bs] for i in range(n_batches)]
+            idx_p = [perm_p[a:b] for a, b in bounds]
             idx_u = self._index_stream(n_u, n_batches, bs)
         for ip, iu in zip(idx_p, idx_u):
             yield self._Xp[ip], self._X[iu]
@@ -309,9 +320,10 @@ class WALDO(DeepDetector):
         loss = rec_u + rec_p
         # 5. Wasserstein term: -lambda * mean(log D(Q(s))) = lambda * BCE(D(Q(s)), 1)
         if lam > 0:
-            if self.disc_on == "positive":
+            which = self.disc_on if self.gen_on == "same" else self.gen_on
+            if which == "positive":
                 zs = t["zp"]
-            elif self.disc_on == "unlabelled":
+            elif which == "unlabelled":
                 zs = t["zu"]
             else:
                 zs = torch.cat([t["zp"], t["zu"]])
