@@ -264,6 +264,9 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
     """
     import pandas as pd
 
+    from odcore.data.table import pop_options
+
+    table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_csv", options)
     p = Path(path)
     head = read_head(p)
@@ -303,7 +306,7 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
             raise InputError(_ragged_message(p.name, bad))
     return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
                             feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
-                            positive=positive, max_categories=max_categories, min_rows=min_rows)
+                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
 
 
 def _is_number(v: Any) -> bool:
@@ -321,6 +324,9 @@ def load_parquet(path: str | os.PathLike, *, label_column: str | None = None,
     """A Parquet file; see :func:`frame_to_dataset` for the options."""
     import pandas as pd
 
+    from odcore.data.table import pop_options
+
+    table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_parquet", options)
     p = Path(path)
     try:
@@ -330,7 +336,7 @@ def load_parquet(path: str | os.PathLike, *, label_column: str | None = None,
                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
                             feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
-                            positive=positive, max_categories=max_categories, min_rows=min_rows)
+                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
 
 
 def _weekday_columns(cols: Sequence[str]) -> list[str]:
@@ -349,8 +355,13 @@ def _weekday_columns(cols: Sequence[str]) -> list[str]:
 def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | None = None,
                      feature_columns: Sequence[str] | str | None = None,
                      meta_columns: Sequence[str] | str | None = None, categorical: str = "onehot",
-                     positive: Any = None, max_categories: int = 50, min_rows: int = MIN_ROWS) -> Dataset:
+                     positive: Any = None, max_categories: int = 50, min_rows: int = MIN_ROWS,
+                     **table_options: Any) -> Dataset:
     """Turn a table into a Dataset.
+
+    With any of the table options of :mod:`odcore.data.table` (``roles`` -- ``"auto"`` for the
+    proposal --, ``group_columns``, ``time_column``, ``missing``, ``window``, ``scaling`` ...) the
+    table is prepared by :func:`odcore.data.table.prepare` (:func:`table_dataset`); without them:
 
     - ``label_column``: optional column of 0/1 labels (1 = outlier); with ``positive`` any column
       whose value equal to ``positive`` marks an outlier (original values go to ``classes``).
@@ -365,6 +376,16 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
 
     if categorical not in ("onehot", "refuse"):
         raise InputError(f"categorical must be 'onehot' or 'refuse', got {categorical!r}")
+    from odcore.data import table
+
+    unknown = sorted(set(table_options) - set(table.OPTIONS))
+    if unknown:
+        raise InputError(f"{name}: unknown option(s) {', '.join(unknown)}; the table options are "
+                         f"{', '.join(table.OPTIONS)}")
+    if table.wants_table(table_options):
+        return table_dataset(df, name=name, source=source, label_column=label_column, feature_columns=feature_columns,
+                             meta_columns=meta_columns, categorical=categorical, positive=positive,
+                             max_categories=max_categories, min_rows=min_rows, **table_options)
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     cols = list(df.columns)
@@ -456,3 +477,30 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
         parts.append(f"meta columns: {', '.join(meta_cols)}")
     return Dataset(name=name, X=X, y=y, feature_names=names, source=source, classes=classes, meta=meta,
                    notes="; ".join(parts))
+
+def table_dataset(df: Any, *, name: str, source: str, label_column: str | None = None,
+                  feature_columns: Sequence[str] | str | None = None, meta_columns: Sequence[str] | str | None = None,
+                  categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
+                  min_rows: int = MIN_ROWS, **table_options: Any) -> Dataset:
+    """A table prepared by :mod:`odcore.data.table`: every column's role proposed (or given),
+    dates parsed, blanks handled by their policy, windows built, per-series scaling applied.
+
+    ``meta`` holds each row's keys and original values at full precision; ``table`` the fitted
+    preparation (saved with a run, applied again to new data by :func:`odcore.data.table.apply`).
+    """
+    from odcore.data import table
+
+    check_rows(len(df), name, min_rows=min_rows)
+    prep = table.from_options(df, label_column=label_column, feature_columns=feature_columns,
+                              meta_columns=meta_columns, positive=positive, max_categories=max_categories,
+                              **table_options)
+    if categorical == "refuse" and prep.features("onehot"):
+        raise InputError(f"{name}: non-numeric column(s) {prep.features('onehot')}; pass categorical='onehot' to "
+                         "encode them, or give them the role id, group or ignore")
+    res = table.prepare(df, prep, name=name)
+    check_rows(len(res.X), f"{name} (prepared)", min_rows=min_rows)
+    notes = list(res.notes) + [res.prep.summary()]
+    if res.y is not None:
+        notes.append(f"label {res.prep.label_column!r}: {int(res.y.sum())} outliers ({res.y.mean():.2%})")
+    return Dataset(name=name, X=res.X, y=res.y, feature_names=res.feature_names, source=source, meta=res.meta,
+                   notes="; ".join(notes), table=res.prep.to_dict())

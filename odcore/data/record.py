@@ -27,6 +27,8 @@ class Dataset:
     notes : free text shown with the data (protocol hints, licence)
     classes : optional original class labels (digits 0-9, KDD attack names) for one-vs-rest
     meta : optional row-aligned table of non-feature columns (market, week, date ...)
+    table : for a prepared table, the fitted preparation record (``odcore.data.table.TablePrep.to_dict()``:
+        roles, date format, missing-value policies, windows, scaling) that turned the file into ``X``
     """
 
     name: str
@@ -39,6 +41,7 @@ class Dataset:
     notes: str = ""
     classes: np.ndarray | None = None
     meta: Any = None  # pandas.DataFrame | None
+    table: dict | None = None  # the fitted TablePrep of a prepared table (plain JSON types)
 
     def __post_init__(self) -> None:
         self.X = np.ascontiguousarray(self.X, dtype=np.float32)
@@ -74,8 +77,9 @@ class Dataset:
 
         n = self.n_rows if max_rows is None else min(max_rows, self.n_rows)
         df = pd.DataFrame(self.X[:n], columns=self.feature_names)
-        if self.meta is not None:
-            df = pd.concat([self.meta.iloc[:n].reset_index(drop=True), df], axis=1)
+        if self.meta is not None:  # a prepared table's meta repeats its features' original values: shown once
+            meta = self.meta.iloc[:n].reset_index(drop=True)
+            df = pd.concat([meta.drop(columns=[c for c in meta.columns if c in df.columns]), df], axis=1)
         if self.y is not None:
             df["label"] = self.y[:n]
         return df

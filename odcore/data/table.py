@@ -1,0 +1,1024 @@
+"""The analyst's own table, understood before it is modelled.
+
+A table (a pandas DataFrame read from a CSV or Parquet file) becomes model rows in four steps,
+all recorded in one plain, saveable :class:`TablePrep`:
+
+1. **Roles.** Every column gets a role (:data:`ROLES`): ``id``, ``group`` (store, market,
+   category: the series a row belongs to), ``time``, ``feature`` (encoded ``numeric``, ``onehot``
+   or ``drop``), ``label`` (0/1, 1 = outlier) or ``ignore``. :func:`propose` suggests them from
+   types, cardinality and names; the Data page's editor and the CLI/API options
+   (``roles="Store:group,Date:time"``, ``group_columns=``, ...) change them.
+2. **Values.** Dates of the common formats are parsed (:func:`parse_dates`, the format is kept);
+   every column with blanks has an explicit policy (:data:`MISSING`); text in a numeric column,
+   blanks under ``refuse``, unseen dates are refused with a message, never coerced. Values are
+   float64 throughout (the model's float32 copy is made by :class:`~odcore.data.record.Dataset`).
+3. **Windows** (:data:`WINDOWS`): rows as they are; daily values -> one row per series and
+   Monday-to-Sunday week with seven day columns (the WALDO retail layout); weekly values -> one
+   row per series and ``window_weeks`` consecutive weeks. Each window keeps its group and dates.
+4. **Scaling** (:data:`SCALINGS`): ``global`` leaves the values to the run's standardiser;
+   ``series`` expresses each series in its own level first, ``(x - mean_gs) / std_gs`` per series
+   ``g`` and source column ``s``, so that a big store does not win every flag by volume.
+
+:func:`prepare` fits the record (fill values, categories, series levels) and applies it;
+:func:`apply` is the one function that applies a fitted record to new data (the run's training
+table, the app and ``odcore score`` all go through it). :func:`to_units` maps prepared values
+back to the data's units.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from odcore.errors import InputError
+
+ROLES: dict[str, str] = {
+    "id": "identifies a row; kept beside it, never a feature",
+    "group": "the series a row belongs to (store, market, category); kept, never a feature",
+    "time": "the row's date, parsed; kept, never a feature; windows are built on it",
+    "feature": "modelled: numeric, one-hot encoded categories, or dropped",
+    "label": "0/1 outlier label (1 = outlier), for evaluation and labelled settings",
+    "ignore": "not modelled (kept in the export of rows as they are)",
+}
+ENCODINGS: dict[str, str] = {"numeric": "the value itself", "onehot": "one 0/1 feature per category",
+                             "drop": "not modelled"}
+MISSING: dict[str, str] = {
+    "refuse": "stop with a message when the column has a blank",
+    "drop": "drop the rows with a blank in this column",
+    "median": "fill blanks with the column's median",
+    "mode": "fill blanks with the most frequent value",
+    "zero": "fill blanks with 0",
+    "indicator": "fill blanks (median, or a '(blank)' category) and add a 0/1 feature marking them",
+}
+WINDOWS: dict[str, str] = {
+    "rows": "rows as they are",
+    "week": "daily values -> one row per series and Monday-Sunday week, seven day columns",
+    "weeks": "weekly values -> one row per series and window_weeks consecutive weeks",
+}
+SCALINGS: dict[str, str] = {
+    "global": "one standardisation for all rows (the run's standardiser)",
+    "series": "each series in its own level first: (x - series mean) / series std, per source column",
+}
+#: the options of :func:`from_options` (also the CSV / Parquet loaders' table options)
+OPTIONS = ("roles", "encoding", "missing", "time_format", "window", "window_weeks", "scaling",
+           "columns_are_series", "id_columns", "group_columns", "time_column", "ignore_columns")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: columns the preparation adds to the row metadata
+SOURCE_ROW, WINDOW_START, WINDOW_END, SERIES = "source_row", "window_start", "window_end", "series"
+
+_LABEL_NAMES = {"label", "labels", "outlier", "is_outlier", "anomaly", "is_anomaly", "y", "target", "class"}
+_GROUP_WORDS = {"store", "shop", "market", "category", "region", "branch", "product", "sku", "item", "department",
+                "dept", "segment", "country", "city", "state", "channel", "brand", "series", "outlet", "location",
+                "site", "family", "customer", "client", "account", "user", "device", "sensor", "machine", "station",
+                "group", "cluster", "warehouse", "supplier", "vendor", "zone", "area", "territory", "pharmacy"}
+#: words that make a column a measurement even when it also names a key ("store_size", "customer_count")
+_MEASURE_WORDS = {"size", "count", "counts", "sales", "amount", "qty", "quantity", "number", "num", "total", "price",
+                  "value", "rate", "sum", "avg", "mean", "volume", "revenue", "visits", "area", "sqft", "distance",
+                  "age", "score", "flag", "share", "pct", "percent", "cost", "units", "weight"}
+_TIME_WORDS = {"date", "datum", "day", "time", "timestamp", "datetime", "week", "period", "month", "fecha", "ds",
+               "week_start", "weekstart", "start"}
+_DERIVED = {"year", "month", "day", "hour", "week", "weekday", "weekday name", "day of week", "dayofweek", "dow",
+            "quarter", "weekofyear", "week of year", "day_of_week", "week_of_year", "weekday_name", "day name"}
+_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%d-%m-%Y", "%m-%d-%Y", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y",
+    "%m.%d.%Y", "%d-%m-%y", "%m-%d-%y", "%d/%m/%y", "%m/%d/%y", "%d.%m.%y", "%d %b %Y", "%d %B %Y", "%b %d %Y",
+    "%B %d %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d-%b-%y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S", "%Y-%m",
+)
+
+
+# ---------------------------------------------------------------------------------- the record
+@dataclass
+class TablePrep:
+    """How a table becomes model rows: roles, encodings, missing-value policies, date format,
+    window, scaling, and (once :func:`prepare` has run) the fitted state in ``fitted``.
+
+    Plain data only: :meth:`to_dict` / :meth:`from_dict` round-trip through JSON, so the record
+    is saved with a run and applied again by :func:`apply` when new data are scored.
+    """
+
+    roles: dict[str, str] = field(default_factory=dict)  # column -> one of ROLES, in table order
+    encoding: dict[str, str] = field(default_factory=dict)  # feature column -> one of ENCODINGS
+    missing: dict[str, str] = field(default_factory=dict)  # column -> one of MISSING (absent: refuse)
+    time_format: str | None = None  # strftime format of the time column (None: detected)
+    window: str = "rows"  # one of WINDOWS
+    window_weeks: int = 4  # weeks per window for window="weeks"
+    scaling: str = "global"  # one of SCALINGS
+    columns_are_series: bool = False  # wide tables: each numeric feature column is its own series
+    positive: Any = None  # label value that marks an outlier (labels are 0/1 when None)
+    max_categories: int = 50  # one-hot columns may have at most this many categories
+    reasons: dict[str, str] = field(default_factory=dict)  # why each role was proposed (shown to the analyst)
+    fitted: dict[str, Any] | None = None  # fill values, categories, series levels, feature names, profile
+
+    def columns(self, role: str) -> list[str]:
+        """The columns with ``role``, in table order."""
+        return [c for c, r in self.roles.items() if r == role]
+
+    @property
+    def time_column(self) -> str | None:
+        cols = self.columns("time")
+        return cols[0] if cols else None
+
+    @property
+    def label_column(self) -> str | None:
+        cols = self.columns("label")
+        return cols[0] if cols else None
+
+    def features(self, encoding: str | None = None) -> list[str]:
+        """Feature columns (optionally only those with ``encoding``), in table order."""
+        out = self.columns("feature")
+        return out if encoding is None else [c for c in out if self.encoding.get(c, "numeric") == encoding]
+
+    def used(self) -> list[str]:
+        """Columns the preparation reads (every role but ignore; dropped features excluded)."""
+        return [c for c, r in self.roles.items()
+                if r not in ("ignore",) and not (r == "feature" and self.encoding.get(c) == "drop")]
+
+    def to_dict(self) -> dict[str, Any]:
+        from odcore.jsonio import jsonable
+
+        return jsonable(asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TablePrep:
+        names = set(cls.__dataclass_fields__)
+        unknown = set(d) - names
+        if unknown:
+            raise InputError(f"unknown table preparation field(s) {', '.join(sorted(unknown))}")
+        return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
+
+    def summary(self) -> str:
+        """One line: roles by kind, window and scaling."""
+        parts = []
+        for role in ("id", "group", "time", "label"):
+            cols = self.columns(role)
+            if cols:
+                parts.append(f"{role}: {', '.join(cols)}")
+        feats = self.features()
+        enc = {e: [c for c in feats if self.encoding.get(c, "numeric") == e] for e in ENCODINGS}
+        if enc["numeric"]:
+            parts.append(f"numeric: {', '.join(enc['numeric'])}")
+        if enc["onehot"]:
+            parts.append(f"one-hot: {', '.join(enc['onehot'])}")
+        dropped = enc["drop"] + self.columns("ignore")
+        if dropped:
+            parts.append(f"not modelled: {', '.join(dropped)}")
+        parts.append(f"window: {self.window}" + (f" ({self.window_weeks} weeks)" if self.window == "weeks" else ""))
+        parts.append(f"scaling: {self.scaling}")
+        return "; ".join(parts)
+
+
+@dataclass
+class PreparedTable:
+    """The result of :func:`prepare` / :func:`apply`.
+
+    ``X`` (float64, n x d) are the model rows, named ``feature_names``; ``meta`` the row-aligned
+    keys (id, group and time columns, ``source_row`` = the row's position among the input's data
+    rows, or for windows ``window_start`` / ``window_end``) and the original values at full
+    precision; ``y`` the labels (a window's label is the largest of its rows'); ``prep`` the
+    fitted record; ``notes`` what was done (rows dropped, blanks filled ...), for the analyst.
+    """
+
+    X: np.ndarray
+    feature_names: list[str]
+    meta: Any
+    y: np.ndarray | None
+    prep: TablePrep
+    notes: list[str]
+
+
+# ---------------------------------------------------------------------------------- helpers
+def parse_mapping(value: Any, what: str, allowed: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``{"a": "x"}``, ``"a:x,b:y"`` or ``"a=x,b=y"`` -> a dict (values checked against ``allowed``)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        out = {str(k).strip(): str(v).strip() for k, v in value.items()}
+    else:
+        out = {}
+        for item in str(value).split(","):
+            if not item.strip():
+                continue
+            sep = ":" if ":" in item else "="
+            col, s, val = item.rpartition(sep)
+            if not s or not col.strip():
+                raise InputError(f"{what} {item.strip()!r} is not of the form column:value")
+            out[col.strip()] = val.strip()
+    if allowed is not None:
+        bad = {k: v for k, v in out.items() if v not in allowed}
+        if bad:
+            k, v = next(iter(bad.items()))
+            raise InputError(f"{what} for {k!r} is {v!r}; choose one of: {', '.join(allowed)}")
+    return out
+
+
+def _as_list(v: Any) -> list[str]:
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return [c.strip() for c in v.split(",") if c.strip()]
+    return [str(c) for c in v]
+
+
+def _words(name: str) -> set[str]:
+    s = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(name))
+    return {w for w in re.split(r"[^A-Za-z0-9]+", s.lower()) if w}
+
+
+def _blank(s: Any) -> np.ndarray:
+    """True where a value is missing: NaN / None / NaT, or text that is empty after stripping."""
+    import pandas as pd
+
+    miss = s.isna().to_numpy()
+    if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)
+            or pd.api.types.is_bool_dtype(s)):
+        miss = miss | (s.astype(str).str.strip() == "").to_numpy()
+    return miss
+
+
+def _rows_text(mask: np.ndarray, limit: int = 3) -> str:
+    rows = (np.flatnonzero(mask)[:limit] + 1).tolist()
+    return ", ".join(map(str, rows)) + (" ..." if mask.sum() > limit else "")
+
+
+def _shown(cols: Sequence[str], limit: int = 12) -> str:
+    return ", ".join(map(str, cols[:limit])) + (" ..." if len(cols) > limit else "")
+
+
+# ---------------------------------------------------------------------------------- dates
+def _parse_with(values: Any, fmt: str) -> Any:
+    import pandas as pd
+
+    if fmt == "ISO8601":
+        return pd.to_datetime(values, format="ISO8601", errors="coerce", utc=False)
+    return pd.to_datetime(values, format=fmt, errors="coerce")
+
+
+def detect_date_format(s: Any, *, sample: int = 2000) -> tuple[str | None, str]:
+    """The format that parses every non-blank value of ``s`` (None if none does), and a note.
+
+    Formats are tried on the distinct values (a sample of ``sample`` of them first). When several
+    fit (day/month order with every day <= 12), the one giving the most regular spacing of the
+    sorted dates wins (ties: the earlier of :data:`_DATE_FORMATS`), and the note says so.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime", ""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_integer_dtype(s):
+        return None, ""
+    vals = pd.Series(s[~_blank(s)].astype(str).str.strip().unique())
+    if vals.empty:
+        return None, ""
+    head = vals.iloc[:sample]
+    if pd.api.types.is_integer_dtype(s) and not head.str.fullmatch(r"\d{8}").all():
+        return None, ""
+    fits = [f for f in _DATE_FORMATS if _parse_with(head, f).notna().all()]
+    fits = [f for f in fits if _parse_with(vals, f).notna().all()] if len(vals) > len(head) else fits
+    if not fits:
+        iso = _parse_with(vals, "ISO8601")
+        return ("ISO8601", "") if iso.notna().all() else (None, "")
+    if len(fits) == 1:
+        return fits[0], ""
+
+    def irregularity(f: str) -> int:
+        d = np.sort(_parse_with(vals, f).dropna().unique())
+        return int(len(np.unique(np.diff(d)))) if len(d) > 2 else 0
+
+    best = min(fits, key=lambda f: (irregularity(f), fits.index(f)))
+    others = [f for f in fits if f != best]
+    return best, (f"ambiguous dates: read as {best} (also readable as {', '.join(others[:2])}); "
+                  "set time_format to change")
+
+
+def parse_dates(s: Any, fmt: str | None = None, *, column: str = "time") -> tuple[Any, str]:
+    """Parse a column of dates; returns ``(datetime64 Series, format)``.
+
+    ``fmt`` (a strftime format, ``"ISO8601"`` or None = :func:`detect_date_format`) is applied to
+    every value; blanks stay NaT (the missing-value policy decides about them), and any other
+    value that does not parse is refused with the rows where it occurs.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return pd.Series(s).reset_index(drop=True), "datetime"
+    if fmt is None or fmt == "datetime":
+        fmt, _ = detect_date_format(s)
+        if fmt is None:
+            example = s[~_blank(s)].astype(str).iloc[0] if (~_blank(s)).any() else ""
+            raise InputError(f"column {column!r} holds no dates of a known format (values like {example!r}); "
+                             "give its format with time_format= (for example %d/%m/%Y), or pick another role")
+    text = pd.Series(s).reset_index(drop=True)
+    blank = _blank(text)
+    parsed = _parse_with(text.astype(str).str.strip().where(~blank), fmt)
+    bad = parsed.isna().to_numpy() & ~blank
+    if bad.any():
+        example = text[bad].iloc[0]
+        raise InputError(f"column {column!r}: {int(bad.sum())} value(s) like {str(example)!r} (data rows "
+                         f"{_rows_text(bad)}) are not dates of the format {fmt}; fix them, or set time_format=")
+    return parsed, fmt
+
+
+# ---------------------------------------------------------------------------------- profile and proposal
+def _kind(s: Any) -> tuple[str, str | None]:
+    """("bool" | "integer" | "number" | "date" | "text", date format)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(s):
+        return "bool", None
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date", "datetime"
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.dropna().to_numpy(np.float64)
+        return ("integer" if v.size and np.all(v == np.round(v)) else "number"), None
+    fmt, _ = detect_date_format(s)
+    if fmt is not None:
+        return "date", fmt
+    num = pd.to_numeric(s[~_blank(s)].astype(str).str.strip(), errors="coerce")
+    if len(num) and num.notna().all():
+        return "number", None
+    return "text", None
+
+
+def profile(df: Any) -> list[dict[str, Any]]:
+    """One plain dict per column: name, type, blanks, distinct values, an example and, for dates,
+    the detected format and its note (what the roles editor shows)."""
+    out = []
+    for c in df.columns:
+        s = df[c]
+        blank = _blank(s)
+        kind, fmt = _kind(s)
+        vals = s[~blank]
+        note = detect_date_format(s)[1] if kind == "date" else ""
+        out.append({"column": str(c), "type": kind, "blanks": int(blank.sum()),
+                    "distinct": int(vals.nunique()), "example": "" if vals.empty else str(vals.iloc[0])[:40],
+                    "date_format": fmt, "note": note})
+    return out
+
+
+def propose(df: Any, *, max_categories: int = 50, label_column: str | None = None) -> TablePrep:
+    """A role, an encoding and a missing-value policy for every column, with the reason for each.
+
+    From names (``store``, ``*_id``, ``date``, ``label`` ...), types (dates of any common format,
+    numbers, text) and cardinality (unique per row -> id; repeated text -> group when the table
+    has dates; few categories -> one-hot). Columns that cannot be modelled as they are (constant,
+    mostly blank, text with too many values, numbers with stray text) are proposed as dropped or
+    ignored with the reason, never coerced. Blank values get ``median`` (numbers), ``mode``
+    (categories), ``indicator`` (5-50% blank) or ``drop`` (keys, labels).
+    """
+    prof = profile(df)
+    n = len(df)
+    roles: dict[str, str] = {}
+    enc: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    time_col = None
+    for p in prof:
+        if p["type"] == "date" and time_col is None and (p["distinct"] > 1 or n <= 1):
+            time_col = p["column"]
+    for p in prof:
+        c, kind, distinct, blanks = p["column"], p["type"], p["distinct"], p["blanks"]
+        lname, words = c.strip().lower(), _words(c)
+        filled = n - blanks
+        binary = kind in ("bool", "integer") and set(df[c].dropna().astype(float).unique()) <= {0.0, 1.0}
+        if c == label_column or (label_column is None and lname in _LABEL_NAMES and binary):
+            roles[c], reasons[c] = "label", "0/1 values under a label's name (1 = outlier)"
+        elif c == time_col:
+            roles[c], reasons[c] = "time", f"dates ({p['date_format']})" + (f"; {p['note']}" if p["note"] else "")
+        elif kind == "date":
+            roles[c], reasons[c] = "ignore", f"a second date column (the time column is {time_col!r})"
+        elif time_col is not None and lname in _DERIVED:
+            roles[c], reasons[c] = "ignore", f"derived from the date column {time_col!r}"
+        elif lname in ("", "index", "unnamed: 0", "row", "rowid", "row_id") or lname.startswith("unnamed:"):
+            roles[c], reasons[c] = "id", "a row index"
+        elif (words & _GROUP_WORDS or "id" in words) and not words & _MEASURE_WORDS and kind in ("integer", "text"):
+            if distinct == filled and filled > 1:
+                roles[c], reasons[c] = "id", "an identifier's name, unique per row"
+            else:
+                roles[c], reasons[c] = "group", f"an identifier's name, {distinct} distinct values repeated over rows"
+        elif kind == "text" and distinct > max_categories:
+            if distinct == filled:
+                roles[c], reasons[c] = "id", f"text unique per row ({distinct} values)"
+            elif time_col is not None:
+                roles[c], reasons[c] = "group", f"text with {distinct} values repeated over dates: a series key"
+            else:
+                roles[c], reasons[c] = "ignore", (f"text with {distinct} distinct values: too many categories "
+                                                  f"(more than {max_categories}) to encode")
+        elif blanks > 0.5 * n:
+            roles[c], reasons[c] = "ignore", f"mostly blank ({blanks:,} of {n:,})"
+        else:
+            roles[c] = "feature"
+            if distinct <= 1:
+                enc[c], reasons[c] = "drop", "constant: carries no information"
+            elif kind == "text":
+                num = _stray_numbers(df[c])
+                if num is not None:
+                    roles[c], reasons[c] = "ignore", num
+                else:
+                    enc[c], reasons[c] = "onehot", f"{distinct} categories"
+            else:
+                enc[c], reasons[c] = "numeric", {"bool": "true/false", "integer": "whole numbers"}.get(kind, "numbers")
+    prep = TablePrep(roles=roles, encoding=enc, reasons=reasons, max_categories=max_categories,
+                     time_format=next((p["date_format"] for p in prof if p["column"] == time_col), None))
+    prep.missing = default_missing(prep, prof, n)
+    return prep
+
+
+def _stray_numbers(s: Any) -> str | None:
+    """For a text column that is mostly numbers: why it is not modelled as it is (else None)."""
+    import pandas as pd
+
+    text = s[~_blank(s)].astype(str).str.strip()
+    num = pd.to_numeric(text, errors="coerce")
+    bad = num.isna()
+    if len(text) and 0 < bad.sum() and bad.mean() < 0.5:
+        example = text[bad].iloc[0]
+        hint = " (a decimal comma? load with decimal=',')" if re.fullmatch(r"-?\d+,\d+", example) else ""
+        return (f"numbers except {int(bad.sum())} value(s) like {example!r}{hint}: fix them (or blank them) "
+                "to model it")
+    return None
+
+
+def default_missing(prep: TablePrep, prof: Sequence[Mapping[str, Any]], n: int) -> dict[str, str]:
+    """The proposed policy of every column with blanks (keys and labels: drop the rows; numbers:
+    median, or median + indicator when 5-50% are blank; categories: mode)."""
+    out = {}
+    for p in prof:
+        c, blanks = p["column"], p["blanks"]
+        role = prep.roles.get(c)
+        if not blanks or role in ("ignore", None) or (role == "feature" and prep.encoding.get(c) == "drop"):
+            continue
+        if role != "feature":
+            out[c] = "drop"
+        elif prep.encoding.get(c) == "onehot":
+            out[c] = "mode"
+        else:
+            out[c] = "indicator" if blanks >= 0.05 * n else "median"
+    return out
+
+
+def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: Any = None,
+                 time_format: str | None = None, window: str = "rows", window_weeks: int = 4,
+                 scaling: str = "global", columns_are_series: Any = False, id_columns: Any = None,
+                 group_columns: Any = None, time_column: str | None = None, ignore_columns: Any = None,
+                 label_column: str | None = None, feature_columns: Any = None, meta_columns: Any = None,
+                 positive: Any = None, max_categories: int = 50) -> TablePrep:
+    """The proposal of :func:`propose`, overridden by the explicit choices (the CLI/API options).
+
+    ``roles`` maps columns to roles (``"Store:group,Date:time"`` or a dict; ``"auto"`` keeps the
+    proposal); ``id_columns`` / ``group_columns`` / ``time_column`` / ``ignore_columns`` /
+    ``label_column`` / ``feature_columns`` set one role for several columns (``meta_columns`` is
+    ``id_columns``; with ``feature_columns`` every column not given a role is ignored);
+    ``encoding`` maps features to numeric / onehot / drop; ``missing`` maps columns to a policy,
+    or is one policy for every feature with blanks.
+    """
+    cols = [str(c) for c in df.columns]
+    explicit: dict[str, str] = {}
+    if isinstance(roles, str) and roles.strip().lower() == "auto":
+        roles = None
+    explicit.update(parse_mapping(roles, "role", ROLES))
+    for role, given in (("id", _as_list(id_columns) + _as_list(meta_columns)), ("group", _as_list(group_columns)),
+                        ("time", _as_list(time_column)), ("ignore", _as_list(ignore_columns)),
+                        ("label", _as_list(label_column)), ("feature", _as_list(feature_columns))):
+        for c in given:
+            explicit[c] = role
+    unknown = [c for c in explicit if c not in cols]
+    if unknown:
+        raise InputError(f"column(s) {', '.join(map(repr, unknown))} not found; the columns are: {_shown(cols, 30)}")
+    prep = propose(df, max_categories=max_categories, label_column=label_column)
+    if feature_columns is not None:
+        for c, r in prep.roles.items():
+            if r == "feature" and c not in explicit:
+                prep.roles[c], prep.reasons[c] = "ignore", "not in feature_columns"
+    for c, r in explicit.items():
+        if prep.roles.get(c) != r:
+            prep.reasons[c] = "set by you"
+        prep.roles[c] = r
+    for role in ("time", "label"):
+        chosen = prep.columns(role)
+        if len(chosen) > 1:
+            keep = [c for c in chosen if explicit.get(c) == role] or chosen[:1]
+            if len(keep) > 1:
+                raise InputError(f"only one column can have the role {role!r}; got {', '.join(keep)}")
+            for c in chosen:
+                if c != keep[0]:
+                    prep.roles[c], prep.reasons[c] = "ignore", f"another column is the {role} column"
+    prof = profile(df)
+    kinds = {p["column"]: p for p in prof}
+    for c in prep.features():
+        if c not in prep.encoding:
+            prep.encoding[c] = "onehot" if kinds[c]["type"] == "text" else "numeric"
+    prep.encoding.update(parse_mapping(encoding, "encoding", ENCODINGS))
+    for c in list(prep.encoding):
+        if prep.roles.get(c) != "feature":
+            prep.encoding.pop(c)
+    if time_format:
+        prep.time_format = str(time_format)
+    elif prep.time_column and kinds[prep.time_column]["date_format"]:
+        prep.time_format = kinds[prep.time_column]["date_format"]
+    elif prep.time_column:
+        prep.time_format = None
+    prep.missing = default_missing(prep, prof, len(df))
+    if isinstance(missing, str) and missing.strip() and not any(s in missing for s in ":="):
+        policy = missing.strip()
+        if policy not in MISSING:
+            raise InputError(f"missing policy {policy!r}: choose one of {', '.join(MISSING)}")
+        for c in prep.missing:
+            if prep.roles[c] == "feature" or policy in ("drop", "refuse"):
+                prep.missing[c] = policy
+    else:
+        prep.missing.update(parse_mapping(missing, "missing policy", MISSING))
+    prep.window, prep.scaling = str(window), str(scaling)
+    if prep.window not in WINDOWS:
+        raise InputError(f"window {window!r}: choose one of {', '.join(WINDOWS)}")
+    if prep.scaling not in SCALINGS:
+        raise InputError(f"scaling {scaling!r}: choose one of {', '.join(SCALINGS)}")
+    try:
+        prep.window_weeks = int(window_weeks)
+    except (TypeError, ValueError):
+        raise InputError(f"window_weeks must be a whole number, got {window_weeks!r}") from None
+    if prep.window_weeks < 1:
+        raise InputError(f"window_weeks must be at least 1, got {window_weeks!r}")
+    prep.columns_are_series = str(columns_are_series).strip().lower() in ("1", "true", "yes", "on")
+    prep.positive = positive
+    return prep
+
+
+def wants_table(options: Mapping[str, Any]) -> bool:
+    """True when loader options ask for the table preparation (any of :data:`OPTIONS` given)."""
+    return any(options.get(k) not in (None, "", [], {}, False) for k in OPTIONS if k in options)
+
+
+# ---------------------------------------------------------------------------------- prepare / apply
+def prepare(df: Any, prep: TablePrep, *, name: str = "table") -> PreparedTable:
+    """Fit ``prep`` on ``df`` (fill values, categories, date format, series levels) and apply it.
+
+    Returns the :class:`PreparedTable` whose ``prep`` is the fitted record; ``apply(df,
+    result.prep)`` gives the same rows.
+    """
+    _check(prep)
+    return _run(df, replace(prep, fitted=None), name=name, fit=True)
+
+
+def apply(df: Any, prep: TablePrep | Mapping[str, Any], *, name: str = "input") -> PreparedTable:
+    """Apply a fitted preparation to new rows (a pandas DataFrame, or a pyarrow Table / batch).
+
+    The same roles, date format, missing-value policies (with the training table's fill values),
+    categories, window and per-series levels; columns the preparation needs but ``df`` lacks are
+    named; blanks where the policy is ``refuse`` and series unknown to per-series scaling are
+    refused. Vectorised: one call per batch.
+    """
+    if isinstance(prep, Mapping):
+        prep = TablePrep.from_dict(prep)
+    if prep.fitted is None:
+        raise InputError("this table preparation was never fitted; prepare the training table first")
+    if hasattr(df, "to_pandas") and not hasattr(df, "iloc"):
+        df = df.to_pandas()
+    return _run(df, prep, name=name, fit=False)
+
+
+def _check(prep: TablePrep) -> None:
+    if not prep.features() or all(prep.encoding.get(c) == "drop" for c in prep.features()):
+        raise InputError("no column is a modelled feature; give at least one column the role 'feature' "
+                         "(numeric or one-hot)")
+    if prep.window != "rows" and not prep.time_column:
+        raise InputError(f"window {prep.window!r} needs a time column; give the date column the role 'time'")
+    if prep.columns_are_series and prep.window == "rows":
+        raise InputError("columns_are_series (one series per column) needs window 'week' or 'weeks'")
+    if prep.scaling == "series" and not prep.columns("group") and not prep.columns_are_series:
+        raise InputError("per-series scaling needs a series: give the store / market / category column the role "
+                         "'group' (or set columns_are_series for one column per series)")
+
+
+def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
+    import pandas as pd
+
+    df = df.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    fitted: dict[str, Any] = {} if fit else dict(prep.fitted or {})
+    notes: list[str] = []
+    used = [c for c in prep.used() if fit or prep.roles[c] != "label" or c in df.columns]  # labels: optional later
+    lacking = [c for c in used if c not in df.columns]
+    if lacking:
+        need = ", ".join(f"{c} ({prep.roles[c]})" for c in lacking[:10])
+        raise InputError(f"{name}: the table lacks column(s) {need} that the preparation uses; the columns are: "
+                         f"{_shown(list(df.columns), 20)}")
+    if fit:
+        fitted["columns"] = list(df.columns)
+        fitted["profile"] = profile(df)
+    n_in = len(df)
+    df = df.reset_index(drop=True)
+
+    # blanks: the rows dropped by a 'drop' policy, refusals for 'refuse'
+    keep = np.ones(n_in, dtype=bool)
+    blanks = {c: _blank(df[c]) for c in used}
+    for c, b in blanks.items():
+        if not b.any():
+            continue
+        policy = prep.missing.get(c, "refuse")
+        role = prep.roles[c]
+        if policy == "refuse":
+            where = f"{name}: column {c!r} has {int(b.sum()):,} blank value(s) (data rows {_rows_text(b)})"
+            if not fit:
+                raise InputError(f"{where}, but the model was trained without blanks there (policy 'refuse'); fill or "
+                                 "drop those rows before scoring, or train again with a missing-value policy for it")
+            raise InputError(f"{where}; choose what to do with them: missing={c}:" + (
+                "drop" if role != "feature" else "drop|median|mode|zero|indicator"))
+        if policy == "drop":
+            keep &= ~b
+            notes.append(f"{int(b.sum()):,} row(s) dropped for a blank {c}")
+        elif role != "feature":
+            raise InputError(f"{name}: column {c!r} ({role}) has blanks, which cannot be filled; use missing={c}:drop")
+    dropped = int((~keep).sum())
+    if fit and dropped:
+        notes.append(f"{dropped:,} of {n_in:,} rows dropped in all")
+    src_rows = np.flatnonzero(keep)
+    d = df.iloc[src_rows].reset_index(drop=True)
+    if len(d) == 0:
+        raise InputError(f"{name}: no row is left after dropping the rows with blanks; choose another missing "
+                         "policy for the columns with many blanks")
+
+    # time
+    time_col = prep.time_column
+    dates = None
+    if time_col:
+        fmt = fitted.get("time_format") if not fit else prep.time_format
+        dates, fmt = parse_dates(d[time_col], fmt, column=time_col)
+        fitted["time_format"] = fmt
+        d[time_col] = dates
+
+    # features at row level (float64), their names and their scaling source
+    blocks, names, sources = [], [], []
+    fills: dict[str, Any] = fitted.setdefault("fill", {}) if not fit else {}
+    cats: dict[str, list[str]] = fitted.setdefault("categories", {}) if not fit else {}
+    for c in prep.features("numeric"):
+        v = _numeric(d[c], c, name)
+        miss = np.isnan(v)
+        policy = prep.missing.get(c, "refuse")
+        if fit:
+            fills[c] = _fill_value(v[~miss], policy, c, name) if policy in ("median", "mode", "zero", "indicator") \
+                else None
+        if miss.any():
+            if fills.get(c) is None:
+                raise InputError(f"{name}: column {c!r} has blank value(s) but the model was trained without a fill "
+                                 "value for it (it had no blanks then); drop those rows first")
+            v = np.where(miss, float(fills[c]), v)
+            notes.append(f"{int(miss.sum()):,} blank {c} filled with {fills[c]:.6g}")
+        blocks.append(v[:, None])
+        names.append(c)
+        sources.append(c)
+        if policy == "indicator":
+            blocks.append(miss.astype(np.float64)[:, None])
+            names.append(f"{c} (blank)")
+            sources.append(None)
+    for c in prep.features("onehot"):
+        s = d[c]
+        b = _blank(s)
+        text = s.astype(str).str.strip()
+        policy = prep.missing.get(c, "refuse")
+        if b.any():
+            if policy == "indicator":
+                text = text.where(~b, "(blank)")
+            else:
+                if fit:
+                    fills[c] = _fill_value(text[~b], "mode", c, name)
+                if fills.get(c) is None:
+                    raise InputError(f"{name}: column {c!r} has blanks but the model had no fill value for it")
+                text = text.where(~b, str(fills[c]))
+                notes.append(f"{int(b.sum()):,} blank {c} filled with {fills[c]!r}")
+        if fit:
+            values = sorted(text.unique())
+            if len(values) > prep.max_categories:
+                raise InputError(f"{name}: column {c!r} has {len(values)} distinct values (more than "
+                                 f"{prep.max_categories}), too many to one-hot encode; give it the role group, id or "
+                                 "ignore, or raise max_categories")
+            cats[c] = values
+        codes = pd.Categorical(text, categories=cats[c]).codes
+        unseen = codes < 0
+        if unseen.any():
+            notes.append(f"{int(unseen.sum()):,} row(s) with a {c} not seen in training (like "
+                         f"{text[unseen].iloc[0]!r}): encoded as none of its categories")
+        onehot = np.zeros((len(d), len(cats[c])), dtype=np.float64)
+        onehot[np.flatnonzero(~unseen), codes[~unseen]] = 1.0
+        blocks.append(onehot)
+        names.extend(f"{c}={v}" for v in cats[c])
+        sources.extend([None] * len(cats[c]))
+    if fit:
+        fitted["fill"], fitted["categories"] = fills, cats
+    V = np.hstack(blocks) if blocks else np.zeros((len(d), 0))
+
+    # labels
+    y = None
+    if prep.label_column and prep.label_column in d:
+        y = _labels(d[prep.label_column], prep.positive, prep.label_column, name)
+
+    # windows
+    groups = prep.columns("group")
+    if prep.window == "rows":
+        X, feat, src = V, names, _pool_weekdays(names, sources)
+        meta = d.copy()
+        meta.insert(0, SOURCE_ROW, src_rows)
+    else:
+        X, feat, src, meta, y = _windows(d, V, names, sources, y, prep, groups, dates, name, notes)
+
+    # per-series scaling
+    if prep.scaling == "series":
+        keys = series_keys(meta, prep)
+        X = _scale_series(X, keys, src, fitted, fit, name)
+    if fit:
+        fitted["feature_names"] = list(feat)
+        fitted["sources"] = list(src)
+        fitted["rows"] = int(len(X))
+    elif list(feat) != list(fitted.get("feature_names", feat)):
+        raise InputError(f"{name}: the prepared rows have features {_shown(list(feat))} but the model was trained on "
+                         f"{_shown(fitted['feature_names'])}")
+    if len(X) == 0:
+        raise InputError(f"{name}: no complete window is left; check the window and the dates")
+    out_prep = replace(prep, fitted=fitted)
+    notes.insert(0, f"{n_in:,} rows -> {len(X):,} model rows x {X.shape[1]} features")
+    return PreparedTable(X=np.ascontiguousarray(X, dtype=np.float64), feature_names=list(feat),
+                         meta=meta.reset_index(drop=True), y=y, prep=out_prep, notes=notes)
+
+
+def _numeric(s: Any, c: str, name: str) -> np.ndarray:
+    """A column as float64 (blanks NaN); text that is not a number is refused, never coerced."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return s.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        raise InputError(f"{name}: column {c!r} holds dates, which are not a numeric feature; give it the role "
+                         "'time' or 'ignore'")
+    b = _blank(s)
+    text = s.astype(str).str.strip()
+    num = pd.to_numeric(text.where(~b), errors="coerce")
+    bad = num.isna().to_numpy() & ~b
+    if bad.any():
+        example = str(text[bad].iloc[0])
+        hint = (" (a decimal comma: load with decimal=',')" if re.fullmatch(r"-?\d+,\d+", example)
+                else " (thousands separators? remove them)" if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", example)
+                else "")
+        raise InputError(f"{name}: column {c!r} is numeric except for {int(bad.sum())} value(s) like {example!r} "
+                         f"(data rows {_rows_text(bad)}){hint}; fix or blank those entries, or encode the column as "
+                         "one-hot or ignore it")
+    return num.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _fill_value(v: Any, policy: str, c: str, name: str) -> Any:
+    import pandas as pd
+
+    if policy == "zero":
+        return 0.0
+    if len(v) == 0:
+        raise InputError(f"{name}: column {c!r} has no value to compute a fill from; ignore it")
+    if policy == "mode":
+        m = pd.Series(v).mode()
+        return m.iloc[0].item() if hasattr(m.iloc[0], "item") else m.iloc[0]
+    return float(np.median(np.asarray(v, dtype=np.float64)))
+
+
+def _labels(s: Any, positive: Any, c: str, name: str) -> np.ndarray:
+    from odcore.data.validate import check_labels
+
+    if positive is not None:
+        pos = _as_list(positive) if not isinstance(positive, (int, float, bool)) else [positive]
+        return np.isin(s.astype(str).to_numpy(), [str(p) for p in pos]).astype(np.int64)
+    return check_labels(s.to_numpy(), f"{name}: column {c!r}")
+
+
+def _pool_weekdays(names: list[str], sources: list[str | None]) -> list[str | None]:
+    """Rows as they are: the seven day columns of a weekly-rows table share one level (one source)."""
+    lower = [str(n).lower()[:3] if s is not None else None for n, s in zip(names, sources)]
+    if all(d in lower for d in DAYS):
+        return ["mon..sun" if (s is not None and lo in DAYS and len(str(n)) <= 9) else s
+                for n, s, lo in zip(names, sources, lower)]
+    return list(sources)
+
+
+def series_keys(meta: Any, prep: TablePrep) -> np.ndarray:
+    """The series each prepared row belongs to: its group values (and, for one series per column,
+    the column), joined by ' / '."""
+    parts = [meta[c].astype(str).to_numpy() for c in prep.columns("group")]
+    if prep.columns_are_series and SERIES in meta:
+        parts.append(meta[SERIES].astype(str).to_numpy())
+    if not parts:
+        return np.full(len(meta), "", dtype=object)
+    out = parts[0].astype(object)
+    for p in parts[1:]:
+        out = out + " / " + p
+    return out
+
+
+def _windows(d: Any, V: np.ndarray, names: list[str], sources: list[str | None], y: np.ndarray | None,
+             prep: TablePrep, groups: list[str], dates: Any, name: str, notes: list[str]):
+    """Rows -> windows (``week``: seven days; ``weeks``: k consecutive weeks) per series."""
+    import pandas as pd
+
+    time_col = prep.time_column
+    key_frame = d[groups].reset_index(drop=True) if groups else pd.DataFrame(index=range(len(d)))
+    if prep.columns_are_series:
+        if any(s is None for s in sources):
+            raise InputError(f"{name}: one series per column needs numeric features only (no one-hot or blank "
+                             "indicator features); change their encoding or missing policy")
+        p = V.shape[1]
+        key_frame = key_frame.loc[np.repeat(np.arange(len(d)), p)].reset_index(drop=True)
+        key_frame[SERIES] = np.tile(np.asarray(names, dtype=object), len(d))
+        dates = pd.Series(np.repeat(dates.to_numpy(), p))
+        y = None if y is None else np.repeat(y, p)
+        V = V.reshape(-1, 1)
+        names, sources = ["value"], ["value"]
+    key_cols = list(key_frame.columns)
+    t = pd.Series(pd.to_datetime(dates).to_numpy()).reset_index(drop=True)
+    if prep.window == "week" and (t != t.dt.normalize()).any():
+        raise InputError(f"{name}: column {time_col!r} holds times within a day; daily windows need one row per day")
+    t = t.dt.normalize() if prep.window == "week" else t
+    key = pd.Series(series_keys(key_frame, prep) if key_cols else np.full(len(t), ""), dtype=object)
+    order = np.lexsort((t.to_numpy(), key.to_numpy().astype(str)))
+    key, t, V = key.iloc[order].reset_index(drop=True), t.iloc[order].reset_index(drop=True), V[order]
+    key_frame = key_frame.iloc[order].reset_index(drop=True)
+    y = None if y is None else y[order]
+    dup = (key.to_numpy() == np.roll(key.to_numpy(), 1)) & (t.to_numpy() == np.roll(t.to_numpy(), 1))
+    dup[0] = False
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        where = f"series {key.iloc[i]!r}, " if key.iloc[i] else ""
+        raise InputError(f"{name}: {int(dup.sum())} repeated dates ({where}{t.iloc[i].date()}); windows need one row "
+                         "per series and date: give the column that tells the rows apart the role 'group', or "
+                         "aggregate the file first")
+    if prep.window == "week":
+        dow = t.dt.dayofweek.to_numpy()
+        start = (t - pd.to_timedelta(dow, unit="D")).to_numpy()
+        kk = key.to_numpy()
+        new_block = np.r_[True, (kk[1:] != kk[:-1]) | (start[1:] != start[:-1])]  # sorted: blocks are contiguous
+        block_id = np.cumsum(new_block) - 1
+        counts = np.bincount(block_id)
+        full = counts[block_id] == 7
+        k, labels = 7, list(DAYS)
+        win_start = start[full][::7]
+        last = t.to_numpy()[full][6::7]
+        n_part = int((counts < 7).sum())
+        if n_part:
+            notes.append(f"{n_part:,} partial week(s) dropped ({int((~full).sum()):,} day rows)")
+    else:
+        k = prep.window_weeks
+        tt = t.to_numpy()
+        step = np.diff(tt).astype("timedelta64[D]").astype(np.int64) if len(tt) > 1 else np.zeros(0, np.int64)
+        same = key.to_numpy()[1:] == key.to_numpy()[:-1]
+        gaps = step[same]
+        if gaps.size and np.median(gaps) != 7:
+            raise InputError(f"{name}: window 'weeks' needs weekly rows (7 days apart within a series); here they are "
+                             f"{np.median(gaps):g} days apart (median); use window 'week' for daily rows")
+        new_run = np.r_[True, ~same | (step != 7)]
+        run = np.cumsum(new_run) - 1
+        pos = np.arange(len(tt)) - np.flatnonzero(new_run)[run]
+        slot = pos // k
+        win = np.cumsum(np.r_[True, (run[1:] != run[:-1]) | (slot[1:] != slot[:-1])]) - 1
+        counts = np.bincount(win)
+        full = counts[win] == k
+        labels = [f"w{i + 1}" for i in range(k)] if k > 1 else [""]
+        win_start = tt[full][::k]
+        last = tt[full][k - 1::k]
+        n_part = int((counts < k).sum())
+        if n_part:
+            notes.append(f"{n_part:,} incomplete window(s) of fewer than {k} consecutive weeks dropped "
+                         f"({int((~full).sum()):,} rows)")
+    n_win = int(full.sum()) // k
+    W = V[full].reshape(n_win, k, V.shape[1])  # (window, position, value column)
+    X = W.transpose(0, 2, 1).reshape(n_win, V.shape[1] * k)  # value-column-major: col1 pos1..k, col2 ...
+    single = len(names) == 1
+    feat = [(lab if single else f"{nm} {lab}".strip()) or nm for nm in names for lab in labels]
+    src = [s for s in sources for _ in labels]
+    meta = key_frame[full].iloc[::k].reset_index(drop=True)
+    meta[WINDOW_START] = win_start
+    meta[WINDOW_END] = last
+    for j, f in enumerate(feat):  # the window's values before any scaling, at full precision
+        if f not in meta:
+            meta[f] = X[:, j]
+    if y is not None:
+        y = y[full].reshape(n_win, k).max(axis=1)
+    notes.append(f"{n_win:,} window(s) of {k} {'days' if prep.window == 'week' else 'weeks'}"
+                 + (f" over {key[full].nunique():,} series" if key_cols else ""))
+    return X, feat, src, meta, y
+
+
+def _scale_series(X: np.ndarray, keys: np.ndarray, sources: list[str | None], fitted: dict[str, Any], fit: bool,
+                  name: str) -> np.ndarray:
+    """Eq. ``z = (x - mean_{g,s}) / std_{g,s}`` per series ``g`` and source column ``s`` (moments over every
+    value of ``s`` in ``g``; a constant series keeps scale 1)."""
+    import pandas as pd
+
+    srcs = [s for s in dict.fromkeys(sources) if s is not None]
+    if fit:
+        series = sorted(set(keys.tolist()))
+        codes = pd.Categorical(keys, categories=series).codes
+        mean = np.zeros((len(series), len(srcs)))
+        scale = np.ones((len(series), len(srcs)))
+        for j, s in enumerate(srcs):
+            cols = [i for i, x in enumerate(sources) if x == s]
+            v = X[:, cols]
+            cnt = np.bincount(codes, minlength=len(series)) * len(cols)
+            m = np.bincount(codes, weights=v.sum(axis=1), minlength=len(series)) / np.maximum(cnt, 1)
+            sq = np.bincount(codes, weights=((v - m[codes][:, None]) ** 2).sum(axis=1), minlength=len(series))
+            sd = np.sqrt(sq / np.maximum(cnt, 1))
+            mean[:, j] = m
+            scale[:, j] = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(m)), sd, 1.0)
+        fitted["series"] = {"keys": series, "sources": srcs, "mean": mean.tolist(), "scale": scale.tolist()}
+    st = fitted.get("series")
+    if not st:
+        raise InputError(f"{name}: the preparation has no per-series levels; prepare the training table first")
+    codes = pd.Categorical(keys, categories=st["keys"]).codes
+    if (codes < 0).any():
+        unseen = sorted(set(keys[codes < 0].tolist()))
+        raise InputError(f"{name}: series {', '.join(map(repr, unseen[:5]))}{' ...' if len(unseen) > 5 else ''} "
+                         "were not in the training table, so their level is unknown to per-series scaling; train "
+                         "with them, or use global scaling")
+    mean, scale = np.asarray(st["mean"]), np.asarray(st["scale"])
+    out = X.copy()
+    for j, s in enumerate(st["sources"]):
+        cols = [i for i, x in enumerate(sources) if x == s]
+        out[:, cols] = (X[:, cols] - mean[codes, j][:, None]) / scale[codes, j][:, None]
+    return out
+
+
+def to_units(prep: TablePrep | Mapping[str, Any] | None, X: Any, meta: Any) -> np.ndarray:
+    """Prepared values (inputs, reconstructions, neighbour means) back in the data's units: the
+    inverse of per-series scaling, ``x = z * std_{g,s} + mean_{g,s}``; the identity otherwise."""
+    X = np.asarray(X, dtype=np.float64)
+    if prep is None:
+        return X
+    if isinstance(prep, Mapping):
+        prep = TablePrep.from_dict(prep)
+    st = (prep.fitted or {}).get("series")
+    if prep.scaling != "series" or not st:
+        return X
+    import pandas as pd
+
+    keys = series_keys(meta, prep)
+    codes = pd.Categorical(keys, categories=st["keys"]).codes
+    sources = prep.fitted["sources"]
+    mean, scale = np.asarray(st["mean"]), np.asarray(st["scale"])
+    out = X.copy()
+    for j, s in enumerate(st["sources"]):
+        cols = [i for i, x in enumerate(sources) if x == s]
+        out[..., cols] = X[..., cols] * scale[codes, j][:, None] + mean[codes, j][:, None]
+    return out
+
+
+def key_columns(prep: TablePrep | Mapping[str, Any], meta_columns: Sequence[str] = ()) -> list[str]:
+    """The metadata columns that identify a prepared row: the source row, id, group and time
+    columns (rows as they are), or the group, series and window dates (windows)."""
+    if isinstance(prep, Mapping):
+        prep = TablePrep.from_dict(prep)
+    if prep.window == "rows":
+        cols = [SOURCE_ROW] + prep.columns("id") + prep.columns("group") + prep.columns("time")
+    else:
+        cols = prep.columns("group") + ([SERIES] if prep.columns_are_series else []) + [WINDOW_START, WINDOW_END]
+    return [c for c in cols if not meta_columns or c in meta_columns]
+
+
+def known_normal_mask(meta: Any, spec: str) -> np.ndarray:
+    """Rows marked as known normal (WALDO's labelled inliers) by ``spec``:
+
+    - ``"before=YYYY-MM-DD"`` / ``"after=YYYY-MM-DD"``: rows (windows) whose date (window start)
+      is before / on or after the date;
+    - ``"COLUMN=v1|v2"``: rows whose ``COLUMN`` is one of the values;
+    - ``"COLUMN"``: a 0/1 (or true/false) column, 1 = known normal.
+    """
+    import pandas as pd
+
+    if meta is None:
+        raise InputError("known-normal rows need the table's columns, and this dataset has none")
+    spec = str(spec).strip()
+    col, sep, value = spec.partition("=")
+    col = col.strip()
+    if col in ("before", "after") and sep:
+        dcol = WINDOW_START if WINDOW_START in meta else next(
+            (c for c in meta.columns if pd.api.types.is_datetime64_any_dtype(meta[c])), None)
+        if dcol is None:
+            raise InputError(f"known_normal={spec!r} needs a date column; give the date column the role 'time'")
+        try:
+            when = pd.Timestamp(value.strip())
+        except (ValueError, TypeError):
+            raise InputError(f"known_normal={spec!r}: {value!r} is not a date (use YYYY-MM-DD)") from None
+        d = pd.to_datetime(meta[dcol])
+        return (d < when).to_numpy() if col == "before" else (d >= when).to_numpy()
+    if col not in meta:
+        raise InputError(f"known_normal={spec!r}: no column {col!r}; the columns are {_shown(list(meta.columns))}")
+    s = meta[col]
+    if sep:
+        wanted = [v.strip() for v in value.split("|")]
+        return s.astype(str).str.strip().isin(wanted).to_numpy()
+    vals = set(s.dropna().astype(str).str.strip().str.lower().unique())
+    if not vals <= {"0", "1", "0.0", "1.0", "true", "false"}:
+        raise InputError(f"known_normal column {col!r} must hold 0/1 or true/false (1 = known normal); use "
+                         f"{col}=VALUE to pick rows by value")
+    return s.astype(str).str.strip().str.lower().isin(["1", "1.0", "true"]).to_numpy()
+
+
+def pop_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Remove and return the table options (:data:`OPTIONS`) from a loader's ``options``."""
+    return {k: options.pop(k) for k in list(options) if k in OPTIONS}
