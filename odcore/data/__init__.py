@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from odcore.data import builtins as _b
+from odcore.data.access import shared_data_dir
 from odcore.data.formats import frame_to_dataset
 from odcore.data.loaders import FORMATS, detect_format, load_file
 from odcore.data.protocols import PROTOCOLS, protocol_defaults, protocol_help, split
@@ -60,14 +61,6 @@ def builtin_info() -> dict[str, str]:
     return {k: v[1] for k, v in _BUILTINS.items()}
 
 
-def shared_data_dir() -> Path:
-    """Folder of the shared real datasets: env ``ODCORE_DATA_DIR``, else ``<repo>/../shared/datasets``."""
-    env = os.environ.get("ODCORE_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
-
-
 def _builtin_options(fn: Callable[..., Any]) -> list[str]:
     return [p.name for p in inspect.signature(fn).parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY]
@@ -100,8 +93,12 @@ def load_bytes(filename: str, data: bytes, **options: Any) -> Dataset:
     """Load an uploaded file's bytes (format from ``format=``, the name or the content)."""
     if not data:
         raise InputError(f"{filename}: the uploaded file is empty")
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name) or "upload"
-    with tempfile.TemporaryDirectory(prefix="odcore-upload-") as tmp:
+    from odcore.data.access import uploads_dir
+
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name).lstrip(".") or "upload"
+    folder = uploads_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".upload-", dir=folder) as tmp:  # hidden: not in the picker
         path = Path(tmp) / safe
         path.write_bytes(data)
         ds = load_file(path, **options)

@@ -14,12 +14,16 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from odcore.data import limits
+from odcore.data.limits import Limits
 from odcore.data.record import Dataset
 from odcore.data.validate import MIN_ROWS, check_finite, check_labels, check_rows
 from odcore.errors import InputError
@@ -32,13 +36,20 @@ PARQUET_MAGIC = b"PAR1"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # ----------------------------------------------------------------------------- helpers
+NPY_MAGIC = b"\x93NUMPY"
+#: text encodings recognised by their byte-order mark (longest first)
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def open_binary(path: Path) -> BinaryIO:
-    """The file opened for binary reading, through gzip when it starts with the gzip magic."""
+def open_binary(path: Path, lim: Limits | None = None) -> BinaryIO:
+    """The file's content for binary reading: through gzip when it starts with the gzip magic, and
+    bounded by the limits in force (:func:`odcore.data.limits.active`): at most ``max_bytes``
+    decompressed bytes, then :class:`~odcore.data.limits.LimitError`."""
+    lim = lim or limits.active()
     with open(path, "rb") as f:
         magic = f.read(2)
-    return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")  # noqa: SIM115 - closed by caller
+    return io.BufferedReader(limits.LimitedReader(raw, lim, Path(path).name), buffer_size=1 << 16)
 
 
 def read_head(path: Path, n: int = 8192) -> bytes:
@@ -46,8 +57,9 @@ def read_head(path: Path, n: int = 8192) -> bytes:
     try:
         with open_binary(path) as f:
             return f.read(n)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path.name}: cannot read the file ({exc}); it may be truncated or not really gzip") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{path.name}: cannot read the file ({_short(exc)}); it may be truncated or not really "
+                         "gzip") from None
 
 
 def is_idx(head: bytes) -> bool:
@@ -56,22 +68,61 @@ def is_idx(head: bytes) -> bool:
         and 1 <= head[3] <= 4
 
 
-def looks_binary(head: bytes) -> bool:
-    """True when ``head`` holds NUL bytes or is not UTF-8 text."""
+def text_encoding(head: bytes) -> str | None:
+    """The encoding of a text file from its first bytes: a byte-order mark (UTF-8, UTF-16), UTF-16
+    without one (every other byte NUL), else UTF-8; None when the bytes are not text."""
+    for bom, enc in _BOMS:
+        if head.startswith(bom):
+            return enc
+    sample = head[: len(head) - len(head) % 2]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
     if b"\x00" in head:
-        return True
+        return None
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
         # a multi-byte character cut at the end of the sample is fine
-        return exc.start < len(head) - 4
-    return False
+        return "utf-8" if exc.start >= len(head) - 4 else None
+    return "utf-8"
+
+
+def decode_head(head: bytes, encoding: str) -> str:
+    """``head`` decoded (a character cut at the end is dropped)."""
+    return head.decode(encoding, errors="ignore")
+
+
+def looks_binary(head: bytes) -> bool:
+    """True when ``head`` is not text in one of the encodings :func:`text_encoding` recognises."""
+    enc = text_encoding(head)
+    return enc is None or "\x00" in decode_head(head, enc)
 
 
 def is_gzip(p: Path) -> bool:
     """True when the file starts with the gzip magic."""
     with open(p, "rb") as f:
         return f.read(2) == GZIP_MAGIC
+
+
+def open_text(path: Path, *, sep: str | None = None, lim: Limits | None = None, encoding: str | None = None) -> Any:
+    """The file's content as text: encoding from its first bytes (BOM, UTF-16), decompressed,
+    bounded by the limits in force, and, with ``sep``, refusing fields longer than ``max_field``."""
+    lim = lim or limits.active()
+    if encoding is None:
+        encoding = text_encoding(read_head(path)) or "utf-8"
+    text = io.TextIOWrapper(open_binary(path, lim), encoding=encoding, newline="")
+    return limits.FieldChecker(text, lim, path.name, sep) if sep is not None else text
+
+
+def _short(exc: BaseException, limit: int = 100) -> str:
+    """An exception's first line, shortened and with unprintable characters replaced (for messages)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refuse_unknown_options(fn: str, options: dict[str, Any]) -> None:
@@ -96,24 +147,36 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gz or plain) into an array of its declared shape."""
+    """Read an IDX file (gz or plain) into an array of its declared shape.
+
+    The declared shape is checked against the limits in force before the data are read, and the
+    data must fill it exactly (a truncated file is refused, not padded)."""
     p = Path(path)
-    with open_binary(p) as f:
-        data = f.read()
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_DTYPES:
-        raise InputError(f"{p.name}: not an IDX file (bad magic number); MNIST files are named like "
-                         "t10k-images-idx3-ubyte.gz")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise InputError(f"{p.name}: the IDX header is truncated")
-    shape = tuple(int(v) for v in np.frombuffer(data[4:header], dtype=">u4"))
-    dtype = np.dtype(_IDX_DTYPES[data[2]])
-    need = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != need:
-        raise InputError(f"{p.name}: the IDX header declares shape {shape} ({need} bytes) but the file holds "
-                         f"{len(data) - header} bytes; the file is truncated or damaged")
-    return np.frombuffer(data[header:], dtype=dtype).reshape(shape)
+    lim = limits.active()
+    try:
+        with open_binary(p, lim) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES or not 1 <= magic[3] <= 4:
+                raise InputError(f"{p.name}: not an IDX file (bad magic number); MNIST files are named like "
+                                 "t10k-images-idx3-ubyte.gz")
+            ndim = magic[3]
+            dims = f.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise InputError(f"{p.name}: the IDX header is truncated; the file is damaged, download it again")
+            shape = tuple(int(v) for v in np.frombuffer(dims, dtype=">u4"))
+            dtype = np.dtype(_IDX_DTYPES[magic[2]])
+            lim.check_shape(p.name, shape[0], int(np.prod(shape[1:], dtype=np.int64)) if ndim > 1 else 1)
+            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            lim.check_bytes(p.name, need)
+            data = f.read(need + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{p.name}: cannot read the IDX file ({_short(exc)}); it is truncated or damaged, "
+                         "download it again") from None
+    if len(data) != need:
+        raise InputError(f"{p.name}: the IDX header declares shape {shape} ({need:,} bytes) but the file holds "
+                         f"{len(data):,}{'+' if len(data) > need else ''} bytes; the file is truncated or damaged, "
+                         "download it again")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 # ----------------------------------------------------------------------------- ODDS .mat / ADBench .npz
@@ -121,6 +184,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def _xy_dataset(X: Any, y: Any, p: Path, kind: str) -> Dataset:
     X = np.asarray(X)
+    if X.dtype.hasobject or X.dtype.kind not in "biuf":
+        raise InputError(f"{p.name}: X is not a numeric matrix (it holds {X.dtype.name} values); save X as numbers")
     if X.ndim != 2:
         raise InputError(f"{p.name}: X must be a 2-D matrix (rows x features), found shape {X.shape}")
     try:
@@ -136,35 +201,55 @@ def _xy_dataset(X: Any, y: Any, p: Path, kind: str) -> Dataset:
                    notes=f"{kind}: {X.shape[0]:,} rows x {X.shape[1]} features{share}; y=1 marks outliers.")
 
 
+_MAT_NOT_NUMERIC = {"cell": "a cell array", "struct": "a struct", "char": "text", "object": "an object",
+                    "sparse": "a sparse matrix", "function_handle": "a function handle", "logical": None}
+
+
 def load_mat(path: str | os.PathLike, **options: Any) -> Dataset:
     """ODDS ``.mat`` file with matrices ``X`` (n, d) and ``y`` (n, 1), y = 1 outlier.
 
-    MATLAB v5 files are read with scipy; v7.3 files (HDF5) with h5py when it is installed.
+    MATLAB v5 files are read with scipy (the shapes are checked against the limits from the file's
+    variable headers first); v7.3 files (HDF5) with h5py.
     """
     refuse_unknown_options("load_mat", options)
     p = Path(path)
+    lim = limits.active()
     with open(p, "rb") as f:
         head = f.read(128)
     if head.startswith(HDF5_MAGIC) or b"MATLAB 7.3" in head:
         return _load_mat73(p)
+    lim.check_bytes(p.name, p.stat().st_size)
     import scipy.io
 
     try:
-        m = scipy.io.loadmat(p)
+        variables = {name: (shape, cls) for name, shape, cls in scipy.io.whosmat(p)}
     except NotImplementedError:
         return _load_mat73(p)
-    except Exception as exc:  # scipy raises several types on garbage
-        raise InputError(f"{p.name}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc}); "
+    except Exception as exc:  # noqa: BLE001 - scipy raises several types on garbage
+        raise InputError(f"{p.name}: not a readable MATLAB .mat file ({type(exc).__name__}: {_short(exc)}); "
                          "ODDS files are MATLAB v5 with matrices X and y") from None
-    keys = sorted(k for k in m if not k.startswith("__"))
-    if "X" not in m or "y" not in m:
+    if "X" not in variables or "y" not in variables:
+        keys = sorted(variables)
         raise InputError(f"{p.name}: a .mat dataset must hold matrices named X (rows x features) and y (0/1 "
                          f"labels), as ODDS files do; this one holds {keys or 'no matrices'}. Rename them "
                          "in MATLAB/scipy, or export the table as CSV")
+    for key in ("X", "y"):
+        shape, cls = variables[key]
+        if _MAT_NOT_NUMERIC.get(cls):
+            raise InputError(f"{p.name}: {key} is {_MAT_NOT_NUMERIC[cls]} in the .mat file, not a numeric matrix; "
+                             f"save {key} as a numeric (double) matrix")
+        rows = int(shape[0]) if shape else 0
+        lim.check_shape(p.name, rows, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1)
+    try:
+        m = scipy.io.loadmat(p, variable_names=["X", "y"])
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{p.name}: not a readable MATLAB .mat file ({type(exc).__name__}: {_short(exc)}); "
+                         "ODDS files are MATLAB v5 with matrices X and y") from None
     return _xy_dataset(m["X"], m["y"], p, "ODDS .mat")
 
 
 def _load_mat73(p: Path) -> Dataset:
+    lim = limits.active()
     try:
         import h5py
     except ImportError:
@@ -176,74 +261,325 @@ def _load_mat73(p: Path) -> Dataset:
             if "X" not in f or "y" not in f:
                 raise InputError(f"{p.name}: a .mat dataset must hold matrices named X and y (as ODDS files "
                                  f"do); this one holds {keys or 'nothing'}")
-            X = np.asarray(f["X"][()]).T  # MATLAB stores column-major: h5py sees (d, n)
-            y = np.asarray(f["y"][()]).T
+            arrays = []
+            for key in ("X", "y"):
+                d = f[key]
+                if not isinstance(d, h5py.Dataset) or d.dtype.kind not in "biuf":
+                    raise InputError(f"{p.name}: {key} is not a numeric matrix in this MATLAB v7.3 file; save it "
+                                     "as a numeric (double) matrix")
+                shape = tuple(reversed(d.shape))  # MATLAB stores column-major: h5py sees (d, n)
+                lim.check_shape(p.name, shape[0] if shape else 0,
+                                int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1)
+                arrays.append(np.asarray(d[()]).T)
     except OSError as exc:
-        raise InputError(f"{p.name}: not a readable HDF5 / MATLAB v7.3 file ({exc})") from None
-    return _xy_dataset(X, y, p, "MATLAB v7.3 .mat")
+        raise InputError(f"{p.name}: not a readable HDF5 / MATLAB v7.3 file ({_short(exc)})") from None
+    return _xy_dataset(arrays[0], arrays[1], p, "MATLAB v7.3 .mat")
+
+
+def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a ``.npy`` header (nothing else is read; object arrays are refused)."""
+    from numpy.lib import format as npformat
+
+    try:
+        version = npformat.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = npformat.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = npformat.read_array_header_2_0(f)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{where}: not a readable NumPy array ({_short(exc)})") from None
+    if dtype.hasobject:
+        raise InputError(f"{where}: the array holds Python objects, which would need unpickling; that is "
+                         "refused for safety. Save X and y as plain numeric arrays")
+    return tuple(int(s) for s in shape), dtype
+
+
+def _check_array(lim: Limits, where: str, shape: tuple[int, ...], dtype: np.dtype, stored: int | None) -> None:
+    rows = shape[0] if shape else 1
+    cols = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+    lim.check_shape(where, rows, cols)
+    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    lim.check_bytes(where, need)
+    if stored is not None and need > stored:
+        raise InputError(f"{where}: the header declares shape {shape} ({need:,} bytes) but only {stored:,} bytes "
+                         "are stored; the file is truncated or damaged")
+
+
+def _zip_kind(names: list[str]) -> str | None:
+    if "[Content_Types].xml" in names or any(n.startswith("xl/") for n in names):
+        return "an Excel workbook"
+    if "mimetype" in names or "content.xml" in names:
+        return "an OpenDocument spreadsheet"
+    return None
 
 
 def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
-    """ADBench ``.npz`` file with arrays ``X`` and ``y`` (loaded with ``allow_pickle=False``)."""
+    """ADBench ``.npz`` file with arrays ``X`` and ``y`` (read with ``allow_pickle=False``).
+
+    The arrays' declared shapes and sizes are checked against the limits before they are read, so a
+    zip bomb is refused without being inflated."""
     refuse_unknown_options("load_npz", options)
     p = Path(path)
+    lim = limits.active()
+    with open(p, "rb") as f:
+        if f.read(6) == NPY_MAGIC:
+            return load_npy(p)
     try:
-        with np.load(p, allow_pickle=False) as z:
-            keys = sorted(z.files)
-            if "X" not in z.files:
+        with zipfile.ZipFile(p) as zf:
+            infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
+            kind = _zip_kind([i.filename for i in zf.infolist()])
+            if kind:
+                raise InputError(f"{p.name} is {kind}; spreadsheets are not read directly: save the sheet as CSV "
+                                 "(one header line, one row per sample) and load that")
+            if "X" not in infos:
+                shown = sorted(infos)[:10]
                 raise InputError(f"{p.name}: an .npz dataset must hold an array X (and usually y), as ADBench "
-                                 f"files do; this one holds {keys or 'nothing'}")
+                                 f"files do; this one holds {shown or 'nothing'}")
+            lim.check_bytes(p.name, sum(i.file_size for i in zf.infolist()))
+            for key in ("X", "y"):
+                if key in infos:
+                    with zf.open(infos[key]) as fh:
+                        shape, dtype = _npy_header(fh, f"{p.name} ({key})")
+                    _check_array(lim, f"{p.name} ({key})", shape, dtype, infos[key].file_size)
+        with np.load(p, allow_pickle=False) as z:
             X = z["X"]
             y = z["y"] if "y" in z.files else None
+    except InputError:
+        raise
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise InputError(f"{p.name}: the arrays hold Python objects, which would need unpickling; that is "
                              "refused for safety. Save X and y as plain numeric arrays") from None
-        raise InputError(f"{p.name}: not a readable .npz file ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{p.name}: not a readable .npz file ({exc}); ADBench files are numpy .npz archives "
-                         "with arrays X and y") from None
+        raise InputError(f"{p.name}: not a readable .npz file ({_short(exc)})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
+        raise InputError(f"{p.name}: not a readable .npz file ({_short(exc)}); ADBench files are numpy .npz "
+                         "archives with arrays X and y") from None
     return _xy_dataset(X, y, p, "ADBench .npz")
+
+
+def load_npy(path: str | os.PathLike, **options: Any) -> Dataset:
+    """A NumPy ``.npy`` file holding one 2-D numeric array: the features, without labels."""
+    refuse_unknown_options("load_npy", options)
+    p = Path(path)
+    lim = limits.active()
+    with open(p, "rb") as f:
+        shape, dtype = _npy_header(f, p.name)
+    _check_array(lim, p.name, shape, dtype, p.stat().st_size)
+    try:
+        X = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{p.name}: not a readable .npy file ({_short(exc)})") from None
+    if not isinstance(X, np.ndarray):
+        raise InputError(f"{p.name}: not a single NumPy array; save X with np.save, or X and y with np.savez")
+    return _xy_dataset(X, None, p, "NumPy .npy (no labels; save X and y with np.savez for labels)")
 
 
 # ----------------------------------------------------------------------------- CSV / Parquet
 
 _DELIMS = (",", ";", "\t", "|")
+#: a number written with a decimal comma (1,5 or -0,25e3)
+_DECIMAL_COMMA = re.compile(r"\s*-?\d+,\d+([eE][-+]?\d+)?\s*")
+_PLAIN_NUMBER = re.compile(r"\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+#: pandas reads a text file in chunks of this many rows, so the row and cell limits act as it reads
+CSV_CHUNK_ROWS = 50_000
+#: the longest first (header) line read to find the columns
+MAX_HEADER_CHARS = 4 << 20
 
 
-def _sniff_sep(text: str) -> str:
+def _consistent(lines: list[str], d: str) -> bool:
+    counts = [ln.count(d) for ln in lines]
+    return counts[0] > 0 and all(c == counts[0] for c in counts)
+
+
+def _sniff_sep(text: str) -> tuple[str, str]:
+    """``(delimiter, decimal mark)`` of a CSV from its first lines.
+
+    A file like ``1,5;2,5`` (';' between fields, ',' inside numbers) is read with ``sep=';'`` and
+    ``decimal=','``; otherwise the delimiter that splits every line into the same number of fields
+    (most fields first) wins, with ``decimal='.'``."""
     lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line of the sample may be cut
     if not lines:
-        return ","
+        return ",", "."
+    for d in (";", "\t", "|"):
+        if _consistent(lines, d):
+            fields = [f for ln in lines[1:] or lines for f in ln.split(d)]
+            commas = [f for f in fields if "," in f]
+            if commas and all(_DECIMAL_COMMA.fullmatch(f) for f in commas):
+                return d, ","
     best, best_score = ",", 0
     for d in _DELIMS:
-        counts = [ln.count(d) for ln in lines[:-1] or lines]  # the last line may be cut
+        counts = [ln.count(d) for ln in lines]
         if counts[0] == 0:
             continue
         score = counts[0] * sum(c == counts[0] for c in counts)
         if score > best_score:
             best, best_score = d, score
-    return best
+    return best, "."
 
 
-def _ragged_lines(path: Path, sep: str, limit: int = 50_000_000) -> list[tuple[int, int, int]]:
-    """(line number, fields, expected) for lines whose field count differs from the header's."""
-    if path.stat().st_size > limit:
-        return []
-    out = []
-    with open_binary(path) as fb:
-        text = io.TextIOWrapper(fb, encoding="utf-8", errors="replace", newline="")
-        reader = csv.reader(text, delimiter=sep)
-        expected = None
-        for i, row in enumerate(reader, start=1):
-            if not row:
-                continue
-            if expected is None:
-                expected = len(row)
-            elif len(row) != expected:
-                out.append((i, len(row), expected))
-                if len(out) >= 5:
+def _is_number(v: Any, decimal: str = ".") -> bool:
+    text = str(v)
+    if decimal == "," and _DECIMAL_COMMA.fullmatch(text):
+        return True
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a text table is written: encoding, delimiter, decimal mark and the header's column names
+    (``header=None`` when the first line holds data, then the columns are ``x0, x1, ...``)."""
+
+    encoding: str
+    sep: str
+    decimal: str
+    names: tuple[str, ...]
+    header: bool
+
+
+def _shown_sep(sep: str) -> str:
+    return {"\t": "\\t"}.get(sep, sep)
+
+
+def csv_layout(p: Path, *, sep: str | None = None, decimal: str | None = None, lim: Limits | None = None) -> CsvLayout:
+    """Detect a text table's layout from its first bytes and its first line (read within the limits).
+
+    Refuses binary files, a first line with more columns than ``max_columns``, and duplicated column
+    names (which pandas would silently rename ``a.1``), each with the fix."""
+    lim = lim or limits.active()
+    head = read_head(p, 1 << 16)
+    if not head.strip():
+        raise InputError(f"{p.name}: the file is empty; a CSV needs a header line and data rows")
+    enc = text_encoding(head)
+    if enc is None or "\x00" in decode_head(head, enc):
+        raise InputError(f"{p.name}: this is not a text CSV file (it holds binary bytes); pick the CSV file, "
+                         "or give the right format (kdd99, mnist, mat, npz, parquet)")
+    text = decode_head(head, enc).lstrip("\ufeff")
+    if sep is None:
+        sep, sniffed_decimal = _sniff_sep(text)
+        decimal = decimal or sniffed_decimal
+    decimal = decimal or "."
+    try:
+        with open_text(p, lim=lim, encoding=enc) as fh:
+            first = ""
+            while not first.strip():
+                first = fh.readline(MAX_HEADER_CHARS)
+                if not first:
                     break
+                if len(first) >= MAX_HEADER_CHARS and not first.endswith(("\n", "\r")):
+                    lim.check_shape(p.name, columns=first.count(sep) + 1)
+                    raise InputError(f"{p.name}: the first line is longer than {MAX_HEADER_CHARS:,} characters; "
+                                     "is this a CSV file with one row per line?")
+    except UnicodeDecodeError:
+        raise InputError(f"{p.name}: the file is not {enc} text; save it as UTF-8 CSV") from None
+    try:
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_HEADER_CHARS))
+        names = next(csv.reader([first.lstrip("\ufeff").rstrip("\r\n")], delimiter=sep), [])
+    except csv.Error as exc:
+        raise InputError(f"{p.name}: cannot read the header line ({_short(exc)})") from None
+    names = [n.strip() for n in names]
+    lim.check_shape(p.name, columns=len(names))
+    header = not (names and all(_is_number(n, decimal) for n in names))
+    if header:
+        seen: dict[str, list[int]] = {}
+        for i, n in enumerate(names, start=1):
+            if n:
+                seen.setdefault(n, []).append(i)
+        dup = {n: where for n, where in seen.items() if len(where) > 1}
+        if dup:
+            shown = "; ".join(f"{n[:40]!r} (columns {', '.join(map(str, w[:4]))})" for n, w in list(dup.items())[:3])
+            raise InputError(f"{p.name}: column names must be unique, but {shown} appear more than once; rename "
+                             "the duplicates in the header line")
+    else:
+        names = [f"x{i}" for i in range(len(names))]
+    return CsvLayout(encoding=enc, sep=sep, decimal=decimal, names=tuple(names), header=header)
+
+
+_EXPECTED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _parse_error(p: Path, exc: Exception, layout: CsvLayout, lim: Limits) -> InputError:
+    """The one message for a pandas parser error: ragged rows by line, or the parser's first line."""
+    m = _EXPECTED.search(str(exc))
+    if m:
+        return InputError(_ragged_message(p.name, [(int(m.group(2)), int(m.group(3)), int(m.group(1)))]))
+    bad = _ragged_lines(p, layout, lim)
+    if bad:
+        return InputError(_ragged_message(p.name, bad))
+    return InputError(f"{p.name}: cannot parse the CSV ({_short(exc)})")
+
+
+def _chunks(p: Path, layout: CsvLayout, lim: Limits, chunk_rows: int) -> Iterator[Any]:
+    """DataFrames of ``chunk_rows`` rows read within the limits; every error as one InputError."""
+    import pandas as pd
+
+    n_cols = len(layout.names)
+    rows = 0
+    try:
+        with open_text(p, sep=layout.sep, lim=lim, encoding=layout.encoding) as fh:
+            reader = pd.read_csv(fh, sep=layout.sep, decimal=layout.decimal, header=0 if layout.header else None,
+                                 names=None if layout.header else list(layout.names), index_col=False,
+                                 skipinitialspace=True, chunksize=chunk_rows)
+            for chunk in reader:
+                if layout.header:
+                    chunk.columns = list(layout.names)
+                rows += len(chunk)
+                lim.check_shape(p.name, rows, n_cols, at_least=True)
+                lim.check_time(p.name)
+                yield chunk
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{p.name}: the file has no columns; a CSV needs a header line and data rows") from None
+    except pd.errors.ParserError as exc:
+        raise _parse_error(p, exc, layout, lim) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p.name}: part of the file is not {layout.encoding} text (after row {rows:,}); save it "
+                         "as UTF-8 CSV") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{p.name}: cannot read the file ({_short(exc)}); it may be truncated or damaged") from None
+
+
+def read_table(p: Path, layout: CsvLayout, lim: Limits | None = None) -> Any:
+    """The whole text table as one DataFrame (read in chunks within the limits)."""
+    import pandas as pd
+
+    frames = list(_chunks(p, layout, lim or limits.active(), CSV_CHUNK_ROWS))
+    if not frames:
+        return pd.DataFrame(columns=list(layout.names))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def iter_csv(path: str | os.PathLike, chunk_size: int, *, sep: str | None = None) -> Iterator[Any]:
+    """DataFrame chunks of a CSV file for streaming (scoring): layout detected as :func:`load_csv`
+    does; rows and bytes unbounded, columns and field length bounded."""
+    p = Path(path)
+    lim = limits.active().streaming()
+    layout = csv_layout(p, sep=sep, lim=lim)
+    yield from _chunks(p, layout, lim, chunk_size)
+
+
+def _ragged_lines(path: Path, layout: CsvLayout, lim: Limits) -> list[tuple[int, int, int]]:
+    """(line number, fields, expected) for lines whose field count differs from the header's."""
+    out = []
+    try:
+        with open_text(path, sep=layout.sep, lim=lim, encoding=layout.encoding) as text:
+            reader = csv.reader(text, delimiter=layout.sep)
+            expected = None
+            for i, row in enumerate(reader, start=1):
+                if not row:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                elif len(row) != expected:
+                    out.append((i, len(row), expected))
+                    if len(out) >= 5:
+                        break
+    except (csv.Error, UnicodeDecodeError):
+        return out
     return out
 
 
@@ -256,52 +592,33 @@ def _ragged_message(name: str, bad: list[tuple[int, int, int]]) -> str:
 def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: str | None = None,
              feature_columns: Sequence[str] | None = None, meta_columns: Sequence[str] | None = None,
              categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
-             min_rows: int = MIN_ROWS, decimal: str = ".", **options: Any) -> Dataset:
-    """A CSV file (gz or plain) with a header line; see :func:`frame_to_dataset` for the options.
+             min_rows: int = MIN_ROWS, decimal: str | None = None, **options: Any) -> Dataset:
+    """A CSV file (gz or plain; UTF-8, UTF-8 with BOM or UTF-16) with a header line; see
+    :func:`frame_to_dataset` for the options.
 
-    ``sep`` is detected from the first lines when not given. A file read as one column of text
-    that contains another delimiter is refused with the delimiter to use.
+    ``sep`` and ``decimal`` are detected from the first lines when not given (``1,5;2,5`` is read
+    with ``sep=';'`` and ``decimal=','``). A file read as one column of text that contains another
+    delimiter is refused with the delimiter to use. The file is read within the limits in force
+    (:mod:`odcore.data.limits`).
     """
-    import pandas as pd
-
     from odcore.data.table import pop_options
 
     table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_csv", options)
     p = Path(path)
-    head = read_head(p)
-    if not head.strip():
-        raise InputError(f"{p.name}: the file is empty; a CSV needs a header line and data rows")
-    if looks_binary(head):
-        raise InputError(f"{p.name}: this is not a text CSV file (it holds binary bytes); pick the CSV file, "
-                         "or give the right format (kdd99, mnist, mat, npz, parquet)")
-    text = head.decode("utf-8", errors="ignore")
-    sep = sep or _sniff_sep(text)
-    try:
-        df = pd.read_csv(p, sep=sep, compression="gzip" if is_gzip(p) else None, skipinitialspace=True,
-                         decimal=decimal)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{p.name}: the file has no columns; a CSV needs a header line and data rows") from None
-    except pd.errors.ParserError as exc:
-        bad = _ragged_lines(p, sep)
-        if bad:
-            raise InputError(_ragged_message(p.name, bad)) from None
-        raise InputError(f"{p.name}: cannot parse the CSV ({str(exc).strip().splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p.name}: the file is not UTF-8 text; save it as UTF-8 CSV") from None
-    if len(df.columns) and all(_is_number(c) for c in df.columns):  # no header line: re-read without one
-        df = pd.read_csv(p, sep=sep, header=None, compression="gzip" if is_gzip(p) else None,
-                         skipinitialspace=True, decimal=decimal)
-        df.columns = [f"x{i}" for i in range(df.shape[1])]
-    if df.shape[1] == 1 and not pd.api.types.is_numeric_dtype(df.iloc[:, 0]):
+    lim = limits.active()
+    layout = csv_layout(p, sep=sep, decimal=decimal, lim=lim)
+    df = read_table(p, layout, lim)
+    if df.shape[1] == 1 and len(df) and not _numeric_column(df.iloc[:, 0]):
         sample = " ".join(map(str, df.iloc[:20, 0].tolist())) + " " + str(df.columns[0])
-        others = [d for d in _DELIMS if d != sep and d in sample]
+        others = [d for d in _DELIMS if d != layout.sep and d in sample]
         if others:
-            shown = {"\t": "\\t"}.get(others[0], others[0])
-            raise InputError(f"{p.name}: read with delimiter {sep!r} the file has a single text column; it looks "
-                             f"delimited by {shown!r}: pass sep={shown!r} (or leave sep unset to detect it)")
+            shown = _shown_sep(others[0])
+            raise InputError(f"{p.name}: read with delimiter {_shown_sep(layout.sep)!r} the file has a single text "
+                             f"column; it looks delimited by {shown!r}: choose that delimiter (sep={shown!r}), or "
+                             "leave the delimiter on auto to detect it")
     if df.isna().any().any():
-        bad = _ragged_lines(p, sep)
+        bad = _ragged_lines(p, layout, lim)
         if bad:
             raise InputError(_ragged_message(p.name, bad))
     return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
@@ -309,31 +626,64 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
                             positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
 
 
-def _is_number(v: Any) -> bool:
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return True
+def _numeric_column(s: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(s))
+
+
+def _nested_types(schema: Any) -> list[tuple[str, str]]:
+    """Columns of a pyarrow schema that are not flat values (lists, structs, maps, raw bytes)."""
+    import pyarrow as pa
+
+    out = []
+    for f in schema:
+        t = f.type
+        if (pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+                or pa.types.is_fixed_size_binary(t)):
+            out.append((f.name, str(t)))
+    return out
 
 
 def load_parquet(path: str | os.PathLike, *, label_column: str | None = None,
                  feature_columns: Sequence[str] | None = None, meta_columns: Sequence[str] | None = None,
                  categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
                  min_rows: int = MIN_ROWS, **options: Any) -> Dataset:
-    """A Parquet file; see :func:`frame_to_dataset` for the options."""
-    import pandas as pd
+    """A Parquet file; see :func:`frame_to_dataset` for the options.
+
+    Rows, columns and the uncompressed size are checked against the limits from the file's
+    metadata before anything is read; list, struct, map and binary columns and duplicated column
+    names are refused with the fix."""
+    import pyarrow.parquet as pq
 
     from odcore.data.table import pop_options
 
     table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_parquet", options)
     p = Path(path)
+    lim = limits.active()
     try:
-        df = pd.read_parquet(p)
-    except Exception as exc:  # pyarrow raises several types on damaged files
-        raise InputError(f"{p.name}: not a readable Parquet file ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        pf = pq.ParquetFile(p)
+        meta = pf.metadata
+        schema = pf.schema_arrow
+        names = [str(n) for n in schema.names]
+        lim.check_shape(p.name, int(meta.num_rows), len(names))
+        lim.check_bytes(p.name, sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups)))
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise InputError(f"{p.name}: column names must be unique, but {', '.join(map(repr, dup[:5]))} appear "
+                             "more than once; rename the duplicates")
+        nested = _nested_types(schema)
+        if nested:
+            shown = ", ".join(f"{n!r} ({t})" for n, t in nested[:4])
+            raise InputError(f"{p.name}: column(s) {shown} hold lists, records or raw bytes, not one value per "
+                             "cell; flatten them into plain columns (one number or category each) or drop them")
+        lim.check_time(p.name)
+        df = pf.read().to_pandas()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on damaged files
+        raise InputError(f"{p.name}: not a readable Parquet file ({type(exc).__name__}: {_short(exc)})") from None
     return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
                             feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
                             positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
@@ -477,6 +827,7 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
         parts.append(f"meta columns: {', '.join(meta_cols)}")
     return Dataset(name=name, X=X, y=y, feature_names=names, source=source, classes=classes, meta=meta,
                    notes="; ".join(parts))
+
 
 def table_dataset(df: Any, *, name: str, source: str, label_column: str | None = None,
                   feature_columns: Sequence[str] | str | None = None, meta_columns: Sequence[str] | str | None = None,

@@ -9,16 +9,24 @@ loader there, add it to :data:`_LOADERS` and, when its files can be recognised, 
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from odcore.data import formats, sources
 from odcore.data.record import Dataset
 from odcore.errors import InputError
 
-FORMATS = ("kdd99", "mnist", "mat", "npz", "csv", "parquet", "pharma", "abalone")
+FORMATS = ("kdd99", "mnist", "mat", "npz", "npy", "csv", "parquet", "pharma", "abalone")
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Excel .xls (and other Office files)
+PICKLE_MAGICS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+
+log = logging.getLogger(__name__)
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -27,9 +35,14 @@ def detect_format(path: str | os.PathLike) -> str:
     name = p.name.lower()
     with open(p, "rb") as f:
         raw = f.read(512)
-    if name.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
+    if name.endswith((".xlsx", ".xls", ".xlsm", ".ods")) or raw.startswith(OLE2_MAGIC):
         raise InputError(f"{p.name}: spreadsheets are not read directly; save the sheet as CSV (one header "
                          "line, one row per sample) and load that")
+    if raw.startswith(PICKLE_MAGICS) or name.endswith((".pkl", ".pickle", ".joblib")):
+        raise InputError(f"{p.name}: this is a Python pickle, which is never loaded (unpickling can run any code); "
+                         "save the data as CSV, Parquet or .npz instead")
+    if raw.startswith(formats.NPY_MAGIC) or name.endswith(".npy") and not raw.startswith(formats.ZIP_MAGIC):
+        return "npy"
     if raw.startswith(formats.PARQUET_MAGIC) or name.endswith((".parquet", ".pq")):
         return "parquet"
     if raw.startswith(formats.ZIP_MAGIC) or name.endswith(".npz"):
@@ -43,29 +56,66 @@ def detect_format(path: str | os.PathLike) -> str:
         return "csv"  # empty: the CSV loader reports it
     if formats.looks_binary(head):
         raise InputError(f"{p.name}: this looks like a binary file of an unknown format; supported: "
-                         "KDD Cup 99 raw (.gz or text), MNIST IDX, ODDS .mat, ADBench .npz, CSV, Parquet")
-    text = head.decode("utf-8", errors="ignore")
+                         "KDD Cup 99 raw (.gz or text), MNIST IDX, ODDS .mat, ADBench .npz, NumPy .npy, CSV, Parquet")
+    text = formats.decode_head(head, formats.text_encoding(head) or "utf-8").lstrip("\ufeff")
     first = text.splitlines()[0] if text.splitlines() else ""
     return sources.sniff(name, first) or "csv"
 
 
 def load_file(path: str | os.PathLike, *, format: str | None = None, **options: Any) -> Dataset:
-    """Load a file in one of :data:`FORMATS` (detected when ``format`` is None)."""
+    """Load a file in one of :data:`FORMATS` (detected when ``format`` is None).
+
+    The file is read within the limits in force (:mod:`odcore.data.limits`); numeric warnings are
+    handled here (values beyond 32-bit floats get a message, not an overflow warning); a table
+    whose every feature column is constant is refused (there is nothing to learn); any other
+    failure of a reader on a damaged file becomes one :class:`InputError` naming the format.
+    """
     p = Path(path).expanduser()
     if not p.exists():
-        raise InputError(f"{p}: no such file; check the path (relative paths start at {Path.cwd()})")
+        raise InputError(f"{p.name}: no such file; check the path (relative paths start at the working folder)")
     if p.is_dir():
-        raise InputError(f"{p} is a folder; pass the data file inside it")
+        raise InputError(f"{p.name} is a folder; pass the data file inside it")
+    if not p.is_file():
+        raise InputError(f"{p.name} is not a regular file (a device, a pipe or a socket); pass a data file")
     if p.stat().st_size == 0:
         raise InputError(f"{p.name}: the file is empty; pick a file with a header and data rows")
     fmt = format or detect_format(p)
     if fmt not in _LOADERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return _LOADERS[fmt](p, **options)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            ds = _LOADERS[fmt](p, **options)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(f"{p.name}: reading it needs more memory than the server has; use a smaller file") from None
+    except RecursionError:
+        raise InputError(f"{p.name}: the file is nested too deeply to read as {fmt}") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file is bad input: one message, the traceback in the log
+        log.info("reading %s as %s failed", p, fmt, exc_info=True)
+        raise InputError(f"{p.name}: cannot be read as {fmt} ({type(exc).__name__}: {formats._short(exc, 80)}); "
+                         "check that the file is complete and in that format") from None
+    _check_values(ds, p.name)
+    return ds
+
+
+def _check_values(ds: Dataset, name: str) -> None:
+    """Refuse values that overflowed 32-bit floats and tables where every column is constant."""
+    X = ds.X
+    finite = np.isfinite(X)
+    if not finite.all():
+        cols = [str(ds.feature_names[j]) for j in np.flatnonzero(~finite.all(axis=0))]
+        shown = ", ".join(c[:40] for c in cols[:6]) + (" ..." if len(cols) > 6 else "")
+        raise InputError(f"{name}: values in column(s) {shown} are too large for 32-bit floats (beyond ±3.4e38); "
+                         "rescale them (for example divide by a power of ten) before loading")
+    if X.shape[0] > 1 and X.shape[1] and bool((X.min(axis=0) == X.max(axis=0)).all()):
+        raise InputError(f"{name}: every feature column is constant (each holds a single value), so there is "
+                         "nothing to learn; check that you picked the right file and columns")
 
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "kdd99": sources.load_kdd99, "mnist": sources.load_mnist, "mat": formats.load_mat, "npz": formats.load_npz,
-    "csv": formats.load_csv, "parquet": formats.load_parquet, "pharma": sources.load_pharma,
+    "npy": formats.load_npy, "csv": formats.load_csv, "parquet": formats.load_parquet, "pharma": sources.load_pharma,
     "abalone": sources.load_abalone,
 }

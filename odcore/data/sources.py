@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from odcore.data.formats import WEEKDAYS, as_list, is_gzip, read_head, read_idx, refuse_unknown_options
+from odcore.data import limits
+from odcore.data.formats import WEEKDAYS, as_list, open_text, read_head, read_idx, refuse_unknown_options
 from odcore.data.record import Dataset
 from odcore.data.validate import check_finite, check_rows
 from odcore.errors import InputError
@@ -56,8 +57,8 @@ def kdd_categories(path: str | os.PathLike) -> dict[str, list[str]]:
     """The categories of the 7 categorical KDD columns in a (training) file, sorted."""
     import pandas as pd
 
-    df = pd.read_csv(path, header=None, names=[*KDD_COLUMNS, "label"], usecols=list(KDD_CATEGORICAL),
-                     dtype=str, compression="gzip" if is_gzip(Path(path)) else None)
+    with open_text(Path(path), sep=",") as fh:
+        df = pd.read_csv(fh, header=None, names=[*KDD_COLUMNS, "label"], usecols=list(KDD_CATEGORICAL), dtype=str)
     return {c: sorted(df[c].str.strip().unique().tolist()) for c in KDD_CATEGORICAL}
 
 
@@ -84,12 +85,16 @@ def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "norm
         raise InputError(f"{p.name}: a KDD Cup 99 row has 41 features and a label (42 comma-separated "
                          f"fields); the first line has {len(head[0].split(','))}. Is this the raw KDD file?")
     dtypes = {c: "category" for c in KDD_CATEGORICAL} | {"label": "category"}
+    lim = limits.active()
+    cap = lim.max_rows + 1 if lim.max_rows is not None else None
+    nrows = cap if max_rows is None else (max_rows if cap is None else min(max_rows, cap))
     try:
-        df = pd.read_csv(p, header=None, names=[*KDD_COLUMNS, "label"], dtype=dtypes, nrows=max_rows,
-                         compression="gzip" if is_gzip(p) else None)
+        with open_text(p, sep=",", lim=lim) as fh:
+            df = pd.read_csv(fh, header=None, names=[*KDD_COLUMNS, "label"], dtype=dtypes, nrows=nrows)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise InputError(f"{p.name}: not a valid KDD Cup 99 file ({str(exc).splitlines()[0]}); each row "
+        raise InputError(f"{p.name}: not a valid KDD Cup 99 file ({str(exc).splitlines()[0][:100]}); each row "
                          "must have 41 features and a label") from None
+    lim.check_shape(p.name, len(df), len(KDD_COLUMNS) + 1, at_least=True)
     check_rows(len(df), p.name)
     numeric_cols = [c for c in KDD_COLUMNS if c not in KDD_CATEGORICAL]
     if df.isna().any().any():
@@ -216,9 +221,11 @@ def load_pharma(path: str | os.PathLike, *, categories: Iterable[str] | None = N
     refuse_unknown_options("load_pharma", options)
     p = Path(path)
     try:
-        df = pd.read_csv(p, sep=";")
+        with open_text(p, sep=";") as fh:
+            df = pd.read_csv(fh, sep=";")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p.name}: cannot read the pharmacy file ({exc})") from None
+        raise InputError(f"{p.name}: cannot read the pharmacy file ({str(exc).splitlines()[0][:100]})") from None
+    limits.active().check_shape(p.name, len(df), df.shape[1])
     if "datum" not in df.columns:
         raise InputError(f"{p.name}: the pharmacy file needs a 'datum' column (m/d/Y dates) and one column per "
                          f"category, separated by ';'; found columns {list(df.columns)[:10]}")
@@ -279,7 +286,12 @@ def load_abalone(path: str | os.PathLike, *, anomaly_rings: Sequence[int] = (3, 
     p = Path(path)
     first = read_head(p, 256).decode("utf-8", errors="ignore").splitlines()[0:1]
     has_header = bool(first) and first[0].split(",")[0].strip() not in _SEX_CODES
-    df = pd.read_csv(p, header=0 if has_header else None, skipinitialspace=True)
+    try:
+        with open_text(p, sep=",") as fh:
+            df = pd.read_csv(fh, header=0 if has_header else None, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p.name}: cannot read the abalone file ({str(exc).splitlines()[0][:100]})") from None
+    limits.active().check_shape(p.name, len(df), df.shape[1])
     if df.shape[1] != 9:
         raise InputError(f"{p.name}: abalone rows have 9 fields (Sex, 7 measurements, Rings); found {df.shape[1]}")
     df.columns = list(_ABALONE_COLUMNS)

@@ -1,0 +1,150 @@
+"""The data roots policy: the server reads only files inside the configured roots.
+
+Paths are resolved (symlinks, ``..``) before the check; refusals name the setting; devices and
+pipes are refused; the picker lists only what the policy allows; settings come from the
+environment and from the settings file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from odcore import settings
+from odcore.data import access
+from odcore.errors import InputError
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch):
+    """A shared-datasets root holding one CSV, an extra root, and a secret outside both."""
+    shared = tmp_path / "shared"
+    (shared / "odds").mkdir(parents=True)
+    (shared / "odds" / "t.csv").write_text("a,b\n1,2\n3,4\n")
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "e.csv").write_text("a,b\n1,2\n3,4\n")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / ".env").write_text("AWS_SECRET_ACCESS_KEY=abc\n")
+    monkeypatch.setenv("ODCORE_DATA_DIR", str(shared))
+    monkeypatch.setenv("ODCORE_UPLOADS_DIR", str(tmp_path / "uploads"))
+    monkeypatch.setenv("ODCORE_DATA_ROOTS", str(extra))
+    monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
+    return {"shared": shared, "extra": extra, "secret": secret, "tmp": tmp_path}
+
+
+def test_files_inside_the_roots_resolve(roots):
+    assert access.resolve(roots["shared"] / "odds" / "t.csv") == (roots["shared"] / "odds" / "t.csv").resolve()
+    assert access.resolve("odds/t.csv") == (roots["shared"] / "odds" / "t.csv").resolve()  # relative: in the roots
+    assert access.resolve(roots["extra"] / "e.csv").name == "e.csv"
+
+
+@pytest.mark.parametrize("path", ["/etc/shadow", "/etc/passwd", "~/.bashrc", "~/.ssh/id_rsa", "/proc/self/environ"])
+def test_system_files_are_refused_with_the_setting_named(roots, path):
+    with pytest.raises(InputError, match="outside the data folders") as err:
+        access.resolve(path)
+    assert "ODCORE_DATA_ROOTS" in str(err.value) and "roots" in str(err.value)
+
+
+def test_dotdot_and_symlinks_cannot_leave_a_root(roots):
+    shared, secret = roots["shared"], roots["secret"]
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.resolve(shared / ".." / "secret" / ".env")
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.resolve("../secret/.env")  # relative to each root
+    (shared / "link.csv").symlink_to(secret / ".env")
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.resolve(shared / "link.csv")
+    (shared / "linkdir").symlink_to(secret, target_is_directory=True)
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.resolve(shared / "linkdir" / ".env")
+    # a symlink that stays inside the roots is fine
+    (shared / "inner.csv").symlink_to(shared / "odds" / "t.csv")
+    assert access.resolve(shared / "inner.csv") == (shared / "odds" / "t.csv").resolve()
+
+
+def test_the_refusal_does_not_say_whether_the_file_exists(roots):
+    msgs = []
+    for p in (roots["secret"] / ".env", roots["secret"] / "missing.txt"):
+        with pytest.raises(InputError) as err:
+            access.resolve(p)
+        msgs.append(str(err.value).replace(p.name, "NAME"))
+    assert msgs[0] == msgs[1]
+
+
+def test_folders_devices_pipes_and_missing_files(roots):
+    shared = roots["shared"]
+    with pytest.raises(InputError, match="is a folder"):
+        access.resolve(shared / "odds")
+    fifo = shared / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        access.resolve(fifo)
+    with pytest.raises(InputError, match="no such file"):
+        access.resolve(shared / "odds" / "nope.csv")
+    with pytest.raises(InputError, match="no path"):
+        access.resolve("  ")
+    with pytest.raises(InputError, match="NUL"):
+        access.resolve("odds/t.csv\x00.png")
+
+
+def test_check_source_leaves_builtins_and_stored_data_alone(roots):
+    names = ["sine"]
+    assert access.check_source("sine", builtins=names) == "sine"
+    assert access.check_source("stored:0123456789abcdef", builtins=names) == "stored:0123456789abcdef"
+    assert access.check_source("odds/t.csv", builtins=names).endswith("t.csv")
+    with pytest.raises(InputError, match="outside"):
+        access.check_source("/etc/hostname", builtins=names)
+
+
+def test_listing_shows_allowed_files_only(roots):
+    shared = roots["shared"]
+    (shared / "link.csv").symlink_to(roots["secret"] / ".env")
+    (shared / ".hidden.csv").write_text("a\n1\n")
+    (shared / "notes.docx").write_text("x")
+    labels = [label for label, _ in access.listing()]
+    assert "shared/odds/t.csv" in labels and "extra/e.csv" in labels
+    assert not any("link" in lb or "hidden" in lb or "docx" in lb for lb in labels)
+    assert all(any(access.inside(p, r) for r in access.roots()) for _, p in access.listing())
+
+
+def test_roots_and_switches_from_the_settings_file(roots, monkeypatch, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "o.csv").write_text("a\n1\n")
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text(f'[data]\nroots = ["{other}"]\npath_field = false\n\n[limits]\nmax_rows = 1_000\n')
+    monkeypatch.setenv("ODCORE_SETTINGS", str(cfg))
+    monkeypatch.delenv("ODCORE_DATA_ROOTS")
+    assert access.resolve(other / "o.csv").name == "o.csv"
+    with pytest.raises(InputError, match="outside"):
+        access.resolve(roots["extra"] / "e.csv")  # only in the environment variable, which is unset now
+    assert settings.get("data.path_field") is False and settings.get("limits.max_rows") == 1000
+    monkeypatch.setenv("ODCORE_MAX_ROWS", "50")  # the environment wins over the file
+    assert settings.get("limits.max_rows") == 50
+
+
+def test_bad_settings_are_one_clear_message(monkeypatch, tmp_path):
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text("[data]\nroots = [\n")
+    monkeypatch.setenv("ODCORE_SETTINGS", str(cfg))
+    with pytest.raises(InputError, match="not valid TOML"):
+        settings.get("data.roots")
+    cfg.write_text("[data]\nrootz = []\n")
+    with pytest.raises(InputError, match="unknown setting 'data.rootz'"):
+        settings.get("data.roots")
+    monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("ODCORE_MAX_ROWS", "lots")
+    with pytest.raises(InputError, match="ODCORE_MAX_ROWS"):
+        settings.get("limits.max_rows")
+
+
+def test_uploads_folder_is_a_root(roots):
+    up = Path(os.environ["ODCORE_UPLOADS_DIR"])
+    up.mkdir()
+    (up / "u.csv").write_text("a\n1\n")
+    assert access.resolve(up / "u.csv").name == "u.csv"
+    assert not any(p.parent == up.resolve() for _, p in access.listing())  # uploads in progress are not listed
