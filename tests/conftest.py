@@ -29,6 +29,16 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
+def require(module: str):
+    """Import an optional module, or skip (fail under CI=true, where requirements-dev.txt installs it)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        missing(f"{module} is not installed (pip install -r requirements-dev.txt)")
+
+
 @pytest.fixture
 def shared_file():
     def get(rel: str) -> Path:

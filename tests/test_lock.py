@@ -19,7 +19,8 @@ def test_the_lock_holds_exactly_the_pyproject_pins():
     meta = tomllib.loads((lock.ROOT / "pyproject.toml").read_text())
     project = meta["project"]
     pins = {*project["dependencies"], *project["optional-dependencies"]["app"],
-            *project["optional-dependencies"]["ray"], *meta["dependency-groups"]["dev"]}
+            *project["optional-dependencies"]["ray"], *project["optional-dependencies"]["mlflow"],
+            *meta["dependency-groups"]["dev"]}
     locked = set()
     for name in ("requirements.txt", "requirements-ray.txt", "requirements-dev.txt"):
         locked |= {ln.strip() for ln in (lock.ROOT / name).read_text().splitlines()

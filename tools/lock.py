@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-_EXACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+$")
+_EXACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.+!_-]+$")
 HEADER = "# Generated from pyproject.toml by `python -m tools.lock`; edit the pins there, then rerun it.\n"
 
 
@@ -39,6 +39,7 @@ def generate(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
     engine = _pins(project["dependencies"], "[project] dependencies")
     app = _pins(extras.get("app", []), "extra 'app'")
     ray = _pins(extras.get("ray", []), "extra 'ray'")
+    mlflow = _pins(extras.get("mlflow", []), "extra 'mlflow'")
     dev = _pins(meta.get("dependency-groups", {}).get("dev", []), "dependency group 'dev'")
     return {
         "requirements.txt": (
@@ -48,12 +49,12 @@ def generate(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
             "# engine ([project] dependencies)\n" + "".join(f"{p}\n" for p in engine)
             + "# app (extra 'app')\n" + "".join(f"{p}\n" for p in app)),
         "requirements-ray.txt": (
-            HEADER + "# Optional: the Ray engine of `python -m odcore bench --engine ray [--address ADDR]`.\n"
-            "# pip install -r requirements-ray.txt   (pulls PyYAML and msgpack too; ~80 MB wheel, ~250 MB installed)\n"
-            "-r requirements.txt\n" + "".join(f"{p}\n" for p in ray)),
+            HEADER + "# Optional: beyond one machine: Ray (bench/score --engine ray, odcore tune: Ray Data and Tune)\n"
+            "# and MLflow tracking (mlflow-skinny). pip install -r requirements-ray.txt\n"
+            "-r requirements.txt\n" + "".join(f"{p}\n" for p in ray + mlflow)),
         "requirements-dev.txt": (
             HEADER + "# Test and lint tools (make test installs these on top of requirements.txt).\n"
-            "# Ray is optional for users (the bench --engine ray); CI installs it so the Ray-vs-local test runs\n"
+            "# Ray and MLflow are optional for users; CI installs them so their tests run\n"
             "-r requirements.txt\n-r requirements-ray.txt\n" + "".join(f"{p}\n" for p in dev)),
     }
 

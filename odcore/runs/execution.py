@@ -138,7 +138,9 @@ def run_details(spec: RunSpec, ds: Dataset, split: Split, detector: Any) -> dict
     dataset = {"name": ds.name, "source": ds.source, "ref": spec.data_ref(), "options": spec.data_options,
                "hash": ds.content_hash(), "rows": ds.n_rows, "features": ds.n_features, "kind": ds.kind,
                "image_shape": list(ds.image_shape) if ds.image_shape else None,
-               "feature_names": list(ds.feature_names), "label_column": spec.data_options.get("label_column")}
+               "feature_names": list(ds.feature_names), "label_column": spec.data_options.get("label_column"),
+               "meta_columns": [] if ds.meta is None else [str(c) for c in ds.meta.columns],
+               "table": ds.table}  # the fitted table preparation that new data go through (odcore.data.table)
     params = detector.get_params(deep=False)
     device = params.get("device", "cpu")
     if device == "auto":
@@ -202,8 +204,26 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
         except AttributeError:
             pass
         raise
+    finally:
+        if run is not None:
+            _track(store, run.id)
     return {"run_id": run_id, "metrics": result_metrics, "fit_seconds": fit_seconds,
             "score_seconds": score_seconds}
+
+
+def _track(store: RunStore, run_id: str) -> None:
+    """Log the ended run to MLflow when tracking is configured (:mod:`odcore.runs.tracking`); a tracking
+    server that fails must not fail the run, so its error is only logged."""
+    from odcore.runs import tracking
+
+    if not tracking.enabled():
+        return
+    try:
+        tracking.log_run(store.get(run_id))
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types; the run itself is stored
+        import logging
+
+        logging.getLogger("odcore").warning("MLflow tracking of run %s failed: %s", run_id, exc)
 
 
 def _warm_imports(detector: Any) -> None:
