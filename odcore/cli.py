@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -255,6 +256,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
     print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
           f"({stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
+    for note in stats.get("notes", []):  # what the run's table preparation did to the input
+        print(f"  {note}")
     return 0
 
 
@@ -436,7 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(fn=cmd_train)
 
-    s = sub.add_parser("score", help="score a CSV / Parquet / .npz file with a stored run (streaming)")
+    from odcore.runs.scoring import OUTPUT_COLUMNS
+
+    s = sub.add_parser("score", help="score a CSV / Parquet / .npz file with a stored run (streaming)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="output columns:\n" + "\n".join(textwrap.fill(
+                           v, 110, initial_indent=f"  {k:14s} ", subsequent_indent=" " * 17)
+                           for k, v in OUTPUT_COLUMNS.items()))
     s.add_argument("--run", required=True, metavar="ID")
     s.add_argument("--input", required=True, metavar="PATH")
     s.add_argument("--output", required=True, metavar="PATH", help=".parquet or .csv")

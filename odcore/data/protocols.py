@@ -31,7 +31,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "unsupervised": {"test_size": 0.3},
     "novelty": {"test_normal_share": 0.3},
     "one-vs-rest": {"inlier_classes": None, "test_normal_share": 0.3, "train_on": "inliers"},
-    "pu": {"nu": None, "n_pos": None, "pos_share": 0.2, "pos_contamination": 0.0, "inlier_classes": None},
+    "pu": {"nu": None, "n_pos": None, "pos_share": 0.2, "pos_contamination": 0.0, "inlier_classes": None,
+           "known_normal": None},
     "drocc": {},
     "kdd-alad": {"train_share": 0.5},
     "all": {},
@@ -48,6 +49,8 @@ _HELP: dict[str, str] = {
     "pos_share": "share of the inliers given as labelled positives when n_pos is not set",
     "pos_contamination": "share of the labelled sample that is secretly outliers",
     "train_share": "share of rows in the training half",
+    "known_normal": "rows the analyst marks as known normal (the labelled inliers): 'before=YYYY-MM-DD', "
+                    "'COLUMN=v1|v2' or a 0/1 COLUMN of the table; every row is scored",
 }
 
 
@@ -230,6 +233,8 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
 
     The mixture is scored transductively (``X_test`` is the same set), as the paper evaluates.
     """
+    if o["known_normal"] is not None:
+        return _pu_known_normal(ds, o["known_normal"])
     y = _relabel(ds, o["inlier_classes"], "pu") if o["inlier_classes"] is not None else _need_labels(ds, "pu")
     inliers = rng.permutation(np.flatnonzero(y == 0))
     outliers = rng.permutation(np.flatnonzero(y == 1))
@@ -271,6 +276,23 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
              f"{len(unl)} rows with {n_out} outliers (nu = {n_out / max(len(unl), 1):.3f}); scored transductively.",
              X_pos=ds.X[pos], pos_index=pos)
     return sp
+
+
+def _pu_known_normal(ds: Dataset, spec: str) -> Split:
+    """PU with the analyst's marks: ``X_pos`` = the rows marked known normal
+    (:func:`odcore.data.table.known_normal_mask`), the unlabelled mixture = the other rows, and every
+    row scored (the Flagged rows page ranks them all); labels, when the data have them, only evaluate."""
+    from odcore.data.table import known_normal_mask
+
+    mask = known_normal_mask(ds.meta, spec)
+    pos, unl = np.flatnonzero(mask), np.flatnonzero(~mask)
+    if len(pos) < 2 or len(unl) < 2:
+        raise InputError(f"known_normal={spec!r} marks {len(pos)} of {ds.n_rows} rows as known normal; WALDO needs at "
+                         "least 2 marked and 2 unmarked rows: widen or narrow the filter")
+    idx = np.arange(ds.n_rows)
+    return _mk("pu", ds.X, ds.y, unl, idx,
+               f"{len(pos)} rows marked known normal ({spec}) are the labelled inliers X_pos; the other {len(unl)} "
+               f"rows are the unlabelled mixture; all {ds.n_rows} rows are scored.", X_pos=ds.X[pos], pos_index=pos)
 
 
 def _drocc(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:

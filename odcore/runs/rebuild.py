@@ -31,6 +31,15 @@ def load_model(run: Run) -> Any:
     return BaseDetector.load(run.model_dir)
 
 
+def table_prep(run: Run) -> Any:
+    """The fitted :class:`odcore.data.table.TablePrep` the run's data went through, or None (data
+    that were not prepared as a table: built-ins, arrays, plain CSV loads)."""
+    from odcore.data.table import TablePrep
+
+    rec = run.config.get("dataset", {}).get("table")
+    return None if not rec else TablePrep.from_dict(rec)
+
+
 def load_split(run: Run) -> tuple[Dataset, Split]:
     """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed)."""
     spec = run_spec(run)

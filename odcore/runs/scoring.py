@@ -36,7 +36,10 @@ def iter_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
     elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
         import pandas as pd
 
-        sep = "\t" if name.endswith(".tsv") else ","
+        from odcore.data.formats import read_head
+
+        first = read_head(path).decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
+        sep = "\t" if name.endswith(".tsv") else max((",", ";", "\t", "|"), key=first.count)  # the header's delimiter
         yield from pd.read_csv(path, chunksize=chunk_size, sep=sep)
     elif name.endswith(".npz"):
         with np.load(path, allow_pickle=False) as z:
@@ -70,13 +73,50 @@ def select_features(df: Any, feature_names: list[str], label_column: str | None)
     return np.ascontiguousarray(X.to_numpy(dtype=np.float32)), label
 
 
+#: every column ``score_file`` can write, in order (the carried key columns come first)
+OUTPUT_COLUMNS: dict[str, str] = {
+    "<key columns>": "for a run on a prepared table: the input's id, group and time columns and source_row (the "
+                     "row's position among the input's data rows), or for windows the group, series, window_start "
+                     "and window_end; for other runs the input's columns that were the training data's row "
+                     "metadata (market, week ...)",
+    "row_id": "position of the scored row in this output (0, 1, 2 ...)",
+    "score": "anomaly score (float64; higher = more anomalous)",
+    "pred": "1 when score > the run's threshold (the row is flagged), else 0",
+    "label": "the input's label column (1 = outlier), when it has one",
+    "decoder": "two-decoder detectors (WALDO, CoRa): 1 when the outlier decoder reconstructs the row better than the "
+               "inlier decoder (the threshold-free label of the paper), else 0",
+}
+
+
+def prepare_batch(batch: Any, prep: Any, name: str, *,
+                  row_offset: int = 0) -> tuple[np.ndarray, Any, Any, list[str]]:
+    """A batch (pandas DataFrame or pyarrow Table) as the run's model rows: ``(X float32, keys, label, notes)``.
+
+    :func:`odcore.data.table.apply` with the run's fitted preparation (roles, date format, missing-
+    value policy and fill values, categories, window, per-series levels), vectorised over the
+    batch; ``keys`` are the key columns to carry into the output (``source_row`` shifted by
+    ``row_offset``, the rows of earlier batches); ``label`` the prepared labels or None; ``notes``
+    what the preparation did (blanks filled, rows dropped, unseen categories).
+    """
+    from odcore.data import table
+
+    res = table.apply(batch, prep, name=name)
+    keys = res.meta[table.key_columns(res.prep, list(res.meta.columns))].copy()
+    if table.SOURCE_ROW in keys:
+        keys[table.SOURCE_ROW] = keys[table.SOURCE_ROW].to_numpy() + int(row_offset)
+    return np.ascontiguousarray(res.X, dtype=np.float32), keys, res.y, list(res.notes[1:])
+
+
 def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
                chunk_size: int = 100_000) -> dict[str, Any]:
     """Score a CSV/Parquet/.npz file with a finished run, chunk by chunk (bounded memory).
 
-    Applies the run's standardiser (fitted on its training rows), then writes ``row_id, score,
-    pred`` (+ ``label`` when the input has one, + ``decoder`` for two-decoder detectors) to a
-    Parquet or CSV file chosen by the output extension. Returns ``{"rows", "flagged", "threshold"}``.
+    A run on a prepared table (:mod:`odcore.data.table`) first applies its preparation to each
+    chunk (:func:`prepare_batch`; windows need whole series, so a run with windows reads the input
+    at once); then the run's standardiser (fitted on its training rows) and model. Writes the
+    columns of :data:`OUTPUT_COLUMNS` (the key columns carried from the input first) to a Parquet
+    or CSV file chosen by the output extension. Returns ``{"rows", "flagged", "threshold",
+    "notes"}`` (``notes``: what the preparation did, e.g. blanks filled, rows dropped).
     """
     import pandas as pd
 
@@ -95,6 +135,12 @@ def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.Pa
     ds_info = run.config.get("dataset", {})
     names = list(ds_info.get("feature_names") or [])
     label_column = ds_info.get("label_column")
+    from odcore.runs.rebuild import table_prep
+
+    prep = table_prep(run)
+    carried = [str(c) for c in ds_info.get("meta_columns") or []] if prep is None else []
+    notes: list[str] = []
+    rows_in = 0
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     writer = fh = None
@@ -102,19 +148,33 @@ def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.Pa
     try:
         if not out_parquet:
             fh = open(tmp, "w", newline="")  # noqa: SIM115 - closed below, also on errors
-        for chunk in iter_chunks(inp, chunk_size):
+        chunks: Any = iter_chunks(inp, chunk_size)
+        if prep is not None and prep.window != "rows":  # a window may span chunks: the whole series at once
+            chunks = [pd.concat(list(chunks), ignore_index=True)]
+        for chunk in chunks:
+            keys = None
+            if isinstance(chunk, tuple) and prep is not None:
+                raise InputError(f"{inp.name}: this run was trained on a table; score a CSV or Parquet file with "
+                                 "its columns")
             if isinstance(chunk, tuple):
                 X, label = chunk
                 X = np.asarray(X, dtype=np.float32)
                 if X.shape[1] != int(model.n_features_in_):
                     raise InputError(f"X in {inp.name} has {X.shape[1]} features but the run's model expects "
                                      f"{model.n_features_in_}")
+            elif prep is not None:
+                X, keys, label, done = prepare_batch(chunk, prep, inp.name, row_offset=rows_in)
+                notes.extend(n for n in done if n not in notes)
+                rows_in += len(chunk)
             else:
                 X, label = select_features(chunk, names or [f"x{i}" for i in range(model.n_features_in_)],
                                            label_column)
+                present = [c for c in carried if c in chunk.columns]
+                keys = chunk[present].reset_index(drop=True) if present else None
             scored = score_rows(model, scaler.transform(X))
-            cols: dict[str, Any] = {"row_id": np.arange(n_rows, n_rows + len(scored["score"]), dtype=np.int64),
-                                    "score": scored["score"], "pred": scored["pred"]}
+            cols: dict[str, Any] = {} if keys is None else {c: keys[c].to_numpy() for c in keys.columns}
+            cols.update({"row_id": np.arange(n_rows, n_rows + len(scored["score"]), dtype=np.int64),
+                         "score": scored["score"], "pred": scored["pred"]})
             if label is not None:
                 cols["label"] = label
             if "decoder" in scored:
@@ -147,4 +207,5 @@ def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.Pa
             fh.close()
         if tmp.exists():
             tmp.unlink()
-    return {"rows": n_rows, "flagged": flagged, "threshold": float(model.threshold_)}
+    return {"rows": n_rows, "flagged": flagged, "threshold": float(model.threshold_), "notes": notes}
+

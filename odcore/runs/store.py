@@ -467,7 +467,7 @@ class RunStore:
         if ds.classes is not None:
             c = np.asarray(ds.classes)
             arrays["classes"] = c.astype(str) if c.dtype == object else c
-        info = {"name": ds.name, "kind": ds.kind, "source": ds.source, "notes": ds.notes}
+        info = {"name": ds.name, "kind": ds.kind, "source": ds.source, "notes": ds.notes, "table": ds.table}
         arrays["info"] = np.asarray(json.dumps(info))
         if ds.meta is not None:
             tmp = folder / f".{h}.meta.parquet.tmp"
@@ -489,7 +489,8 @@ class RunStore:
             ds = Dataset(name=info["name"], X=z["X"], y=z["y"] if "y" in z else None, kind=info["kind"],
                          image_shape=tuple(int(s) for s in z["image_shape"]) if "image_shape" in z else None,
                          feature_names=[str(s) for s in z["feature_names"]], source=info["source"],
-                         notes=info["notes"], classes=z["classes"] if "classes" in z else None)
+                         notes=info["notes"], classes=z["classes"] if "classes" in z else None,
+                         table=info.get("table"))
         meta = p.with_name(f"{content_hash}.meta.parquet")
         if meta.exists():
             import pandas as pd
