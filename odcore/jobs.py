@@ -12,13 +12,23 @@ snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here 
 - Cancel sets the job's ``threading.Event``, which the training loop checks every batch
   (``FitCancelled``); the run is kept as ``cancelled`` with its history so far.
 - A failing job records its error and traceback (in the job and in its run); the others go on.
-- Every job has an owner token; only the owner may cancel it.
+- Every job has an owner token; only the owner may cancel it. The owner is recorded in the run.
+- Training jobs are persisted under ``<runs>/_jobs/<job id>.json`` from the moment they are
+  queued; after a restart a queued job is queued again (resumed), a job that was running is marked
+  failed (its run is marked by the store's recovery), and finished ones are listed again for their
+  owner. Nothing vanishes without a record.
+- Classical fits (scikit-learn gives no hook into a fit) cannot be interrupted: cancelling one
+  says so in the job's message, and the run is kept as cancelled as soon as its fit returns.
+- ``data_check`` (the app's data roots policy) is applied to a spec's data before it is queued;
+  ``reserve_cores`` leaves cores to the server when training threads are sized.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
+import logging
 import os
 import threading
 import time
@@ -32,6 +42,14 @@ from odcore.errors import FitCancelled, InputError
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 FINAL = ("done", "failed", "cancelled")
+JOBS_DIR = "_jobs"
+#: finished jobs older than this are not listed again after a restart (their runs stay in the store)
+KEEP_FINISHED_SECONDS = 7 * 24 * 3600
+NOT_CANCELLABLE = ("this method's fit cannot be interrupted (scikit-learn gives no hook into it): the job stops when "
+                   "its fit ends and is then kept as cancelled")
+_PERSISTED = ("id", "owner", "title", "kind", "state", "epoch", "epochs", "message", "error", "run_id", "spec",
+              "submitted", "started", "finished", "cancellable")
+log = logging.getLogger(__name__)
 
 
 def cpu_count() -> int:
@@ -78,6 +96,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     updated: float | None = None  # time of the last progress report (for the live ETA)
+    cancellable: bool = True  # False: the fit cannot be interrupted (classical methods)
 
     @property
     def active(self) -> bool:
@@ -87,12 +106,15 @@ class Job:
 class JobRegistry:
     """Thread-safe registry of background jobs over a :class:`odcore.runs.store.RunStore`."""
 
-    def __init__(self, store=None, max_running: int | None = None):
+    def __init__(self, store=None, max_running: int | None = None, *, data_check: Callable[[Any], Any] | None = None,
+                 reserve_cores: int = 0, resume: bool = True):
         from odcore.runs.store import RunStore
 
         self.store = store if store is not None else RunStore()
         self.store.recover()  # runs left "running" by a dead process are marked failed
         self._max_running = max_running
+        self._data_check = data_check
+        self._reserve = max(0, int(reserve_cores))
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
         self._cancel: dict[str, threading.Event] = {}
@@ -102,6 +124,8 @@ class JobRegistry:
         self._running: set[str] = set()
         self._gpu_slots: dict[str, int] = {}
         self._ids = itertools.count(1)
+        self.restored: dict[str, list[str]] = {"resumed": [], "marked": [], "listed": []}
+        self._restore(resume)
 
     @property
     def max_running(self) -> int:
@@ -127,24 +151,31 @@ class JobRegistry:
     def submit(self, spec: Any, *, owner: str = "", title: str | None = None) -> str:
         """Queue a training run of ``spec`` (a RunSpec or its dict); returns the job id.
 
-        The spec is checked (method, parameters) before queueing, so obvious mistakes raise
-        :class:`InputError` here rather than later in the job.
+        The spec is checked before queueing (the method, its parameters' types, ranges and sizes,
+        and the data against ``data_check``), so mistakes raise :class:`InputError` here, before a
+        job or a run record exists.
         """
+        import dataclasses
+
         from odcore.runs.execution import detector_params
         from odcore.runs.spec import RunSpec
 
         if isinstance(spec, dict):
             spec = RunSpec.from_dict(spec)
         detector_params(spec.method, dict(spec.params), seed=spec.seed)  # raises InputError early
+        if self._data_check is not None:
+            spec = dataclasses.replace(spec, data=self._data_check(spec.data))
         job = Job(id=self._new_id(), owner=owner, kind="train",
                   title=title or f"{spec.method} on {spec.data_ref()} ({spec.protocol}, seed {spec.seed})",
-                  spec=spec.to_dict())
-        run_id = self.store.new_id(spec.method)
+                  spec=spec.to_dict(), cancellable=_cancellable(spec.method))
+        return self._add(job, self._train_work(spec, self.store.new_id(spec.method)))
 
+    def _train_work(self, spec: Any, run_id: str) -> Callable[[Job, threading.Event], None]:
         def work(job: Job, cancel: threading.Event) -> None:
             from odcore.runs.execution import execute
 
             job.run_id = run_id  # the run folder exists from now on (none for a job cancelled in the queue)
+            self._persist(job)
 
             def on_epoch(record: dict) -> None:
                 now = time.time()
@@ -161,12 +192,97 @@ class JobRegistry:
             epochs = spec.params.get("epochs", registry.defaults(spec.method).get("epochs"))
             job.epochs = epochs if isinstance(epochs, int) else None
             run_spec = self._place_on_device(job, spec)
-            out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id)
+            out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id,
+                          owner=job.owner or None)
             job.result = out
             job.progress = 1.0
             job.eta = 0.0
 
-        return self._add(job, work)
+        return work
+
+    # ------------------------------------------------------------------ persistence
+    def _jobs_dir(self):
+        return self.store.root / JOBS_DIR
+
+    def _persist(self, job: Job) -> None:
+        """Write a training job's record (queued, running, final); a store that cannot be written only logs."""
+        if job.kind != "train" or getattr(self.store, "read_only", False):
+            return
+        from odcore.jsonio import atomic_write_json
+
+        rec = {k: getattr(job, k) for k in _PERSISTED}
+        try:
+            folder = self._jobs_dir()
+            folder.mkdir(exist_ok=True)
+            atomic_write_json(folder / f"{job.id}.json", rec)
+        except (OSError, TypeError, ValueError) as exc:
+            log.warning("job %s (%s) cannot be recorded in %s: %s", job.id, job.state, self._jobs_dir(), exc)
+
+    def _restore(self, resume: bool) -> None:
+        """Jobs recorded by an earlier process: queued ones queued again (or marked cancelled when
+        ``resume`` is False), running ones marked failed, recent finished ones listed again."""
+        from odcore.runs.spec import RunSpec
+
+        try:
+            files = sorted(self._jobs_dir().glob("job-*.json"))
+        except OSError:
+            return
+        now = time.time()
+        records = []
+        for f in files:
+            try:
+                rec = json.loads(f.read_text())
+                records.append({k: rec[k] for k in _PERSISTED if k in rec})
+            except (OSError, ValueError, TypeError) as exc:
+                log.warning("job record %s cannot be read (%s); skipped", f, exc)
+        for rec in sorted(records, key=lambda r: r.get("submitted") or 0):
+            if rec.get("id") in self._jobs or not rec.get("id"):
+                continue
+            job = Job(**{k: v for k, v in rec.items() if k in _PERSISTED})
+            state = job.state
+            if state == "queued" and resume:
+                try:
+                    spec = RunSpec.from_dict(job.spec or {})
+                    if self._data_check is not None:
+                        self._data_check(spec.data)
+                    work = self._train_work(spec, self.store.new_id(spec.method))
+                except Exception as exc:  # noqa: BLE001 - a record that cannot run again is marked, not lost
+                    self._mark_restored(job, "failed", f"could not be resumed after a server restart: {exc}")
+                    continue
+                job.message = "resumed after a server restart"
+                with self._lock:
+                    self._jobs[job.id] = job
+                    self._cancel[job.id] = threading.Event()
+                    self._done[job.id] = threading.Event()
+                    self._work[job.id] = work
+                    self._queue.append(job.id)
+                self.restored["resumed"].append(job.id)
+            elif state in ("queued", "running"):
+                why = ("the server stopped while this job ran; its run is kept as failed with the history so far"
+                       if state == "running" else "the server restarted before this job started; start it again")
+                self._mark_restored(job, "failed" if state == "running" else "cancelled", why)
+            elif (job.finished or job.submitted or 0) > now - KEEP_FINISHED_SECONDS:
+                self._add_finished(job)
+                self.restored["listed"].append(job.id)
+        self._pump()
+
+    def _add_finished(self, job: Job) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+            self._cancel[job.id] = threading.Event()
+            done = threading.Event()
+            done.set()
+            self._done[job.id] = done
+
+    def _mark_restored(self, job: Job, state: str, why: str) -> None:
+        job.state = state
+        job.finished = job.finished or time.time()
+        if state == "failed":
+            job.error = why
+        job.message = why
+        self._persist(job)
+        self._add_finished(job)
+        self.restored["marked"].append(job.id)
 
     def submit_task(self, fn: Callable[[Callable, threading.Event], Any], *, owner: str = "",
                     title: str = "task") -> str:
@@ -204,6 +320,7 @@ class JobRegistry:
                 job.state = "running"
                 job.started = time.time()
                 self._running.add(job_id)
+                self._persist(job)
                 threading.Thread(target=self._run, args=(job_id,), name=f"odcore-{job_id}", daemon=True).start()
 
     def _set_threads(self, job: Job) -> None:
@@ -213,7 +330,7 @@ class JobRegistry:
 
         with self._lock:
             n = max(1, len(self._running))
-        torch.set_num_threads(max(1, cpu_count() // n))
+        torch.set_num_threads(max(1, (cpu_count() - self._reserve) // n))
 
     def _place_on_device(self, job: Job, spec):
         """With several GPUs, give each running job its own (device 'auto' -> 'cuda:<slot>')."""
@@ -248,6 +365,7 @@ class JobRegistry:
             job.error = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             job.traceback = tb.format_exc()
             job.state = "failed"
+            job.run_id = getattr(exc, "run_id", None) or job.run_id
         finally:
             now = time.time()
             job.elapsed = now - (job.started or now)
@@ -256,6 +374,7 @@ class JobRegistry:
                 self._running.discard(job_id)
                 self._gpu_slots.pop(job_id, None)
                 self._work.pop(job_id, None)
+            self._persist(job)
             self._done[job_id].set()
             self._pump()
 
@@ -294,7 +413,10 @@ class JobRegistry:
 
     # ------------------------------------------------------------------ control
     def cancel(self, job_id: str, owner: str | None) -> bool:
-        """Cancel a queued or running job. Refused (False) for another owner or a finished job."""
+        """Cancel a queued or running job. Refused (False) for another owner or a finished job.
+
+        A running job whose fit cannot be interrupted (``cancellable`` False) gets the message
+        :data:`NOT_CANCELLABLE`; it ends as cancelled when its fit returns."""
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None or job.owner != (owner or "") or job.state in FINAL:
@@ -303,7 +425,13 @@ class JobRegistry:
             if job.state == "queued":
                 job.state = "cancelled"
                 job.finished = time.time()
+                job.message = "cancelled before it started"
                 self._done[job_id].set()
+                self._persist(job)
+            elif not job.cancellable:
+                job.message = NOT_CANCELLABLE
+            else:
+                job.message = "cancel requested: stops within one batch"
         return True
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
@@ -323,4 +451,19 @@ class JobRegistry:
                 return False
             for d in (self._jobs, self._cancel, self._done):
                 d.pop(job_id, None)
+        try:
+            (self._jobs_dir() / f"{job_id}.json").unlink(missing_ok=True)
+        except OSError:
+            pass
+        return True
+
+
+def _cancellable(method: str) -> bool:
+    """Whether a fit of ``method`` stops on cancel within a batch (the deep family's shared loop does;
+    scikit-learn fits do not)."""
+    try:
+        from odcore.models import registry
+
+        return registry.info(method).family != "classical"
+    except Exception:  # noqa: BLE001
         return True

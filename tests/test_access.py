@@ -148,3 +148,49 @@ def test_uploads_folder_is_a_root(roots):
     (up / "u.csv").write_text("a\n1\n")
     assert access.resolve(up / "u.csv").name == "u.csv"
     assert not any(p.parent == up.resolve() for _, p in access.listing())  # uploads in progress are not listed
+
+
+# ----------------------------------------------------------------------------- the Data page (AppTest)
+def _data_page(path: str):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("app_pages/data.py")
+    at.run()
+    at.radio(key="data_source").set_value("File path").run()
+    at.text_input(key="data_path").input(path)
+    next(b for b in at.get("button") if getattr(b, "label", "") == "Load").click()
+    at.run()
+    return at
+
+
+def test_the_data_page_refuses_server_files_and_shows_no_content(roots, monkeypatch, tmp_path):
+    monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path / "runs"))
+    at = _data_page(str(roots["secret"] / ".env"))
+    assert not at.exception
+    assert at.error and "outside the data folders" in at.error[0].value
+    assert "AWS_SECRET" not in " ".join(str(e.value) for e in at.error) and not at.metric  # nothing was loaded
+    at = _data_page(str(roots["shared"] / "odds" / "t.csv"))
+    assert not at.exception and any(m.value == "2" for m in at.metric)  # inside a root: loaded (2 rows)
+
+
+def test_the_path_field_can_be_switched_off(roots, monkeypatch, tmp_path):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("ODCORE_PATH_FIELD", "false")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("app_pages/data.py")
+    at.run()
+    options = list(at.radio(key="data_source").options)
+    assert "File path" not in options and "Data folders" in options
+    at.radio(key="data_source").set_value("Data folders").run()
+    assert "shared/odds/t.csv" in list(at.selectbox(key="data_pick").options)

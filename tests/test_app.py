@@ -94,7 +94,8 @@ def test_data_page_loads_the_sine_wave(runs_dir):
     assert any(m.value == "1,024" for m in at.metric)
 
 
-def test_data_page_bad_path_is_a_message_not_a_traceback(runs_dir, tmp_path):
+def test_data_page_bad_path_is_a_message_not_a_traceback(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ODCORE_DATA_ROOTS", str(tmp_path))  # the data roots policy: the folder must be allowed
     bad = tmp_path / "empty.csv"
     bad.write_text("")
     at = open_page("data")
@@ -105,7 +106,7 @@ def test_data_page_bad_path_is_a_message_not_a_traceback(runs_dir, tmp_path):
             b.click()
     at.run()
     no_exception(at)
-    assert at.error and "empty" in at.error[0].value.lower()
+    assert at.error and "the file is empty" in at.error[0].value.lower()
 
 
 def test_train_page_shows_the_image_defaults_on_image_data(runs_dir):

@@ -155,8 +155,9 @@ def test_restarted_registry_lists_every_finished_run(tmp_path):
     ids = [reg.submit(RunSpec("breast-cancer", m), owner="a") for m in ("pca", "knn", "lof")]
     run_ids = {reg.wait(j, 60).run_id for j in ids}
     again = JobRegistry(RunStore(tmp_path / "runs"))
-    assert again.list() == []  # jobs are per process ...
-    assert {r["id"] for r in again.runs(status="done")} == run_ids  # ... finished runs are shared
+    # jobs are persisted: the owner's tray lists them again in their final state, with their runs
+    assert {(j.id, j.state, j.run_id) for j in again.list(owner="a")} == {(j, "done", reg.get(j).run_id) for j in ids}
+    assert {r["id"] for r in again.runs(status="done")} == run_ids  # finished runs are shared
 
 
 def test_threads_follow_the_number_of_running_jobs(store, monkeypatch):

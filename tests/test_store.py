@@ -68,12 +68,18 @@ def test_in_memory_dataset_is_kept_once_and_reloads(store):
         np.testing.assert_array_equal(load_model(run).decision_function(split.X_test), run.scores["score"])
 
 
-def test_failed_run_keeps_error_and_traceback(store):
-    with pytest.raises(InputError) as info:
+def test_bad_parameters_are_refused_before_a_run_record_exists(store):
+    with pytest.raises(InputError, match="batch_size"):
         execute(RunSpec("breast-cancer", "autoencoder", params={**AE, "batch_size": 0}), store=store)
+    assert store.list_runs() == [] and not any(store.root.glob("*/config.json"))
+
+
+def test_failed_run_keeps_error_and_traceback(store):
+    with pytest.raises(InputError) as info:  # the protocol's options are checked once the data are loaded
+        execute(RunSpec("breast-cancer", "autoencoder", params=AE, protocol_options={"bogus": 1}), store=store)
     run = store.get(info.value.run_id)
     assert run.status == "failed"
-    assert "batch_size" in run.error and "Traceback" in run.traceback
+    assert "bogus" in run.error and "Traceback" in run.traceback
     assert run.scores is None and store.list_runs(status="failed")[0]["id"] == run.id
     with pytest.raises(InputError, match="no saved model"):
         load_model(run)

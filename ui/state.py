@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from typing import Any
@@ -19,6 +20,7 @@ DATASET = "dataset"  # the loaded odcore Dataset
 DATA_SPEC = "data_spec"  # what RunSpec.data should be for it: a name, a path, or the Dataset
 DATA_OPTIONS = "data_options"
 RUN = "run_id"  # the run the analysis pages look at
+OWNER_PARAM = "session"  # the query parameter that keeps a session's owner token across reloads
 THRESHOLDS = "thresholds"  # run id -> threshold, shared by Scores and Flagged rows
 #: owner token -> script seconds of that session's last run (written by app.py; session state
 #: cannot be written after st.stop, so this is a plain process-wide dict)
@@ -26,26 +28,49 @@ SCRIPT_SECONDS: dict[str, float] = {}
 
 
 def owner() -> str:
-    """This browser session's owner token for jobs."""
+    """This browser session's owner token for jobs and runs.
+
+    The token is kept in the page address (``?session=...``), so a reload, a reconnect after a
+    server restart or the same link opened later finds its jobs and runs again; a new browser
+    tab without the link is a new session. The token is a secret of 128 random bits: whoever has
+    the link acts as that session (share a run through a team store instead, see ``runs.team_store``).
+    """
     if "owner" not in st.session_state:
-        st.session_state["owner"] = uuid.uuid4().hex[:12]
-    return st.session_state["owner"]
+        given = str(st.query_params.get(OWNER_PARAM, ""))
+        st.session_state["owner"] = given if re.fullmatch(r"[0-9a-f]{32}", given) else uuid.uuid4().hex
+    token = st.session_state["owner"]
+    try:
+        if st.query_params.get(OWNER_PARAM) != token:
+            st.query_params[OWNER_PARAM] = token
+    except Exception:  # noqa: BLE001 - after st.stop the query parameters cannot be written; keep the token
+        pass
+    return token
 
 
 @st.cache_resource(show_spinner=False)
 def store():
-    """The run store (root from ODCORE_RUNS_DIR or ./runs)."""
+    """The run store (root from ODCORE_RUNS_DIR or ./runs); read-only when the folder cannot be written."""
     from odcore.runs.store import RunStore
 
     return RunStore()
 
 
+def _check_data(source: Any) -> Any:
+    """A RunSpec's data as the app may read it: built-ins and stored datasets as they are, paths only
+    inside the data roots (odcore.data.access)."""
+    import odcore.data
+    from odcore.data import access
+
+    return access.check_source(source, builtins=odcore.data.builtin_names())
+
+
 @st.cache_resource(show_spinner=False)
 def registry():
-    """The one job registry of this process (thread-safe, shared by all sessions)."""
+    """The one job registry of this process (thread-safe, shared by all sessions). Its jobs read
+    files only inside the data roots, and leave one core to the server for the pages."""
     from odcore.jobs import JobRegistry
 
-    return JobRegistry(store())
+    return JobRegistry(store(), data_check=_check_data, reserve_cores=1)
 
 
 @st.cache_resource(show_spinner=False)
@@ -93,12 +118,70 @@ def warm_up_umap() -> threading.Thread | None:
     return t
 
 
+@st.cache_resource(show_spinner=False)
+def _load_pool() -> Any:
+    """Two threads for loading files, off the script thread, at a lower CPU priority than the pages
+    and the training jobs (one user's huge file cannot starve another user's job)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def nice() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # Linux: per thread
+        except (AttributeError, OSError):
+            pass
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="odcore-load", initializer=nice)
+
+
+def off_thread(fn: Any, *args: Any, what: str = "the data", **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in the load pool, within the limits and the load timeout
+    (``data.load_timeout``); raises the load's InputError, or one when it takes too long."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from odcore import settings
+    from odcore.data import limits
+    from odcore.errors import InputError
+
+    timeout = float(settings.get("data.load_timeout"))
+
+    def work() -> Any:
+        with limits.using(limits.current().with_timeout(timeout)):
+            return fn(*args, **kwargs)
+
+    future = _load_pool().submit(work)
+    try:
+        return future.result(timeout=2 * timeout + 10)  # the load stops itself at its deadline; this waits for a slot
+    except FutureTimeout:
+        raise InputError(f"loading {what} did not finish in {2 * timeout + 10:.0f} s (the server is busy loading "
+                         "other files); try again in a moment") from None
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def load_dataset(source: str, options_json: str = "{}"):
-    """``odcore.data.load`` cached per source and options (raises InputError on bad input)."""
+def _load_cached(source: str, options_json: str, stamp: str):
     import odcore.data
 
-    return odcore.data.load(source, **json.loads(options_json))
+    return off_thread(odcore.data.load, source, what=source.rsplit("/", 1)[-1], **json.loads(options_json))
+
+
+def load_dataset(source: str, options_json: str = "{}"):
+    """A built-in by name, or a file inside the data roots (``odcore.data.access``), loaded off the script
+    thread within the limits; cached per source, options and the file's size and modification time (a
+    file replaced on disk is read again). Raises InputError on bad input."""
+    import odcore.data
+    from odcore.data import access
+
+    if source in odcore.data.builtin_names():
+        return _load_cached(source, options_json, "builtin")
+    real = access.resolve(source)
+    stat = real.stat()
+    return _load_cached(str(real), options_json, f"{stat.st_mtime_ns}-{stat.st_size}")
+
+
+def load_upload(filename: str, data: bytes, options: dict | None = None):
+    """An uploaded file's bytes, loaded off the script thread within the limits."""
+    import odcore.data
+
+    return off_thread(odcore.data.load_bytes, filename, data, what=filename, **dict(options or {}))
 
 
 def set_dataset(ds, spec: Any, options: dict | None = None) -> None:

@@ -1,7 +1,15 @@
-"""Small reusable widgets: page intro, run picker, warnings, error display."""
+"""Small reusable widgets: page intro, run picker, warnings, error display.
+
+User-supplied names and values (file names, column names, messages that quote them) are shown
+as text: :func:`plain` escapes Markdown and HTML, so a column named ``![x](http://host/p.png)``
+is printed, never fetched. Errors are one line on the page; tracebacks go to the server log
+(and, for runs, to the run record).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -9,21 +17,42 @@ import streamlit as st
 
 from ui import runs, state
 
+log = logging.getLogger("outlier_lab")
 
-def intro(title: str, text: str) -> None:
-    """Page title and the two or three sentences on the idea behind the page."""
-    st.title(title)
-    st.markdown(text)
+#: characters with a meaning in Streamlit's Markdown (CommonMark + GFM, directives ``:red[...]``,
+#: emoji ``:smile:``, math ``$...$``, HTML); each is backslash-escaped by :func:`plain`
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'^%@/])")
+_ABS_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+([\w.@+-]+)")
+
+
+def plain(text: Any, limit: int | None = 500) -> str:
+    """``text`` as literal text for ``st.markdown`` / ``st.error`` & co.: one line, Markdown and HTML
+    escaped, at most ``limit`` characters."""
+    s = " ".join(str(text).split())
+    if limit is not None and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", s)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of ``err`` for a page: an InputError's text; other errors by type, without
+    server paths (only the file names are kept)."""
+    from odcore.errors import InputError
+
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, InputError):
+        return text
+    text = _ABS_PATH.sub(r"\1", text)
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def show_error(err: BaseException) -> None:
-    """A user-facing message, never a traceback."""
+    """A user-facing one-line message, never a traceback (unexpected errors go to the log)."""
     from odcore.errors import InputError
 
-    if isinstance(err, InputError):
-        st.error(str(err))
-    else:
-        st.error(f"{type(err).__name__}: {err}")
+    if not isinstance(err, InputError):
+        log.error("unexpected error on a page", exc_info=err)
+    st.error(plain(one_line(err)))
 
 
 def guarded(fn: Callable[[], Any]) -> Any:
@@ -35,9 +64,16 @@ def guarded(fn: Callable[[], Any]) -> Any:
         return None
 
 
+def intro(title: str, text: str) -> None:
+    """Page title and the two or three sentences on the idea behind the page (the page's own text)."""
+    st.title(title)
+    st.markdown(text)
+
+
 def warnings(messages: list[str]) -> None:
+    """Warnings (they may quote user names: shown as text)."""
     for m in messages:
-        st.warning(m, icon=":material/warning:")
+        st.warning(plain(m, None), icon=":material/warning:")
 
 
 def run_picker(*, key: str, need: str | None = None, methods: tuple[str, ...] | None = None,

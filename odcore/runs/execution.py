@@ -155,22 +155,34 @@ def run_details(spec: RunSpec, ds: Dataset, split: Split, detector: Any) -> dict
 
 
 def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable[Callback] = (), cancel: Any = None,
-            run_id: str | None = None, prepared: tuple[Dataset, Split, Any] | None = None) -> dict[str, Any]:
+            run_id: str | None = None, prepared: tuple[Dataset, Split, Any] | None = None,
+            tags: dict[str, Any] | None = None, owner: str | None = None) -> dict[str, Any]:
     """Fit, score the test part, compute metrics and (when ``store`` is given) write the run.
 
     Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}`` (``run_id`` is None
     without a store). A cancelled fit raises :class:`FitCancelled` and any other failure
     re-raises; in both cases the run is kept in the store (status ``cancelled`` / ``failed``,
     with the history so far and, for failures, the error and traceback) and the exception
-    carries ``run_id``. ``prepared`` may pass an earlier ``prepare(spec)`` result.
+    carries ``run_id``. ``prepared`` may pass an earlier ``prepare(spec)`` result; ``tags`` are extra
+    fields of the run's record (a parameter search records its id and the trial's values there);
+    ``owner`` the session that asked for the run (the app's sessions see their own runs). The method
+    and its parameters are validated before any record is created: a bad value raises
+    :class:`InputError` and leaves nothing in the store.
     """
     callbacks = tuple(callbacks)
     run = None
     if store is not None:
+        if prepared is None:
+            from odcore.models import registry
+
+            registry.info(spec.method)  # unknown method -> InputError, before a record exists
+            detector_params(spec.method, dict(spec.params), seed=int(spec.seed))  # types, ranges, sizes
         if isinstance(spec.data, Dataset):
             store.save_dataset(spec.data)  # so that "stored:<hash>" in the record can be reloaded
-        run = store.begin(spec.method, spec.to_dict(), run_id=run_id)
+        run = store.begin(spec.method, spec.to_dict(), run_id=run_id, owner=owner)
         run_id = run.id
+        if tags:
+            store.update(run.id, **jsonable(tags))
     try:
         ds, split, detector = prepared if prepared is not None else prepare(spec, store=store)
         if run is not None:

@@ -25,6 +25,9 @@ def load_model(run: Run) -> Any:
     """The fitted detector saved with the run (raises :class:`InputError` when it has none)."""
     from odcore.models.base import BaseDetector
 
+    if getattr(run, "damage", None):
+        raise InputError(f"run {run.id} is damaged: {run.damage}; its model cannot be loaded: train it again, "
+                         "or delete the run")
     if not run.model_dir.exists():
         raise InputError(f"run {run.id} has no saved model (status {run.status}); "
                          "only finished runs can be reloaded")

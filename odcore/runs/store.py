@@ -20,7 +20,14 @@ Every file is written to a temporary name and renamed into place, and ``config.j
 its ``status`` is written last, so a reader never sees a half-written run as finished. A run
 still marked ``running`` whose writer is gone (a crash, a kill) is marked ``failed`` the next
 time a store opens the folder. The index (``index.sqlite``) is only a cache of the folders: it is
-rebuilt from them when it is missing or unreadable (:meth:`RunStore.rebuild_index`).
+rebuilt from them when it is missing or unreadable (:meth:`RunStore.rebuild_index`) and reconciled
+with them (:meth:`RunStore.sync`): a run whose config file is damaged, or whose finished files
+(the manifest ``files`` in its config) are missing or changed, is listed as ``damaged`` with the
+reason, and one damaged run never breaks a listing.
+
+The store degrades, it does not lie: opened with ``read_only=True`` it writes nothing (the index
+is then built in memory); a folder it cannot write (read-only, full) turns it read-only with a
+warning; a failure record it cannot write is kept in memory and in the log and retried.
 
 The store persists and reads plain records (dicts, arrays, tables, files) and imports nothing above
 the data layer: what a record means (re-deriving a run's split, loading its model, resolving a
@@ -31,12 +38,16 @@ device or a method's family) is worked out above it, in :mod:`odcore.runs.execut
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
+import logging
 import os
 import shutil
 import socket
 import sqlite3
+import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,6 +64,8 @@ STATUSES = ("running", "done", "failed", "cancelled")
 INDEX_FILE = "index.sqlite"
 DATA_DIR = "_data"
 TRANSFORM_FILE = "transform.npz"
+
+log = logging.getLogger(__name__)
 
 # run ids written by this process right now, and a token that tells this process from a later
 # one that happens to get the same pid
@@ -91,25 +104,56 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class StoreError(InputError):
+    """The run store cannot do what was asked (read-only folder, full disk, damaged run); the message
+    says what and how to fix it."""
+
+
+def _why(exc: OSError) -> str:
+    """A write failure in words, with the fix."""
+    if exc.errno == errno.ENOSPC or exc.errno == errno.EDQUOT:
+        return "the disk is full (no space left on device); free space or move the runs folder (ODCORE_RUNS_DIR)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ("the folder is read-only for this server; make it writable or point ODCORE_RUNS_DIR at a "
+                "writable folder")
+    return f"{exc.strerror or exc} ({type(exc).__name__}); check the runs folder (ODCORE_RUNS_DIR)"
+
+
+def _sig(path: Path) -> str | None:
+    """``mtime_ns-size`` of a file (None when it is missing): tells a changed config.json from the indexed one."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_mtime_ns}-{st.st_size}"
+
+
 class Run:
     """A run folder, read lazily. Fields: ``id``, ``path``, ``config``, ``status``, ``error``,
-    ``traceback``; properties ``history``, ``metrics``, ``scores``, ``cache_dir``, ``model_dir``;
-    :meth:`standardizer`. Rebuilding its model and split: :mod:`odcore.runs.rebuild`."""
+    ``traceback``, ``damage`` (why the run's files cannot be used, or None); properties ``history``,
+    ``metrics``, ``scores``, ``cache_dir``, ``model_dir``; :meth:`standardizer`. Rebuilding its model
+    and split: :mod:`odcore.runs.rebuild`."""
 
-    def __init__(self, store: RunStore, run_id: str, path: Path, config: dict[str, Any]):
+    def __init__(self, store: RunStore, run_id: str, path: Path, config: dict[str, Any],
+                 damage: str | None = None, pending: dict[str, Any] | None = None):
         self.store = store
         self.id = run_id
         self.path = path
         self.config = config
-        self.status: str = config.get("status", "failed")
-        self.error: str | None = config.get("error")
+        self.damage = damage
+        self.status: str = "damaged" if damage else config.get("status", "failed")
+        self.error: str | None = damage or config.get("error")
         self.traceback: str | None = None
-        err = path / "error.txt"
-        if err.exists():
-            text = err.read_text(errors="replace")
+        try:
+            text = (path / "error.txt").read_text(errors="replace")
+        except OSError:
+            text = ""
+        if text:
             head, _, rest = text.partition("\n\n")
             self.error = self.error or head
             self.traceback = rest or None
+        if pending and pending.get("traceback"):
+            self.traceback = pending["traceback"]
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, status={self.status!r})"
@@ -120,13 +164,20 @@ class Run:
         return self.config.get("method", "")
 
     @property
+    def owner(self) -> str | None:
+        """The session that made the run (None for runs made outside the app: shared demo runs)."""
+        return self.config.get("owner")
+
+    @property
     def history(self) -> list[dict]:
         """Per-epoch records; a torn last line (crash mid-append) is skipped."""
         p = self.path / "history.jsonl"
-        if not p.exists():
+        try:
+            text = p.read_text(errors="replace")
+        except OSError:
             return []
         out = []
-        for line in p.read_text(errors="replace").splitlines():
+        for line in text.splitlines():
             try:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
@@ -135,26 +186,46 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """The test part's metrics (empty before the run is done)."""
+        """The test part's metrics (empty before the run is done, or when metrics.json is damaged)."""
         p = self.path / "metrics.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        try:
+            out = json.loads(p.read_text())
+        except (OSError, ValueError):
+            return dict(self.config.get("metrics") or {})
+        return out if isinstance(out, dict) else {}
 
     @property
     def scores(self) -> Any:
-        """DataFrame (row_id, score, label if known, pred, decoder if any); None before the run is done."""
+        """DataFrame (row_id, score, label if known, pred, decoder if any); None before the run is done.
+
+        A damaged ``scores.parquet`` raises :class:`StoreError` naming the run, not pyarrow's error."""
         p = self.path / "scores.parquet"
         if not p.exists():
             return None
         import pandas as pd
 
-        return pd.read_parquet(p)
+        try:
+            return pd.read_parquet(p)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on a damaged file
+            raise StoreError(f"run {self.id}: scores.parquet is damaged ({type(exc).__name__}); its scores "
+                             "cannot be shown: train the run again, or delete it") from None
 
     @property
     def cache_dir(self) -> Path:
-        """The run's cache folder (embeddings ...), created on first use."""
+        """The run's cache folder (embeddings ...), created on first use; a temporary folder when the
+        store cannot be written (read-only or full)."""
         p = self.path / "cache"
-        p.mkdir(exist_ok=True)
-        return p
+        if not self.store.read_only:
+            try:
+                p.mkdir(exist_ok=True)
+                return p
+            except OSError:
+                pass
+        if p.is_dir():
+            return p
+        tmp = Path(tempfile.gettempdir()) / "odcore-run-cache" / self.id
+        tmp.mkdir(parents=True, exist_ok=True)
+        return tmp
 
     @property
     def model_dir(self) -> Path:
@@ -166,108 +237,217 @@ class Run:
         p = self.path / TRANSFORM_FILE
         if not p.exists():
             return Standardizer.identity()
-        with np.load(p, allow_pickle=False) as z:
-            return Standardizer.from_arrays(z)
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return Standardizer.from_arrays(z)
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise StoreError(f"run {self.id}: {TRANSFORM_FILE} is damaged ({type(exc).__name__}); train the run "
+                             "again, or delete it") from None
 
 
 class RunStore:
-    """Runs on disk under ``root`` (argument, env ``ODCORE_RUNS_DIR``, or ``./runs``)."""
+    """Runs on disk under ``root`` (argument, env ``ODCORE_RUNS_DIR``, or ``./runs``).
 
-    def __init__(self, root: str | os.PathLike | None = None, *, recover: bool = True):
+    ``read_only=True`` opens the store for reading: nothing is written, not even the index (it is
+    built in memory from the folders). A store whose folder cannot be written (a read-only mount,
+    a full disk) goes read-only by itself and says why in :attr:`warnings`. A record that cannot be
+    written (a run's failure on a full disk) is kept in memory and in the log, shown by
+    :meth:`get` and :meth:`list_runs`, and written by :meth:`retry_pending` once there is room.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, *, recover: bool = True, read_only: bool = False):
         self.root = Path(root or os.environ.get(ENV_ROOT) or "runs").resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self.read_only = bool(read_only)
+        self.warnings: list[str] = []
+        self._pending: dict[str, dict[str, Any]] = {}  # run id -> config fields not yet written
         self._index_path = self.root / INDEX_FILE
+        self._memory_index = False
+        self._last_sync = 0.0
+        if not self.read_only:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                probe = self.root / f".probe-{uuid.uuid4().hex[:8]}"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                self._go_read_only(exc)
         self._open_index()
         if recover:
             self.recover()
 
+    def _go_read_only(self, exc: OSError | str) -> None:
+        why = _why(exc) if isinstance(exc, OSError) else exc
+        if not self.read_only:
+            msg = f"the run store at {self.root} cannot be written ({why}); it is open read-only"
+            self.warnings.append(msg)
+            log.warning(msg)
+        self.read_only = True
+
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            why = self.warnings[-1] if self.warnings else f"the run store at {self.root} was opened read-only"
+            raise StoreError(f"{why}; runs cannot be started or changed until it can be written")
+
     # ------------------------------------------------------------------ index
-    def _connect(self) -> sqlite3.Connection:
-        """Open the index (WAL journal) and create the runs table when it is missing."""
-        con = sqlite3.connect(self._index_path, timeout=30, check_same_thread=False)
+    def _connect(self, memory: bool) -> sqlite3.Connection:
+        """Open the index (a file in WAL mode, or in memory) with the runs table."""
+        con = sqlite3.connect(":memory:" if memory else self._index_path, timeout=30, check_same_thread=False)
         con.row_factory = sqlite3.Row
-        con.execute("PRAGMA journal_mode=WAL")
+        if not memory:
+            con.execute("PRAGMA journal_mode=WAL")
+        cols = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
+        if cols and "sig" not in cols:  # an index of an older layout: it is only a cache, start it again
+            con.execute("DROP TABLE runs")
         con.execute(
             "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, method TEXT, data TEXT, "
-            "data_hash TEXT, protocol TEXT, status TEXT, created TEXT, seed INTEGER, row TEXT)")
+            "data_hash TEXT, protocol TEXT, status TEXT, created TEXT, seed INTEGER, row TEXT, sig TEXT)")
         con.commit()
         return con
 
     def _open_index(self) -> None:
         with self._lock:
+            if self.read_only or not self._index_path.parent.is_dir():
+                self._use_memory_index()
+                return
             try:
-                self._con = self._connect()
-                ids = {r[0] for r in self._con.execute("SELECT id FROM runs")}
+                self._con = self._connect(memory=False)
+                self.sync(force=True)
+            except sqlite3.OperationalError as exc:  # full disk, read-only file, locked beyond the timeout
+                self._index_unwritable(exc)
             except sqlite3.DatabaseError:
                 self._reset_index()
-                return
-            on_disk = set(self._run_dirs())
-            if ids != on_disk:  # folders added or removed behind our back: bring the index up to date
-                for rid in ids - on_disk:
-                    self._con.execute("DELETE FROM runs WHERE id=?", (rid,))
-                for rid in on_disk - ids:
-                    cfg = self._read_config(rid)
-                    if cfg is not None:
-                        self._index(cfg, commit=False)
-                self._con.commit()
+
+    def _use_memory_index(self) -> None:
+        self._memory_index = True
+        self._con = self._connect(memory=True)
+        self.sync(force=True)
+
+    def _index_unwritable(self, exc: Exception) -> None:
+        msg = f"the run index {self._index_path} cannot be written ({exc}); runs are listed from the folders"
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+            log.warning(msg)
+        try:
+            self._con.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self._use_memory_index()
 
     def _reset_index(self) -> None:
         try:
             self._con.close()
         except Exception:  # noqa: BLE001
             pass
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self._index_path) + suffix)
-            if p.exists():
-                p.unlink()
-        self._con = self._connect()
-        self.rebuild_index()
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self._index_path) + suffix)
+                if p.exists():
+                    p.unlink()
+            self._con = self._connect(memory=False)
+            self.rebuild_index()
+        except (OSError, sqlite3.Error) as exc:
+            self._index_unwritable(exc)
 
     def rebuild_index(self) -> int:
         """Re-create the index from the run folders; returns the number of runs indexed."""
         with self._lock:
             self._con.execute("DELETE FROM runs")
-            n = 0
-            for rid in self._run_dirs():
-                cfg = self._read_config(rid)
-                if cfg is not None:
-                    self._index(cfg, commit=False)
-                    n += 1
             self._con.commit()
-            return n
+            self.sync(force=True)
+            return int(self._con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
+    def sync(self, *, force: bool = False) -> None:
+        """Reconcile the index with the folders: runs added or removed behind its back, config files
+        that changed (a run written by another process, a truncated file) and the damage each run's
+        files show. Without ``force`` at most every 2 s (pages list runs on every rerun)."""
+        now = time.monotonic()
+        if not force and now - self._last_sync < 2.0:
+            return
+        with self._lock:
+            self._last_sync = now
+            try:
+                indexed = {r["id"]: r["sig"] for r in self._con.execute("SELECT id, sig FROM runs")}
+                on_disk = {rid: _sig(self.root / rid / "config.json") for rid in self._run_dirs()}
+                for rid in set(indexed) - set(on_disk):
+                    self._con.execute("DELETE FROM runs WHERE id=?", (rid,))
+                for rid, sig in on_disk.items():
+                    if indexed.get(rid) != sig or force:
+                        self._index_folder(rid, sig)
+                self._con.commit()
+            except sqlite3.OperationalError as exc:
+                if self._memory_index:
+                    raise
+                self._index_unwritable(exc)
+            except sqlite3.DatabaseError:
+                if self._memory_index:
+                    raise
+                self._reset_index()
+
+    def _index_folder(self, rid: str, sig: str | None) -> None:
+        cfg, reason = self._read_config_checked(rid)
+        if cfg is None:
+            old = self._con.execute("SELECT row FROM runs WHERE id=?", (rid,)).fetchone()
+            row = json.loads(old[0]) if old else {"id": rid}
+            row.update(status="damaged", error=reason, damage=reason)
+            cfg = {"id": rid, "method": row.get("method"), "created": row.get("created"),
+                   "spec": {"data": row.get("data"), "protocol": row.get("protocol"), "seed": row.get("seed")}}
+            self._put(cfg, row, sig)
+            return
+        damage = self._damage(rid, cfg)
+        self._put(cfg, self._row(cfg, damage), sig)
 
     def _run_dirs(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "config.json").exists())
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError:
+            return []
+        return sorted(e.name for e in entries
+                      if e.is_dir() and not e.name.startswith(("_", ".")) and (Path(e.path) / "config.json").exists())
 
-    @staticmethod
-    def _row(cfg: dict[str, Any]) -> dict[str, Any]:
+    def _row(self, cfg: dict[str, Any], damage: str | None = None) -> dict[str, Any]:
+        cfg = {**cfg, **self._pending.get(cfg.get("id", ""), {})}
         spec = cfg.get("spec", {})
-        return {"id": cfg["id"], "method": cfg.get("method"), "data": spec.get("data"),
-                "data_name": cfg.get("dataset", {}).get("name"), "protocol": spec.get("protocol"),
-                "status": cfg.get("status"), "created": cfg.get("created"), "finished": cfg.get("finished"),
-                "seed": spec.get("seed"), "metrics": cfg.get("metrics", {}), "error": cfg.get("error"),
-                "fit_seconds": cfg.get("timings", {}).get("fit_seconds")}
+        row = {"id": cfg["id"], "method": cfg.get("method"), "data": spec.get("data"),
+               "data_name": cfg.get("dataset", {}).get("name"), "protocol": spec.get("protocol"),
+               "status": cfg.get("status"), "created": cfg.get("created"), "finished": cfg.get("finished"),
+               "seed": spec.get("seed"), "metrics": cfg.get("metrics", {}), "error": cfg.get("error"),
+               "fit_seconds": cfg.get("timings", {}).get("fit_seconds"), "owner": cfg.get("owner")}
+        if damage:
+            row.update(status="damaged", error=damage, damage=damage, recorded_status=cfg.get("status"))
+        if cfg.get("id") in self._pending:
+            row["unsaved"] = self._pending[cfg["id"]].get("unsaved")
+        return row
 
-    def _index(self, cfg: dict[str, Any], commit: bool = True) -> None:
-        row = self._row(cfg)
+    def _put(self, cfg: dict[str, Any], row: dict[str, Any], sig: str | None) -> None:
+        self._con.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (row["id"], row.get("method"), row.get("data"), cfg.get("dataset", {}).get("hash"), row.get("protocol"),
+             row.get("status"), row.get("created"), row.get("seed"), json.dumps(jsonable(row)), sig))
+
+    def _index(self, cfg: dict[str, Any], commit: bool = True, damage: str | None = None) -> None:
         with self._lock:
             try:
-                self._con.execute(
-                    "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?)",
-                    (row["id"], row["method"], row["data"], cfg.get("dataset", {}).get("hash"), row["protocol"],
-                     row["status"], row["created"], row["seed"], json.dumps(row)))
+                self._put(cfg, self._row(cfg, damage), _sig(self.root / cfg["id"] / "config.json"))
                 if commit:
                     self._con.commit()
+            except sqlite3.OperationalError as exc:
+                if not self._memory_index:
+                    self._index_unwritable(exc)
             except sqlite3.DatabaseError:
-                self._reset_index()
+                if not self._memory_index:
+                    self._reset_index()
 
     def list_runs(self, *, method: str | None = None, data: str | None = None, protocol: str | None = None,
                   status: str | list[str] | None = None, created_after: str | None = None,
                   created_before: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Runs as dicts (id, method, data, protocol, status, created, seed, metrics, error ...),
-        newest first, filtered by equality on the named fields and by ISO creation time."""
+        """Runs as dicts (id, method, data, protocol, status, created, seed, metrics, error, owner ...),
+        newest first, filtered by equality on the named fields and by ISO creation time.
+
+        A run whose files are damaged is listed with status ``damaged`` and the reason in ``error``
+        (``recorded_status`` keeps what its config says)."""
+        self.retry_pending()
+        self.sync()
         where, args = [], []
         for col, val in (("method", method), ("data", data), ("protocol", protocol)):
             if val is not None:
@@ -295,38 +475,96 @@ class RunStore:
         return [json.loads(r[0]) for r in rows]
 
     # ------------------------------------------------------------------ reading
-    def _read_config(self, run_id: str) -> dict[str, Any] | None:
+    def _read_config_checked(self, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(config, None)``, or ``(None, why it cannot be read)``."""
         p = self.root / run_id / "config.json"
         try:
-            return json.loads(p.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            cfg = json.loads(p.read_text())
+        except FileNotFoundError:
+            return None, "config.json is missing"
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, f"config.json cannot be read ({type(exc).__name__})"
+        except json.JSONDecodeError:
+            return None, "config.json is damaged (not valid JSON: truncated or overwritten)"
+        if not isinstance(cfg, dict) or cfg.get("id") != run_id:
+            return None, "config.json is damaged (not this run's record)"
+        return cfg, None
+
+    def _read_config(self, run_id: str) -> dict[str, Any] | None:
+        return self._read_config_checked(run_id)[0]
+
+    def _damage(self, run_id: str, cfg: dict[str, Any]) -> str | None:
+        """Why a finished run's files cannot be used (a file of its manifest missing or changed), or None."""
+        if cfg.get("status") != "done":
             return None
+        folder = self.root / run_id
+        files = cfg.get("files")
+        if not isinstance(files, dict):  # a run written before manifests: the essentials only
+            files = {"scores.parquet": None}
+            if not (folder / "model").is_dir() or not any((folder / "model").iterdir()):
+                return "the saved model (model/) is missing"
+        for rel, size in files.items():
+            try:
+                st = (folder / rel).stat()
+            except OSError:
+                what = "the saved model's file" if rel.startswith("model/") else "the file"
+                return f"{what} {rel} is missing"
+            if size is not None and st.st_size != size:
+                return f"{rel} changed size since the run finished ({st.st_size:,} bytes, was {size:,}): damaged"
+        return None
+
+    def _safe_id(self, run_id: str) -> None:
+        bad = (not isinstance(run_id, str) or not run_id or "/" in run_id or "\\" in run_id or "\x00" in run_id
+               or run_id.startswith((".", "_")) or len(run_id) > 200)
+        if not bad:
+            real = (self.root / run_id).resolve()
+            bad = real.parent != self.root
+        if bad:
+            raise InputError(f"not a run id: {str(run_id)[:80]!r}")
 
     def get(self, run_id: str) -> Run:
-        """The run ``run_id`` (raises :class:`InputError` naming a few known ids when missing)."""
-        if not run_id or "/" in run_id or run_id.startswith((".", "_")):
-            raise InputError(f"not a run id: {run_id!r}")
-        cfg = self._read_config(run_id)
+        """The run ``run_id`` (raises :class:`InputError` naming a few known ids when missing, and a
+        :class:`StoreError` saying what is wrong when its record is damaged). A finished run whose
+        files are damaged comes back with status ``damaged`` and the reason in ``error``."""
+        self._safe_id(run_id)
+        cfg, reason = self._read_config_checked(run_id)
         if cfg is None:
+            if (self.root / run_id).is_dir() and reason != "config.json is missing":
+                raise StoreError(f"run {run_id} is damaged: {reason}; delete its folder, or restore the file")
             known = [r["id"] for r in self.list_runs(limit=5)]
             hint = f"; recent runs: {', '.join(known)}" if known else "; the store is empty"
             raise InputError(f"no run {run_id!r} in {self.root}{hint}")
-        return Run(self, run_id, self.root / run_id, cfg)
+        pending = self._pending.get(run_id)
+        if pending:
+            cfg = {**cfg, **{k: v for k, v in pending.items() if k not in ("traceback", "unsaved")}}
+        damage = self._damage(run_id, cfg)
+        if damage:
+            self._index(cfg, damage=damage)  # listed as damaged from now on
+        return Run(self, run_id, self.root / run_id, cfg, damage=damage, pending=pending)
 
     def __contains__(self, run_id: str) -> bool:
+        try:
+            self._safe_id(run_id)
+        except InputError:
+            return False
         return self._read_config(run_id) is not None
 
     # ------------------------------------------------------------------ writing
     def new_id(self, method: str = "run") -> str:
         """A fresh run id: time stamp, method, random suffix."""
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return f"{stamp}-{method}-{uuid.uuid4().hex[:6]}"
+        safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in str(method))[:40] or "run"
+        return f"{stamp}-{safe}-{uuid.uuid4().hex[:6]}"
 
     def _write_config(self, cfg: dict[str, Any]) -> None:
-        atomic_write_json(self.root / cfg["id"] / "config.json", cfg)
+        try:
+            atomic_write_json(self.root / cfg["id"] / "config.json", cfg)
+        except OSError as exc:
+            raise StoreError(f"run {cfg['id']}: its record cannot be written: {_why(exc)}") from exc
         self._index(cfg)
 
     def _update(self, run_id: str, **fields: Any) -> dict[str, Any]:
+        self._refuse_write()
         with self._lock:
             cfg = self._read_config(run_id)
             if cfg is None:
@@ -335,18 +573,35 @@ class RunStore:
             self._write_config(cfg)
             return cfg
 
-    def begin(self, method: str, spec: dict[str, Any], *, run_id: str | None = None) -> Run:
-        """Create the run folder with status ``running``: the method and the spec record (a
-        ``RunSpec.to_dict()``); what preparing the run resolves follows with :meth:`update`."""
+    def begin(self, method: str, spec: dict[str, Any], *, run_id: str | None = None,
+              owner: str | None = None) -> Run:
+        """Create the run folder with status ``running``: the method, the spec record (a
+        ``RunSpec.to_dict()``) and the ``owner`` (the session that asked, None outside the app);
+        what preparing the run resolves follows with :meth:`update`."""
+        self._refuse_write()
+        self.retry_pending()
         run_id = run_id or self.new_id(method)
+        self._safe_id(run_id)
         path = self.root / run_id
-        path.mkdir(parents=True, exist_ok=False)
         cfg = {"id": run_id, "status": "running", "created": _now(), "method": method,
                "spec": dict(spec), "pid": os.getpid(), "host": socket.gethostname(),
                "process": _PROCESS_TOKEN, "versions": _versions()}
+        if owner:
+            cfg["owner"] = str(owner)
+        try:
+            path.mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise StoreError(f"a new run cannot be created in {self.root}: {_why(exc)}") from exc
         with _LIVE_LOCK:
             _LIVE.add(run_id)
-        self._write_config(cfg)
+        try:
+            self._write_config(cfg)
+        except StoreError:
+            self._release(run_id)
+            shutil.rmtree(path, ignore_errors=True)  # nothing of the run could be written: leave no empty folder
+            raise
         return Run(self, run_id, path, cfg)
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
@@ -362,50 +617,112 @@ class RunStore:
 
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        atomic_write_bytes(self.root / run_id / TRANSFORM_FILE, buf.getvalue())
+        try:
+            atomic_write_bytes(self.root / run_id / TRANSFORM_FILE, buf.getvalue())
+        except OSError as exc:
+            raise StoreError(f"run {run_id}: its standardiser cannot be written: {_why(exc)}") from exc
 
     def append_history(self, run_id: str, record: dict[str, Any]) -> None:
         """Append one per-epoch record to ``history.jsonl``."""
         line = json.dumps(jsonable(record)) + "\n"
-        with open(self.root / run_id / "history.jsonl", "a") as fh:
-            fh.write(line)
-            fh.flush()
+        try:
+            with open(self.root / run_id / "history.jsonl", "a") as fh:
+                fh.write(line)
+                fh.flush()
+        except OSError as exc:
+            raise StoreError(f"run {run_id}: its history cannot be written: {_why(exc)}") from exc
 
     def finish(self, run_id: str, *, model: Any, scores: dict[str, np.ndarray], metrics: dict[str, Any],
                timings: dict[str, float], device: str | None = None) -> None:
         """Write model, scores and metrics, then flip the status to ``done`` (the commit point).
 
         ``model`` is anything with ``save(folder)`` (a fitted detector); ``device`` the device it
-        ran on, when known (else the one recorded earlier stays).
+        ran on, when known (else the one recorded earlier stays). The config records a manifest of
+        the files written (``files``: path -> size), which tells later a damaged run from a good one.
         """
         import pandas as pd
 
+        self._refuse_write()
         path = self.root / run_id
         tmp_model = path / ".model.tmp"  # hidden *.tmp: removed by recover() after a crash
-        if tmp_model.exists():
-            shutil.rmtree(tmp_model)
-        model.save(tmp_model)
-        if (path / "model").exists():
-            shutil.rmtree(path / "model")
-        os.replace(tmp_model, path / "model")
-        order = [c for c in ("row_id", "score", "label", "pred", "decoder") if c in scores]
-        df = pd.DataFrame({c: scores[c] for c in order})
         tmp = path / ".scores.parquet.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path / "scores.parquet")
-        atomic_write_json(path / "metrics.json", metrics)
+        try:
+            if tmp_model.exists():
+                shutil.rmtree(tmp_model)
+            model.save(tmp_model)
+            if (path / "model").exists():
+                shutil.rmtree(path / "model")
+            os.replace(tmp_model, path / "model")
+            order = [c for c in ("row_id", "score", "label", "pred", "decoder") if c in scores]
+            df = pd.DataFrame({c: scores[c] for c in order})
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, path / "scores.parquet")
+            atomic_write_json(path / "metrics.json", metrics)
+        except OSError as exc:
+            shutil.rmtree(tmp_model, ignore_errors=True)  # free what the failed write took
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"run {run_id}: its results cannot be written: {_why(exc)}") from exc
+        files = {str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*"))
+                 if p.is_file() and (p.parts[len(path.parts)] == "model" or p.name in
+                                     ("scores.parquet", "metrics.json", TRANSFORM_FILE))}
         extra = {"device": device} if device else {}
-        self._update(run_id, status="done", finished=_now(), metrics=metrics, timings=timings, **extra)
+        self._update(run_id, status="done", finished=_now(), metrics=metrics, timings=timings, files=files, **extra)
         self._release(run_id)
 
     def mark(self, run_id: str, status: str, *, error: str | None = None, traceback: str | None = None) -> None:
-        """Finish a run as ``failed`` or ``cancelled`` (history kept), with its error."""
+        """Finish a run as ``failed`` or ``cancelled`` (history kept), with its error.
+
+        Never raises for a store that cannot be written: the record is kept in memory (shown by
+        :meth:`get` and :meth:`list_runs`), logged, and written by :meth:`retry_pending` later."""
         if status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}")
-        if traceback:
-            atomic_write_bytes(self.root / run_id / "error.txt", f"{error}\n\n{traceback}".encode())
-        self._update(run_id, status=status, finished=_now(), error=error)
+        fields = {"status": status, "finished": _now(), "error": error}
+        try:
+            self._write_outcome(run_id, fields, traceback)
+        except (StoreError, OSError) as exc:
+            reason = str(exc)
+            with self._lock:
+                self._pending[run_id] = {**fields, "traceback": traceback, "unsaved": reason}
+            log.error("run %s ended %s (%s) but this cannot be written yet: %s; kept in memory and retried",
+                      run_id, status, error, reason)
+            cfg = self._read_config(run_id)
+            if cfg is not None:
+                self._index({**cfg, **fields})
         self._release(run_id)
+
+    def _write_outcome(self, run_id: str, fields: dict[str, Any], traceback: str | None) -> None:
+        self._refuse_write()
+        if traceback:
+            try:
+                atomic_write_bytes(self.root / run_id / "error.txt", f"{fields.get('error')}\n\n{traceback}".encode())
+            except OSError as exc:
+                raise StoreError(f"run {run_id}: error.txt cannot be written: {_why(exc)}") from exc
+        self._update(run_id, **fields)
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """Records not written yet (run id -> fields, with ``unsaved``: why)."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._pending.items()}
+
+    def retry_pending(self) -> list[str]:
+        """Write the records kept in memory where the store can take them now; returns the run ids written."""
+        if not self._pending or self.read_only:
+            return []
+        done = []
+        with self._lock:
+            for run_id, fields in list(self._pending.items()):
+                rec = {k: v for k, v in fields.items() if k not in ("traceback", "unsaved")}
+                try:
+                    self._write_outcome(run_id, rec, fields.get("traceback"))
+                except (StoreError, OSError):
+                    continue
+                except InputError:  # the run folder is gone
+                    pass
+                self._pending.pop(run_id, None)
+                done.append(run_id)
+        for run_id in done:
+            log.info("run %s: its record was written at last", run_id)
+        return done
 
     def _release(self, run_id: str) -> None:
         with _LIVE_LOCK:
@@ -413,7 +730,10 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         """Remove a run folder and its index entry."""
-        self.get(run_id)  # validates the id
+        self._safe_id(run_id)
+        self._refuse_write()
+        if not (self.root / run_id).is_dir():
+            raise InputError(f"no run {run_id!r} in {self.root}")
         shutil.rmtree(self.root / run_id)
         with self._lock:
             self._con.execute("DELETE FROM runs WHERE id=?", (run_id,))
@@ -430,9 +750,13 @@ class RunStore:
         return isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid)
 
     def recover(self) -> list[str]:
-        """Mark runs left ``running`` by a writer that is gone as ``failed``; returns their ids."""
+        """Mark runs left ``running`` by a writer that is gone as ``failed``; returns their ids.
+
+        On a store that cannot be written the marks are kept in memory (see :meth:`mark`)."""
         marked = []
         for row in self.list_runs(status="running"):
+            if row["id"] in self._pending:
+                continue
             cfg = self._read_config(row["id"])
             if cfg is None or cfg.get("status") != "running" or self._writer_alive(cfg):
                 continue
@@ -440,17 +764,27 @@ class RunStore:
                       error="the process writing this run stopped before it finished (crash or kill); "
                             "the history so far is kept",
                       traceback=f"writer pid {cfg.get('pid')} on {cfg.get('host')} is gone")
-            for leftover in (self.root / row["id"]).glob(".*.tmp"):  # half-written files of the dead writer
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
+            if not self.read_only:
+                for leftover in (self.root / row["id"]).glob(".*.tmp"):  # half-written files of the dead writer
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover, ignore_errors=True)
+                    else:
+                        leftover.unlink(missing_ok=True)
             marked.append(row["id"])
         return marked
 
     # ------------------------------------------------------------------ stored datasets
     def save_dataset(self, ds: Dataset) -> str:
         """Keep an in-memory dataset under ``_data/<hash>.npz`` (no pickle); returns the hash."""
+        if (self.root / DATA_DIR / f"{ds.content_hash()}.npz").exists():
+            return ds.content_hash()
+        self._refuse_write()
+        try:
+            return self._save_dataset(ds)
+        except OSError as exc:
+            raise StoreError(f"the dataset {ds.name!r} cannot be kept in the run store: {_why(exc)}") from exc
+
+    def _save_dataset(self, ds: Dataset) -> str:
         h = ds.content_hash()
         folder = self.root / DATA_DIR
         folder.mkdir(exist_ok=True)
