@@ -1,7 +1,7 @@
 """``python -m odcore``: everything the app does, headless.
 
 Commands: ``datasets``, ``describe``, ``methods``, ``train``, ``score``, ``runs`` (``runs show ID``)
-and ``bench``. Bad input prints one line that names the problem and the valid choices and
+``bench`` and ``tune``. Bad input prints one line that names the problem and the valid choices and
 exits with code 2 (``--debug`` shows the traceback instead). Ctrl-C during ``train`` cancels
 the fit within one batch and keeps the partial run (status ``cancelled``, exit code 130).
 """
@@ -362,6 +362,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from odcore.runs import tune
+
+    spec = _spec_from_args(args)
+    space = tune.parse_space(spec.method, args.space or [])
+    print(f"searching {', '.join(d.describe() for d in space.values())} for {spec.method} on {spec.data_ref()} "
+          f"within {args.budget:g} s (objective: {args.objective}; ASHA stops weak trials early)", file=sys.stderr)
+    res = tune.search(spec, space, budget=args.budget, samples=args.samples, objective=args.objective,
+                      runs_dir=args.runs_dir, address=args.address, max_concurrent=args.max_concurrent,
+                      seed=args.seed)
+    if args.json:
+        _write_text(Path(args.json), json.dumps(res, indent=1, default=str))
+    ran = [t for t in res["trials"] if t["run_id"]]
+    late = len(res["trials"]) - len(ran)
+    print(f"{res['tune_id']}: {len(ran)} trials, stored as runs (python -m odcore runs; the Compare page)"
+          + (f"; {late} more did not start before the budget ran out" if late else ""))
+    for t in sorted(ran, key=lambda t: (t["objective"] is None, t["objective"] or 0.0),
+                    reverse=args.objective != "validation"):
+        vals = ", ".join(f"{k}={_fmt(v)}" for k, v in t["values"].items())
+        print(f"  {vals:50s} {t.get('key') or args.objective} {_fmt(t['objective'])}  epochs {t['epochs']}  "
+              f"run {t['run_id']}")
+    if res["best"]:
+        print(f"best: {', '.join(f'{k}={_fmt(v)}' for k, v in res['best']['values'].items())} "
+              f"(run {res['best']['run_id']})")
+    return 0
+
+
 def _write_text(path: Path, text: str) -> None:
     from odcore.jsonio import atomic_write_bytes
 
@@ -480,6 +507,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true")
     s.add_argument("-v", "--verbose", action="store_true", help="print the table even when writing files")
     s.set_defaults(fn=cmd_bench)
+
+    s = sub.add_parser("tune", help="parameter search with Ray Tune (ASHA early stopping); trials are stored runs")
+    s.add_argument("--data", required=True, metavar="NAME_OR_PATH")
+    s.add_argument("--data-option", action="append", metavar="K=V")
+    s.add_argument("--protocol", default="unsupervised")
+    s.add_argument("--protocol-option", action="append", metavar="K=V")
+    s.add_argument("--method", required=True)
+    s.add_argument("--param", action="append", metavar="K=V", help="a fixed parameter of every trial")
+    s.add_argument("--space", action="append", metavar="K=LOW:HIGH[:log]|K=A|B",
+                   help="a searched parameter: a range (log-uniform with :log) or choices a|b|c")
+    s.add_argument("--budget", type=float, required=True, metavar="SECONDS", help="the whole search's time limit")
+    s.add_argument("--samples", type=int, default=None, help="at most this many trials (default: as the budget allows)")
+    s.add_argument("--objective", choices=["validation", "auprc", "auroc"], default="validation",
+                   help="validation: label-free (held-out or training loss, minimised); auprc/auroc: test labels")
+    s.add_argument("--max-concurrent", type=int, default=None, metavar="N")
+    s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-monitor", action="store_true", help="skip test-set metrics after each epoch")
+    s.add_argument("--json", default=None, metavar="PATH", help="write the trials and the best one")
+    common(s)
+    s.set_defaults(fn=cmd_tune)
     return p
 
 
