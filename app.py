@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from ui import state, tray
+from ui import state, tray, widgets
 
 st.set_page_config(page_title="Outlier Lab", page_icon=":material/search:", layout="wide")
 
@@ -30,8 +30,11 @@ t0 = time.perf_counter()
 state.warm_up()  # torch and the detectors load in the background after the first request
 page = st.navigation(PAGES)
 me = state.owner()  # read before the page: after st.stop() every Streamlit call raises again
+state.setup_logging()
 try:
     tray.render()
     page.run()
+except Exception as err:  # noqa: BLE001 - a page bug: one line on the page, the traceback in the server log
+    widgets.show_error(err)
 finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py
     state.SCRIPT_SECONDS[me] = time.perf_counter() - t0

@@ -8,13 +8,13 @@ import streamlit as st
 
 from odcore import plots
 from odcore.recipes import paper
-from ui import runs, state, widgets
+from ui import runs, widgets
 
 widgets.intro("Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
               "Below, benchmark tables written by `python -m odcore bench --json` with the papers' numbers "
               "beside ours — where we fall short, the gap is shown, not hidden.")
 
-all_runs = widgets.guarded(lambda: state.store().list_runs()) or []
+all_runs = runs.visible_runs()  # this session's runs and the shared demo runs (damaged ones say why)
 if not all_runs:
     st.info("No runs in the store yet. Train one on the **Train** page.")
 else:

@@ -5,7 +5,7 @@ import streamlit as st
 from odcore import plots
 from odcore.analysis import sanity
 from odcore.recipes.presets import TRAIN_PRESETS as PRESETS
-from ui import state, widgets
+from ui import state, tray, widgets
 
 widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
@@ -139,7 +139,7 @@ def _live():
         job = state.registry().get(job_id)
     except Exception:  # noqa: BLE001 - the registry restarted: the job is gone, its run is in the store
         return
-    st.subheader(f"Job {job.title}")
+    st.subheader(f"Job {widgets.plain(job.title, 120)}")
     st.progress(min(max(float(job.progress or 0), 0.0), 1.0),
                 text=f"{job.state} · epoch {job.epoch}/{job.epochs or '?'} · {job.elapsed:.0f} s")
     if job.history:
@@ -147,8 +147,11 @@ def _live():
     if job.active:
         if st.button("Cancel job", key="train_cancel"):
             state.registry().cancel(job.id, state.owner())
+            st.toast(widgets.plain(state.registry().get(job.id).message or "Cancel requested", 300))
+        if job.message:
+            st.caption(widgets.plain(job.message, 300))
     elif job.state == "failed":
-        st.error(job.error or "the job failed")
+        st.error(widgets.plain(job.error or "the job failed", 500))
     elif job.state == "done":
         st.session_state[state.RUN] = job.run_id
         run = state.store().get(job.run_id)
@@ -161,11 +164,9 @@ def _live():
         st.success(f"Run {job.run_id} is ready: see **Scores**, **Latent map** or **Compare**.")
 
 
-job_now = st.session_state.get("last_job")
-busy = False
-if job_now:
-    try:
-        busy = state.registry().get(job_now).active
-    except Exception:  # noqa: BLE001
-        busy = False
-st.fragment(run_every=1.0 if busy else None)(_live)()
+def _watched() -> list:
+    job_id = st.session_state.get("last_job")
+    return [state.registry().get(job_id)] if job_id else []
+
+
+tray.poll("train", _live, _watched)  # polls with back-off while the job runs; one rerun when it ends

@@ -1,4 +1,11 @@
-"""Loading finished runs for the analysis pages (cached: a run on disk never changes)."""
+"""Loading finished runs for the analysis pages (cached: a run on disk never changes).
+
+Sessions are kept apart: a session sees the runs it made (the run's ``owner`` is its token) and
+the shared demo runs (runs without an owner: made with the command line, the benchmarks or a
+script by whoever runs the server). With the setting ``runs.team_store`` (env
+``ODCORE_TEAM_STORE=1``) every session sees every run. A damaged run is listed as such on
+Compare and left out of the run pickers.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,43 @@ import streamlit as st
 from ui import state
 
 
-def finished_runs(**filters: Any) -> list[dict]:
-    """Finished runs, newest first, as the store's listing dicts."""
+def team_store() -> bool:
+    """Whether every session sees every run (setting ``runs.team_store``)."""
+    from odcore import settings
+
     try:
-        return state.store().list_runs(status="done", **filters)
+        return bool(settings.get("runs.team_store"))
+    except Exception:  # noqa: BLE001 - a bad setting keeps sessions apart
+        return False
+
+
+def visible(row: dict) -> bool:
+    """Whether this session may see the run of listing ``row``: its own, a shared demo run, or any in a team store."""
+    owner = row.get("owner")
+    return not owner or owner == state.owner() or team_store()
+
+
+def visible_runs(**filters: Any) -> list[dict]:
+    """The runs this session may see (any status, damaged ones included), newest first."""
+    try:
+        return [r for r in state.store().list_runs(**filters) if visible(r)]
     except Exception:  # noqa: BLE001 - an unreadable index must not take the page down
         return []
+
+
+def finished_runs(**filters: Any) -> list[dict]:
+    """Finished runs this session may see, newest first, as the store's listing dicts."""
+    return visible_runs(status="done", **filters)
+
+
+def may_see(run_id: str | None) -> bool:
+    """Whether this session may open run ``run_id`` (a run id kept in its state, or typed)."""
+    if not run_id:
+        return False
+    try:
+        return visible({"owner": state.store().get(run_id).owner})
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def run_label(r: dict) -> str:

@@ -74,6 +74,22 @@ def registry():
 
 
 @st.cache_resource(show_spinner=False)
+def setup_logging() -> None:
+    """Once per process: the lab's and the engine's messages (warnings, unexpected errors with their
+    tracebacks) go to the server's standard error, which is the log of a shared deployment."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("outlier_lab", "odcore"):
+        lg = logging.getLogger(name)
+        if not lg.handlers:
+            lg.addHandler(handler)
+            lg.setLevel(logging.INFO)
+            lg.propagate = False
+
+
+@st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Thread:
     """Import torch and the detector modules once per process in a background thread, so that the
     first page needing them does not pay ~2 s (more on a busy machine) in its script run."""
