@@ -96,7 +96,7 @@ def test_train_runs_show_and_score(capsys, runs_dir, trained, tmp_path):
     pd.DataFrame({"a": [1.0, 2.0]}).to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = run(capsys, "score", "--run", rid, "--input", str(tmp_path / "bad.csv"),
                        "--output", str(tmp_path / "x.csv"), "--runs-dir", runs_dir)
-    assert code == 2 and "expects 30" in err and not (tmp_path / "x.csv").exists()
+    assert code == 2 and "lacks 30 of the run's 30 feature columns" in err and not (tmp_path / "x.csv").exists()
 
 
 def test_bench_json_and_markdown(capsys, tmp_path):

@@ -317,13 +317,21 @@ def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
     """ADBench ``.npz`` file with arrays ``X`` and ``y`` (read with ``allow_pickle=False``).
 
     The arrays' declared shapes and sizes are checked against the limits before they are read, so a
-    zip bomb is refused without being inflated."""
+    zip bomb is refused without being inflated (:func:`read_npz_arrays`)."""
     refuse_unknown_options("load_npz", options)
     p = Path(path)
-    lim = limits.active()
     with open(p, "rb") as f:
         if f.read(6) == NPY_MAGIC:
             return load_npy(p)
+    X, y = read_npz_arrays(p)
+    return _xy_dataset(X, y, p, "ADBench .npz")
+
+
+def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(X, y or None)`` of an ``.npz`` archive, checked from the archive's and the arrays' headers
+    against the limits before anything is inflated; object arrays (pickles) are refused."""
+    p = Path(path)
+    lim = lim or limits.active()
     try:
         with zipfile.ZipFile(p) as zf:
             infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
@@ -335,7 +343,7 @@ def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
                 shown = sorted(infos)[:10]
                 raise InputError(f"{p.name}: an .npz dataset must hold an array X (and usually y), as ADBench "
                                  f"files do; this one holds {shown or 'nothing'}")
-            lim.check_bytes(p.name, sum(i.file_size for i in zf.infolist()))
+            lim.check_bytes(p.name, sum(infos[k].file_size for k in ("X", "y") if k in infos))
             for key in ("X", "y"):
                 if key in infos:
                     with zf.open(infos[key]) as fh:
@@ -354,7 +362,7 @@ def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
         raise InputError(f"{p.name}: not a readable .npz file ({_short(exc)}); ADBench files are numpy .npz "
                          "archives with arrays X and y") from None
-    return _xy_dataset(X, y, p, "ADBench .npz")
+    return X, y
 
 
 def load_npy(path: str | os.PathLike, **options: Any) -> Dataset:

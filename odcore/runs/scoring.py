@@ -30,23 +30,27 @@ def iter_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
 
         # pre_buffer=False + a read buffer: pyarrow's default pre-buffering keeps every row group it
         # has read in memory (peak memory grew with the file: 0.54 GB at 1M rows, 0.96 GB at 10M)
-        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
-        for batch in pf.iter_batches(batch_size=chunk_size):
-            yield batch.to_pandas()
+        try:
+            pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+            names = [str(n) for n in pf.schema_arrow.names]
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on damaged files
+            raise InputError(f"{path.name}: not a readable Parquet file ({type(exc).__name__})") from None
+        if len(set(names)) != len(names):
+            raise InputError(f"{path.name}: column names must be unique; rename the duplicates")
+        try:
+            for batch in pf.iter_batches(batch_size=chunk_size):
+                yield batch.to_pandas()
+        except OSError as exc:
+            raise InputError(f"{path.name}: part of the Parquet file cannot be read ({type(exc).__name__}); it "
+                             "is truncated or damaged") from None
     elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
-        import pandas as pd
+        from odcore.data.formats import iter_csv  # encoding, delimiter, decimal mark and field limits as load_csv
 
-        from odcore.data.formats import read_head
-
-        first = read_head(path).decode("utf-8", errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
-        sep = "\t" if name.endswith(".tsv") else max((",", ";", "\t", "|"), key=first.count)  # the header's delimiter
-        yield from pd.read_csv(path, chunksize=chunk_size, sep=sep)
+        yield from iter_csv(path, chunk_size, sep="\t" if name.endswith(".tsv") else None)
     elif name.endswith(".npz"):
-        with np.load(path, allow_pickle=False) as z:
-            if "X" not in z:
-                raise InputError(f"{path} has no array named X (found: {', '.join(z.files)})")
-            X = z["X"]
-            y = z["y"] if "y" in z else None
+        from odcore.data.formats import read_npz_arrays  # headers checked before inflating; no pickles
+
+        X, y = read_npz_arrays(path)
         for i in range(0, X.shape[0], chunk_size):
             yield (X[i:i + chunk_size].reshape(min(chunk_size, X.shape[0] - i), -1),
                    None if y is None else y[i:i + chunk_size])
@@ -55,22 +59,30 @@ def iter_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
 
 
 def select_features(df: Any, feature_names: list[str], label_column: str | None) -> tuple[np.ndarray, Any]:
-    """Feature matrix and labels of a chunk: columns by name, else every numeric non-label column."""
+    """Feature matrix and labels of a chunk: the run's feature columns matched by name only (never by
+    position: a file whose columns were renamed or reordered would score silently wrong)."""
     label = None
+    cols = [str(c) for c in df.columns]
+    if len(set(cols)) != len(cols):
+        dup = sorted({c for c in cols if cols.count(c) > 1})[:5]
+        raise InputError(f"the input's column names must be unique, but {', '.join(map(repr, dup))} appear more than "
+                         "once; rename the duplicates")
     lc = label_column if label_column and label_column in df.columns else ("label" if "label" in df.columns else None)
     if lc is not None:
         label = df[lc].to_numpy()
-    if all(f in df.columns for f in feature_names):
-        X = df[feature_names]
-    else:
-        rest = [c for c in df.columns if c != lc and c != "row_id"]
-        X = df[rest].select_dtypes(include="number")
-        if X.shape[1] != len(feature_names):
-            missing = [f for f in feature_names if f not in df.columns][:5]
-            raise InputError(f"the input has {X.shape[1]} numeric feature columns but the run's model expects "
-                             f"{len(feature_names)} (missing by name: {', '.join(map(str, missing))} ...); "
-                             "score a file with the training data's columns")
-    return np.ascontiguousarray(X.to_numpy(dtype=np.float32)), label
+    missing = [f for f in feature_names if f not in df.columns]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise InputError(f"the input lacks {len(missing)} of the run's {len(feature_names)} feature columns ({shown}); "
+                         "columns are matched by name: score a file with the training data's column names")
+    X = df[feature_names]
+    try:
+        values = X.to_numpy(dtype=np.float32)
+    except (TypeError, ValueError):
+        bad = [c for c in feature_names if not np.issubdtype(X[c].dtype, np.number)][:5]
+        raise InputError(f"the input's column(s) {', '.join(map(repr, bad))} are not numeric; score a file with the "
+                         "training data's (numeric) values") from None
+    return np.ascontiguousarray(values), label
 
 
 #: every column ``score_file`` can write, in order (the carried key columns come first)
