@@ -479,6 +479,35 @@ class DeepDetector(BaseDetector):
         """The stages of training; by default one phase ``"train"`` of ``epochs`` epochs."""
         return [Phase("train", int(self.epochs), self._train_step, end=self._on_epoch_end)]
 
+    def _pretrain_phase(self, epochs: int, encoder: str, decoder: str, *, lr: float, weight_decay: float = 0.0,
+                        per_feature: str = "sum") -> Phase:
+        """Autoencoder pretraining of ``nets_[encoder]`` with ``nets_[decoder]`` as a phase of the shared loop
+        (its own Adam): ``min mean_i e(x_i)`` with ``e`` the squared error summed (``per_feature="sum"``,
+        Deep SVDD) or averaged (``"mean"``) over the features. Recorded as ``recon``, not monitored, not
+        counted in the detector's epochs or its learning-rate schedule."""
+        import torch
+
+        def start() -> None:
+            params = list(self.nets_[encoder].parameters()) + list(self.nets_[decoder].parameters())
+            self._opt_pre = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+        def step(batch, epoch: int) -> dict[str, Any]:
+            x = batch[0]
+            err = (self.nets_[decoder](self.nets_[encoder](x)) - x) ** 2
+            loss = err.sum(dim=1).mean() if per_feature == "sum" else err.mean()
+            self._opt_pre.zero_grad(set_to_none=True)
+            loss.backward()
+            self._opt_pre.step()
+            return {"recon": loss.detach()}
+
+        return Phase("pretrain", int(epochs), step, batches=lambda e: DeepDetector._batches(self, e), start=start,
+                     schedule=False, monitor=False, counts=False)
+
+    @property
+    def pretrain_history_(self) -> list[dict]:
+        """The history records of the pretraining phase, if any (``recon``: the reconstruction loss)."""
+        return [h for h in getattr(self, "history_", []) if h.get("phase") == "pretrain"]
+
     def _setup(self, X, y, X_pos) -> None:
         """Everything before the first epoch: device, seeded generator, networks, data on the device,
         optimisers and schedules (tests call it to inspect an untrained model)."""

@@ -124,30 +124,10 @@ class DeepSVDD(DeepDetector):
     def _phases(self) -> list[Phase]:
         """Bias-free autoencoder pretraining (``pretrain_epochs``), then Deep SVDD's objective with the
         centre fixed at the start of the second phase."""
-        return [Phase("pretrain", int(self.pretrain_epochs), self._pretrain_step, start=self._start_pretrain,
-                      schedule=False, monitor=False, counts=False),
+        return [self._pretrain_phase(int(self.pretrain_epochs), "phi", "decoder", lr=self.lr,
+                                     weight_decay=self.weight_decay),
                 Phase("train", int(self.epochs), self._train_step, start=self._start_train,
                       end=self._on_epoch_end)]
-
-    def _start_pretrain(self) -> None:
-        import torch
-
-        params = list(self.nets_["phi"].parameters()) + list(self.nets_["decoder"].parameters())
-        self._opt_pre = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
-
-    def _pretrain_step(self, batch, epoch: int) -> dict[str, Any]:
-        """Bias-free autoencoder pretraining: ``min mean ||dec(phi(x)) - x||^2``."""
-        x, _ = batch
-        loss = ((self.nets_["decoder"](self.nets_["phi"](x)) - x) ** 2).sum(dim=1).mean()
-        self._opt_pre.zero_grad(set_to_none=True)
-        loss.backward()
-        self._opt_pre.step()
-        return {"recon": loss.detach()}
-
-    @property
-    def pretrain_history_(self) -> list[dict]:
-        """The history records of the pretraining phase (``recon``: mean squared reconstruction error)."""
-        return [h for h in getattr(self, "history_", []) if h.get("phase") == "pretrain"]
 
     def _start_train(self) -> None:
         self._c = self._init_center()

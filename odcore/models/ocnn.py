@@ -110,8 +110,8 @@ class OCNN(DeepDetector):
 
     def _train_mode(self, on: bool) -> None:
         super()._train_mode(on)
-        if not getattr(self, "_pretraining", False):
-            self.nets_["features"].eval()  # frozen feature extractor
+        if getattr(self, "_frozen", True):
+            self.nets_["features"].eval()  # the frozen feature extractor (trained only in the pretraining phase)
 
     def _optimizers(self) -> list:
         import torch
@@ -124,35 +124,18 @@ class OCNN(DeepDetector):
         """With ``pretrain="autoencoder"``: first the autoencoder (features + decoder, Adam at 1e-3), then
         the OC-NN objective on the frozen features."""
         pre = int(self.pretrain_epochs) if self.pretrain == "autoencoder" else 0
-        return [Phase("pretrain", pre, self._pretrain_step, batches=lambda e: DeepDetector._batches(self, e),
-                      start=self._start_pretrain, schedule=False, monitor=False, counts=False),
+        return [self._pretrain_phase(pre, "features", "decoder", lr=1e-3, per_feature="mean"),
                 Phase("train", int(self.epochs), self._train_step, start=self._start_train, end=self._on_epoch_end)]
 
-    def _start_pretrain(self) -> None:
-        import torch
-
-        self._pretraining = True
-        params = list(self.nets_["features"].parameters()) + list(self.nets_["decoder"].parameters())
-        self._opt_pre = torch.optim.Adam(params, lr=1e-3)
-
-    def _pretrain_step(self, batch, epoch: int) -> dict[str, Any]:
-        x, _ = batch
-        loss = ((self.nets_["decoder"](self.nets_["features"](x)) - x) ** 2).mean()
-        self._opt_pre.zero_grad(set_to_none=True)
-        loss.backward()
-        self._opt_pre.step()
-        return {"recon": loss.detach()}
-
-    @property
-    def pretrain_history_(self) -> list[dict]:
-        """The history records of the autoencoder pretraining phase."""
-        return [h for h in getattr(self, "history_", []) if h.get("phase") == "pretrain"]
+    def _prepare(self, X, y, X_pos) -> None:
+        super()._prepare(X, y, X_pos)
+        self._frozen = False  # the feature extractor trains during the pretraining phase only
 
     def _start_train(self) -> None:
         """Freeze the feature extractor, compute the features once, set the initial ``r``."""
         import torch
 
-        self._pretraining = False
+        self._frozen = True
         feat = self.nets_["features"]
         for p in feat.parameters():
             p.requires_grad_(False)
