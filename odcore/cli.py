@@ -187,6 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     spec = _spec_from_args(args)
     store = RunStore(args.runs_dir)
+    store.check_writable()  # a read-only or full runs folder: one message before anything is trained
     prepared = prepare(spec, store=store)  # bad data / protocol -> exit 2 before a run exists
     detector = prepared[2]
     epochs = getattr(detector, "epochs", None)
@@ -251,7 +252,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from odcore.runs.scoring import score_file
     from odcore.runs.store import RunStore
 
-    store = RunStore(args.runs_dir)
+    store = RunStore(args.runs_dir, read_only=True)  # reading a run writes nothing in the store
     run = store.get(args.run)
     stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
     print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
@@ -264,7 +265,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from odcore.runs.store import RunStore
 
-    store = RunStore(args.runs_dir)
+    store = RunStore(args.runs_dir, read_only=True)  # listing and showing write nothing (a read-only folder works)
     if args.action == "show":
         if not args.run_id:
             raise InputError("runs show needs a run id; list them with: python -m odcore runs")

@@ -259,6 +259,7 @@ class RunStore:
         self.root = Path(root or os.environ.get(ENV_ROOT) or "runs").resolve()
         self._lock = threading.RLock()
         self.read_only = bool(read_only)
+        self._asked_read_only = bool(read_only)  # opened for reading on purpose: unwritten marks are not news
         self.warnings: list[str] = []
         self._pending: dict[str, dict[str, Any]] = {}  # run id -> config fields not yet written
         self._index_path = self.root / INDEX_FILE
@@ -283,6 +284,10 @@ class RunStore:
             self.warnings.append(msg)
             log.warning(msg)
         self.read_only = True
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` (what is wrong and how to fix it) when the store cannot be written."""
+        self._refuse_write()
 
     def _refuse_write(self) -> None:
         if self.read_only:
@@ -683,8 +688,9 @@ class RunStore:
             reason = str(exc)
             with self._lock:
                 self._pending[run_id] = {**fields, "traceback": traceback, "unsaved": reason}
-            log.error("run %s ended %s (%s) but this cannot be written yet: %s; kept in memory and retried",
-                      run_id, status, error, reason)
+            (log.debug if self._asked_read_only else log.error)(
+                "run %s ended %s (%s) but this cannot be written yet: %s; kept in memory and retried",
+                run_id, status, error, reason)
             cfg = self._read_config(run_id)
             if cfg is not None:
                 self._index({**cfg, **fields})
