@@ -42,7 +42,7 @@ DROCC_LF_EXPECTED = {c: Y_MUST_BE_01 for c in (
 def tiny_estimator(name: str):
     decl = registry.declaration(name)
     params = {k: v for k, v in {"epochs": 1, "batch_size": 64, "device": "cpu", "only_ce_epochs": 0,
-                                "ascent_num_steps": 2, "n_estimators": 20}.items() if k in decl}
+                                "ascent_num_steps": 2, "n_estimators": 20, "epoch_num": 1}.items() if k in decl}
     if "hidden" in decl and decl["hidden"].kind == "ints":
         params["hidden"] = (8,)
     est = registry.create(name, **params)

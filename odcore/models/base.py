@@ -271,7 +271,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self._fit(X, y, X_pos=X_pos, monitor=monitor, callbacks=tuple(callbacks), cancel=cancel)
         if cancel is not None and cancel.is_set():
             raise FitCancelled("cancelled after fitting, before scoring")
-        self.decision_scores_ = self._score(X)
+        self.decision_scores_ = self._training_scores(X)
         self._set_threshold(X)
         return self
 
@@ -327,6 +327,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     def _score(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
+    def _training_scores(self, X: np.ndarray) -> np.ndarray:
+        """``decision_scores_`` after ``_fit``: by default the scores of the training rows; a detector whose
+        library computes its own training scores (kNN leaves each row out of its neighbourhood) returns them."""
+        return self._score(X)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "threshold_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
@@ -342,14 +347,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     def _restore_tensors(self, tensors: dict[str, Any]) -> None:
         """Inverse of ``_tensors_to_save``; called after the JSON state is restored."""
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``weights.safetensors`` into the folder ``path``."""
+    def to_record(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What ``save`` writes: the JSON config (method, parameters, fitted state) and the tensors (numpy
+        attributes as ``attr.<name>``, network weights as ``net.<name>``)."""
         import torch
-        from safetensors.torch import save_file
 
         self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] = {}
         tensors: dict[str, Any] = {}
         for name in self._common_attrs + self._saved_attrs + ("feature_names_in_",):
@@ -372,6 +375,15 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             "params": jsonable(self.get_params(deep=False)),
             "state": state,
         }
+        return config, tensors
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``weights.safetensors`` into the folder ``path``."""
+        from safetensors.torch import save_file
+
+        config, tensors = self.to_record()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
         tmp_w = path / (WEIGHTS_FILE + ".tmp")
         save_file(tensors, str(tmp_w))
         os.replace(tmp_w, path / WEIGHTS_FILE)
@@ -386,8 +398,6 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
         A missing or damaged file raises :class:`InputError` saying which file and what to do.
         """
-        from odcore.models.registry import create
-
         path = Path(path)
         try:
             config = json.loads((path / CONFIG_FILE).read_text())
@@ -395,15 +405,35 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             raise InputError(f"{path} holds no saved model ({CONFIG_FILE} is missing)") from None
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
             raise InputError(f"{path / CONFIG_FILE} is damaged ({type(exc).__name__}); retrain the model") from None
+        weights = path / WEIGHTS_FILE
+        if isinstance(config, dict) and config.get("format") == FORMAT_VERSION and not weights.exists():
+            raise InputError(f"{path}: the weights file {WEIGHTS_FILE} is missing; the model cannot be restored "
+                             "(retrain it)")
+        raw: dict[str, Any] = {}
+        if weights.exists():
+            try:
+                from safetensors.torch import load_file
+
+                raw = load_file(str(weights))
+            except Exception as exc:  # noqa: BLE001 - safetensors raises several types on damaged files
+                raise InputError(f"{weights} is damaged ({type(exc).__name__}); retrain the model") from None
+        return cls.from_record(config, raw, where=str(path))
+
+    @classmethod
+    def from_record(cls, config: Any, tensors: dict[str, Any], *, where: str = "the record") -> BaseDetector:
+        """The detector of a record written by :meth:`to_record` (only registered classes are instantiated)."""
+        from odcore.models.registry import create
+
+        config_file = f"{where}/{CONFIG_FILE}"
         if not isinstance(config, dict) or config.get("format") != FORMAT_VERSION:
             found = config.get("format") if isinstance(config, dict) else config
-            raise InputError(f"{path}: unsupported model format {found!r}")
+            raise InputError(f"{where}: unsupported model format {found!r}")
         try:
             params = dict(config["params"])
             method = config["method"]
             state = dict(config["state"])
         except (KeyError, TypeError):
-            raise InputError(f"{path / CONFIG_FILE} lacks the method, params or state of a saved model; "
+            raise InputError(f"{config_file} lacks the method, params or state of a saved model; "
                              "retrain the model") from None
         for k, v in params.items():  # JSON turns tuples into lists
             if isinstance(v, list):
@@ -412,21 +442,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             params["anomaly_score"] = params.pop("score")
         model = create(method, **params)
         if not isinstance(model, cls):
-            raise InputError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+            raise InputError(f"{where} holds a {type(model).__name__}, not a {cls.__name__}")
         for k, v in state.items():
             setattr(model, k, np.asarray(v, dtype=object) if k == "feature_names_in_" else v)
-        weights = path / WEIGHTS_FILE
-        if not weights.exists():
-            raise InputError(f"{path}: the weights file {WEIGHTS_FILE} is missing; the model cannot be restored "
-                             "(retrain it)")
-        try:
-            from safetensors.torch import load_file
-
-            raw = load_file(str(weights))
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types on damaged files
-            raise InputError(f"{weights} is damaged ({type(exc).__name__}); retrain the model") from None
         nets = {}
-        for k, t in raw.items():
+        for k, t in tensors.items():
             if k.startswith("attr."):
                 setattr(model, k[5:], t.numpy())
             elif k.startswith("net."):

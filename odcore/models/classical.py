@@ -1,9 +1,13 @@
-"""scikit-learn's classical detectors behind the odcore contract.
+"""Classical detectors saved as their training rows and refitted on load (no pickle), and PCA's
+reconstruction error.
 
-Scores are oriented so that higher = more anomalous. ``save`` stores the training matrix
-(safetensors) and ``load`` refits the (deterministic, seeded) estimator on it, so no pickle is
-ever written or read and a reloaded model gives identical scores. These fits do not look at
-``cancel`` while they run (scikit-learn gives no hook); the base class checks it before and after.
+:class:`RefitDetector` is the base of every detector whose fit is a deterministic, seeded function of
+its training rows: ``save`` stores the training matrix (safetensors) and ``load`` refits, so no pickle
+is ever written or read and a reloaded model gives identical scores. These fits do not look at
+``cancel`` while they run (the libraries give no hook); the base class checks it before and after.
+
+Isolation Forest, LOF, the one-class SVM, kNN, HBOS and the other classical detectors are PyOD's,
+through :mod:`odcore.models.pyod_adapter` (``from odcore.models.classical import IForest`` still works).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from odcore.models.base import RANDOM_STATE, BaseDetector
 from odcore.models.capabilities import Capabilities
 from odcore.models.params import Param
 
-N_NEIGHBORS = Param("n_neighbors", 20, "neighbourhood size k", kind="int", low=1, high=100_000)
+#: names that moved to the PyOD adapter (kept importable from here)
+_MOVED = {"IForest": "IForest", "LOF": "LOF", "OCSVM": "OCSVM", "KNN": "KNN", "HBOS": "HBOS"}
 
 
 class RefitDetector(BaseDetector):
@@ -30,103 +35,28 @@ class RefitDetector(BaseDetector):
     def _estimator(self):  # pragma: no cover
         raise NotImplementedError
 
+    def _fit_estimator(self, X: np.ndarray):
+        """The fitted estimator of the float64 training rows ``X`` (fit and load both call this)."""
+        return self._estimator().fit(X)
+
     # the estimators work in float64 (as they do on plain NumPy input): float32 BLAS results depend on
     # the batch, so a row's score would change with the rows scored beside it
     def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
         self.X_train_ = np.asarray(X, dtype=np.float32)
-        self.estimator_ = self._estimator().fit(self.X_train_.astype(np.float64))
+        self.estimator_ = self._fit_estimator(self.X_train_.astype(np.float64))
 
     def _restore_tensors(self, tensors: dict[str, Any]) -> None:
-        self.estimator_ = self._estimator().fit(np.asarray(self.X_train_, dtype=np.float64))
+        self.estimator_ = self._fit_estimator(np.asarray(self.X_train_, dtype=np.float64))
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         return -np.asarray(self.estimator_.score_samples(X.astype(np.float64)), dtype=np.float64)
 
 
-class IForest(RefitDetector):
-    """Isolation Forest; score = minus scikit-learn's ``score_samples`` (mean path length)."""
-
-    params = (
-        Param("n_estimators", 100, "number of trees", kind="int", low=1, high=100_000),
-        Param("max_samples", "auto", "rows drawn per tree: 'auto' = min(256, n), a whole number, or a share in (0, 1]",
-              kind="float", low=0.0, high=1e9, low_open=True, choices=("auto",)),
-    )
-
-    def _check_extra(self) -> None:
-        v = self.max_samples
-        if isinstance(v, float) and not v.is_integer() and v > 1.0:
-            raise InputError(f"max_samples must be 'auto', a whole number of rows or a share in (0, 1], got {v!r}")
-
-    def _estimator(self):
-        from sklearn.ensemble import IsolationForest
-
-        return IsolationForest(n_estimators=self.n_estimators, max_samples=self.max_samples,
-                               random_state=self.random_state, n_jobs=1)
-
-
-class LOF(RefitDetector):
-    """Local Outlier Factor in novelty mode (so new rows can be scored)."""
-
-    params = (N_NEIGHBORS,)
-
-    def _estimator(self):
-        from sklearn.neighbors import LocalOutlierFactor
-
-        return LocalOutlierFactor(n_neighbors=min(int(self.n_neighbors), self.X_train_.shape[0] - 1), novelty=True)
-
-
-class OCSVM(RefitDetector):
-    """One-class SVM with an RBF kernel; score = minus the signed distance to the boundary."""
-
-    params = (
-        Param("nu", 0.1, "upper bound on the share of training errors", low=0.0, high=1.0, low_open=True),
-        Param("gamma", "scale", "RBF kernel width: 'scale', 'auto' or a positive number", kind="float", low=0.0,
-              high=1e9, low_open=True, choices=("scale", "auto")),
-    )
-    capability = Capabilities(boundary=True)
-
-    def _estimator(self):
-        from sklearn.svm import OneClassSVM
-
-        return OneClassSVM(nu=self.nu, gamma=self.gamma)
-
-
-class KNN(RefitDetector):
-    """Distance to the k-th nearest training neighbour (``method='largest'``) or the mean of the k."""
-
-    params = (
-        N_NEIGHBORS,
-        Param("method", "largest", "'largest' (k-th distance) or 'mean' (mean of the k distances)", kind="str",
-              choices=("largest", "mean")),
-    )
-    param_overrides = {"n_neighbors": {"default": 5, "help": "k"}}
-
-    def _estimator(self):
-        from sklearn.neighbors import NearestNeighbors
-
-        return NearestNeighbors(n_neighbors=min(int(self.n_neighbors), self.X_train_.shape[0]))
-
-    def _dist(self, X: np.ndarray, exclude_self: bool) -> np.ndarray:
-        k = self.n_neighbors + (1 if exclude_self else 0)
-        k = min(k, self.X_train_.shape[0])
-        d, _ = self.estimator_.kneighbors(np.asarray(X, dtype=np.float64), n_neighbors=k)
-        if exclude_self:
-            d = d[:, 1:]
-        return d[:, -1] if self.method == "largest" else d.mean(axis=1)
-
-    def fit(self, X, y=None, **kw):
-        super().fit(X, y, **kw)
-        # training scores leave each row out of its own neighbourhood
-        self.decision_scores_ = self._dist(self.X_train_, exclude_self=True).astype(np.float64)
-        self._set_threshold(self.X_train_)
-        return self
-
-    def _score(self, X: np.ndarray) -> np.ndarray:
-        return self._dist(X, exclude_self=False).astype(np.float64)
-
-
 class PCARecon(RefitDetector):
-    """PCA reconstruction error: squared distance to the span of the top components."""
+    """PCA reconstruction error: squared distance to the span of the top components,
+    ``||x - W W^T (x - mu) - mu||^2`` with ``W`` the kept principal directions (Jolliffe, *Principal
+    Component Analysis*, 2002, eq. 10.1.1). PyOD's ``PCA`` (``pyod-pca``) is another score (distances to
+    the components' hyperplanes weighted by their variance)."""
 
     params = (
         Param("n_components", 0.9, "number of components kept (a whole number) or explained-variance share (< 1)",
@@ -166,3 +96,11 @@ class PCARecon(RefitDetector):
         X = self._validate(X, reset=False)
         rec = self.estimator_.inverse_transform(self.estimator_.transform(X.astype(np.float64))).astype(np.float32)
         return {"reconstruction": rec, "errors": (rec - X) ** 2}
+
+
+def __getattr__(name: str) -> type:
+    if name in _MOVED:
+        from odcore.models import pyod_adapter
+
+        return getattr(pyod_adapter, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

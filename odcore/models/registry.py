@@ -51,6 +51,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_PYOD = "odcore.models.pyod_adapter"
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("waldo", "odcore.models.waldo:WALDO", "deep", "pu",
@@ -73,18 +74,45 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "Deep SVDD (hypersphere)", _P_SVDD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
                "Autoencoder (reconstruction error)", "baseline"),
-    MethodInfo("iforest", "odcore.models.classical:IForest", "classical", "unsupervised",
-               "Isolation Forest", "Liu, Ting, Zhou. Isolation Forest. ICDM 2008."),
-    MethodInfo("lof", "odcore.models.classical:LOF", "classical", "unsupervised",
-               "Local Outlier Factor (novelty)", "Breunig et al. LOF. SIGMOD 2000."),
-    MethodInfo("ocsvm", "odcore.models.classical:OCSVM", "classical", "one-class",
-               "One-class SVM", "Schoelkopf et al. Estimating the support of a high-dimensional distribution. 2001."),
-    MethodInfo("knn", "odcore.models.classical:KNN", "classical", "unsupervised",
-               "k-nearest-neighbour distance", "Ramaswamy, Rastogi, Shim. SIGMOD 2000."),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",
                "PCA reconstruction error", "baseline"),
-    MethodInfo("hbos", "odcore.models.hbos:HBOS", "classical", "unsupervised", "HBOS (histogram-based outlier score)",
+    # PyOD's detectors (odcore.models.pyod_adapter: parameters from PyOD's signatures)
+    MethodInfo("iforest", f"{_PYOD}:IForest", "classical", "unsupervised",
+               "Isolation Forest", "Liu, Ting, Zhou. Isolation Forest. ICDM 2008."),
+    MethodInfo("lof", f"{_PYOD}:LOF", "classical", "unsupervised",
+               "Local Outlier Factor (novelty)", "Breunig et al. LOF. SIGMOD 2000."),
+    MethodInfo("ocsvm", f"{_PYOD}:OCSVM", "classical", "one-class",
+               "One-class SVM", "Schoelkopf et al. Estimating the support of a high-dimensional distribution. 2001."),
+    MethodInfo("knn", f"{_PYOD}:KNN", "classical", "unsupervised",
+               "k-nearest-neighbour distance", "Ramaswamy, Rastogi, Shim. SIGMOD 2000."),
+    MethodInfo("hbos", f"{_PYOD}:HBOS", "classical", "unsupervised", "HBOS (histogram-based outlier score)",
                "Goldstein, Dengel. Histogram-based Outlier Score. KI 2012."),
+    MethodInfo("ecod", f"{_PYOD}:ECOD", "classical", "unsupervised", "ECOD (empirical-CDF outlier detection)",
+               "Li et al. ECOD. TKDE 2022."),
+    MethodInfo("copod", f"{_PYOD}:COPOD", "classical", "unsupervised", "COPOD (copula-based outlier detection)",
+               "Li et al. COPOD. ICDM 2020."),
+    MethodInfo("abod", f"{_PYOD}:ABOD", "classical", "unsupervised", "ABOD (angle-based outlier detection)",
+               "Kriegel, Schubert, Zimek. KDD 2008."),
+    MethodInfo("gmm", f"{_PYOD}:GMM", "classical", "unsupervised", "Gaussian mixture (negative log-likelihood)",
+               "Aggarwal. Outlier Analysis. 2017."),
+    MethodInfo("inne", f"{_PYOD}:INNE", "classical", "unsupervised", "iNNE (isolation with nearest-neighbour "
+               "ensembles)", "Bandaragoda et al. Computational Intelligence 2018."),
+    MethodInfo("kde", f"{_PYOD}:KDE", "classical", "unsupervised", "Kernel density (negative log-density)",
+               "Latecki, Lazarevic, Pokrajac. MLDM 2007."),
+    MethodInfo("loda", f"{_PYOD}:LODA", "classical", "unsupervised", "LODA (lightweight online detector)",
+               "Pevny. Machine Learning 2016."),
+    MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
+               "Rousseeuw, Van Driessen. Technometrics 1999."),
+    MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
+               "components)", "Shyu et al. ICDM 2003."),
+    MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
+               "Fang, Ma. PyOD's QMCD."),
+    MethodInfo("sampling", f"{_PYOD}:Sampling", "classical", "unsupervised", "Sampling (distance to a random "
+               "subset)", "Sugiyama, Borgwardt. NeurIPS 2013."),
+    MethodInfo("pyod-autoencoder", f"{_PYOD}:AutoEncoder", "deep", "unsupervised", "Autoencoder (PyOD's port)",
+               "PyOD (Zhao et al. JMLR 2019)."),
+    MethodInfo("pyod-deep-svdd", f"{_PYOD}:DeepSVDD", "deep", "one-class", "Deep SVDD (PyOD's port)", _P_SVDD),
+    MethodInfo("pyod-alad", f"{_PYOD}:ALAD", "deep", "unsupervised", "ALAD (PyOD's port)", _P_ALAD),
 ]}
 
 _CLASSES: dict[str, type] = {}
