@@ -308,6 +308,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         data = str(r.get("data_name") or r.get("data"))[:18]
         print(f"{r['id']:40s} {str(r['method']):11s} {data:18s} {str(r['protocol']):12s} {r['status']:9s} "
               f"{_fmt(m.get('auroc'), 3):>7s} {_fmt(m.get('auprc'), 3):>7s}")
+        if r.get("status") == "damaged":  # the reason, so that one broken run is explained, not hidden
+            print(f"{'':40s} damaged: {r.get('error')}")
     return 0
 
 

@@ -145,6 +145,7 @@ class JobRegistry:
             self._done[job.id] = threading.Event()
             self._work[job.id] = work
             self._queue.append(job.id)
+        self._persist(job)  # queued: on disk before it can start, so a restart finds it
         self._pump()
         return job.id
 

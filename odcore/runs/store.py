@@ -119,6 +119,18 @@ def _why(exc: OSError) -> str:
     return f"{exc.strerror or exc} ({type(exc).__name__}); check the runs folder (ODCORE_RUNS_DIR)"
 
 
+def _out_of_space(exc: BaseException, path: Path) -> bool:
+    """Whether a failed write ran out of space (a saver's own error type that wraps ENOSPC included)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if "no space left" in str(exc).lower() or "disk is full" in str(exc).lower():
+        return True
+    try:
+        return shutil.disk_usage(path).free < 64 * 1024
+    except OSError:
+        return False
+
+
 def _sig(path: Path) -> str | None:
     """``mtime_ns-size`` of a file (None when it is missing): tells a changed config.json from the indexed one."""
     try:
@@ -277,6 +289,14 @@ class RunStore:
         if recover:
             self.recover()
 
+    def close(self) -> None:
+        """Close the index connection (the store can be opened again; a closed one is not used again)."""
+        with self._lock:
+            try:
+                self._con.close()
+            except Exception:  # noqa: BLE001
+                pass
+
     def _go_read_only(self, exc: OSError | str) -> None:
         why = _why(exc) if isinstance(exc, OSError) else exc
         if not self.read_only:
@@ -391,13 +411,16 @@ class RunStore:
 
     def _index_folder(self, rid: str, sig: str | None) -> None:
         cfg, reason = self._read_config_checked(rid)
-        if cfg is None:
+        if cfg is None:  # what the index knew of the run, if anything, with the reason it is damaged
             old = self._con.execute("SELECT row FROM runs WHERE id=?", (rid,)).fetchone()
-            row = json.loads(old[0]) if old else {"id": rid}
-            row.update(status="damaged", error=reason, damage=reason)
-            cfg = {"id": rid, "method": row.get("method"), "created": row.get("created"),
-                   "spec": {"data": row.get("data"), "protocol": row.get("protocol"), "seed": row.get("seed")}}
-            self._put(cfg, row, sig)
+            known = json.loads(old[0]) if old else {}
+            created = known.get("created") or _dt.datetime.fromtimestamp(
+                (self.root / rid).stat().st_mtime, _dt.UTC).isoformat(timespec="milliseconds")
+            cfg = {"id": rid, "method": known.get("method"), "created": created, "owner": known.get("owner"),
+                   "status": known.get("recorded_status") or known.get("status"),
+                   "dataset": {"name": known.get("data_name")},
+                   "spec": {"data": known.get("data"), "protocol": known.get("protocol"), "seed": known.get("seed")}}
+            self._put(cfg, self._row(cfg, reason), sig)
             return
         damage = self._damage(rid, cfg)
         self._put(cfg, self._row(cfg, damage), sig)
@@ -663,10 +686,14 @@ class RunStore:
             df.to_parquet(tmp, index=False)
             os.replace(tmp, path / "scores.parquet")
             atomic_write_json(path / "metrics.json", metrics)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - savers (safetensors, pyarrow) wrap the OSError in their own type
+            full = _out_of_space(exc, path)
             shutil.rmtree(tmp_model, ignore_errors=True)  # free what the failed write took
             tmp.unlink(missing_ok=True)
-            raise StoreError(f"run {run_id}: its results cannot be written: {_why(exc)}") from exc
+            if isinstance(exc, OSError) or full:
+                why = _why(exc if isinstance(exc, OSError) else OSError(errno.ENOSPC, "no space left on device"))
+                raise StoreError(f"run {run_id}: its results cannot be written: {why}") from exc
+            raise
         files = {str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*"))
                  if p.is_file() and (p.parts[len(path.parts)] == "model" or p.name in
                                      ("scores.parquet", "metrics.json", TRANSFORM_FILE))}
