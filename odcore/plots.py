@@ -270,3 +270,34 @@ def metric_bars(frame, metric: str, *, by: str = "method", title: str | None = N
                                  marker=dict(symbol="diamond", size=12, color="black")))
     fig.update_layout(yaxis_title=metric)
     return _layout(fig, title, 360)
+
+
+def row_against(values: Any, references: Mapping[str, Any], share: Any, names: Sequence[str], *,
+                share_name: str = "share of the row's deviation", title: str | None = None,
+                lines: bool = True) -> go.Figure:
+    """Each feature's share of a row's deviation (bars, %), so that the features that make the row an
+    outlier stand out whatever their units; with ``lines`` (features in one unit, e.g. the seven days of
+    a week) also the row's values against its references (reconstructions, the mean of its nearest
+    normal rows) in a panel beside it."""
+    x = [str(n) for n in names]
+    sh = 100 * np.asarray(share, dtype=np.float64).ravel()
+    bars = go.Bar(x=x, y=sh, name=share_name, marker_color="#e45756", showlegend=False,
+                  text=[f"{s:.0f}%" if s >= 5 else "" for s in sh], textposition="outside", cliponaxis=False)
+    if not lines:
+        fig = go.Figure([bars])
+        fig.update_layout(yaxis=dict(range=[0, 110], ticksuffix="%", title=share_name))
+        return _layout(fig, title, 360)
+    v = np.asarray(values, dtype=np.float64).ravel()
+    traces = [go.Scatter(x=x, y=v, mode="lines+markers", name="this row", line=dict(color="black", width=3))]
+    for i, (name, ref) in enumerate(references.items()):
+        r = np.asarray(ref, dtype=np.float64).ravel()
+        traces.append(go.Scatter(x=x, y=r, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], dash="dash")))
+    bars.update(xaxis="x2", yaxis="y2")
+    fig = go.Figure([*traces, bars], layout=_two_panels(("values vs what is expected (data units)",
+                                                         f"{share_name} (%)")))
+    fig.update_layout(yaxis2=dict(anchor="x2", range=[0, 110], ticksuffix="%"))
+    fig = _layout(fig, title, 440)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+                      margin=dict(b=110))
+    return fig

@@ -163,8 +163,36 @@ def test_latent_page_shows_the_selected_row(runs_dir):
 def test_flagged_rows_on_the_retail_panel(runs_dir):
     at = open_page("flagged")
     no_exception(at)
+    assert any("Load a table" in i.value for i in at.info)  # the default rows: the Data page's table, none yet
+    at.radio(key="flag_source").set_value("Synthetic retail panel").run()
+    no_exception(at)
     assert any("rows flagged" in m.value for m in at.markdown)
-    assert at.get("download_button")
+    assert len(at.get("download_button")) == 2  # the ranking as CSV and as Parquet
+    assert any("against its reconstruction" in c.value for c in at.caption)  # WALDO: its inlier decoder explains
+
+
+def test_flagged_rows_of_a_prepared_table_are_traceable_and_explained(runs_dir, tmp_path):
+    """A messy weekly panel prepared on the Data page (store id, dates, blanks) and a run on it: the ranked table
+    shows each row's file row, store and date, its rank and the features that explain it."""
+    import odcore.data
+    from odcore.runs.execution import execute
+    from odcore.runs.spec import RunSpec
+    from odcore.runs.store import RunStore
+    from tests.test_table import messy_weekly_panel
+
+    p = tmp_path / "panel.csv"
+    messy_weekly_panel(p)
+    ds = odcore.data.load(p, roles="auto", scaling="series")
+    execute(RunSpec(data=ds, method="iforest", protocol="all"), store=RunStore())
+    at = open_page("data", dataset=ds, data_spec=ds, data_options={"roles": "auto", "scaling": "series"})
+    no_exception(at)
+    assert any(s.value == "Data roles" for s in at.subheader) and at.button(key="roles_apply")
+    at.switch_page("app_pages/flagged.py").run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert list(table.columns[:6]) == ["rank", "flagged", "score", "source_row", "Unnamed: 0", "Store"]
+    assert table["rank"].tolist()[:3] == [1, 2, 3] and table["flagged"].all()
+    assert table["why"].str.contains("%").all()
 
 
 def test_latent_page_computes_tsne_as_a_background_task(runs_dir):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from odcore import plots
 from odcore.analysis import analyst
-from ui import runs, widgets
+from ui import runs, state, widgets
 
 
 def reconstructions(model, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -50,3 +50,296 @@ def row_details(run_id: str, row_id: int) -> None:
     errs = analyst.per_feature_errors(values, recs_o)
     table = pd.DataFrame({"feature": names, "value": values, **{f"{k} error": v for k, v in errs.items()}})
     st.dataframe(table.sort_values(f"{first} error", ascending=False).head(20), hide_index=True)
+
+
+# ---------------------------------------------------------------------------------- the Flagged rows page
+#: explain at most this many cells (rows x features) per run; beyond, the highest-scored rows only
+EXPLAIN_CELLS = 400_000
+
+
+def table_prep(run_id: str):
+    """The run's fitted table preparation (roles, windows, scaling), or None."""
+    from odcore.runs.rebuild import table_prep as prep_of
+
+    return prep_of(state.store().get(run_id))
+
+
+def _units(run_id: str, Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Model-space rows of dataset rows ``rows`` back in the data's units (standardiser, then series levels)."""
+    from odcore.data import table
+
+    ds, split = runs.data_split(run_id)
+    X = np.asarray(split.inverse_transform(np.asarray(Z, dtype=np.float32)), dtype=np.float64)
+    prep = table_prep(run_id)
+    return X if prep is None else table.to_units(prep, X, ds.meta.iloc[np.asarray(rows)].reset_index(drop=True))
+
+
+def _keys_values(ds, prep) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    """The columns that identify each row (ids, group, dates) and the row's values (full precision)."""
+    from odcore.data import table
+
+    if prep is None:
+        keys = None if ds.meta is None else ds.meta.reset_index(drop=True)
+        return keys, pd.DataFrame(np.asarray(ds.X, dtype=np.float64), columns=list(ds.feature_names))
+    meta = ds.meta.reset_index(drop=True)
+    cols = table.key_columns(prep, list(meta.columns))
+    return meta[cols], meta.drop(columns=cols)
+
+
+@st.cache_data(show_spinner="Scoring and explaining every row ...", max_entries=8)
+def analyst_frame(run_id: str) -> tuple[pd.DataFrame, dict]:
+    """The run's rows in rank order with keys, scores, flags at the model's threshold, explanations
+    (the top three features in the data's units and as shares) and values; and what explained them."""
+    from odcore.analysis import explain
+    from odcore.runs.execution import score_rows
+
+    ds, split = runs.data_split(run_id)
+    model = runs.model(run_id)
+    Z = split.transform(ds.X)
+    scored = score_rows(model, Z)
+    s = scored["score"]
+    normal = np.flatnonzero(s <= model.threshold_)
+    if normal.size < 2:
+        normal = np.argsort(s, kind="stable")[: max(2, len(s) // 2)]
+    limit = max(1, EXPLAIN_CELLS // max(Z.shape[1], 1))
+    rows = np.argsort(-s, kind="stable")[:limit] if len(s) > limit else np.arange(len(s))
+    e = explain.explain(model, Z[rows], Z[normal], row_ids=rows, normal_ids=normal)
+    top = explain.top_features(e.share, _units(run_id, Z[rows], rows) - _units(run_id, e.reference, rows),
+                               ds.feature_names)
+    full: list[list] = [[] for _ in range(len(s))]
+    for i, r in enumerate(rows):
+        full[r] = top[i]
+    extra: dict = {}
+    if ds.y is not None:
+        extra["label"] = ds.y
+    if "decoder" in scored:
+        extra["decoder"] = scored["decoder"]
+    keys, values = _keys_values(ds, table_prep(run_id))
+    frame = analyst.ranked_table(s, float(model.threshold_), keys=keys,
+                                 columns={**extra, **analyst.explanation_columns(full)}, values=values)
+    return frame, {"method": e.method, "explained": int(len(rows)), "normal": normal,
+                   "fallback": int(e.fallback.sum()), "keys": [] if keys is None else list(keys.columns)}
+
+
+def _one_unit(ds, prep) -> bool:
+    """True when every feature is in one unit (the days of a window, a weekly-rows table): one y axis fits."""
+    if prep is not None:
+        sources = [x for x in (prep.fitted or {}).get("sources", []) if x is not None]
+        return len(sources) == len(ds.feature_names) and len(set(sources)) == 1
+    from odcore.data.table import DAYS
+
+    return all(str(n).lower()[:3] in DAYS for n in ds.feature_names)
+
+
+def _title(pick: pd.Series, keys: list[str], r: int) -> str:
+    """A selected row's name from its keys: group values and its date (plain text for a figure title)."""
+    parts = []
+    for c in keys:
+        if c in ("source_row", "window_end") or c not in pick:
+            continue
+        v = pick[c]
+        parts.append(str(pd.Timestamp(v).date()) if isinstance(v, pd.Timestamp) else f"{c} {v}")
+    return (" · ".join(parts) or f"row {r}")[:120]
+
+
+def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -> None:
+    """One selected row: each feature's share of its deviation, its values against its reconstruction(s)
+    and against the mean of its nearest normal rows (in the data's units), one sentence, and the
+    neighbours themselves."""
+    from odcore.analysis import explain
+
+    ds, split = runs.data_split(run_id)
+    model = runs.model(run_id)
+    prep = table_prep(run_id)
+    r = int(pick["row"])
+    normal = np.asarray(info["normal"])
+    Z = split.transform(ds.X)
+    z = Z[r:r + 1]
+    e = explain.explain(model, z, Z[normal], row_ids=[r], normal_ids=normal)
+    values = _units(run_id, z, [r])[0]
+    refs = {k: _units(run_id, v, [r])[0] for k, v in reconstructions(model, z).items()}
+    k = e.neighbours.shape[1]
+    near = normal[e.neighbours[0]]
+    near_name = f"mean of its {k} nearest normal rows"
+    refs[near_name] = _units(run_id, Z[near].mean(axis=0, keepdims=True), [r])[0]  # in this row's own levels
+    names = [str(n) for n in ds.feature_names]
+    fig = plots.row_against(values, refs, e.share[0], names, title=_title(pick, info["keys"], r),
+                            lines=_one_unit(ds, prep))
+    st.plotly_chart(fig, key=f"flag-row-{run_id}-{r}")
+    against = "its reconstruction" if e.method == "reconstruction" else f"its {k} nearest normal rows"
+    ref_units = _units(run_id, e.reference, [r])[0]
+    ref_units = np.where(np.abs(ref_units) < 1e-7 * (np.abs(values) + 1.0), 0.0, ref_units)  # float32 round-off
+    how = {"reconstruction": "squared error per feature against the reconstruction",
+           "leave-one-out": "how much the score falls when one feature alone takes its nearest normal rows' value",
+           "neighbours": "squared deviation per feature from the nearest normal rows"}[e.method]
+    st.markdown(f"**Rank {int(pick['rank'])}** (score {float(pick['score']):.4g}, "
+                f"{'flagged' if bool(pick['flagged']) else 'not flagged'}): "
+                + widgets.plain(analyst.explain_row(values, ref_units, names, share=e.share[0], against=against), 800))
+    scaled = " (each series in its own level)" if prep is not None and prep.scaling == "series" else ""
+    st.caption(f"Shares: {how}, on the standardised rows the model sees{scaled}; values and differences in the "
+               "data's units.")
+    order = np.argsort(-e.share[0], kind="stable")
+    cols = {"feature": [names[j] for j in order], "this row": values[order],
+            ("reconstruction" if e.method == "reconstruction" else near_name): ref_units[order],
+            "difference": (values - ref_units)[order], "share of the deviation": e.share[0][order]}
+    st.dataframe(pd.DataFrame(cols), hide_index=True, height=min(320, 38 + 35 * len(names)),
+                 key=f"flag-feat-{run_id}-{r}", column_config={
+                     "share of the deviation": st.column_config.ProgressColumn(format="percent", min_value=0.0,
+                                                                               max_value=1.0)})
+    neighbours = frame[frame["row"].isin(near)].drop(columns=["row", "why"], errors="ignore")
+    neighbours = neighbours.drop(columns=[c for c in neighbours.columns if c.startswith("top")])
+    st.markdown(f"Its {k} nearest normal rows (what it is compared with):")
+    st.dataframe(neighbours, hide_index=True, height=220, key=f"flag-near-{run_id}-{r}",
+                 column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in neighbours.columns
+                                if pd.api.types.is_datetime64_any_dtype(neighbours[c])})
+
+
+def score_new_file(run_id: str) -> None:
+    """Score an uploaded file with the run (its preparation, standardiser and model: ``odcore score``)."""
+    import tempfile
+    from pathlib import Path
+
+    from odcore.runs.scoring import OUTPUT_COLUMNS, score_file
+
+    up = st.file_uploader("A new CSV or Parquet file with the training table's columns", type=["csv", "parquet"],
+                          key=f"score-new-{run_id}")
+    if up is None:
+        return
+    try:
+        with tempfile.TemporaryDirectory(prefix="odcore-score-") as tmp:
+            src = Path(tmp) / ("input.parquet" if up.name.lower().endswith(".parquet") else "input.csv")
+            src.write_bytes(up.getvalue())
+            out = Path(tmp) / "scored.parquet"
+            stats = score_file(state.store().get(run_id), src, out)
+            scored = pd.read_parquet(out)
+    except Exception as err:  # noqa: BLE001 - the scorer's message (missing columns named), no traceback
+        widgets.show_error(err)
+        return
+    st.markdown(f"**{stats['rows']:,}** rows scored, **{stats['flagged']:,}** flagged at the run's threshold "
+                f"{stats['threshold']:.4g}.")
+    for note in stats.get("notes", []):
+        st.caption(widgets.plain(note, 300))
+    scored = scored.sort_values("score", ascending=False, kind="stable")
+    st.dataframe(scored.head(500), hide_index=True, height=260, key=f"score-new-table-{run_id}")
+    st.caption("Columns: " + "; ".join(f"{k}: {v}" for k, v in OUTPUT_COLUMNS.items()))
+    st.download_button("Download the scored file (CSV)", analyst.export_bytes(scored, "csv"),
+                       file_name=f"scored-{run_id}.csv", mime="text/csv", key=f"score-new-dl-{run_id}")
+
+
+def _group_and_date(frame: pd.DataFrame, prep) -> tuple[str | None, str | None]:
+    """The column to filter series by and the date column of the analyst table."""
+    from odcore.data import table
+
+    if prep is not None:
+        groups = prep.columns("group") + ([table.SERIES] if prep.columns_are_series else [])
+        group = next((c for c in groups if c in frame), None)
+        date = table.WINDOW_START if table.WINDOW_START in frame else prep.time_column
+        return group, date if date in frame else None
+    group = next((c for c in ("market", "category", "store") if c in frame), None)
+    date = next((c for c in ("week_start", "date") if c in frame), None)
+    return group, date
+
+
+def train_form(ds, spec_data, data_options: dict) -> None:
+    """Every registered detector that can learn from these rows, its protocol, WALDO's known-normal rows."""
+    from odcore.data import table
+    from odcore.models import registry
+    from odcore.recipes import presets
+    from odcore.runs.spec import RunSpec, analyst_methods
+
+    labelled = ds.y is not None and 0 < int(ds.y.sum()) < ds.n_rows
+    fits, not_offered = analyst_methods(labelled=labelled, has_meta=ds.meta is not None)
+    choices = list(fits)
+    first = [m for m in presets.FLAGGED_DEFAULT_METHODS if m in fits and (labelled or registry.info(m).setting != "pu")]
+    c1, c2 = st.columns([3, 1])
+    method = c1.selectbox("Method", choices, key="flag_method", format_func=lambda m: registry.info(m).title,
+                          index=choices.index(first[0]) if first else 0)
+    epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs",
+                             disabled="epochs" not in registry.defaults(method))
+    protocol, popts = fits[method], {}
+    if registry.info(method).setting == "pu" and not labelled:
+        dates = [c for c in ds.meta.columns if pd.api.types.is_datetime64_any_dtype(ds.meta[c])]
+        hint = ""
+        if dates:
+            d = pd.to_datetime(ds.meta[dates[0]])
+            hint = f"before={(d.min() + (d.max() - d.min()) / 3).date()}"
+        spec = st.text_input("Known-normal rows (the labelled inliers): before=YYYY-MM-DD, COLUMN=v1|v2, or a 0/1 "
+                             "COLUMN", value=hint, key="flag_known_normal")
+        if spec.strip():
+            marked = widgets.guarded(lambda: table.known_normal_mask(ds.meta, spec.strip()))
+            if marked is not None:
+                st.caption(f"{int(marked.sum()):,} of {ds.n_rows:,} rows marked known normal; the others are the "
+                           "unlabelled mixture; every row is scored.")
+            popts = {"known_normal": spec.strip()}
+    if not_offered:
+        st.caption("Not offered on these rows: " + "; ".join(f"{registry.info(m).title} ({why})"
+                                                             for m, why in not_offered.items()))
+    ready = protocol != "pu" or labelled or bool(popts)
+    if st.button("Train", key="flag_train", disabled=not ready):
+        params = {"epochs": int(epochs)} if "epochs" in registry.defaults(method) else {}
+        widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=dict(data_options),
+                                  protocol_options=popts, params=params), title=f"{method} on {ds.name}")
+
+
+def flagged_view(run_id: str, frame: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """The threshold (shared with the Scores page) and the filters; the rows they keep, in rank order."""
+    from odcore.analysis import thresholds
+
+    model = runs.model(run_id)
+    scores = frame["score"].to_numpy()
+    lo, hi, step = thresholds.slider_range(scores)
+    key = f"fthr-{run_id}"
+    if key not in st.session_state:
+        st.session_state[key] = min(max(state.threshold(run_id, float(getattr(model, "threshold_", hi))), lo), hi)
+    thr = st.slider("Threshold (flag score > threshold; shared with Scores)", lo, hi, step=step, key=key,
+                    format="%.4g")
+    state.set_threshold(run_id, thr)
+    frame = frame.copy()
+    frame["flagged"] = frame["score"] > thr
+    group, date = _group_and_date(frame, table_prep(run_id))
+    c1, c2, c3 = st.columns(3)
+    srange = c1.slider("score range", lo, hi, (lo, hi), step=step, key=f"frange-{run_id}", format="%.3g")
+    groups = c2.multiselect(group, sorted(frame[group].astype(str).unique()), key=f"flag_groups-{run_id}") \
+        if group else []
+    flagged_only = c3.checkbox("flagged rows only", value=True, key="flag_only")
+    dates = None
+    if date:
+        d = pd.to_datetime(frame[date])
+        if d.notna().any() and d.min() < d.max():
+            lo_d, hi_d = d.min().to_pydatetime(), d.max().to_pydatetime()
+            dates = st.slider("dates", lo_d, hi_d, (lo_d, hi_d), key=f"flag_dates-{run_id}", format="YYYY-MM-DD")
+    keep = frame[group].astype(str).isin(groups) if group and groups else None  # ids may be numbers
+    view = analyst.filter_rows(frame if keep is None else frame[keep], score_range=srange, date_column=date,
+                               date_range=dates, flagged_only=flagged_only)
+    st.markdown(f"**{int(frame['flagged'].sum()):,}** of {len(frame):,} rows flagged · {len(view):,} shown, "
+                "highest score first")
+    return view
+
+
+def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | None:
+    """The ranked table (one row selectable), the CSV and Parquet exports of what it shows; the picked row."""
+    from odcore.analysis.explain import METHODS
+
+    hidden = ["row"] + [c for c in view.columns if c.startswith("top")]
+    shown = view.drop(columns=hidden)
+    dates = {c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in shown.columns
+             if pd.api.types.is_datetime64_any_dtype(shown[c])}
+    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="flag_table",
+                         height=340, column_config={
+                             "score": st.column_config.NumberColumn(format="%.4g"),
+                             "why": st.column_config.TextColumn("why (deviation in data units, share)", width="large"),
+                             **dates})
+    note = f"Why: {METHODS[info['method']]}"
+    if info["explained"] < len(view) or info["explained"] < len(runs.data_split(run_id)[0].X):
+        note += f" (the {info['explained']:,} highest-scored rows are explained)"
+    st.caption(note + ". The exports hold every shown row in rank order with its original columns at full precision "
+               "and the top three features (name, deviation, share).")
+    export = view.drop(columns=["row"])
+    c1, c2 = st.columns(2)
+    c1.download_button("Download the ranking (CSV)", lambda: analyst.export_bytes(export, "csv"),
+                       file_name=f"flagged-{run_id}.csv", mime="text/csv", key="flag_download")
+    c2.download_button("Download the ranking (Parquet)", lambda: analyst.export_bytes(export, "parquet"),
+                       file_name=f"flagged-{run_id}.parquet", mime="application/octet-stream",
+                       key="flag_download_parquet")
+    picked = list(event.selection.rows) if event is not None else []
+    return view.iloc[picked[0]] if picked and picked[0] < len(view) else None

@@ -82,6 +82,8 @@ def load_file(path: str | os.PathLike, *, format: str | None = None, **options: 
     fmt = format or detect_format(p)
     if fmt not in _LOADERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in ("csv", "parquet") and options.get("roles") == "auto":
+        options.pop("roles")  # roles="auto": understand the columns when the file is a table (odcore.data.table)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")

@@ -77,9 +77,9 @@ class Dataset:
 
         n = self.n_rows if max_rows is None else min(max_rows, self.n_rows)
         df = pd.DataFrame(self.X[:n], columns=self.feature_names)
-        if self.meta is not None:  # a prepared table's meta repeats its features' original values: shown once
+        if self.meta is not None:  # a prepared table's meta holds its features' original values: those are shown
             meta = self.meta.iloc[:n].reset_index(drop=True)
-            df = pd.concat([meta.drop(columns=[c for c in meta.columns if c in df.columns]), df], axis=1)
+            df = pd.concat([meta, df.drop(columns=[c for c in df.columns if c in meta.columns])], axis=1)
         if self.y is not None:
             df["label"] = self.y[:n]
         return df

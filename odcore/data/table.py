@@ -241,6 +241,13 @@ def _blank(s: Any) -> np.ndarray:
     return miss
 
 
+def _codes(values: Any, categories: Sequence[Any]) -> np.ndarray:
+    """Position of each value in ``categories`` (-1 for a value not among them)."""
+    import pandas as pd
+
+    return pd.Index(list(categories)).get_indexer(pd.Index(np.asarray(values)))
+
+
 def _rows_text(mask: np.ndarray, limit: int = 3) -> str:
     rows = (np.flatnonzero(mask)[:limit] + 1).tolist()
     return ", ".join(map(str, rows)) + (" ..." if mask.sum() > limit else "")
@@ -419,9 +426,10 @@ def propose(df: Any, *, max_categories: int = 50, label_column: str | None = Non
                 if num is not None:
                     roles[c], reasons[c] = "ignore", num
                 else:
-                    enc[c], reasons[c] = "onehot", f"{distinct} categories"
+                    enc[c], reasons[c] = "onehot", f"text with {distinct} categories: one 0/1 feature each"
             else:
-                enc[c], reasons[c] = "numeric", {"bool": "true/false", "integer": "whole numbers"}.get(kind, "numbers")
+                enc[c], reasons[c] = "numeric", {"bool": "true/false", "integer": "whole numbers"}.get(
+                    kind, "numbers") + ", modelled as they are"
     prep = TablePrep(roles=roles, encoding=enc, reasons=reasons, max_categories=max_categories,
                      time_format=next((p["date_format"] for p in prof if p["column"] == time_col), None))
     prep.missing = default_missing(prep, prof, n)
@@ -509,9 +517,10 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
                     prep.roles[c], prep.reasons[c] = "ignore", f"another column is the {role} column"
     prof = profile(df)
     kinds = {p["column"]: p for p in prof}
-    for c in prep.features():
+    for c in prep.features():  # text of numbers with a few stray values: numeric, so that they are named
         if c not in prep.encoding:
-            prep.encoding[c] = "onehot" if kinds[c]["type"] == "text" else "numeric"
+            text = kinds[c]["type"] == "text" and _stray_numbers(df[c]) is None
+            prep.encoding[c] = "onehot" if text else "numeric"
     prep.encoding.update(parse_mapping(encoding, "encoding", ENCODINGS))
     for c in list(prep.encoding):
         if prep.roles.get(c) != "feature":
@@ -595,13 +604,13 @@ def _check(prep: TablePrep) -> None:
 
 
 def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
-    import pandas as pd
 
     df = df.copy()
     df.columns = [str(c).strip() for c in df.columns]
     fitted: dict[str, Any] = {} if fit else dict(prep.fitted or {})
     notes: list[str] = []
-    used = [c for c in prep.used() if fit or prep.roles[c] != "label" or c in df.columns]  # labels: optional later
+    used = [c for c in prep.used()  # new data may lack the label and the id columns (they are only carried)
+            if fit or prep.roles[c] not in ("label", "id") or c in df.columns]
     lacking = [c for c in used if c not in df.columns]
     if lacking:
         need = ", ".join(f"{c} ({prep.roles[c]})" for c in lacking[:10])
@@ -610,6 +619,7 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     if fit:
         fitted["columns"] = list(df.columns)
         fitted["profile"] = profile(df)
+        fitted["rows_in"] = int(len(df))
     n_in = len(df)
     df = df.reset_index(drop=True)
 
@@ -655,27 +665,31 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     blocks, names, sources = [], [], []
     fills: dict[str, Any] = fitted.setdefault("fill", {}) if not fit else {}
     cats: dict[str, list[str]] = fitted.setdefault("categories", {}) if not fit else {}
-    for c in prep.features("numeric"):
-        v = _numeric(d[c], c, name)
-        miss = np.isnan(v)
-        policy = prep.missing.get(c, "refuse")
-        if fit:
-            fills[c] = _fill_value(v[~miss], policy, c, name) if policy in ("median", "mode", "zero", "indicator") \
-                else None
-        if miss.any():
-            if fills.get(c) is None:
-                raise InputError(f"{name}: column {c!r} has blank value(s) but the model was trained without a fill "
-                                 "value for it (it had no blanks then); drop those rows first")
-            v = np.where(miss, float(fills[c]), v)
-            notes.append(f"{int(miss.sum()):,} blank {c} filled with {fills[c]:.6g}")
-        blocks.append(v[:, None])
-        names.append(c)
-        sources.append(c)
-        if policy == "indicator":
-            blocks.append(miss.astype(np.float64)[:, None])
-            names.append(f"{c} (blank)")
-            sources.append(None)
-    for c in prep.features("onehot"):
+    for c in prep.features():  # in table order
+        enc = prep.encoding.get(c, "numeric")
+        if enc == "drop":
+            continue
+        if enc == "numeric":
+            v = _numeric(d[c], c, name)
+            miss = np.isnan(v)
+            policy = prep.missing.get(c, "refuse")
+            if fit:
+                fills[c] = _fill_value(v[~miss], policy, c, name) if policy in ("median", "mode", "zero", "indicator") \
+                    else None
+            if miss.any():
+                if fills.get(c) is None:
+                    raise InputError(f"{name}: column {c!r} has blank value(s) but the model was trained without a "
+                                     "fill value for it (it had no blanks then); drop those rows first")
+                v = np.where(miss, float(fills[c]), v)
+                notes.append(f"{int(miss.sum()):,} blank {c} filled with {fills[c]:.6g}")
+            blocks.append(v[:, None])
+            names.append(c)
+            sources.append(c)
+            if policy == "indicator":
+                blocks.append(miss.astype(np.float64)[:, None])
+                names.append(f"{c} (blank)")
+                sources.append(None)
+            continue
         s = d[c]
         b = _blank(s)
         text = s.astype(str).str.strip()
@@ -697,7 +711,7 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
                                  f"{prep.max_categories}), too many to one-hot encode; give it the role group, id or "
                                  "ignore, or raise max_categories")
             cats[c] = values
-        codes = pd.Categorical(text, categories=cats[c]).codes
+        codes = _codes(text, cats[c])
         unseen = codes < 0
         if unseen.any():
             notes.append(f"{int(unseen.sum()):,} row(s) with a {c} not seen in training (like "
@@ -850,7 +864,7 @@ def _windows(d: Any, V: np.ndarray, names: list[str], sources: list[str | None],
                          "per series and date: give the column that tells the rows apart the role 'group', or "
                          "aggregate the file first")
     if prep.window == "week":
-        dow = t.dt.dayofweek.to_numpy()
+        dow = t.dt.day_of_week.to_numpy()
         start = (t - pd.to_timedelta(dow, unit="D")).to_numpy()
         kk = key.to_numpy()
         new_block = np.r_[True, (kk[1:] != kk[:-1]) | (start[1:] != start[:-1])]  # sorted: blocks are contiguous
@@ -909,12 +923,11 @@ def _scale_series(X: np.ndarray, keys: np.ndarray, sources: list[str | None], fi
                   name: str) -> np.ndarray:
     """Eq. ``z = (x - mean_{g,s}) / std_{g,s}`` per series ``g`` and source column ``s`` (moments over every
     value of ``s`` in ``g``; a constant series keeps scale 1)."""
-    import pandas as pd
 
     srcs = [s for s in dict.fromkeys(sources) if s is not None]
     if fit:
         series = sorted(set(keys.tolist()))
-        codes = pd.Categorical(keys, categories=series).codes
+        codes = _codes(keys, series)
         mean = np.zeros((len(series), len(srcs)))
         scale = np.ones((len(series), len(srcs)))
         for j, s in enumerate(srcs):
@@ -930,7 +943,7 @@ def _scale_series(X: np.ndarray, keys: np.ndarray, sources: list[str | None], fi
     st = fitted.get("series")
     if not st:
         raise InputError(f"{name}: the preparation has no per-series levels; prepare the training table first")
-    codes = pd.Categorical(keys, categories=st["keys"]).codes
+    codes = _codes(keys, st["keys"])
     if (codes < 0).any():
         unseen = sorted(set(keys[codes < 0].tolist()))
         raise InputError(f"{name}: series {', '.join(map(repr, unseen[:5]))}{' ...' if len(unseen) > 5 else ''} "
@@ -955,10 +968,9 @@ def to_units(prep: TablePrep | Mapping[str, Any] | None, X: Any, meta: Any) -> n
     st = (prep.fitted or {}).get("series")
     if prep.scaling != "series" or not st:
         return X
-    import pandas as pd
 
     keys = series_keys(meta, prep)
-    codes = pd.Categorical(keys, categories=st["keys"]).codes
+    codes = _codes(keys, st["keys"])
     sources = prep.fitted["sources"]
     mean, scale = np.asarray(st["mean"]), np.asarray(st["scale"])
     out = X.copy()
@@ -1022,3 +1034,72 @@ def known_normal_mask(meta: Any, spec: str) -> np.ndarray:
 def pop_options(options: dict[str, Any]) -> dict[str, Any]:
     """Remove and return the table options (:data:`OPTIONS`) from a loader's ``options``."""
     return {k: options.pop(k) for k in list(options) if k in OPTIONS}
+
+
+# ---------------------------------------------------------------------------------- the roles editor's rows
+#: the editor's columns: what the analyst sees (read-only) and chooses (role, encoding, missing)
+EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "encoding", "if blank", "why")
+#: the editor's mark for an encoding or a blank policy that does not apply (not a feature, no blanks)
+NOT_APPLICABLE = "-"
+
+
+def editor_rows(prep: TablePrep | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per column of the prepared table for the roles editor (:data:`EDITOR_COLUMNS`): the
+    profile (type, blanks, distinct values, an example), the role, encoding and blank policy in
+    force (``""`` where they do not apply) and why the role was proposed."""
+    if isinstance(prep, Mapping):
+        prep = TablePrep.from_dict(prep)
+    out = []
+    for p in (prep.fitted or {}).get("profile", []):
+        c = p["column"]
+        role = prep.roles.get(c, "ignore")
+        out.append({"column": c, "type": p["type"], "blanks": p["blanks"], "distinct": p["distinct"],
+                    "example": p["example"], "role": role,
+                    "encoding": prep.encoding.get(c, "numeric") if role == "feature" else NOT_APPLICABLE,
+                    "if blank": prep.missing.get(c, "refuse") if p["blanks"] or c in prep.missing else NOT_APPLICABLE,
+                    "why": prep.reasons.get(c, "")})
+    return out
+
+
+def options_from_rows(rows: Sequence[Mapping[str, Any]], **settings: Any) -> dict[str, Any]:
+    """The table options (:data:`OPTIONS`) of the editor's rows plus ``settings`` (window,
+    window_weeks, scaling, columns_are_series, time_format): what the loaders take again."""
+    roles = {str(r["column"]): str(r["role"] or "ignore") for r in rows}
+    bad = {c: r for c, r in roles.items() if r not in ROLES}
+    if bad:
+        c, r = next(iter(bad.items()))
+        raise InputError(f"role {r!r} for column {c!r}: choose one of {', '.join(ROLES)}")
+    given = (None, "", NOT_APPLICABLE)
+    opts: dict[str, Any] = {"roles": roles,
+                            "encoding": {str(r["column"]): str(r["encoding"]) for r in rows
+                                         if roles[str(r["column"])] == "feature" and r.get("encoding") not in given},
+                            "missing": {str(r["column"]): str(r["if blank"]) for r in rows
+                                        if r.get("if blank") not in given}}
+    for k, v in settings.items():
+        if k not in OPTIONS:
+            raise InputError(f"unknown table option {k!r}; the options are {', '.join(OPTIONS)}")
+        if v not in (None, ""):
+            opts[k] = v
+    return opts
+
+
+def impact(rows: Sequence[Mapping[str, Any]], n_rows: int) -> list[str]:
+    """What the blank policies of the editor's rows do, in counts (rows dropped at most, values filled,
+    indicator features added, columns refused), before the table is prepared again."""
+    out = []
+    dropped = [(r["column"], int(r["blanks"])) for r in rows if r.get("if blank") == "drop" and r["blanks"]]
+    if dropped:
+        most = max(b for _, b in dropped)
+        total = min(n_rows, sum(b for _, b in dropped))
+        out.append(f"drop: {most:,}-{total:,} of {n_rows:,} rows (blank {', '.join(c for c, _ in dropped)})")
+    for policy, what in (("median", "filled with the median"), ("mode", "filled with the most frequent value"),
+                         ("zero", "filled with 0"), ("indicator", "filled, plus a 0/1 'blank' feature")):
+        cols = [(r["column"], int(r["blanks"])) for r in rows if r.get("if blank") == policy and r["blanks"]
+                and r["role"] == "feature"]
+        if cols:
+            out.append(f"{sum(b for _, b in cols):,} values {what} ({', '.join(f'{c}: {b:,}' for c, b in cols)})")
+    refused = [r["column"] for r in rows if r.get("if blank") == "refuse" and r["blanks"]
+               and r["role"] not in ("ignore",) and r.get("encoding") != "drop"]
+    if refused:
+        out.append(f"refused: {', '.join(refused)} still have blanks; choose a policy for them")
+    return out

@@ -15,6 +15,29 @@ STORED_PREFIX = "stored:"
 SETTING_PROTOCOL = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc", "unsupervised": "unsupervised"}
 
 
+#: the protocol a method's setting trains an analyst's table with (the Flagged rows page ranks every row anyway)
+ANALYST_PROTOCOL = {"unsupervised": "all", "one-class": "all", "pu": "pu", "limited-negatives": "drocc"}
+
+
+def analyst_methods(*, labelled: bool, has_meta: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """Every registered detector that can learn from an analyst's table: ``({method: protocol}, {method: why
+    not})``. Unsupervised and one-class detectors fit all rows; positive-unlabelled ones (WALDO) need labels or
+    rows the analyst marks as known normal (the table's dates, groups or a 0/1 column: ``has_meta``); those
+    trained with limited negatives (DROCC-LF) need labelled outliers."""
+    from odcore.models import registry
+
+    fits, not_offered = {}, {}
+    for m in registry.available():
+        setting = registry.info(m).setting
+        if setting == "pu" and not (labelled or has_meta):
+            not_offered[m] = "needs known-normal rows: labels, or dates / groups to mark them by"
+        elif setting == "limited-negatives" and not labelled:
+            not_offered[m] = "needs a label column with some outliers"
+        else:
+            fits[m] = ANALYST_PROTOCOL.get(setting, "all")
+    return fits, not_offered
+
+
 def default_protocol(method: str) -> str:
     """The protocol a run of ``method`` starts from: the one of its setting (``pu`` for WALDO, ``novelty`` for the
     one-class detectors, ``drocc`` for DROCC-LF's limited negatives, else ``unsupervised``)."""
