@@ -245,6 +245,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"run {res['run_id']} done in {res['fit_seconds']:.2f} s (+{res['score_seconds']:.2f} s scoring)")
         for k, v in res["metrics"].items():
             print(f"  {k:16s} {_fmt(v)}")
+        for line in (res.get("report") or {}).get("lines", []):  # ensemble / auto: what was chosen and why
+            print(f"  {line}")
     return 0
 
 

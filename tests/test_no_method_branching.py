@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: declarations of runs and of the papers' numbers: naming methods is their purpose
 DECLARATIONS = ("odcore/recipes/",)
 #: "pca" here is the embedding method (PCA / t-SNE / UMAP), and "drocc" in the data layer is the DROCC
-#: split protocol, not the detectors of the same names
-OTHER_MEANINGS = {"odcore/embed.py": {"pca"}, "odcore/data/": {"drocc"}, "app_pages/latent.py": {"pca"},
+#: split protocol, not the detectors of the same names; "auto" everywhere is also the "choose for me" value
+#: of many options (device, file format, bins ...), besides the ``auto`` detector
+OTHER_MEANINGS = {"": {"auto"}, "odcore/embed.py": {"pca"}, "odcore/data/": {"drocc"}, "app_pages/latent.py": {"pca"},
                   "ui/": {"pca"}, "odcore/plots.py": {"pca"}, "odcore/runs/": {"drocc"}}
 
 

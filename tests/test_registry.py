@@ -161,6 +161,9 @@ def test_declared_capabilities_work(name):
         assert m.boundary(X[:, :2]).shape == (len(X),)
     if caps.adversarial:
         assert m.adversarial_points_.shape[1] == X.shape[1] and len(m.adversarial_points_) > 0
+    if caps.report:  # what the detector chose and why (ensemble, auto)
+        rep = m.report()
+        assert rep["summary"] and rep["lines"][0] == rep["summary"]
 
 
 def test_wae_gan_declares_one_decoder_although_it_shares_waldos_class():

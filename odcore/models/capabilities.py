@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 #: legacy capability names (``odcore methods`` prints them)
-NAMES = ("embed", "reconstruct", "generate", "boundary", "assign", "prior_distance", "adversarial")
+NAMES = ("embed", "reconstruct", "generate", "boundary", "assign", "prior_distance", "adversarial", "report")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Capabilities:
     - ``prior_distance``: ``prior_distance(X)`` (distance of the code from the prior mean);
     - ``boundary``: ``boundary(grid)`` scores a 2-D slice of the input space (the decision map);
     - ``adversarial``: ``adversarial_points_`` holds generated negatives after ``fit``;
+    - ``report``: ``report()`` says what the detector chose and why (an ensemble's members and their
+      agreement, ``auto``'s choice): a dict with ``summary`` (one line) and ``lines`` (to show);
     - ``latent_name``: what the latent codes are, for axis titles.
     """
 
@@ -37,6 +39,7 @@ class Capabilities:
     prior_distance: bool = False
     boundary: bool = False
     adversarial: bool = False
+    report: bool = False
     latent_name: str = "latent code"
 
     @property
@@ -51,7 +54,7 @@ class Capabilities:
         """The legacy capability names that hold (``embed``, ``reconstruct``, ``generate`` ...)."""
         flags = {"embed": self.latent, "reconstruct": self.reconstruct, "generate": bool(self.generate),
                  "boundary": self.boundary, "assign": self.assign, "prior_distance": self.prior_distance,
-                 "adversarial": self.adversarial}
+                 "adversarial": self.adversarial, "report": self.report}
         return {k for k in NAMES if flags[k]}
 
     def with_(self, **changes: Any) -> "Capabilities":
@@ -60,7 +63,7 @@ class Capabilities:
     def to_dict(self) -> dict[str, Any]:
         return {"latent": self.latent, "decoders": list(self.decoders), "generate": list(self.generate),
                 "assign": self.assign, "prior_distance": self.prior_distance, "boundary": self.boundary,
-                "adversarial": self.adversarial, "latent_name": self.latent_name}
+                "adversarial": self.adversarial, "report": self.report, "latent_name": self.latent_name}
 
 
 NONE = Capabilities()

@@ -113,6 +113,12 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "PyOD (Zhao et al. JMLR 2019)."),
     MethodInfo("pyod-deep-svdd", f"{_PYOD}:DeepSVDD", "deep", "one-class", "Deep SVDD (PyOD's port)", _P_SVDD),
     MethodInfo("pyod-alad", f"{_PYOD}:ALAD", "deep", "unsupervised", "ALAD (PyOD's port)", _P_ALAD),
+    # combinations of the above, chosen without labels
+    MethodInfo("ensemble", "odcore.models.ensemble:Ensemble", "classical", "unsupervised",
+               "Ensemble (standardised scores combined)",
+               "Aggarwal, Sathe 2015; Rayana, Akoglu 2016; Zhao et al. 2021."),
+    MethodInfo("auto", "odcore.models.auto:Auto", "classical", "unsupervised",
+               "Auto (a detector or ensemble chosen without labels)", "Ma, Zhao, Akoglu. SIGKDD Explorations 2023."),
 ]}
 
 _CLASSES: dict[str, type] = {}

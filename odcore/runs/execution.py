@@ -159,15 +159,16 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
             tags: dict[str, Any] | None = None, owner: str | None = None) -> dict[str, Any]:
     """Fit, score the test part, compute metrics and (when ``store`` is given) write the run.
 
-    Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}`` (``run_id`` is None
-    without a store). A cancelled fit raises :class:`FitCancelled` and any other failure
-    re-raises; in both cases the run is kept in the store (status ``cancelled`` / ``failed``,
-    with the history so far and, for failures, the error and traceback) and the exception
-    carries ``run_id``. ``prepared`` may pass an earlier ``prepare(spec)`` result; ``tags`` are extra
-    fields of the run's record (a parameter search records its id and the trial's values there);
-    ``owner`` the session that asked for the run (the app's sessions see their own runs). The method
-    and its parameters are validated before any record is created: a bad value raises
-    :class:`InputError` and leaves nothing in the store.
+    Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}`` (``run_id`` is None without a
+    store), plus ``"report"`` (also in the run's record) for detectors whose capabilities include
+    ``report`` (``ensemble``, ``auto``: what they chose and why). A cancelled fit raises
+    :class:`FitCancelled` and any other failure re-raises; in both cases the run is kept in the
+    store (status ``cancelled`` / ``failed``, with the history so far and, for failures, the error
+    and traceback) and the exception carries ``run_id``. ``prepared`` may pass an earlier
+    ``prepare(spec)`` result; ``tags`` are extra fields of the run's record (a parameter search
+    records its id and the trial's values there); ``owner`` the session that asked for the run (the
+    app's sessions see their own runs). The method and its parameters are validated before any
+    record is created: a bad value raises :class:`InputError` and leaves nothing in the store.
     """
     callbacks = tuple(callbacks)
     run = None
@@ -197,7 +198,10 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
         cols = score_split(detector, split)
         score_seconds = time.perf_counter() - t0
         result_metrics = compute_metrics(split, cols["score"])
+        report = detector.report() if detector.capabilities().report else None  # what it chose and why
         if run is not None:
+            if report is not None:
+                store.update(run.id, report=jsonable(report))
             store.finish(run.id, model=detector, scores=cols, metrics=result_metrics,
                          timings={"fit_seconds": fit_seconds, "score_seconds": score_seconds},
                          device=getattr(detector, "device_", None))
@@ -219,8 +223,10 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
     finally:
         if run is not None:
             _track(store, run.id)
-    return {"run_id": run_id, "metrics": result_metrics, "fit_seconds": fit_seconds,
-            "score_seconds": score_seconds}
+    out = {"run_id": run_id, "metrics": result_metrics, "fit_seconds": fit_seconds, "score_seconds": score_seconds}
+    if report is not None:
+        out["report"] = report
+    return out
 
 
 def _track(store: RunStore, run_id: str) -> None:

@@ -1,0 +1,117 @@
+"""``auto``: pick a detector or an ensemble for a dataset without looking at its labels.
+
+Unsupervised model selection has no validation labels to rank models by. The rule here is *model
+centrality* (Ma, Zhao, Akoglu, *The need for unsupervised outlier model selection: a review and
+evaluation of internal evaluation strategies*, ACM SIGKDD Explorations 25(1), 2023, section 3.3,
+"MC"): a detector whose ranking of the rows agrees with the rankings of the other candidates is more
+likely to be right than one that disagrees with all of them, since the candidates' errors are not
+all the same. Steps, on the training rows only:
+
+1. fit every candidate (fast classical detectors by default) and rank the rows by each one's scores;
+2. agreement ``rho_ij``: the Spearman rank correlation of candidates ``i`` and ``j``'s training scores;
+3. centrality of ``i``: the mean of its ``k = ceil((m - 1) / 2)`` largest ``rho_ij`` (its nearest
+   candidates, as MC uses the nearest models);
+4. keep the ``ceil(keep * m)`` most central candidates (never one with centrality <= 0);
+5. if the kept ones agree almost perfectly (mean ``rho`` >= ``redundant``) use the most central one alone
+   (the others would add time, not information), else combine the kept ones as ``ensemble`` does
+   (``standardize``, ``combine``).
+
+``report()`` shows the candidates with their centrality, which were kept or dropped and why, the
+agreement matrix and the final choice; the Train page and ``odcore train`` print it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from odcore.models.ensemble import ScoreCombination, check_members, member_names, spearman_matrix
+from odcore.models.params import Param
+
+#: candidates by default: fast classical detectors of different kinds (isolation, neighbours,
+#: histograms / marginal tails, linear structure)
+DEFAULT_CANDIDATES = "iforest,knn,lof,hbos,ecod,copod,pyod-pca"
+
+
+def centrality(agreement: np.ndarray) -> np.ndarray:
+    """Model centrality of each candidate: the mean of its ``ceil((m - 1) / 2)`` largest agreements with the
+    other candidates (step 3 of the module docstring)."""
+    A = np.asarray(agreement, dtype=np.float64)
+    m = A.shape[0]
+    if m == 1:
+        return np.ones(1)
+    k = max(1, math.ceil((m - 1) / 2))
+    out = np.empty(m)
+    for i in range(m):
+        others = np.sort(np.delete(A[i], i))[::-1]
+        out[i] = others[:k].mean()
+    return out
+
+
+def choose(agreement: np.ndarray, *, keep: float, redundant: float) -> tuple[np.ndarray, list[str]]:
+    """0/1 weights of the candidates (steps 3-5) and one reason per candidate."""
+    c = centrality(agreement)
+    m = len(c)
+    n_keep = max(1, math.ceil(keep * m))
+    order = np.argsort(-c, kind="stable")
+    kept = [int(i) for i in order[:n_keep] if c[i] > 0] or [int(order[0])]
+    reasons = ["" for _ in range(m)]
+    for rank, i in enumerate(order):
+        if i in kept:
+            reasons[i] = f"kept: centrality rank {rank + 1} of {m}"
+        elif c[i] <= 0:
+            reasons[i] = "dropped: it disagrees with the other candidates (centrality <= 0)"
+        else:
+            reasons[i] = f"dropped: centrality rank {rank + 1} of {m} (only the {n_keep} most central are kept)"
+    if len(kept) > 1:
+        sub = agreement[np.ix_(kept, kept)]
+        mean_kept = (sub.sum() - len(kept)) / (len(kept) * (len(kept) - 1))
+        if mean_kept >= redundant:
+            best = kept[0]
+            for i in kept[1:]:
+                reasons[i] = (f"dropped: the kept candidates agree {mean_kept:.2f} >= {redundant:g}; "
+                              "the most central one is used alone")
+            kept = [best]
+    w = np.zeros(m)
+    w[kept] = 1.0
+    return w, reasons
+
+
+class Auto(ScoreCombination):
+    """A detector or an ensemble chosen per dataset by model centrality (module docstring), no labels used."""
+
+    params = (
+        Param("candidates", DEFAULT_CANDIDATES, "detectors to choose from: registered method names, comma-separated "
+              "(each at its default parameters and the run's seed)", kind="str"),
+        Param("keep", 0.5, "share of the candidates kept, the most central first", low=0.0, high=1.0,
+              low_open=True),
+        Param("redundant", 0.95, "when the kept candidates agree at least this much (mean Spearman correlation), the "
+              "most central one is used alone", low=0.0, high=1.0),
+    )
+    kind: ClassVar[str] = "auto"
+
+    def _members(self) -> list[str]:
+        return member_names(self.candidates)
+
+    def _check_extra(self) -> None:
+        check_members(self._members(), "candidates")
+
+    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+        names = self._members()
+        members = self._fit_members(X, names, callbacks=callbacks, cancel=cancel)
+        self._finish(names, members, {})
+
+    def _choose(self, names: list[str], S: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        A = spearman_matrix(S, seed=int(self.random_state))
+        w, reasons = choose(A, keep=float(self.keep), redundant=float(self.redundant))
+        c = centrality(A)
+        used = [n for n, v in zip(names, w) if v > 0]
+        if len(used) == 1:
+            why = f"auto chose {used[0]} alone"
+        else:
+            why = f"auto chose an ensemble of {len(used)}: {', '.join(used)}"
+        text = [f"{why} (model centrality over {len(names)} candidates, Ma, Zhao and Akoglu 2023; no labels used)"]
+        text += [f"  {n}: centrality {c[i]:.2f}, {reasons[i]}" for i, n in enumerate(names)]
+        return w, {"centrality": [float(v) for v in c], "reason": reasons, "reasons": text}

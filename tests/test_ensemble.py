@@ -1,0 +1,158 @@
+"""``ensemble`` and ``auto``: standardised scores combined by published rules, a choice made without labels,
+and the report that says what was chosen and why."""
+
+import numpy as np
+import pytest
+
+from odcore import metrics
+from odcore.errors import InputError
+from odcore.models import auto, ensemble, registry
+
+FAST = "iforest,knn,hbos,ecod"
+
+
+def planted(n=400, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.r_[rng.normal(size=(n, d)), rng.normal(size=(n // 20, d)) * 5].astype(np.float32)
+    return X, np.r_[np.zeros(n), np.ones(n // 20)]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = planted()
+    return X, y, registry.create("ensemble", detectors=FAST).fit(X)
+
+
+def test_zscore_mean_is_the_mean_of_each_members_training_standardised_scores(fitted):
+    X, _, m = fitted
+    T = planted(30, seed=3)[0]
+    direct = []
+    for member in m.members_:
+        train = member.decision_scores_
+        direct.append((member.decision_function(T) - train.mean()) / train.std())
+    np.testing.assert_allclose(m.decision_function(T), np.mean(direct, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(m.member_scores(T)[:, 0], m.members_[0].decision_function(T))
+
+
+def test_rank_standardisation_is_the_share_of_training_scores_at_or_below():
+    S = np.array([[1.0, 10.0], [2.0, 30.0], [3.0, 20.0], [4.0, 40.0]])
+    stats = ensemble.standardizer_stats(S, "rank")
+    Z = ensemble.standardize(np.array([[2.5, 30.0], [9.0, 0.0]]), "rank", stats)
+    np.testing.assert_array_equal(Z, [[0.5, 0.75], [1.0, 0.0]])
+
+
+def test_aom_and_moa_follow_aggarwal_and_sathe():
+    Z = np.array([[1.0, 3.0, 0.0, 2.0]])
+    groups = [np.array([0, 1]), np.array([2, 3])]
+    assert ensemble.combine(Z, "aom", groups=groups)[0] == pytest.approx((3 + 2) / 2)  # mean of bucket maxima
+    assert ensemble.combine(Z, "moa", groups=groups)[0] == pytest.approx(max(2.0, 1.0))  # max of bucket means
+    assert ensemble.combine(Z, "max")[0] == 3.0 and ensemble.combine(Z, "mean")[0] == pytest.approx(1.5)
+
+
+def test_select_keeps_members_that_agree_with_the_target_and_drops_the_contrarian():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=500)
+    Z = np.column_stack([truth + 0.3 * rng.normal(size=500) for _ in range(4)] + [-truth])
+    w, corr = ensemble.select_members((Z - Z.mean(0)) / Z.std(0), contamination=0.1)
+    assert w[4] == 0 and w[:4].sum() >= 1 and w[int(np.argmax(corr))] == 1  # the best-correlated one starts
+    assert corr[4] < 0 < min(corr[:4])
+
+
+def test_ensembles_rank_planted_outliers_first(fitted):
+    X, y, m = fitted
+    assert metrics.auroc(y, m.decision_scores_) > 0.98
+    a = registry.create("auto", candidates=FAST + ",lof").fit(X)
+    assert metrics.auroc(y, a.decision_scores_) > 0.98
+
+
+def test_every_combination_rule_gives_finite_batch_invariant_scores(fitted):
+    X, _, _ = fitted
+    T = planted(40, seed=5)[0]
+    for how in ensemble.COMBINE:
+        for std in ensemble.STANDARDIZE:
+            m = registry.create("ensemble", detectors="knn,hbos,ecod", combine=how, standardize=std).fit(X)
+            s = m.decision_function(T)
+            assert np.isfinite(s).all()
+            np.testing.assert_array_equal(m.decision_function(T[:9]), s[:9])
+
+
+def test_the_report_names_members_rule_and_agreement(fitted):
+    _, _, m = fitted
+    rep = m.report()
+    assert rep["summary"] == "ensemble: mean of the zscore scores of 4 detector(s): iforest, knn, hbos, ecod"
+    assert rep["used"] == ["iforest", "knn", "hbos", "ecod"]
+    A = np.array(rep["agreement"]["matrix"])
+    assert A.shape == (4, 4) and np.allclose(A, A.T) and np.allclose(np.diag(A), 1)
+    assert 0 < rep["mean_agreement"] <= 1 and "agreement (Spearman" in rep["lines"][1]
+    assert [r["name"] for r in rep["members"]] == rep["used"] and all(r["fit_seconds"] >= 0 for r in rep["members"])
+    assert [r["member"] for r in m.history_] == rep["used"]  # one progress record per member
+
+
+def test_agreement_is_spearmans_rank_correlation():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(1)
+    S = rng.normal(size=(200, 3))
+    S[:, 1] = S[:, 0] ** 3 + 0.1 * rng.normal(size=200)
+    np.testing.assert_allclose(ensemble.spearman_matrix(S), spearmanr(S).statistic, atol=1e-12)
+
+
+def test_centrality_keeps_the_agreeing_candidates_and_says_why_the_others_were_dropped():
+    A = np.array([[1.0, 0.8, 0.7, 0.75, -0.2],
+                  [0.8, 1.0, 0.75, 0.7, -0.1],
+                  [0.7, 0.75, 1.0, 0.8, -0.3],
+                  [0.75, 0.7, 0.8, 1.0, -0.2],
+                  [-0.2, -0.1, -0.3, -0.2, 1.0]])
+    np.testing.assert_allclose(auto.centrality(A)[0], (0.8 + 0.75) / 2)  # mean of its 2 nearest candidates
+    w, reasons = auto.choose(A, keep=1.0, redundant=0.95)
+    assert list(w) == [1, 1, 1, 1, 0] and "disagrees with the other candidates" in reasons[4]
+    w, reasons = auto.choose(A, keep=0.5, redundant=0.95)
+    assert w.sum() == 3 and "only the 3 most central" in reasons[int(np.flatnonzero(w == 0)[0])]
+    redundant = np.full((3, 3), 0.99)
+    np.fill_diagonal(redundant, 1.0)
+    w, reasons = auto.choose(redundant, keep=1.0, redundant=0.95)
+    assert w.sum() == 1 and "used alone" in reasons[1]
+
+
+def test_auto_uses_no_labels_and_reports_its_reasoning():
+    X, y = planted()
+    a = registry.create("auto", candidates=FAST).fit(X)
+    b = registry.create("auto", candidates=FAST).fit(X, y=1 - y)  # labels never reach it (uses_labels is False)
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    rep = a.report()
+    assert rep["summary"].startswith("auto chose") and "no labels used" in rep["summary"]
+    assert sum(line.startswith("  ") and "centrality" in line for line in rep["lines"]) == 4  # one per candidate
+    assert set(rep["used"]) <= set(FAST.split(","))
+
+
+def test_save_load_keeps_every_member_and_stores_the_shared_rows_once(fitted, tmp_path):
+    X, _, m = fitted
+    m.save(tmp_path / "m")
+    r = type(m).load(tmp_path / "m")
+    np.testing.assert_array_equal(r.decision_function(X), m.decision_function(X))
+    assert r.report() == m.report() and r.member_names_ == m.member_names_
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m" / "weights.safetensors"), "np") as f:
+        stored = [k for k in f.keys() if k.endswith("X_train_")]
+    assert len(stored) == 1 and len(m.member_aliases_) == len(m.members_) - 1  # one copy of the rows, not four
+
+
+@pytest.mark.parametrize("detectors, match", [
+    ("iforest,nope", "names 'nope', which is not a registered method"),
+    ("iforest,ensemble", "itself a combination"),
+    ("waldo", "needs labelled positives or labels"),
+    (" , ", "must name at least one detector"),
+])
+def test_bad_members_are_refused_before_fitting(detectors, match):
+    with pytest.raises(InputError, match=match):
+        registry.create("ensemble", detectors=detectors)
+
+
+def test_the_run_records_the_report(tmp_path):
+    from odcore.runs import RunSpec, RunStore, execute
+
+    store = RunStore(tmp_path / "runs")
+    res = execute(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store)
+    assert res["report"]["summary"].startswith("auto chose")
+    assert store.get(res["run_id"]).config["report"]["lines"] == res["report"]["lines"]
