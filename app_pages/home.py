@@ -25,10 +25,26 @@ with c3:
     st.page_link("app_pages/scores.py", label="Open Scores", icon=":material/bar_chart:")
 
 st.subheader("Paper figures you can reproduce")
-st.markdown(
-    "- DROCC Fig. 1: the sine wave and its decision boundary with adversarial points — **DROCC boundary lab**.\n"
-    "- WALDO Fig. 1b / 2a / 4 / 5: decoder swaps, distance from the prior, real vs generated t-SNE, AP per epoch"
-    " — **WALDO decoders**.\n"
-    "- OC-NN Figs. 3-4: decision-score histograms, normal vs anomalous — **Scores**.\n"
-    "- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
+st.markdown("Each page below has a **Reproduce figure** button: it shows the figure at once from a small teaching "
+            "run shipped with the lab, says whether the paper's idea shows, and lets you retrain it live with "
+            "other settings. `python -m bench.figures NAME` runs the full budget.")
+
+
+@st.cache_data(show_spinner=False)
+def _figures() -> list[dict]:
+    from odcore import recipes
+    from odcore.recipes import framework
+
+    pages = {"waldo": "WALDO decoders", "boundary": "DROCC boundary lab", "scores": "Scores", "latent": "Latent map"}
+    out = []
+    for name, r in recipes.all_recipes().items():
+        ship = framework.shipped(name)
+        out.append({"paper": r.paper, "figure": r.figure, "what": r.title, "page": pages.get(r.page, r.page),
+                    "idea shows (teaching run)": "yes" if ship and ship.check.ok else "no" if ship else "not shipped",
+                    "teaching budget": r.training.budget("teaching").what})
+    return out
+
+
+st.dataframe(_figures(), hide_index=True, use_container_width=True)
+st.markdown("- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
 st.caption("Everything also runs headless: `python -m odcore datasets | train | score | runs | bench`.")

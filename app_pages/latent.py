@@ -3,7 +3,7 @@
 import streamlit as st
 
 from odcore import embed, plots
-from ui import details, runs, state, widgets
+from ui import details, figures, runs, state, widgets
 from ui.selection import selected_rows
 
 widgets.intro("Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
@@ -11,6 +11,10 @@ widgets.intro("Latent map", "A detector's encoder maps each row to a latent code
               "UMAP run in the background and are cached per run and settings. Click a point to see its row or "
               "image and what each decoder makes of it.")
 
+with st.expander("Paper figure: one latent map per deep detector", expanded=True):
+    figures.recipe_panel("latent-maps")
+
+st.header("Your runs")
 rid = widgets.run_picker(key="latent_run", need="embed")
 if rid is None:
     st.stop()

@@ -2,15 +2,22 @@
 
 import streamlit as st
 
-from odcore import plots
+from odcore import plots, recipes
 from odcore.analysis import sanity, thresholds
-from ui import runs, state, widgets
+from ui import figures, runs, state, widgets
 
 widgets.intro("Scores", "Every detector outputs an anomaly score (higher = more anomalous); where the score "
-              "distributions of normal and anomalous rows overlap, no threshold can separate them — compare the "
-              "OC-NN paper's Figs. 3-4. Move the threshold to trade missed outliers against false alarms; the "
-              "counts and metrics update without retraining, and Flagged rows uses the same threshold.")
+              "distributions of normal and anomalous rows overlap, no threshold can separate them (the OC-NN "
+              "paper's Figs. 3-4), and one model can be scored several ways (ALAD's score ablation). Move the "
+              "threshold to trade missed outliers against false alarms; the counts and metrics update without "
+              "retraining, and Flagged rows uses the same threshold.")
 
+with st.expander("Paper figures: OC-NN Figs. 3-4 and ALAD's score ablation", expanded=True):
+    name = st.radio("Paper figure", recipes.names("scores"), format_func=lambda n: recipes.get(n).label,
+                    horizontal=True, key="scores_figure")
+    figures.recipe_panel(name)
+
+st.header("Your runs")
 rid = widgets.run_picker(key="scores_run")
 if rid is None:
     st.stop()

@@ -11,13 +11,52 @@ widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; t
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
               "leave the page: watch the loss fall and, where labels exist, the test AUROC/AUPRC rise per epoch.")
 
+def _set_protocol(protocol: str, options: dict) -> None:
+    """Put a protocol and its options into the widgets (called before they are drawn: callbacks, first run)."""
+    import json
+
+    import odcore.data as od
+
+    st.session_state["train_protocol"] = protocol
+    st.session_state["train_protocol_options"] = dict(options)
+    for k, default in od.protocol_defaults(protocol).items():
+        v = options.get(k, default)
+        st.session_state[f"popt-{protocol}-{k}"] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _builtin(name: str):
+    import odcore.data as od
+
+    return od.load(name)
+
+
+def _fix_protocol(from_method: bool = False) -> None:
+    """Replace a protocol the chosen data cannot run by the nearest working one (the message says which option)."""
+    from odcore.recipes.presets import working_protocol
+    from odcore.runs.spec import default_protocol as of_setting
+
+    data = st.session_state.get("train_data") or _first_data
+    method = st.session_state.get("train_method") or _first_method
+    protocol = of_setting(method) if from_method else st.session_state.get("train_protocol") or of_setting(method)
+    try:
+        ds = state.dataset() if data == "(session dataset)" else _builtin(data)
+        choice = working_protocol(ds, method, protocol, {})
+    except Exception as err:  # noqa: BLE001 - shown as a message
+        _set_protocol(protocol, {})
+        st.session_state["train_fix"] = ("error", str(err))
+        return
+    _set_protocol(choice.protocol, choice.options)
+    st.session_state["train_fix"] = ("info", choice.message) if choice.message else None
+
+
 def _apply(name: str) -> None:
     p = PRESETS[name]
     st.session_state["train_data"] = p["data"]
     st.session_state["train_method"] = p["method"]
-    st.session_state["train_protocol"] = p["protocol"]
+    _set_protocol(p["protocol"], p.get("protocol_options", {}))
     st.session_state["train_data_options"] = p.get("data_options", {})
-    st.session_state["train_protocol_options"] = p.get("protocol_options", {})
+    st.session_state["train_fix"] = ("info", f"Preset **{name}** applied: press **Start training**.")
     for k, v in p.get("params", {}).items():  # the widget keys of tabular and of image data
         for suffix in ("", "-image"):
             st.session_state[f"param-{p['method']}-{k}{suffix}"] = v if not isinstance(v, tuple) else str(list(v))
@@ -38,15 +77,18 @@ builtins, protocols, registry = setup
 with st.expander("Reproduce a paper setting", expanded=False):
     c1, c2 = st.columns([3, 1])
     preset = c1.selectbox("Preset", list(PRESETS), key="train_preset", label_visibility="collapsed")
-    c2.button("Reproduce figure", on_click=_apply, args=(preset,), key="train_apply")
+    c2.button("Apply preset", on_click=_apply, args=(preset,), key="train_apply")
 
 session_ds = state.dataset()
 data_choices = (["(session dataset)"] if session_ds is not None else []) + builtins
-c1, c2, c3 = st.columns(3)
-data = c1.selectbox("Data", data_choices, key="train_data",
-                    format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == "(session dataset)" else d)
 methods = registry.available()
 proto_list = list(protocols)
+_first_data, _first_method = data_choices[0], methods[0]
+if "train_protocol" not in st.session_state:  # first visit: a protocol the default data can run
+    _fix_protocol(from_method=True)
+c1, c2, c3 = st.columns(3)
+data = c1.selectbox("Data", data_choices, key="train_data", on_change=_fix_protocol,
+                    format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == "(session dataset)" else d)
 
 
 def default_protocol(m: str) -> str:
@@ -56,19 +98,21 @@ def default_protocol(m: str) -> str:
     return p if p in proto_list else proto_list[0]
 
 
-def _method_changed() -> None:  # a new method starts from the protocol of its setting
-    st.session_state["train_protocol"] = default_protocol(st.session_state["train_method"])
-    st.session_state["train_protocol_options"] = {}
-
-
 method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title,
-                      on_change=_method_changed)
+                      on_change=_fix_protocol, args=(True,))  # a new method starts from its setting's protocol
 info = registry.info(method)
 if st.session_state.get("train_protocol") not in proto_list:
     st.session_state["train_protocol"] = default_protocol(method)
-protocol = c3.selectbox("Protocol", proto_list, key="train_protocol", help="\n".join(
+protocol = c3.selectbox("Protocol", proto_list, key="train_protocol", on_change=_fix_protocol, help="\n".join(
     f"- **{k}**: {v}" for k, v in protocols.items()))
 st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protocol: {protocols.get(protocol, '')}")
+fix = st.session_state.get("train_fix")
+if fix:
+    (st.error if fix[0] == "error" else st.info)(fix[1])
+if any(r["name"] == "activation" and "radial" in (r.get("choices") or ()) for r in registry.param_table(method)):
+    from odcore.recipes.presets import OCNN_ACTIVATION_NOTE
+
+    st.caption(OCNN_ACTIVATION_NOTE)
 
 proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup

@@ -1,35 +1,32 @@
-"""WALDO decoders: decoder swaps, generated inliers and outliers, prior distance, AP per epoch."""
+"""WALDO decoders: the paper's figures (shipped teaching runs, retrain live) and the same views of your runs."""
 
 import numpy as np
 import streamlit as st
 
-from odcore import embed, plots
-from ui import runs, state, widgets
+from odcore import embed, plots, recipes
+from ui import figures, runs, state, widgets
 
 widgets.intro("WALDO decoders", "WALDO (Rizzo, Pang, Chen, Chawla) shares one encoder between an inlier and an "
               "outlier decoder and lets each unlabelled row go to the decoder that reconstructs it better. Passing "
               "an inlier through the outlier decoder (and vice versa) shows what the model thinks makes a point an "
-              "outlier (paper Fig. 1b); sampling each decoder's latent cloud generates new inliers and outliers "
-              "(Fig. 4). The paper reports that outliers encode further from the prior mean (Fig. 2a) and that "
-              "the two-decoder models keep a higher average precision per epoch than WAE-GAN (Fig. 5): check "
-              "whether your run shows it (at our CPU budgets Fig. 2a did not reproduce; see BENCHMARKS.md).")
+              "outlier (Fig. 1b); the labelled inliers' codes are pulled onto the prior, so outliers encode "
+              "farther out (Fig. 2a); the advantage lets the outlier decoder start learning (Fig. 2b); sampling "
+              "each decoder's latent cloud generates new inliers and outliers (Fig. 4); and the two-decoder models "
+              "keep a higher average precision than WAE-GAN (Fig. 5).")
 
-def _reproduce() -> None:
-    from odcore.recipes import presets
+name = st.radio("Paper figure", recipes.names("waldo"), format_func=lambda n: recipes.get(n).label,
+                horizontal=True, key="waldo_figure")
+figures.recipe_panel(name)
 
-    for spec in presets.waldo_fig5_specs():
-        widgets.start_job(spec, title=f"Fig. 5: {spec.method} on {spec.data}", rerun=False)  # a callback reruns anyway
-
-
-st.button("Reproduce figure (Fig. 5: WALDO, CoRa, WAE-GAN on digits, 10 epochs each)", on_click=_reproduce,
-          key="waldo_repro")
+st.divider()
+st.header("Your runs")
 rid = widgets.run_picker(key="waldo_run", need="generate")  # the decoder-and-generation family
 if rid is None:
     st.stop()
 
 
 @st.cache_resource(show_spinner="Decoding ...", max_entries=8)
-def figures(run_id: str) -> dict:
+def run_figures(run_id: str) -> dict:
     """Every figure of this page that depends only on the run (built once, read-only afterwards)."""
     ds, split = runs.data_split(run_id)
     model = runs.model(run_id)
@@ -85,7 +82,7 @@ def figures(run_id: str) -> dict:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def map_figure(run_id: str, tsne_ready: bool):
     """Real vs generated rows in 2-D: the cached t-SNE when ready, PCA until then."""
-    f = figures(run_id)
+    f = run_figures(run_id)
     xy = embed.cached(f["Z"], "tsne", state.store().get(run_id).cache_dir) if tsne_ready else None
     xy = embed.pca(f["Z"]) if xy is None else xy
     return plots.scatter_map(xy, np.arange(len(f["Z"])), f["group"], color_name="group", height=480, colours={
@@ -93,7 +90,7 @@ def map_figure(run_id: str, tsne_ready: bool):
         "generated outlier": "#f58518"})
 
 
-figs = figures(rid)
+figs = run_figures(rid)
 if figs["image"]:
     st.subheader("Decoder swap (Fig. 1b)")
     for i, fig in enumerate(figs["swaps"]):
@@ -131,4 +128,4 @@ hist = {f"{r['method']} · {runs.run_id_of(r)}": runs.history(runs.run_id_of(r))
 if any(h and "val_auprc" in h[-1] for h in hist.values()):
     st.plotly_chart(plots.compare_curves(hist, "val_auprc", title="test AUPRC per epoch"), key="waldo_ap")
 else:
-    st.caption("No per-epoch AUPRC recorded yet (it needs labels); use Reproduce figure above.")
+    st.caption("No per-epoch AUPRC recorded for these runs (it needs labels); Fig. 5 above shows the paper's.")

@@ -147,12 +147,17 @@ def baselines(Xtr: np.ndarray, Xte: np.ndarray, y: np.ndarray, a) -> list[dict]:
 
 
 def main() -> None:
+    # the defaults are the full budget of the score-ablation figure recipe (odcore.recipes.alad_figures), which the
+    # app shows and `python -m bench.figures alad-scores --budget full` runs; the options below explore around it
+    from odcore.recipes import alad_figures, framework
+
+    full = framework.resolve(alad_figures.KDD, "full")["members"]["ALAD"]["params"]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="path of kddcup.data_10_percent.gz (default: shared datasets)")
     ap.add_argument("--train-rows", type=int, default=20000, help="subsample of training rows (0 = all)")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=256, help="paper: 50 (wastes the CPU)")
-    ap.add_argument("--lr", type=float, default=1e-4, help="paper: 1e-5")
+    ap.add_argument("--epochs", type=int, default=full["epochs"])
+    ap.add_argument("--batch-size", type=int, default=full["batch_size"], help="paper: 50 (wastes the CPU)")
+    ap.add_argument("--lr", type=float, default=full["lr"], help="paper: 1e-5")
     ap.add_argument("--patience", type=int, default=10)
     ap.add_argument("--validation-share", type=float, default=0.1)
     ap.add_argument("--spectral-norm", action="store_true")

@@ -223,13 +223,18 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def sine_png(path: Path, size: int = 200) -> None:
-    """DROCC (left) and OC-SVM (right) anomaly scores over [-1.3, 1.3]^2 around the sine wave:
+    """DROCC (left) and OC-SVM (right) anomaly scores over [-1.3, 1.3]^2 around the sine wave (the recipe's
+    interactive figure: ``python -m bench.figures drocc-fig1``):
     dark = normal, light = anomalous (each map ranked to [0, 1]); the wave in red, DROCC's last-epoch
     adversarial points in blue."""
+    from odcore.models import registry
+    from odcore.recipes import boundary, framework
+
     ds = data.load("sine")
     X = ds.X
-    drocc = DROCC(radius=0.15, gamma=2.0, epochs=60, only_ce_epochs=5, ascent_num_steps=5, ascent_step_size=0.02,
-                  batch_size=64, hidden=(128,), lr=5e-3, random_state=0).fit(X)
+    # DROCC's settings are those of the boundary-lab figure recipe (odcore.recipes.boundary, teaching budget)
+    p = framework.resolve(boundary.SINE, "teaching")["members"]["DROCC"]["params"]
+    drocc = registry.create("drocc", **registry.resolve_params("drocc", p, seed=0)).fit(X)
     ocsvm = OCSVM().fit(X)
     lin = np.linspace(-1.3, 1.3, size)
     gx, gy = np.meshgrid(lin, lin[::-1])

@@ -6,6 +6,10 @@ was computed on the signs of the scores, so ranking numbers are not directly com
 decision scores ``y_hat - r`` of normal vs anomalous rows are drawn as overlaid histograms
 (paper Figs. 3-4) with Pillow (matplotlib and kaleido are not installed).
 
+Data, seeds and settings are those of the OC-NN figure recipes (``odcore.recipes.ocnn_figures``); this
+script adds the activation sweep of the table (linear, sigmoid, ReLU, and the radial extension) and the
+autoencoder-feature variant. The recipes' own figures run with ``python -m bench.figures ocnn-fig3 ocnn-fig4``.
+
 Usage::
 
     PYTHONPATH=. OMP_NUM_THREADS=1 .venv/bin/python bench/ocnn_bench.py --out bench/results
@@ -84,45 +88,40 @@ def evaluate(name: str, X: np.ndarray, y: np.ndarray, params: dict, out: Path | 
 
 
 def main() -> None:
+    """The rows of the OC-NN table: each activation with the settings, data and seeds of the OC-NN figure recipes
+    (``odcore.recipes.ocnn_figures`` at their full budget), plus the autoencoder-feature variants."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=None, help="folder for the histogram PNGs")
-    ap.add_argument("--mnist", default=None, help="t10k images file (default: shared datasets)")
-    ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--budget", default="full", choices=("teaching", "full"), help="the recipes' budget")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
 
     import torch
 
-    from odcore.data import load, shared_data_dir
+    from odcore import recipes
+    from odcore.recipes import folds, framework
 
     torch.set_num_threads(1)
     out = Path(a.out) if a.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     rows = []
-    g = load("gaussian-ocnn")
-    for act in ("linear", "sigmoid", "relu"):
-        rows.append(evaluate("gaussian", g.X, g.y, dict(activation=act, hidden=32, nu=0.1, epochs=a.epochs,
-                                                         batch_size=200, lr=1e-3, random_state=a.seed), out))
-    rows.append(evaluate("gaussian", g.X, g.y, dict(activation="sigmoid", pretrain="autoencoder", pretrain_epochs=50,
-                                                     hidden=32, nu=0.1, epochs=a.epochs, batch_size=200, lr=1e-3,
-                                                     random_state=a.seed), out))
-
-    path = a.mnist or str(shared_data_dir() / "mnist" / "t10k-images-idx3-ubyte.gz")
-    ds = load(path)
-    rng = np.random.default_rng(a.seed)
-    fours = np.flatnonzero(ds.classes == 4)
-    others = rng.choice(np.flatnonzero(ds.classes != 4), 265, replace=False)
-    idx = np.r_[fours, others]
-    X, y = ds.X[idx], np.r_[np.zeros(len(fours)), np.ones(265)].astype(np.int64)
-    print(f"MNIST: {len(fours)} fours (normal) + 265 other digits (anomalous)")
-    for act in ("linear", "sigmoid", "relu"):
-        rows.append(evaluate("mnist4", X, y, dict(activation=act, hidden=32, nu=0.1, epochs=a.epochs,
-                                                   batch_size=128, lr=1e-3, random_state=a.seed), out))
-    rows.append(evaluate("mnist4", X, y, dict(activation="sigmoid", pretrain="autoencoder", pretrain_epochs=30,
-                                               input_shape=(1, 28, 28), hidden=32, nu=0.1, epochs=a.epochs,
-                                               batch_size=128, lr=1e-3, random_state=a.seed), out))
+    for training, name in (("ocnn-gaussian", "gaussian"), ("ocnn-mnist", "mnist4")):
+        t = recipes.trainings()[training]
+        s = framework.resolve(t, a.budget)
+        base = dict(next(iter(s["members"].values()))["params"])  # the recipe's settings, activation aside
+        base.pop("activation")
+        base = {k: v for k, v in base.items() if k not in ("pretrain", "pretrain_epochs", "pretrain_latent",
+                                                           "input_shape", "device")}
+        for seed in s["seeds"]:
+            fold = folds.build(t.fold, s["options"], seed)
+            X, y = fold.X_test, fold.y_test
+            variants = [dict(activation=act) for act in ("linear", "sigmoid", "relu", "radial")]
+            shape = {"input_shape": tuple(fold.image_shape)} if fold.image_shape else {}
+            variants.append(dict(activation="sigmoid", pretrain="autoencoder", pretrain_epochs=30, **shape))
+            for v in variants:
+                rows.append(evaluate(name, X, y, {**base, **v, "random_state": seed}, out if seed == s["seeds"][0]
+                                     else None))
     save_json(rows, a.json)
 
 

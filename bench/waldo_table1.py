@@ -107,13 +107,17 @@ def authors_split(nu: float, seed: int):
 
 
 def methods(name: str, shape, epochs: int, lr: float, batch: int, net: str = "conv", disc_lr: float | None = None):
+    # the paper's networks, declared once in the figure recipes (odcore.recipes.waldo_figures)
+    from odcore.recipes.waldo_figures import KDD_NET, MNIST_SWAP
+
     if name == "kdd":
-        common = dict(latent=32, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch, out_act="linear")
+        common = dict(**KDD_NET, epochs=epochs, lr=lr, batch_size=batch)
         lam = 0.1
     else:
-        common = dict(latent=20, sigma=1.0, epochs=epochs, lr=lr, batch_size=batch,
+        paper = MNIST_SWAP.member("WALDO").params
+        common = dict(latent=paper["latent"], sigma=paper["sigma"], epochs=epochs, lr=lr, batch_size=batch,
                       input_shape=shape if net == "conv" else None)
-        lam = 0.5
+        lam = paper["lam"]
     return {
         "WALDO": lambda s: WALDO(lam=lam, random_state=s, disc_lr=disc_lr, **common),
         "CoRa+adv": lambda s: CoRa(random_state=s, **common),

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas  # noqa: F401 - loaded fully before plotly looks for it: plotly's validators take a half-imported
+import plotly.graph_objects as go  # pandas from sys.modules when another thread (the app's warm-up) imports it
 from plotly.subplots import make_subplots
 
 INLIER_COLOUR = "#4c78a8"
@@ -20,10 +21,21 @@ PALETTE = ["#4c78a8", "#e45756", "#54a24b", "#f58518", "#b279a2", "#72b7b2", "#e
 LABEL_NAMES = {0: "inlier", 1: "outlier"}
 
 
+#: legends sit above the plot area, left-aligned, so that they never cover data or axis titles
+LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+#: image tiles: a fixed grey scale (0 black, 1 white, as MNIST draws digits) and light gaps between tiles
+GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]
+GAP_COLOUR = "#d9d9d9"
+#: decision maps on a training-data scale: a cell's level is the share of training points that score lower, so
+#: blue = as normal as the training data, white = their upper tail, red = beyond every training point
+LEVELS = [[0.0, "#08306b"], [0.5, "#4292c6"], [0.85, "#c6dbef"], [0.95, "#ffffff"], [0.99, "#fcae91"],
+          [1.0, "#cb181d"]]
+
+
 def _layout(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
     # no per-figure template: validating one costs ~20 ms, and Streamlit applies its own theme
-    fig.update_layout(title=title, height=height, margin=dict(l=40, r=20, t=50 if title else 20, b=40),
-                      legend=dict(orientation="h", y=-0.15))
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None, height=height,
+                      margin=dict(l=50, r=20, t=80 if title else 40, b=50), legend=LEGEND_TOP)
     return fig
 
 
@@ -180,67 +192,124 @@ def compare_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: st
 
 
 def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, height: int = 360) -> go.Figure:
-    """Heat maps of decision scores over a 2-D grid, side by side.
+    """Heat maps of decision scores over a 2-D grid, side by side, on the same axis ranges.
 
     Each panel: ``title``, ``xs`` (gx,), ``ys`` (gy,), ``z`` (gy, gx) anomaly scores, ``points``
-    (n, 2) training data, optional ``adversarial`` (m, 2). Scores are rank-normalised per panel
-    (0 = most normal, 1 = most anomalous) so that detectors on different scales compare.
+    (n, 2) training data, optional ``adversarial`` (m, 2) and ``negatives`` (k, 2). With
+    ``calibrated`` the ``z`` are already levels in [0, 1] (the share of training points scoring
+    lower, see :data:`LEVELS`); otherwise scores are rank-normalised per panel so that detectors on
+    different scales compare. Points outside the grid are left out, so every panel keeps the grid's
+    range, and cells are square.
     """
     rows = (len(panels) + cols - 1) // cols
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p["title"] for p in panels],
-                        horizontal_spacing=0.04, vertical_spacing=0.12)
-    adv_legend = True
+                        horizontal_spacing=0.03, vertical_spacing=0.12)
+    shown: set[str] = set()
+    x_range = y_range = None
     for i, p in enumerate(panels):
         r, c = i // cols + 1, i % cols + 1
+        xs, ys = np.asarray(p["xs"], dtype=np.float64), np.asarray(p["ys"], dtype=np.float64)
+        x_range, y_range = [float(xs.min()), float(xs.max())], [float(ys.min()), float(ys.max())]
         z = np.asarray(p["z"], dtype=np.float64)
-        ranks = z.ravel().argsort().argsort().reshape(z.shape) / max(z.size - 1, 1)
-        fig.add_trace(go.Heatmap(x=p["xs"], y=p["ys"], z=ranks, colorscale="RdBu_r", zmin=0, zmax=1,
-                                 showscale=i == len(panels) - 1, colorbar=dict(title="anomaly<br>rank"),
-                                 hovertemplate="x1=%{x:.2f}<br>x2=%{y:.2f}<br>rank=%{z:.2f}<extra></extra>"), r, c)
-        pts = np.asarray(p["points"])
-        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name="training data",
-                                 showlegend=i == 0, marker=dict(size=3, color="black")), r, c)
-        adv = p.get("adversarial")
-        if adv is not None and len(adv):
-            adv = np.asarray(adv)
-            fig.add_trace(go.Scatter(x=adv[:, 0], y=adv[:, 1], mode="markers", name="adversarial points",
-                                     showlegend=adv_legend, marker=dict(size=4, color="#f58518", symbol="x")), r, c)
-            adv_legend = False
-    fig.update_layout(height=height * rows, margin=dict(l=30, r=20, t=40, b=30),
-                      legend=dict(orientation="h", y=-0.08))
+        if p.get("calibrated"):
+            level, scale, bar = z, LEVELS, "share of<br>training points<br>scoring lower"
+        else:
+            level = z.ravel().argsort().argsort().reshape(z.shape) / max(z.size - 1, 1)
+            scale, bar = "RdBu_r", "anomaly<br>rank"
+        fig.add_trace(go.Heatmap(x=xs, y=ys, z=level, colorscale=scale, zmin=0, zmax=1,
+                                 showscale=i == len(panels) - 1, colorbar=dict(title=bar),
+                                 hovertemplate="x1=%{x:.2f}<br>x2=%{y:.2f}<br>level=%{z:.2f}<extra></extra>"), r, c)
+        for key, name, marker in (("points", "training data (the wave)", dict(size=3, color="black")),
+                                  ("negatives", "labelled negatives (DROCC-LF)",
+                                   dict(size=5, color="#54a24b", symbol="diamond", opacity=0.8)),
+                                  ("adversarial", "generated negatives",
+                                   dict(size=4, color="#f58518", symbol="x", opacity=0.7))):
+            pts = p.get(key)
+            if pts is None or not len(pts):
+                continue
+            pts = np.asarray(pts, dtype=np.float64)
+            inside = ((pts[:, 0] >= x_range[0]) & (pts[:, 0] <= x_range[1]) & (pts[:, 1] >= y_range[0])
+                      & (pts[:, 1] <= y_range[1]))
+            pts = pts[inside]
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, legendgroup=key,
+                                     showlegend=key not in shown, marker=marker, hoverinfo="skip"), r, c)
+            shown.add(key)
+    fig.update_xaxes(range=x_range, constrain="domain")
+    fig.update_yaxes(range=y_range, constrain="domain")
+    for i in range(len(panels)):  # square cells: each panel's y axis keeps the scale of its x axis
+        fig.layout[f"yaxis{'' if i == 0 else i + 1}"].scaleanchor = f"x{'' if i == 0 else i + 1}"
+    fig.update_layout(height=height * rows, margin=dict(l=40, r=20, t=70, b=30), legend=dict(LEGEND_TOP, y=1.08))
     return fig
 
 
-def montage(images: Any, shape: Sequence[int], *, ncols: int = 10, pad: int = 1) -> np.ndarray:
-    """Tile flattened images (n, C*H*W) into one (rows*H, cols*W) grey or RGB array in [0, 1]."""
+def montage(images: Any, shape: Sequence[int], *, ncols: int = 10, pad: int = 1, fill: float = np.nan) -> np.ndarray:
+    """Tile flattened images (n, C*H*W) into one (rows*H, cols*W) grey or RGB array with values in [0, 1].
+
+    Gaps between tiles and empty cells hold ``fill`` (NaN: drawn in the light gap colour by
+    :func:`image_rows`, so that a separator never reads as a stroke of a digit)."""
     imgs = np.asarray(images, dtype=np.float64)
     c, h, w = (list(shape) + [1, 1, 1])[:3] if len(shape) == 3 else (1, *shape)
     n = imgs.shape[0]
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
     imgs = np.clip(imgs.reshape(n, c, h, w), 0, 1)
-    out = np.ones((c, nrows * (h + pad) - pad, ncols * (w + pad) - pad))
+    out = np.full((c, nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill, dtype=np.float64)
     for i in range(n):
         r, q = divmod(i, ncols)
         out[:, r * (h + pad):r * (h + pad) + h, q * (w + pad):q * (w + pad) + w] = imgs[i]
     return out[0] if c == 1 else np.moveaxis(out, 0, -1)
 
 
-def image_rows(rows: Mapping[str, Any], shape: Sequence[int], *, title: str | None = None,
-               ncols: int = 10) -> go.Figure:
-    """Rows of image montages, one per entry (e.g. input | inlier decoder | outlier decoder)."""
-    names = list(rows)
-    fig = make_subplots(rows=len(names), cols=1, subplot_titles=names, vertical_spacing=0.06)
-    for i, name in enumerate(names):
-        m = montage(rows[name], shape, ncols=ncols)
-        if m.ndim == 2:
-            fig.add_trace(go.Heatmap(z=m[::-1], colorscale="gray_r", showscale=False, hoverinfo="skip"), i + 1, 1)
-        else:
-            fig.add_trace(go.Image(z=(m * 255).astype(np.uint8)), i + 1, 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
-    return _layout(fig, title, 130 * len(names) + 60)
+def _mosaic(rows: Mapping[str, Any], shape: Sequence[int], ncols: int) -> tuple[np.ndarray, list[float], list[str]]:
+    """Bands of tiles stacked vertically with a wider gap between bands; the centre row of each band."""
+    c, h, w = (list(shape) + [1, 1, 1])[:3] if len(shape) == 3 else (1, *shape)
+    bands, centres, names, top = [], [], [], 0
+    band_gap = max(2, h // 6)
+    width = None
+    for name, imgs in rows.items():
+        m = montage(imgs, shape, ncols=ncols)
+        width = m.shape[1] if width is None else max(width, m.shape[1])
+        bands.append(m)
+        centres.append(top + (m.shape[0] - 1) / 2)
+        names.append(name)
+        top += m.shape[0] + band_gap
+    out = []
+    for i, m in enumerate(bands):
+        if m.shape[1] < width:
+            extra = np.full((m.shape[0], width - m.shape[1], *m.shape[2:]), np.nan)
+            m = np.concatenate([m, extra], axis=1)
+        out.append(m)
+        if i < len(bands) - 1:
+            out.append(np.full((band_gap, width, *m.shape[2:]), np.nan))
+    return np.concatenate(out, axis=0), centres, names
 
+
+def image_rows(rows: Mapping[str, Any], shape: Sequence[int], *, title: str | None = None, ncols: int = 10,
+               tile_px: int = 44, label_px: int = 210) -> go.Figure:
+    """Rows of image tiles, one labelled band per entry (e.g. input | inlier decoder | outlier decoder).
+
+    Tiles keep the images' aspect ratio, share one fixed grey scale (0 black, 1 white) and are
+    separated by thin light gaps; each band is labelled on the left."""
+    mosaic, centres, names = _mosaic(rows, shape, ncols)
+    c = (list(shape) + [1])[0] if len(shape) == 3 else 1
+    h = (list(shape) + [1, 1, 1])[1] if len(shape) == 3 else shape[0]
+    fig = go.Figure()
+    if mosaic.ndim == 2:
+        fig.add_trace(go.Heatmap(z=mosaic, colorscale=GREY, zmin=0.0, zmax=1.0, showscale=False, hoverinfo="skip"))
+    else:  # RGB: gaps in the light colour
+        rgb = np.where(np.isnan(mosaic), 217 / 255, mosaic)
+        fig.add_trace(go.Image(z=(rgb * 255).astype(np.uint8), hoverinfo="skip"))
+    scale = tile_px / max(h, 1)
+    height = int(mosaic.shape[0] * scale) + (60 if title else 20)
+    width = int(mosaic.shape[1] * scale) + label_px + 20
+    fig.update_xaxes(visible=False, range=[-0.5, mosaic.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(autorange="reversed" if c == 1 and mosaic.ndim == 2 else None, scaleanchor="x", scaleratio=1,
+                     constrain="domain", tickmode="array", tickvals=centres, ticktext=names, showgrid=False,
+                     zeroline=False, ticks="", showline=False)
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None, height=height,
+                      width=width, plot_bgcolor=GAP_COLOUR, paper_bgcolor="white",
+                      margin=dict(l=label_px, r=10, t=50 if title else 10, b=10))
+    return fig
 
 def row_profile(values: Any, reconstructions: Mapping[str, Any], names: Sequence[str], *,
                 title: str | None = None) -> go.Figure:
@@ -270,6 +339,165 @@ def metric_bars(frame, metric: str, *, by: str = "method", title: str | None = N
                                  marker=dict(symbol="diamond", size=12, color="black")))
     fig.update_layout(yaxis_title=metric)
     return _layout(fig, title, 360)
+
+
+# ----------------------------------------------------------------------------------------- paper figures
+# Builders of the figure recipes (odcore.recipes): each takes the recipe's figure data, a dict of plain
+# numbers and lists, and returns one figure.
+
+def decoder_swap(data: Mapping[str, Any]) -> go.Figure:
+    """WALDO Fig. 1b: real inliers and real outliers, each through the inlier and the outlier decoder.
+
+    ``data``: ``shape``, ``tiles`` {"inliers" | "outliers": {"input" | "inlier" | "outlier": images}},
+    ``errors`` {"inliers" | "outliers": {"inlier" | "outlier": mean squared error}}.
+    """
+    rows: dict[str, Any] = {}
+    for group, name in (("inliers", "real inliers"), ("outliers", "real outliers")):
+        t, e = data["tiles"][group], data["errors"][group]
+        rows[name] = t["input"]
+        for dec in ("inlier", "outlier"):
+            if dec in t:
+                rows[f"→ {dec} decoder (MSE {e[dec]:.3f})"] = t[dec]
+    return image_rows(rows, data["shape"], ncols=len(data["tiles"]["inliers"]["input"]))
+
+
+def prior_distance(data: Mapping[str, Any]) -> go.Figure:
+    """WALDO Fig. 2a: distance of each code from the prior mean, inliers vs outliers, with the norm a
+    prior sample has on average (``sigma * sqrt(latent)``)."""
+    d, y = np.asarray(data["distance"], dtype=np.float64), np.asarray(data["label"])
+    fig = score_histograms(d, y, title=None, x_title="||Q(x)||: distance of the code from the prior mean 0")
+    fig.data[0].name = f"inliers ({int((y == 0).sum())})"
+    fig.data[1].name = f"outliers ({int((y == 1).sum())})"
+    fig.add_vline(x=float(data["prior_norm"]), line_dash="dot", line_color="black",
+                  annotation_text="typical ||z|| under the prior", annotation_position="top right")
+    fig.update_yaxes(title="density")
+    return fig
+
+
+def f1_against_nu(data: Mapping[str, Any]) -> go.Figure:
+    """WALDO Fig. 2b: F1 against the outlier share nu, with and without the advantage (mean and std over
+    seeds). ``data``: ``nus``, ``curves`` {label: {"mean": [...], "std": [...]}}, ``metric``."""
+    fig = go.Figure()
+    for i, (label, c) in enumerate(data["curves"].items()):
+        fig.add_trace(go.Scatter(x=[str(v) for v in data["nus"]], y=c["mean"], name=label, mode="lines+markers",
+                                 line=dict(color=PALETTE[i], dash="solid" if i == 0 else "dash"),
+                                 error_y=dict(type="data", array=c.get("std") or [0] * len(c["mean"]), visible=True)))
+    fig.update_xaxes(title="nu: share of outliers in the unlabelled mixture", type="category")
+    fig.update_yaxes(title=data.get("metric", "F1"), range=[0, 1.02])
+    return _layout(fig, None, 380)
+
+
+def real_vs_generated(data: Mapping[str, Any]) -> go.Figure:
+    """WALDO Fig. 4: real and generated inliers and outliers in one t-SNE map, and (for images) some of the
+    generated rows. ``data``: ``xy`` (n, 2), ``group`` (n,), optional ``shape`` and ``tiles``."""
+    xy, group = np.asarray(data["xy"], dtype=np.float64), np.asarray(data["group"], dtype=object)
+    colours = {"real inlier": INLIER_COLOUR, "real outlier": OUTLIER_COLOUR, "generated inlier": "#9ecae9",
+               "generated outlier": "#f58518"}
+    symbols = {"real inlier": "circle", "real outlier": "circle", "generated inlier": "x", "generated outlier": "x"}
+    fig = go.Figure()
+    for g in colours:
+        m = group == g
+        if m.any():
+            fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=f"{g} ({int(m.sum())})",
+                                     marker=dict(size=6, color=colours[g], symbol=symbols[g], opacity=0.8),
+                                     hoverinfo="skip"))
+    fig.update_xaxes(title=f"{data.get('projection', 't-SNE')} 1", showticklabels=False)
+    fig.update_yaxes(title=f"{data.get('projection', 't-SNE')} 2", showticklabels=False, scaleanchor="x")
+    return _layout(fig, None, 520)
+
+
+def generated_tiles(data: Mapping[str, Any]) -> go.Figure:
+    """Generated images of WALDO Fig. 4 (inliers from G_i, outliers from G_o) beside real ones."""
+    return image_rows(data["tiles"], data["shape"], ncols=len(next(iter(data["tiles"].values()))))
+
+
+def ap_per_epoch(data: Mapping[str, Any]) -> go.Figure:
+    """WALDO Fig. 5: average precision per epoch of several methods (mean line, band = min..max over seeds).
+    ``data``: ``curves`` {label: {"epoch": [...], "mean": [...], "low": [...], "high": [...]}}."""
+    fig = go.Figure()
+    for i, (label, c) in enumerate(data["curves"].items()):
+        colour = PALETTE[i % len(PALETTE)]
+        x = list(c["epoch"])
+        if c.get("low") is not None and c["low"] != c["mean"]:
+            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(c["high"]) + list(c["low"])[::-1], fill="toself",
+                                     line=dict(width=0), fillcolor=colour, opacity=0.15, showlegend=False,
+                                     hoverinfo="skip", legendgroup=label))
+        fig.add_trace(go.Scatter(x=x, y=c["mean"], mode="lines", name=label, line=dict(color=colour, width=2.5),
+                                 legendgroup=label))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="average precision on the mixture", range=[0, 1.02])
+    return _layout(fig, None, 400)
+
+
+def boundary_maps(data: Mapping[str, Any]) -> go.Figure:
+    """DROCC Fig. 1: the detectors' decision maps on the sine wave with their AUROC on the judge points."""
+    panels = [{**p, "title": f"{p['title']} · AUROC {p['auroc']:.2f}", "xs": data["xs"], "ys": data["ys"],
+               "points": data["points"]} for p in data["panels"]]
+    return boundary_panels(panels, cols=len(panels), height=300)
+
+
+def decision_histograms(data: Mapping[str, Any]) -> go.Figure:
+    """OC-NN Figs. 3-5: the decision score ``S = y_hat - r`` of normal and anomalous rows, one panel per
+    model, with S = 0 marked (below 0 = called anomalous). ``data``: ``panels`` [{"title", "score", "label"}]."""
+    panels = data["panels"]
+    fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p["title"] for p in panels],
+                        vertical_spacing=0.18)
+    for i, p in enumerate(panels):
+        s, y = np.asarray(p["score"], dtype=np.float64), np.asarray(p["label"])
+        lo, hi = float(s.min()), float(s.max())
+        size = (hi - lo) / 40 if hi > lo else 1.0
+        for value, name, colour in ((0, "normal", INLIER_COLOUR), (1, "anomalous", OUTLIER_COLOUR)):
+            fig.add_trace(go.Histogram(x=s[y == value], name=f"{name}", marker_color=colour, opacity=0.65,
+                                       xbins=dict(start=lo, end=hi + size, size=size), histnorm="probability",
+                                       legendgroup=name, showlegend=i == 0), i + 1, 1)
+        fig.add_vline(x=0.0, line_dash="dash", line_color="black", row=i + 1, col=1)
+        fig.update_xaxes(title="decision score S = y_hat - r (negative = called anomalous)", row=i + 1, col=1)
+        fig.update_yaxes(title="share of rows", row=i + 1, col=1)
+    fig.update_layout(barmode="overlay")
+    return _layout(fig, None, 330 * len(panels))
+
+
+def score_ablation(data: Mapping[str, Any]) -> go.Figure:
+    """ALAD's score ablation: F1 at the top 20% and AUROC of each anomaly score of the same fitted model,
+    with the paper's F1 where it gives one. ``data``: ``scores``, ``f1``, ``auroc``, optional ``paper_f1``."""
+    names = list(data["scores"])
+    fig = go.Figure([go.Bar(x=names, y=data["f1"], name="F1, top 20% flagged", marker_color=INLIER_COLOUR),
+                     go.Bar(x=names, y=data["auroc"], name="AUROC", marker_color="#9ecae9")])
+    paper = data.get("paper_f1") or {}
+    if paper:
+        fig.add_trace(go.Scatter(x=list(paper), y=list(paper.values()), mode="markers", name="paper F1",
+                                 marker=dict(symbol="diamond", size=13, color="black")))
+    lo = min([*data["f1"], *data["auroc"], *paper.values()])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[max(0.0, lo - 0.1), 1.0], title="on the test half")
+    fig.update_xaxes(title="anomaly score of the same ALAD model")
+    return _layout(fig, None, 380)
+
+
+def latent_maps(data: Mapping[str, Any], *, cols: int = 4) -> go.Figure:
+    """One latent map per detector: the first two principal components of its codes of the same rows,
+    inliers vs outliers, each centred and scaled to [-1, 1] so that all panels share one axis range.
+    ``data``: ``panels`` [{"title", "xy", "label"}]."""
+    panels = data["panels"]
+    rows = (len(panels) + cols - 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[p["title"] for p in panels],
+                        horizontal_spacing=0.04, vertical_spacing=0.1)
+    for i, p in enumerate(panels):
+        xy, y = np.asarray(p["xy"], dtype=np.float64), np.asarray(p["label"])
+        if xy.size:  # centre the panel's extent and scale it to [-1, 1]: every panel fills the same range
+            lo, hi = np.quantile(xy, 0.005, axis=0), np.quantile(xy, 0.995, axis=0)
+            xy = (xy - (lo + hi) / 2) / (float(np.max(hi - lo)) / 2 or 1.0)
+        for value, name, colour in ((0, "inlier", INLIER_COLOUR), (1, "outlier", OUTLIER_COLOUR)):
+            m = y == value
+            fig.add_trace(go.Scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=name, legendgroup=name,
+                                     showlegend=i == 0, hoverinfo="skip",
+                                     marker=dict(size=4, color=colour, opacity=0.7)), i // cols + 1, i % cols + 1)
+    fig.update_xaxes(range=[-1.15, 1.15], showticklabels=False, zeroline=False, showgrid=False, constrain="domain")
+    fig.update_yaxes(range=[-1.15, 1.15], showticklabels=False, zeroline=False, showgrid=False, constrain="domain")
+    for i in range(len(panels)):
+        fig.layout[f"yaxis{'' if i == 0 else i + 1}"].scaleanchor = f"x{'' if i == 0 else i + 1}"
+    fig.update_layout(height=260 * rows + 60, margin=dict(l=20, r=20, t=70, b=20), legend=dict(LEGEND_TOP, y=1.05))
+    return fig
 
 
 def row_against(values: Any, references: Mapping[str, Any], share: Any, names: Sequence[str], *,

@@ -210,3 +210,45 @@ def test_latent_page_computes_tsne_as_a_background_task(runs_dir):
     no_exception(at)
     assert not any("running in the background" in i.value for i in at.info)
     assert not at.get("button") or all(getattr(b, "key", "") != "latent_go" for b in at.button)
+
+
+# ------------------------------------------------------------------ paper figures (recipes)
+FIGURE_PAGES = {"waldo": "waldo_figure", "boundary": "lab_figure", "scores": "scores_figure", "latent": None}
+
+
+@pytest.mark.parametrize("page", list(FIGURE_PAGES))
+def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(page, tmp_path, monkeypatch):
+    """From an empty run store: each recipe's Reproduce figure draws its figure and the idea check, no exception."""
+    from odcore import recipes
+
+    monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
+    at = open_page(page)
+    for name in recipes.names(page):
+        if FIGURE_PAGES[page]:
+            at.radio(key=FIGURE_PAGES[page]).set_value(name).run()
+        charts = len(at.get("plotly_chart"))
+        at.button(key=f"repro-{name}").click().run()
+        no_exception(at)
+        assert len(at.get("plotly_chart")) == charts + 1, name
+        assert at.success or at.warning, name  # the idea check is stated
+        assert any("teaching run shipped with the package" in c.value for c in at.caption), name
+
+
+def test_train_preset_fills_the_protocol_options_and_starts(runs_dir):
+    at = open_page("train")
+    at.selectbox(key="train_preset").set_value("WALDO Table 1 (digits, inlier 0, nu = 0.1)").run()
+    at.button(key="train_apply").click().run()
+    no_exception(at)
+    assert at.text_input(key="popt-pu-inlier_classes").value == "[0]"
+    assert at.text_input(key="popt-pu-nu").value == "0.1"
+
+
+def test_train_page_replaces_a_protocol_the_data_cannot_run(runs_dir):
+    """Digits + Deep SVDD: novelty needs outlier labels; the page switches to one-vs-rest with inlier_classes."""
+    at = open_page("train")
+    at.selectbox(key="train_data").set_value("digits").run()
+    at.selectbox(key="train_method").set_value("deep-svdd").run()
+    no_exception(at)
+    assert at.selectbox(key="train_protocol").value == "one-vs-rest"
+    assert at.text_input(key="popt-one-vs-rest-inlier_classes").value == "[0]"
+    assert any("inlier_classes=0" in i.value for i in at.info)

@@ -95,15 +95,37 @@ def test_detects_outliers_off_the_inlier_cluster():
     assert metrics.auroc(y, s) > 0.9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The exact OC-NN objective cannot rank N(0,10^2) anomalies below N(0,2^2) normals: without biases "
-    "<w, g(Vx)> is positively homogeneous (linear, ReLU) or odd around a constant (sigmoid), and the "
-    "min-norm solution lifts high-norm rows above r, so anomalies get the highest y_hat (measured AUROC "
-    "about 0.0-0.2 for every activation, with or without autoencoder features; see bench/results/alad_ocnn.md)"))
-def test_gaussian_set_auroc():
+@pytest.mark.parametrize("activation", ["linear", "sigmoid", "relu"])
+def test_gaussian_set_paper_activations_rank_the_anomalies_as_normal(activation):
+    """Pins what the exact OC-NN objective does on the synthetic set with the paper's activations: the
+    N(0, 10^2) anomalies get the *higher* decision score S = y_hat - r (the mean S of the anomalies is not below
+    the normals'). Why: without biases ``<w, g(Vx)>`` is positively homogeneous (linear, ReLU) or odd around a
+    constant (sigmoid) along every ray from the origin, and the norm penalty makes lifting high-norm rows above
+    ``r`` the cheapest way to fit the nu-quantile; the anomalies differ from the normals only by their norm
+    (decision of issue 16; measurements in bench/results/alad_ocnn.md)."""
     X, y = gaussian_ocnn()
-    m = OCNN(activation="linear", hidden=32, epochs=100, batch_size=200, lr=1e-3, device="cpu").fit(X)
+    m = OCNN(activation=activation, hidden=128, epochs=100, batch_size=200, lr=1e-3, device="cpu").fit(X)
+    S = m.decision_score(X)
+    assert S[y == 1].mean() >= S[y == 0].mean()
+    assert metrics.auroc(y, m.decision_function(X)) < 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gaussian_set_radial_activation_separates_the_anomalies(seed):
+    """The documented extension g(t) = exp(-t^2) (bounded and radial, like the OC-SVM's RBF kernel) with the
+    same exact objective ranks the anomalies below the normals: AUROC >= 0.99 on the synthetic set for 3 seeds
+    (data and weights). Its settings, not tuned per seed: 128 hidden units, 100 full-batch epochs at lr 1e-3 (the
+    figure recipe's; with the declared default lr 1e-4, shared with the paper's activations, 100 epochs on 200
+    rows are 100 steps and train too little: AUROC 0.1-0.7)."""
+    from odcore.data import builtins
+
+    ds = builtins.gaussian_ocnn(seed=seed)
+    X, y = ds.X.astype(np.float32), ds.y
+    m = OCNN(activation="radial", hidden=128, epochs=100, batch_size=200, lr=1e-3, random_state=seed,
+             device="cpu").fit(X)
     assert metrics.auroc(y, m.decision_function(X)) >= 0.99
+    S = m.decision_score(X)
+    assert S[y == 1].mean() < 0 < S[y == 0].mean() + 1e-9  # anomalies below r on average, normals not
 
 
 def test_autoencoder_pretraining_freezes_the_extractor(tmp_path):

@@ -40,22 +40,68 @@ def test_histograms_and_curves():
     assert len(plots.compare_curves({"a": hist, "b": hist}, "val_auroc").data) == 2
 
 
-def test_montage_tiles_images():
+def test_montage_tiles_images_with_light_gaps():
     imgs = np.arange(3 * 4, dtype=float).reshape(3, 4) / 12  # three 2x2 grey images
     m = plots.montage(imgs, (1, 2, 2), ncols=2, pad=1)
     assert m.shape == (5, 5)
     assert m[0, 0] == pytest.approx(imgs[0, 0]) and m[3, 0] == pytest.approx(imgs[2, 0])
-    assert m[3, 3] == 1.0  # the empty cell stays white
-    fig = plots.image_rows({"input": imgs, "recon": imgs}, (1, 2, 2))
-    assert len(fig.data) == 2
+    # gaps and the empty cell are NaN (drawn in the light gap colour), never a grey level a stroke could have
+    assert np.isnan(m[2, :]).all() and np.isnan(m[:, 2]).all() and np.isnan(m[3:, 3:]).all()
 
 
-def test_boundary_panels_and_profile():
+def test_image_rows_keep_aspect_fixed_grey_scale_and_label_each_band():
+    imgs = np.random.default_rng(0).uniform(0.2, 0.4, size=(4, 28 * 28))  # dim images: no auto-contrast
+    fig = plots.image_rows({"inputs": imgs, "→ inlier decoder": imgs}, (1, 28, 28), ncols=4)
+    (heat,) = fig.data
+    assert (heat.zmin, heat.zmax) == (0.0, 1.0) and heat.showscale is False
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1  # square pixels
+    assert list(fig.layout.yaxis.ticktext) == ["inputs", "→ inlier decoder"]
+    z = np.asarray(heat.z, dtype=float)
+    assert np.isnan(z).any() and fig.layout.plot_bgcolor == plots.GAP_COLOUR  # gaps show the light colour
+    assert fig.layout.width > 4 * 28 and fig.layout.height > 2 * 28  # sized by the tiles, not stretched
+
+
+def test_legends_sit_above_the_plot_area():
+    """Legends never cover data or axis titles: they sit above the plot (y >= 1)."""
+    s = np.r_[np.zeros(10), np.ones(10)]
+    y = np.r_[np.zeros(10, int), np.ones(10, int)]
+    for fig in (plots.score_histograms(s, y), plots.ap_per_epoch({"curves": {"a": {
+            "epoch": [1, 2], "mean": [0.1, 0.2], "low": [0.1, 0.2], "high": [0.1, 0.2]}}})):
+        assert fig.layout.legend.y >= 1.0 and fig.layout.legend.yanchor == "bottom"
+
+
+def test_boundary_panels_share_axes_and_drop_points_outside_the_grid():
     xs = ys = np.linspace(-1, 1, 5)
     panel = {"title": "t", "xs": xs, "ys": ys, "z": np.arange(25.0).reshape(5, 5),
-             "points": np.zeros((3, 2)), "adversarial": np.ones((2, 2))}
+             "points": np.zeros((3, 2)), "adversarial": np.array([[0.5, 0.5], [9.0, 9.0]])}
     fig = plots.boundary_panels([panel, {**panel, "adversarial": None}], cols=2)
     heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
     assert len(heat) == 2 and np.asarray(heat[0].z).max() == 1.0
+    adv = [t for t in fig.data if t.name == "generated negatives"][0]
+    assert list(adv.x) == [0.5]  # the far point would have stretched this panel's axes
+    assert fig.layout.xaxis.range == fig.layout.xaxis2.range == (-1.0, 1.0)
+    assert fig.layout.yaxis.range == fig.layout.yaxis2.range == (-1.0, 1.0)
+
+
+def test_row_profile():
     prof = plots.row_profile(np.arange(7.0), {"inlier decoder": np.ones(7)}, list("MTWTFSS"))
     assert len(prof.data) == 3
+
+
+def test_latent_maps_share_one_axis_range():
+    rng = np.random.default_rng(0)
+    panels = [{"title": f"m{i}", "xy": rng.normal(scale=1 + 3 * i, size=(20, 2)), "label": [0] * 10 + [1] * 10}
+              for i in range(3)]
+    fig = plots.latent_maps({"panels": panels}, cols=3)
+    ranges = {tuple(fig.layout[f"xaxis{'' if i == 0 else i + 1}"].range) for i in range(3)}
+    assert len(ranges) == 1
+
+
+def test_decoder_swap_labels_each_decoder_with_its_error():
+    im = np.zeros((2, 4))
+    tiles = {g: {"input": im, "inlier": im, "outlier": im} for g in ("inliers", "outliers")}
+    data = {"shape": [1, 2, 2], "tiles": tiles,
+            "errors": {"inliers": {"inlier": 0.01, "outlier": 0.05}, "outliers": {"inlier": 0.07, "outlier": 0.02}}}
+    labels = list(plots.decoder_swap(data).layout.yaxis.ticktext)
+    assert labels == ["real inliers", "→ inlier decoder (MSE 0.010)", "→ outlier decoder (MSE 0.050)",
+                      "real outliers", "→ inlier decoder (MSE 0.070)", "→ outlier decoder (MSE 0.020)"]
