@@ -81,8 +81,14 @@ def render() -> None:
                 options["decimal"] = DECIMALS[dec]
         submitted = st.form_submit_button("Load", type="primary")
     if submitted:
-        with st.spinner("Loading ..."):
-            widgets.guarded(lambda: load(source, name, upload, options))
+        failure = None
+        with st.spinner("Loading ..."):  # what is drawn inside the spinner goes with it: the message comes after
+            try:
+                load(source, name, upload, options)
+            except Exception as err:  # noqa: BLE001 - one message, never a traceback
+                failure = err
+        if failure is not None:
+            widgets.show_error(failure)
 
 
 def load(source: str, name: str | None, upload, options: dict) -> None:

@@ -31,6 +31,7 @@ def plain(text: Any, limit: int | None = 500) -> str:
     s = " ".join(str(text).split())
     if limit is not None and len(s) > limit:
         s = s[: limit - 1] + "…"
+    s = s.replace("://", ":\u200b//")  # no autolink: a user's URL is shown, never made a link
     return _MARKDOWN.sub(r"\\\1", s)
 
 

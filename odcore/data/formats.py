@@ -96,6 +96,15 @@ def decode_head(head: bytes, encoding: str) -> str:
     return head.decode(encoding, errors="ignore")
 
 
+def legacy_text(head: bytes) -> bool:
+    """True when ``head`` is text in a legacy 8-bit encoding (Latin-1, Windows-1252): mostly printable
+    ASCII, no NUL, and bytes above 127 that are not UTF-8."""
+    if not head or b"\x00" in head or text_encoding(head) is not None:
+        return False
+    printable = sum(1 for b in head if 32 <= b < 127 or b in (9, 10, 13))
+    return printable >= 0.9 * len(head)
+
+
 def looks_binary(head: bytes) -> bool:
     """True when ``head`` is not text in one of the encodings :func:`text_encoding` recognises."""
     enc = text_encoding(head)
@@ -339,6 +348,10 @@ def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple
             if kind:
                 raise InputError(f"{p.name} is {kind}; spreadsheets are not read directly: save the sheet as CSV "
                                  "(one header line, one row per sample) and load that")
+            if not any(i.filename.endswith(".npy") for i in zf.infolist()):
+                shown = sorted(i.filename for i in zf.infolist())[:5]
+                raise InputError(f"{p.name} is a zip archive of {shown or 'nothing'}, not an .npz of NumPy arrays; "
+                                 "unzip it and load the data file inside")
             if "X" not in infos:
                 shown = sorted(infos)[:10]
                 raise InputError(f"{p.name}: an .npz dataset must hold an array X (and usually y), as ADBench "
@@ -362,6 +375,8 @@ def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
         raise InputError(f"{p.name}: not a readable .npz file ({_short(exc)}); ADBench files are numpy .npz "
                          "archives with arrays X and y") from None
+    if X.dtype.kind not in "biuf":
+        raise InputError(f"{p.name}: X is not a numeric matrix (it holds {X.dtype.name} values); save X as numbers")
     return X, y
 
 
@@ -464,6 +479,9 @@ def csv_layout(p: Path, *, sep: str | None = None, decimal: str | None = None, l
     if not head.strip():
         raise InputError(f"{p.name}: the file is empty; a CSV needs a header line and data rows")
     enc = text_encoding(head)
+    if enc is None and legacy_text(head):
+        raise InputError(f"{p.name}: the file is not UTF-8 text (it looks like Latin-1 / Windows-1252); save it as "
+                         "UTF-8 (in a spreadsheet: CSV UTF-8) and load it again")
     if enc is None or "\x00" in decode_head(head, enc):
         raise InputError(f"{p.name}: this is not a text CSV file (it holds binary bytes); pick the CSV file, "
                          "or give the right format (kdd99, mnist, mat, npz, parquet)")

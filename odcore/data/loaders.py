@@ -54,6 +54,8 @@ def detect_format(path: str | os.PathLike) -> str:
         return "mnist"
     if not head.strip():
         return "csv"  # empty: the CSV loader reports it
+    if formats.legacy_text(head):
+        return "csv"  # Latin-1 / Windows-1252 text: the CSV reader says how to fix the encoding
     if formats.looks_binary(head):
         raise InputError(f"{p.name}: this looks like a binary file of an unknown format; supported: "
                          "KDD Cup 99 raw (.gz or text), MNIST IDX, ODDS .mat, ADBench .npz, NumPy .npy, CSV, Parquet")
