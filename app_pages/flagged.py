@@ -22,13 +22,16 @@ if source == SOURCES[0]:
         st.info("Load a table on the **Data** page first (an upload or a file: its columns get roles there).")
         st.stop()
 elif source == SOURCES[1]:
-    spec_data = "retail-synthetic"
-    ds = widgets.guarded(lambda: state.load_dataset(spec_data))
+    scaling = st.radio("Scaling", ["series", "global"], horizontal=True, key="flag_retail_scaling",
+                       format_func=lambda s: {"series": "per market (each market's own level)", "global": "global"}[s])
+    ds = widgets.guarded(lambda: details.retail_rows(scaling))
+    spec_data = ds if scaling == "series" else "retail-synthetic"  # a prepared table is stored with its runs
 else:
     import odcore.data
 
     scaling = st.radio("Scaling", ["series", "global"], horizontal=True, key="flag_pharma_scaling",
-                       format_func=lambda s: {"series": "per drug category", "global": "global"}[s])
+                       format_func=lambda s: {"series": "per drug category (each category's own level)",
+                                              "global": "global"}[s])
     spec_data = str(odcore.data.shared_data_dir() / "retail_pharma" / "salesdaily.csv")
     data_options = {"format": "csv", "roles": "auto", "window": "week", "columns_are_series": True,
                     "scaling": scaling}

@@ -166,6 +166,9 @@ def test_flagged_rows_on_the_retail_panel(runs_dir):
     assert any("Load a table" in i.value for i in at.info)  # the default rows: the Data page's table, none yet
     at.radio(key="flag_source").set_value("Synthetic retail panel").run()
     no_exception(at)
+    assert any("No finished run" in i.value for i in at.info)  # per market by default: these rows are new
+    at.radio(key="flag_retail_scaling").set_value("global").run()  # the built-in the fixture's WALDO run saw
+    no_exception(at)
     assert any("rows flagged" in m.value for m in at.markdown)
     assert len(at.get("download_button")) == 2  # the ranking as CSV and as Parquet
     assert any("against its reconstruction" in c.value for c in at.caption)  # WALDO: its inlier decoder explains

@@ -215,9 +215,20 @@ def test_05_boundary_lab_redraw(page, app_url):
     shot(page, "06-boundary")
 
 
+def _select_first_row(page) -> None:
+    """Tick the first row of the page's first table (its selection marker) and wait for the row's explanation."""
+    box = page.get_by_test_id("stDataFrame").first.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+    page.get_by_text("Deviates most from").first.wait_for(timeout=60_000)
+    settle(page)
+    page.wait_for_timeout(1000)  # let plotly paint
+
+
 def test_06_flagged_rows_select_and_download(page, app_url):
     goto(page, app_url, "flagged", "Flagged rows")
+    page.get_by_text("Synthetic retail panel", exact=True).click()
     page.get_by_text("Train a model on these rows").first.wait_for()
+    settle(page)
     epochs = page.get_by_label("epochs", exact=True)
     epochs.fill("2")
     epochs.press("Enter")
@@ -225,17 +236,77 @@ def test_06_flagged_rows_select_and_download(page, app_url):
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
     settle(page)
-    grid = page.get_by_test_id("stDataFrame").first
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection marker
-    page.get_by_text("Deviates most on").first.wait_for(timeout=60_000)
-    settle(page)
+    _select_first_row(page)
     with page.expect_download() as dl:
-        page.get_by_role("button", name="Download flagged rows (CSV)").click()
-    path = dl.value.path()
-    head = Path(path).read_text().splitlines()[0]
-    assert "score" in head and "flagged" in head
+        page.get_by_role("button", name="Download the ranking (CSV)").click()
+    head = Path(dl.value.path()).read_text().splitlines()[0].split(",")
+    assert head[:3] == ["rank", "flagged", "score"] and {"market", "week_start", "why", "top1 share"} <= set(head)
     shot(page, "07-flagged")
+
+
+def _edit_cell(page, grid, row: int, col: int, option: str) -> None:
+    """Set a select cell of a data editor: click its first cell, move there with the arrow keys, pick ``option``."""
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 30, box["y"] + 35 + 17)
+    for _ in range(col):
+        page.keyboard.press("ArrowRight")
+    for _ in range(row):
+        page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.get_by_role("option", name=option, exact=True).first.click()
+    settle(page)
+
+
+def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
+    """Upload a messy weekly store panel (row index, store id, dd-mm-YYYY dates, blanks), set roles (the
+    holiday flag ignored, per-series scaling), train, select the top flagged row and download the ranking:
+    every exported row traces back to its line, store and week of the uploaded file."""
+    import pandas as pd
+
+    from tests.test_table import messy_weekly_panel
+
+    src = tmp_path / "store_sales.csv"
+    df = messy_weekly_panel(src)
+    goto(page, app_url, "data", "Data")
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator('input[type="file"]').set_input_files(str(src))
+    settle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
+    settle(page)
+    columns = list(df.columns)
+    _edit_cell(page, page.get_by_test_id("stDataFrame").first, columns.index("Holiday_Flag"), 5, "ignore")
+    page.get_by_text("per series (each group's own level)").click()
+    settle(page)
+    page.get_by_role("button", name="Apply roles").click()
+    page.get_by_text("not modelled: Holiday_Flag").first.wait_for(timeout=90_000)
+    settle(page)
+    page.get_by_role("heading", name="Data roles").first.scroll_into_view_if_needed()
+    shot(page, "10-data-roles")
+    goto(page, app_url, "flagged", "Flagged rows")
+    page.get_by_text("The table on the Data page", exact=True).click()
+    settle(page)
+    choose(page, "Method", "Isolation Forest")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
+    settle(page)
+    shot(page, "11-flagged-table")
+    _select_first_row(page)
+    page.get_by_text("Deviates most from").first.scroll_into_view_if_needed()
+    shot(page, "12-flagged-row")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download the ranking (CSV)").click()
+    out = pd.read_csv(dl.value.path())
+    assert out["rank"].tolist() == list(range(1, len(out) + 1)) and out["flagged"].all()
+    assert "Holiday_Flag" not in " ".join(out["why"])  # ignored: never a reason
+    for _, row in out.head(5).iterrows():  # the file's row, its store and its week
+        line = df.iloc[int(row["source_row"])]
+        assert (line["Store"], line["Date"]) == (row["Store"], pd.Timestamp(row["Date"]).strftime("%d-%m-%Y"))
+        assert row["Weekly_Sales"] == line["Weekly_Sales"]  # full precision
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download the ranking (Parquet)").click()
+    assert len(pd.read_parquet(dl.value.path())) == len(out)
 
 
 def test_07_waldo_decoders(page, app_url):

@@ -109,3 +109,22 @@ def test_the_sentence_names_the_top_features_in_units_and_shares():
     s = analyst.explain_row(values, ref, share=share, against="its reconstruction")
     assert s == ("Deviates most from its reconstruction on Sat (higher than expected: 30 vs 12, 70% of the deviation) "
                  "and Thu (lower than expected: 10 vs 12, 30% of the deviation).")
+
+
+def test_the_selected_row_figure_shows_the_planted_day_as_the_tallest_bar_and_the_widest_gap():
+    """The idea of the Flagged rows figure: the feature that makes the row an outlier is the tallest bar of the
+    share panel and where the row's line leaves the reference line."""
+    from odcore import plots
+    from odcore.models import create
+
+    X, Z = _structured()
+    model = create("autoencoder", epochs=10, hidden=(8,), latent=2, batch_size=16, device="cpu").fit(X)
+    e = explain.explain(model, Z[:1], X)
+    names = [f"d{j}" for j in range(Z.shape[1])]
+    fig = plots.row_against(Z[0], {"reconstruction": e.reference[0]}, e.share[0], names)
+    bars = next(t for t in fig.data if t.type == "bar")
+    row = next(t for t in fig.data if t.name == "this row")
+    ref = next(t for t in fig.data if t.name == "reconstruction")
+    assert names[int(np.argmax(bars.y))] == f"d{PLANTED}"
+    assert int(np.argmax(np.abs(np.asarray(row.y) - np.asarray(ref.y)))) == PLANTED
+    assert len(plots.row_against(Z[0], {}, e.share[0], names, lines=False).data) == 1  # mixed units: bars only

@@ -57,6 +57,16 @@ def row_details(run_id: str, row_id: int) -> None:
 EXPLAIN_CELLS = 400_000
 
 
+@st.cache_resource(show_spinner="Preparing the synthetic panel ...", max_entries=2)
+def retail_rows(scaling: str):
+    """The synthetic retail panel: the built-in (global scaling) or prepared per market (``odcore.data.retail``)."""
+    if scaling == "global":
+        return state.load_dataset("retail-synthetic")
+    from odcore.data.retail import retail_table
+
+    return retail_table(scaling=scaling)
+
+
 def table_prep(run_id: str):
     """The run's fitted table preparation (roles, windows, scaling), or None."""
     from odcore.runs.rebuild import table_prep as prep_of
@@ -131,12 +141,13 @@ def _one_unit(ds, prep) -> bool:
     return all(str(n).lower()[:3] in DAYS for n in ds.feature_names)
 
 
-def _title(pick: pd.Series, keys: list[str], r: int) -> str:
-    """A selected row's name from its keys: group values and its date (plain text for a figure title)."""
+def _title(pick: pd.Series, keys: list[str], r: int, prep=None) -> str:
+    """A selected row's name from its keys: its group values and date (ids only when it has neither), plain text
+    for a figure title."""
+    ids = set(prep.columns("id")) if prep is not None else set()
+    named = [c for c in keys if c not in ids and c not in ("source_row", "window_end") and c in pick]
     parts = []
-    for c in keys:
-        if c in ("source_row", "window_end") or c not in pick:
-            continue
+    for c in (named or [c for c in keys if c in pick]):
         v = pick[c]
         parts.append(str(pd.Timestamp(v).date()) if isinstance(v, pd.Timestamp) else f"{c} {v}")
     return (" · ".join(parts) or f"row {r}")[:120]
@@ -157,13 +168,17 @@ def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -
     z = Z[r:r + 1]
     e = explain.explain(model, z, Z[normal], row_ids=[r], normal_ids=normal)
     values = _units(run_id, z, [r])[0]
+    names = [str(n) for n in ds.feature_names]
+    if ds.meta is not None:  # the row's own values at full precision where the table kept them (not float32 round-off)
+        own = [j for j, n in enumerate(names) if n in ds.meta.columns]
+        orig = pd.to_numeric(ds.meta.iloc[r][[names[j] for j in own]], errors="coerce").to_numpy(np.float64)
+        values[own] = np.where(np.isnan(orig), values[own], orig)  # a blank keeps the value it was filled with
     refs = {k: _units(run_id, v, [r])[0] for k, v in reconstructions(model, z).items()}
     k = e.neighbours.shape[1]
     near = normal[e.neighbours[0]]
     near_name = f"mean of its {k} nearest normal rows"
     refs[near_name] = _units(run_id, Z[near].mean(axis=0, keepdims=True), [r])[0]  # in this row's own levels
-    names = [str(n) for n in ds.feature_names]
-    fig = plots.row_against(values, refs, e.share[0], names, title=_title(pick, info["keys"], r),
+    fig = plots.row_against(values, refs, e.share[0], names, title=_title(pick, info["keys"], r, prep),
                             lines=_one_unit(ds, prep))
     st.plotly_chart(fig, key=f"flag-row-{run_id}-{r}")
     against = "its reconstruction" if e.method == "reconstruction" else f"its {k} nearest normal rows"
@@ -188,7 +203,9 @@ def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -
                                                                                max_value=1.0)})
     neighbours = frame[frame["row"].isin(near)].drop(columns=["row", "why"], errors="ignore")
     neighbours = neighbours.drop(columns=[c for c in neighbours.columns if c.startswith("top")])
-    st.markdown(f"Its {k} nearest normal rows (what it is compared with):")
+    st.markdown(f"Its {k} nearest normal rows (what it is compared with)"
+                + (": in their own series' units; the dashed line is their mean in this row's level."
+                   if prep is not None and prep.scaling == "series" else ":"))
     st.dataframe(neighbours, hide_index=True, height=220, key=f"flag-near-{run_id}-{r}",
                  column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in neighbours.columns
                                 if pd.api.types.is_datetime64_any_dtype(neighbours[c])})
@@ -251,11 +268,17 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     fits, not_offered = analyst_methods(labelled=labelled, has_meta=ds.meta is not None)
     choices = list(fits)
     first = [m for m in presets.FLAGGED_DEFAULT_METHODS if m in fits and (labelled or registry.info(m).setting != "pu")]
-    c1, c2 = st.columns([3, 1])
-    method = c1.selectbox("Method", choices, key="flag_method", format_func=lambda m: registry.info(m).title,
+    c1, c2, c3 = st.columns([3, 1, 1])
+    method = c1.selectbox("Method", choices, key=f"flag_method-{ds.content_hash()}",  # each table its default
+                          format_func=lambda m: registry.info(m).title,
                           index=choices.index(first[0]) if first else 0)
-    epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs",
-                             disabled="epochs" not in registry.defaults(method))
+    defaults = registry.defaults(method)
+    epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs", disabled="epochs" not in defaults)
+    narrow = max(2, ds.n_features // 2)  # a code as wide as the row lets an autoencoder copy its input
+    latent = c3.number_input("latent size", 1, 512, min(int(defaults.get("latent") or narrow), narrow),
+                             key=f"flag_latent-{method}", disabled="latent" not in defaults,
+                             help=f"the code's width; narrower than the row's {ds.n_features} features, or a "
+                                  "reconstruction can copy the row, anomalies included")
     protocol, popts = fits[method], {}
     if registry.info(method).setting == "pu" and not labelled:
         dates = [c for c in ds.meta.columns if pd.api.types.is_datetime64_any_dtype(ds.meta[c])]
@@ -276,7 +299,9 @@ def train_form(ds, spec_data, data_options: dict) -> None:
                                                              for m, why in not_offered.items()))
     ready = protocol != "pu" or labelled or bool(popts)
     if st.button("Train", key="flag_train", disabled=not ready):
-        params = {"epochs": int(epochs)} if "epochs" in registry.defaults(method) else {}
+        params = {"epochs": int(epochs)} if "epochs" in defaults else {}
+        if "latent" in defaults:
+            params["latent"] = int(latent)
         widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=dict(data_options),
                                   protocol_options=popts, params=params), title=f"{method} on {ds.name}")
 

@@ -142,3 +142,18 @@ def retail_panel(*, n_markets: int = 52, n_weeks: int = 198, start: str = "2016-
               f"when Saturday or Sunday beats every weekday): {n_out} outliers ({n_out / len(y):.2%}; paper: "
               "62 of 10,296 = 0.61%). meta.events says what happened each week (not a feature). "
               "Use the pu protocol (paper: 20% of inliers labelled).")
+
+
+def retail_table(*, scaling: str = "series", **panel_options: Any) -> Dataset:
+    """The synthetic panel as a prepared analyst table (:mod:`odcore.data.table`): ``market`` the group,
+    ``week_start`` the time, ``week`` an id, ``events`` not modelled, the WALDO label kept, the seven days
+    the features, scaled per market (``scaling="series"``: each market in its own level) or globally."""
+    from odcore.data.formats import frame_to_dataset
+
+    ds = retail_panel(**panel_options)
+    frame = ds.frame()
+    roles = {"market": "group", "week": "id", "week_start": "time", "events": "ignore", "label": "label",
+             **{d: "feature" for d in DAYS}}
+    out = frame_to_dataset(frame, name=f"{ds.name}-{scaling}", source=ds.source, roles=roles, scaling=scaling)
+    out.notes = f"{ds.notes} Scaling: {'per market' if scaling == 'series' else 'global'}. " + out.notes
+    return out
