@@ -307,6 +307,14 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download the ranking (Parquet)").click()
     assert len(pd.read_parquet(dl.value.path())) == len(out)
+    new = tmp_path / "next_weeks.csv"  # new weeks of the same stores, scored with the run (its roles, blanks, levels)
+    df.tail(60).drop(columns=["Unnamed: 0"]).to_csv(new, index=False)
+    page.get_by_text("Score a new file with this run").first.click()
+    settle(page)
+    page.locator('input[type="file"]').last.set_input_files(str(new))
+    page.get_by_text("rows scored").first.wait_for(timeout=90_000)
+    settle(page)
+    assert page.get_by_text("rows scored").first.inner_text().startswith("60 rows scored")
 
 
 def test_07_waldo_decoders(page, app_url):

@@ -270,3 +270,32 @@ def test_scoring_round_trip_gives_the_run_s_scores_for_the_same_rows(panel, tmp_
     unseen.to_csv(new_path, index=False)
     with pytest.raises(InputError, match=r"series '103', '104', '105' were not in the training table"):
         score_file(run, new_path, out)
+
+
+def test_waldo_learns_from_the_rows_marked_known_normal(panel, tmp_path):
+    from odcore.runs import RunSpec, RunStore, execute
+
+    path, df = panel
+    store = RunStore(tmp_path / "runs")
+    spec = RunSpec(str(path), "waldo", protocol="pu", data_options={"roles": "auto", "scaling": "series"},
+                   protocol_options={"known_normal": "before=2010-06-01"}, params={"epochs": 1, "batch_size": 64})
+    run = store.get(execute(spec, store=store)["run_id"])
+    assert run.status == "done" and len(run.scores) == len(df)  # every row scored
+    assert run.config["split"]["pos"] == int((pd.to_datetime(df["Date"], format="%d-%m-%Y") < "2010-06-01").sum())
+
+
+def test_score_carries_the_id_columns_of_a_plain_weekly_rows_run(tmp_path):
+    from odcore.runs import RunSpec, RunStore, execute, score_file
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"market": np.repeat(["north", "south"], 30), "week": np.tile(np.arange(30), 2),
+                       **{d: rng.integers(10, 50, 60) for d in table.DAYS}})
+    p = tmp_path / "weekly.csv"
+    df.to_csv(p, index=False)
+    store = RunStore(tmp_path / "runs")
+    run = store.get(execute(RunSpec(str(p), "iforest", protocol="all"), store=store)["run_id"])
+    out = tmp_path / "scored.csv"
+    score_file(run, p, out)
+    scored = pd.read_csv(out)
+    assert list(scored.columns[:3]) == ["market", "week", "row_id"]
+    assert scored["market"].tolist() == df["market"].tolist()

@@ -89,6 +89,7 @@ def render() -> None:
                 failure = err
         if failure is not None:
             widgets.show_error(failure)
+            state.set_dataset(None, None)  # no earlier dataset's preview under the message: nothing is loaded
 
 
 def load(source: str, name: str | None, upload, options: dict) -> None:
