@@ -66,18 +66,32 @@ def table() -> str:
     return "\n".join(lines)
 
 
+HEADER = RESULTS / "figures_notes.md"  # the prose above the table (written by hand)
+
+
+def write_md() -> Path:
+    """bench/results/figures.md: the notes, then the teaching / full table of the records."""
+    notes = HEADER.read_text().rstrip() + "\n\n" if HEADER.exists() else "## Paper figures (recipes)\n\n"
+    out = RESULTS / "figures.md"
+    out.write_text(notes + table() + "\n")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", help="recipes or trainings (default with --budget: all)")
     ap.add_argument("--budget", default=None, choices=("teaching", "full"))
     ap.add_argument("--table", action="store_true", help="print the teaching / full table of the records")
+    ap.add_argument("--write", action="store_true", help="write bench/results/figures.md (notes + table)")
     a = ap.parse_args()
     if a.budget:
         from odcore import recipes
 
         for rec in run(a.names or list(recipes.trainings()), a.budget):
             print(f"{rec['recipe']} ({rec['budget']}): {'OK' if rec['ok'] else 'NO'} {rec['summary']}")
-    if a.table or not a.budget:
+    if a.write:
+        print(f"wrote {write_md()}")
+    if a.table or not (a.budget or a.write):
         print(table())
 
 

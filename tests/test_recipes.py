@@ -97,7 +97,7 @@ def test_run_caches_per_settings_and_the_saved_models_give_the_saved_scores(tmp_
     models = framework.load_fits(fresh.folder)
     saved = framework.saved_scores(fresh.folder)
     fold = folds.build("gaussian", fresh.settings["options"], 0)
-    assert set(models) == set(saved) == {"sigmoid (paper)-s0", "radial exp(-t²) (extension)-s0"}
+    assert set(models) == set(saved) == {"sigmoid-paper-s0", "radial-exp-t-extension-s0"}  # file-safe names
     for k, m in models.items():
         np.testing.assert_allclose(m.decision_function(fold.X_test), saved[k], rtol=1e-6, atol=1e-9)
     assert framework.result("ocnn-fig3", params={"epochs": 4}) is None  # other settings: other folder

@@ -143,9 +143,8 @@ def _retrain(recipe) -> None:
             st.session_state[f"fig-{recipe.name}"] = choice
             st.rerun()
         return
-    eta = framework.estimate_seconds(recipe.training, settings)
-    st.info(f"Retraining with these settings takes about **{_fmt(eta)}** on 2 CPU cores (a simple estimate: the "
-            "measured teaching time scaled by epochs and seeds); it runs in the background.",
+    eta, how = _eta(recipe.name, json.dumps(settings, sort_keys=True))
+    st.info(f"Retraining with these settings takes about **{_fmt(eta)}** ({how}); it runs in the background.",
             icon=":material/schedule:")
     ok = True
     if eta > CONFIRM_SECONDS:
@@ -160,6 +159,20 @@ def _retrain(recipe) -> None:
             task, owner=state.owner(), title=f"{recipe.paper} {recipe.figure} (retrain)")
         st.session_state[f"fig-{recipe.name}"] = choice
         st.rerun()
+
+
+@st.cache_data(show_spinner="Estimating the training time ...", max_entries=64)
+def _eta(name: str, settings_json: str) -> tuple[float, str]:
+    """Seconds for settings, measured by odcore.runs.eta (a few timed steps of each model) when it can, else the
+    simple estimate (the measured teaching time scaled by epochs and seeds); cached per settings."""
+    from odcore import recipes
+    from odcore.recipes import framework
+
+    training, settings = recipes.get(name).training, json.loads(settings_json)
+    measured = framework.probe_seconds(training, settings)
+    if measured is not None:
+        return measured, "measured from a few timed training steps of each model"
+    return framework.estimate_seconds(training, settings), "the teaching run's time scaled by epochs and seeds"
 
 
 def _job_state(name: str):

@@ -42,7 +42,7 @@ SINE = Training(
     name="drocc-sine", fold="sine", options={"noisy": False, "n_negatives": 64, "resolution": 60, "n_judge": 600},
     members=_members(_DROCC),
     budgets={
-        "teaching": Budget("teaching", seeds=(0,), params={"epochs": 60}, seconds=12.0,
+        "teaching": Budget("teaching", seeds=(0,), params={"epochs": 60}, seconds=18.0,
                            what="60 epochs (5 cross-entropy only), 5 ascent steps, seed 0"),
         "full": Budget("full", seeds=(0, 1, 2), params={"epochs": 100},
                        member_params={k: {"ascent_num_steps": 50, "project_every": 10} for k in ("DROCC", "DROCC-LF")},

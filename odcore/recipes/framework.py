@@ -232,28 +232,69 @@ class Fits:
         return sorted({k[0] for k in self.folds}, key=lambda v: (v is None, v))
 
 
-def fit_member(method: str, model: Any, fold: Any, *, monitor: bool = False, callbacks=(), cancel=None) -> Any:
-    """Fit ``model`` on what its setting gets from ``fold``: positive-unlabelled detectors the mixture and
-    the labelled inliers, detectors with labels the labelled rows, one-class detectors the labelled
-    inliers (when the fold has them), the others the (contaminated) mixture."""
+def fit_inputs(method: str, model: Any, fold: Any) -> tuple[Any, Any, Any]:
+    """``(X, y, X_pos)`` that ``model`` is fitted on from ``fold``, by what its setting uses: positive-unlabelled
+    detectors the mixture and the labelled inliers, detectors with labels the labelled rows, one-class
+    detectors the labelled inliers (when the fold has them), the others the (contaminated) mixture."""
     from odcore.models import registry
 
-    kw: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
-    if monitor and fold.y_test is not None:
-        kw["monitor"] = (fold.X_test, fold.y_test)
     if getattr(model, "needs_positives", False):
-        return model.fit(fold.X_mix, X_pos=fold.X_pos, **kw)
+        return fold.X_mix, None, fold.X_pos
     if getattr(model, "uses_labels", False):
         if fold.X_lab is None:
             raise InputError(f"{method} needs labelled rows and fold {fold.name!r} has none")
-        return model.fit(fold.X_lab, fold.y_lab, **kw)
+        return fold.X_lab, fold.y_lab, None
     if registry.info(method).setting == "one-class" and fold.X_pos is not None:
-        return model.fit(fold.X_pos, **kw)
-    return model.fit(fold.X_mix, **kw)
+        return fold.X_pos, None, None
+    return fold.X_mix, None, None
+
+
+def fit_member(method: str, model: Any, fold: Any, *, monitor: bool = False, callbacks=(), cancel=None) -> Any:
+    """Fit ``model`` on its part of ``fold`` (:func:`fit_inputs`), monitoring the test rows if asked."""
+    X, y, X_pos = fit_inputs(method, model, fold)
+    kw: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
+    if monitor and fold.y_test is not None:
+        kw["monitor"] = (fold.X_test, fold.y_test)
+    if X_pos is not None:
+        kw["X_pos"] = X_pos
+    return model.fit(X, y, **kw) if y is not None else model.fit(X, **kw)
+
+
+def probe_seconds(training: Training, settings: Mapping[str, Any]) -> float | None:
+    """Expected wall seconds measured by ``odcore.runs.eta`` (a few timed steps of each member on the first
+    fold), times the seeds and sweep values; None when that estimator is not available or fails."""
+    try:
+        from odcore.runs import eta
+    except ImportError:
+        return None
+    from odcore.models import registry
+    from odcore.recipes import folds
+
+    try:
+        opts = dict(settings["options"])
+        n_sweep = len(opts[training.sweep]) if training.sweep else 1
+        if training.sweep:
+            opts[training.sweep] = opts[training.sweep][0]
+        seed = settings["seeds"][0]
+        fold = folds.build(training.fold, opts, seed)
+        total = 0.0
+        for m in settings["members"].values():
+            p = registry.resolve_params(m["method"], m["params"], seed=seed, image_shape=fold.image_shape)
+            model = registry.create(m["method"], **p)
+            X, y, X_pos = fit_inputs(m["method"], model, fold)
+            total += eta.estimate_detector(model, X, len(fold.X_test), y=y, X_pos=X_pos).seconds
+        return total * len(settings["seeds"]) * n_sweep
+    except Exception:  # noqa: BLE001 - an estimate is advice: fall back to the simple one
+        return None
 
 
 def _fit_key(sweep: Any, key: str, seed: int) -> str:
-    return f"{'' if sweep is None else f'{sweep:g}-' if isinstance(sweep, float) else f'{sweep}-'}{key}-s{seed}"
+    """The file-safe name of one fit: ``[<sweep value>-]<member key>-s<seed>`` in lower-case letters, digits,
+    dots and hyphens (``0.05-with-advantage-s0``)."""
+    import re
+
+    head = "" if sweep is None else (f"{sweep:g}-" if isinstance(sweep, float) else f"{sweep}-")
+    return re.sub(r"[^a-z0-9.]+", "-", f"{head}{key}".lower()).strip("-") + f"-s{seed}"
 
 
 def train(training: Training, budget: str = "teaching", *, options: Mapping[str, Any] | None = None,

@@ -33,7 +33,7 @@ DIGITS = Training(
     members=DETECTORS,
     budgets={
         "teaching": Budget("teaching", seeds=(0,), params={"epochs": 60, "lr": 1e-3, "batch_size": 32},
-                           member_params={"ALAD": {"lr": 1e-3}}, seconds=30.0,
+                           member_params={"ALAD": {"lr": 1e-3}}, seconds=10.0,
                            what="60 epochs at lr 1e-3, batch 32, seed 0; 90 labelled zeros, a mixture of 88 zeros "
                                 "and 88 other digits"),
         "full": Budget("full", seeds=(0,), params={"epochs": 300, "lr": 1e-3, "batch_size": 32}, seconds=150.0,
