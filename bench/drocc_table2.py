@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from odcore import data, metrics
-from odcore.models.classical import LOF, OCSVM, IForest
+from odcore.models.pyod_adapter import LOF, OCSVM, IForest
 from odcore.models.deepsvdd import DeepSVDD
 from odcore.models.drocc import DROCC
 

@@ -113,7 +113,7 @@ def test_early_stopping_stops_and_restores_best_ema(data):
     assert m.best_epoch_ == int(np.argmin(crit)) + 1
     assert len(crit) - m.best_epoch_ == 2  # patience epochs without improvement
     # the restored EMA networks give the best epoch's criterion again
-    assert m._criterion() == pytest.approx(min(crit), rel=1e-5)
+    assert m._validation_loss(m._X_val) == pytest.approx(min(crit), rel=1e-5)
 
 
 def test_early_stopping_on_tabular_data_and_score_criterion():

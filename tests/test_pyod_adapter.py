@@ -135,8 +135,8 @@ def test_a_refusal_by_pyod_is_one_clear_message():
         registry.create("gmm", n_components=1, reg_covar=-1.0).fit(X)
 
 
-def test_moved_classes_are_still_importable_from_classical():
-    from odcore.models.classical import OCSVM, IForest
+def test_the_adapter_classes_are_the_registered_ones():
+    from odcore.models.pyod_adapter import OCSVM, IForest
 
     assert IForest is registry.get_class("iforest") and OCSVM is registry.get_class("ocsvm")
 

@@ -109,11 +109,11 @@ class ALAD(DeepDetector):
     Parameters: ``latent`` size; ``enc_hidden`` / ``gen_hidden`` MLP widths (paper, KDD:
     121-64-32 and 32-64-128-121); ``disc_width`` (128) and ``dzz_hidden`` ((32,): 2k-32-1);
     ``input_shape`` for image rows; ``anomaly_score`` ("l1", "l2", "logits", "features");
-    ``spectral_norm`` on the discriminators; ``ema_decay``; early stopping: ``validation_share``
-    of the training rows held out (0 disables), ``patience`` epochs, ``stop_on``
-    ("reconstruction": mean L1 reconstruction error of the held-out rows, or "score": mean of
-    the selected anomaly score), both computed with the EMA networks; the best EMA weights are
-    restored at the end. Plus the common training parameters (Adam with beta1 = 0.5).
+    ``spectral_norm`` on the discriminators; ``ema_decay``; early stopping (the shared loop's, on by
+    default here: ``validation_share`` 0.1, ``patience``) on ``stop_on`` ("reconstruction": mean L1
+    reconstruction error of the held-out rows, or "score": mean of the selected anomaly score), both
+    computed with the EMA networks; the best EMA weights are restored at the end. Plus the common
+    training parameters (Adam with beta1 = 0.5).
 
     Attributes: ``best_epoch_`` (epoch whose EMA weights are used), ``stopped_epoch_``.
     """
@@ -132,15 +132,12 @@ class ALAD(DeepDetector):
               paper="images only"),
         Param("ema_decay", 0.999, "decay of the moving average of the weights used for scoring", low=0.0, high=1.0,
               high_open=True, paper="0.999", group="training"),
-        Param("validation_share", 0.1, "share of the training rows held out for early stopping (0 = no early "
-              "stopping)", low=0.0, high=0.5, high_open=True, group="training"),
-        Param("patience", 10, "epochs without improvement of the validation criterion before stopping", kind="int",
-              low=1, high=100_000, group="training"),
         Param("stop_on", "reconstruction", "validation criterion: 'reconstruction' (mean L1 error) or 'score' (mean "
               "anomaly score)", kind="str", choices=("reconstruction", "score"), group="training"),
     )
     param_overrides = {
         "contamination": 0.2,
+        "validation_share": 0.1,
         "batch_size": {"default": 50, "help": "rows per step (the paper's 50 wastes the CPU; use a few hundred on "
                                               "CPU)", "paper": "50"},
         "lr": {"default": 1e-5, "help": "Adam learning rate for both optimizers (beta1 0.5)", "paper": "1e-5"},
@@ -182,25 +179,13 @@ class ALAD(DeepDetector):
                 torch.optim.Adam(self._eg_params, lr=self.lr, betas=betas, weight_decay=self.weight_decay)]
 
     # ------------------------------------------------------------------ training
+    #: early stopping (the shared loop's) keeps the best epoch's moving-average networks, used for scoring
+    _best_nets = tuple("ema_" + n for n in NET_NAMES)
+
     def _prepare(self, X, y, X_pos) -> None:
         super()._prepare(X, y, X_pos)
         self._y = None  # unsupervised: labels only feed the loop's monitoring
-        self._X_val = None
-        share = float(self.validation_share)
-        n = X.shape[0]
-        n_val = int(round(share * n))
-        if share > 0:
-            if n_val < 1 or n - n_val < 2:
-                raise InputError(f"validation_share={share} leaves no validation or training rows out of {n}; "
-                                 "use more rows or validation_share=0 to disable early stopping")
-            perm = self._perm(n)
-            self._X_val = X[perm[:n_val].cpu().numpy()]
-            self._X = self._X[perm[n_val:]]
         self._ema_steps = 0
-        self._best = (np.inf, None, 0)  # (criterion, EMA state dicts, epoch)
-        self._wait = 0
-        self.best_epoch_ = None
-        self.stopped_epoch_ = None
 
     def _train_step(self, batch, epoch: int) -> dict[str, Any]:
         import torch
@@ -256,46 +241,20 @@ class ALAD(DeepDetector):
                 for be, br in zip(ema.buffers(), raw.buffers()):
                     be.copy_(br)
 
-    def _criterion(self) -> float:
-        """Unsupervised validation criterion on the held-out training rows (EMA networks, eval mode)."""
+    def _validation_loss(self, X_val: np.ndarray) -> float:
+        """Unsupervised validation criterion on the held-out training rows (EMA networks, eval mode):
+        ``stop_on="reconstruction"`` the mean L1 reconstruction error, ``"score"`` the mean anomaly score."""
         import torch
 
         if self.stop_on == "score":
-            return float(self._score(self._X_val).mean())
+            return float(self._score(X_val).mean())
         self._train_mode(False)
         total, bs = 0.0, int(self.score_batch_size)
         with torch.no_grad():
-            for i in range(0, self._X_val.shape[0], bs):
-                xb = self._tensor(self._X_val[i:i + bs])
+            for i in range(0, X_val.shape[0], bs):
+                xb = self._tensor(X_val[i:i + bs])
                 total += float(self._l1(xb, self._ema_rec(xb)).sum())
-        return total / self._X_val.shape[0]
-
-    def _on_epoch_end(self, epoch: int) -> dict[str, Any]:
-        if self._X_val is None:
-            return {}
-        crit = self._criterion()
-        if crit < self._best[0] or self._best[1] is None:
-            state = {n: copy.deepcopy(self.nets_["ema_" + n].state_dict()) for n in NET_NAMES}
-            self._best = (crit, state, epoch + 1)
-            self._wait = 0
-        else:
-            self._wait += 1
-            if self._wait >= int(self.patience):
-                self._stop_training = True
-                self.stop_reason_ = (f"early stopping: the validation criterion did not improve for {self.patience} "
-                                     f"epochs (best epoch {self._best[2]})")
-        return {"val_criterion": crit, "best_epoch": self._best[2]}
-
-    def _on_fit_end(self) -> None:
-        self.stopped_epoch_ = len(self.history_)
-        crit, state, epoch = self._best
-        if state is not None:
-            for n in NET_NAMES:
-                self.nets_["ema_" + n].load_state_dict(state[n])
-            self.best_epoch_ = epoch
-        else:
-            self.best_epoch_ = self.stopped_epoch_
-        self._best = (crit, None, epoch)
+        return total / X_val.shape[0]
 
     # ------------------------------------------------------------------ scoring
     def _ema_rec(self, xb):

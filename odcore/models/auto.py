@@ -99,8 +99,7 @@ class Auto(ScoreCombination):
         check_members(self._members(), "candidates")
 
     def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
-        names = self._members()
-        members = self._fit_members(X, names, callbacks=callbacks, cancel=cancel)
+        names, members = self._fit_members(X, self._members(), callbacks=callbacks, cancel=cancel)
         self._finish(names, members, {})
 
     def _choose(self, names: list[str], S: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:

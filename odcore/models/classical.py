@@ -7,7 +7,7 @@ is ever written or read and a reloaded model gives identical scores. These fits 
 ``cancel`` while they run (the libraries give no hook); the base class checks it before and after.
 
 Isolation Forest, LOF, the one-class SVM, kNN, HBOS and the other classical detectors are PyOD's,
-through :mod:`odcore.models.pyod_adapter` (``from odcore.models.classical import IForest`` still works).
+through :mod:`odcore.models.pyod_adapter` (``from odcore.models.pyod_adapter import IForest``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from odcore.errors import InputError
 from odcore.models.base import RANDOM_STATE, BaseDetector
 from odcore.models.capabilities import Capabilities
 from odcore.models.params import Param
-
-#: names that moved to the PyOD adapter (kept importable from here)
-_MOVED = {"IForest": "IForest", "LOF": "LOF", "OCSVM": "OCSVM", "KNN": "KNN", "HBOS": "HBOS"}
-
 
 class RefitDetector(BaseDetector):
     """A detector saved as its training rows and refitted on load (deterministic, seeded estimators)."""
@@ -97,10 +93,3 @@ class PCARecon(RefitDetector):
         rec = self.estimator_.inverse_transform(self.estimator_.transform(X.astype(np.float64))).astype(np.float32)
         return {"reconstruction": rec, "errors": (rec - X) ** 2}
 
-
-def __getattr__(name: str) -> type:
-    if name in _MOVED:
-        from odcore.models import pyod_adapter
-
-        return getattr(pyod_adapter, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,11 @@ warm-up), each run by the same loop with the same cancel, NaN guard, callbacks a
 
 The loop handles seeding, the device (CUDA, then Apple MPS, then CPU), callbacks, cancel
 (checked every batch), the NaN/inf loss guard, learning-rate schedules (stepped every epoch),
-a time budget (``time_budget`` seconds: training stops after the epoch that reaches it),
-per-epoch monitoring metrics and eval-mode, no-grad, batched scoring.
+a time budget (``time_budget`` seconds: training stops after the epoch that reaches it), early
+stopping on a share of the training rows held out without labels (``validation_share``,
+``patience``: the validation criterion is ``_validation_loss``, by default the mean anomaly score of
+the held-out rows; the weights of the best epoch are kept), per-epoch monitoring metrics and
+eval-mode, no-grad, batched scoring.
 """
 
 from __future__ import annotations
@@ -215,6 +218,11 @@ TRAINING_PARAMS = (
     Param("time_budget", None, "stop training after the epoch that reaches this many seconds (None: no limit); "
           "the model of the last finished epoch is kept", kind="seconds", low=0.0, low_open=True, optional=True,
           group="training"),
+    Param("validation_share", 0.0, "share of the training rows held out, without labels, for early stopping on the "
+          "validation criterion (0: no early stopping; the best epoch's weights are kept)", low=0.0, high=0.5,
+          high_open=True, group="training"),
+    Param("patience", 10, "epochs without improvement of the validation criterion before training stops (with "
+          "validation_share > 0)", kind="int", low=1, high=100_000, group="training"),
 )
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -321,8 +329,16 @@ class DeepDetector(BaseDetector):
         """Extra fields for the epoch's history record (after the optimisation steps)."""
         return {}
 
+    def _validation_loss(self, X_val: np.ndarray) -> float:
+        """The early-stopping criterion on the held-out training rows (lower is better): by default the mean
+        anomaly score, which is the mean loss for the reconstruction and hypersphere detectors."""
+        return float(np.mean(self._score(X_val)))
+
+    #: the networks whose weights early stopping snapshots and restores (None: all of them)
+    _best_nets: tuple[str, ...] | None = None
+
     def _on_fit_end(self) -> None:
-        """Called once after the last epoch (e.g. to restore the best weights of early stopping).
+        """Called once after the last epoch (after early stopping restored the best weights).
 
         A subclass stops training early by setting ``self._stop_training = True`` in
         ``_on_epoch_end``; the loop finishes that epoch's record and callbacks, then stops.
@@ -515,6 +531,7 @@ class DeepDetector(BaseDetector):
 
         self.device_ = resolve_device(self.device)
         self._gen = torch.Generator().manual_seed(int(self.random_state))
+        X, y = self._hold_out(X, y)
         self._init_nets(X.shape[1])
         self._prepare(X, y, X_pos)
         self.optimizers_ = self._optimizers()
@@ -522,8 +539,56 @@ class DeepDetector(BaseDetector):
         self.schedulers_ = [torch.optim.lr_scheduler.MultiStepLR(o, list(milestones), gamma=float(self.lr_gamma))
                             for o in self.optimizers_] if milestones else []
 
+    def _hold_out(self, X: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Hold out ``validation_share`` of the rows (a seeded permutation, the fit generator's first draw) as
+        ``self._X_val``; returns the rows that train (in the permutation's order) and their labels."""
+        self._X_val = None
+        share = float(self.validation_share or 0.0)
+        if share <= 0:
+            return X, y
+        n = X.shape[0]
+        n_val = int(round(share * n))
+        if n_val < 1 or n - n_val < 2:
+            raise InputError(f"validation_share={share} leaves no validation or training rows out of {n}; "
+                             "use more rows or validation_share=0 to disable early stopping")
+        perm = self._perm(n).cpu().numpy()
+        self._X_val = np.ascontiguousarray(X[perm[:n_val]])
+        return X[perm[n_val:]], None if y is None else y[perm[n_val:]]
+
+    def _early_stopping(self, done: int) -> dict[str, Any]:
+        """After a finished epoch (``done`` so far): the validation criterion, the best epoch's weights kept,
+        ``_stop_training`` set after ``patience`` epochs without improvement."""
+        import copy
+
+        crit = self._validation_loss(self._X_val)
+        best, _, best_epoch = self._best
+        if crit < best or self._best[1] is None:
+            names = self._best_nets or tuple(self.nets_)
+            self._best = (crit, {n: copy.deepcopy(self.nets_[n].state_dict()) for n in names}, done)
+            self._wait = 0
+        else:
+            self._wait += 1
+            if self._wait >= int(self.patience):
+                self._stop_training = True
+                self.stop_reason_ = (f"early stopping: the validation criterion did not improve for {self.patience} "
+                                     f"epochs (best epoch {best_epoch})")
+        return {"val_criterion": crit, "best_epoch": self._best[2]}
+
+    def _restore_best(self) -> None:
+        """Put back the weights of the best validation epoch; ``best_epoch_`` / ``stopped_epoch_``."""
+        self.stopped_epoch_ = len(self.history_)
+        crit, state, epoch = getattr(self, "_best", (np.inf, None, 0))
+        if state is not None:
+            for n, sd in state.items():
+                self.nets_[n].load_state_dict(sd)
+            self.best_epoch_ = epoch
+        else:
+            self.best_epoch_ = self.stopped_epoch_
+        self._best = (crit, None, epoch)
+
     def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
         self._setup(X, y, X_pos)
+        self._best, self._wait = (np.inf, None, 0), 0
         phases = [ph for ph in self._phases() if ph.epochs > 0]
         total = sum(ph.epochs for ph in phases)
         offsets, counted = [], 0
@@ -541,6 +606,8 @@ class DeepDetector(BaseDetector):
             for local in range(phase.epochs):
                 record = self._run_epoch(phase, offset + local, local, done, total, monitor, cancel)
                 done += 1
+                if self._X_val is not None and phase.monitor:  # a phase that can score: early stopping
+                    record.update(self._early_stopping(done))
                 self.history_.append(record)
                 for cb in callbacks:
                     cb(record)
@@ -553,6 +620,7 @@ class DeepDetector(BaseDetector):
             if self._stop_training:
                 break
         self._monitor = None
+        self._restore_best()
         self._on_fit_end()
 
     def _run_epoch(self, phase: Phase, epoch: int, phase_epoch: int, done: int, total: int, monitor,

@@ -196,7 +196,8 @@ class ScoreCombination(BaseDetector):
         RANDOM_STATE,
     )
     capability = Capabilities(report=True)
-    _saved_attrs = ("member_names_", "member_records_", "member_aliases_", "weights_", "fit_seconds_", "report_",
+    _saved_attrs = ("member_names_", "member_records_", "member_aliases_", "failed_", "weights_", "fit_seconds_",
+                    "report_",
                     "agreement_", "stat_loc_", "stat_scale_", "stat_sorted_")
     #: what ``report()`` calls this kind of combination
     kind: ClassVar[str] = "ensemble"
@@ -212,24 +213,34 @@ class ScoreCombination(BaseDetector):
             params["contamination"] = float(self.contamination)
         return registry.create(name, **params)
 
-    def _fit_members(self, X: np.ndarray, names: list[str], *, callbacks=(), cancel=None,
-                     offset: int = 0, total: int | None = None) -> list[BaseDetector]:
-        """Fit each member on ``X`` (one history record per member, cancel between members)."""
-        total = total or len(names)
-        fitted = []
+    def _fit_members(self, X: np.ndarray, names: list[str], *, callbacks=(), cancel=None
+                     ) -> tuple[list[str], list[BaseDetector]]:
+        """Fit each member on ``X`` (one history record per member, cancel between members). A member that
+        refuses these data (:class:`InputError`, e.g. PyOD's PCA on a constant column) is left out and named
+        in the report; when every member refuses, the first message is raised."""
+        fitted, ok = [], []
+        self.failed_ = {}
         for i, name in enumerate(names):
             if cancel is not None and cancel.is_set():
-                raise FitCancelled(f"cancelled before member {offset + i + 1} of {total} ({name})")
+                raise FitCancelled(f"cancelled before member {i + 1} of {len(names)} ({name})")
             t0 = time.perf_counter()
-            m = self._make_member(name).fit(X, cancel=cancel)
-            seconds = time.perf_counter() - t0
-            fitted.append(m)
-            rec = {"epoch": offset + i + 1, "epochs": total, "phase": "members", "member": name,
-                   "seconds": seconds}
+            try:
+                m = self._make_member(name).fit(X, cancel=cancel)
+            except InputError as exc:
+                self.failed_[name] = str(exc)
+                m = None
+            rec = {"epoch": i + 1, "epochs": len(names), "phase": "members", "member": name,
+                   "seconds": time.perf_counter() - t0}
             self.history_.append(rec)
             for cb in callbacks:
                 cb(rec)
-        return fitted
+            if m is not None:
+                fitted.append(m)
+                ok.append(name)
+        if not fitted:
+            first = next(iter(self.failed_.items()))
+            raise InputError(f"no member could fit these data: {first[0]}: {first[1]}")
+        return ok, fitted
 
     def _choose(self, names: list[str], S: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         """Weights of the members (1 = used) and notes for the report; ``select`` decides here."""
@@ -311,6 +322,8 @@ class ScoreCombination(BaseDetector):
             lo = min(pairs)
             lines.append(f"agreement (Spearman rank correlation of the training scores): mean {mean_agree:.2f}, lowest "
                          f"{lo[1]} / {lo[2]} {lo[0]:.2f}")
+        for name, why in self.failed_.items():
+            lines.append(f"left out: {name} could not fit these data ({why})")
         reasons = list(notes.get("reasons", []))
         if reasons:  # a choice (auto): its verdict first, then what it combines, then each candidate's reason
             lines = reasons[:1] + lines + reasons[1:]
@@ -379,6 +392,5 @@ class Ensemble(ScoreCombination):
         check_members(self._members(), "detectors")
 
     def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
-        names = self._members()
-        members = self._fit_members(X, names, callbacks=callbacks, cancel=cancel)
+        names, members = self._fit_members(X, self._members(), callbacks=callbacks, cancel=cancel)
         self._finish(names, members, {})
