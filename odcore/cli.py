@@ -315,22 +315,65 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_cells(args: argparse.Namespace) -> tuple[list[dict], Any]:
+    """The cells of ``--suite NAME`` (its files, protocols, methods and seeds unless given)."""
+    from odcore.recipes.suites import get
+    from odcore.runs.suite import suite_cells
+
+    suite = get(args.suite)
+    if args.data:
+        raise InputError("--suite runs the suite's own files; leave out --data (or drop --suite for a grid)")
+    methods = [check_method(m.strip()) for m in (args.methods or ",".join(suite.methods)).split(",") if m.strip()]
+    protocols = [check_protocol(args.protocol)] if args.protocol else list(suite.protocols)
+    cells = suite_cells(suite, seeds=args.seeds or suite.seeds, methods=methods, protocols=protocols)
+    extra = parse_params(methods, args.param)  # --param k=v: for the whole suite (one setting per method)
+    for c in cells:
+        c["spec"]["params"].update(extra.get(c["spec"]["method"], {}))
+    return cells, suite
+
+
+def _bench_header(started: float, load0: float, n: int) -> str:
+    import platform
+    import time
+
+    return (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; started "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(started))}, {n} runs in "
+            f"{time.time() - started:.0f} s; load average {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the "
+            "end.\n\n")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
     from odcore.runs.grid import grid_cells, run_grid, validate_grid
 
-    datasets = [d.strip() for d in args.data.split(",") if d.strip()]
-    methods = [check_method(m.strip()) for m in args.methods.split(",") if m.strip()]
-    if not datasets or not methods:
-        raise InputError("bench needs at least one dataset (--data A,B) and one method (--methods M1,M2)")
-    if args.seeds < 1:
+    suite = None
+    if args.seeds is not None and args.seeds < 1:
         raise InputError(f"--seeds must be at least 1, got {args.seeds}")
-    protocol = check_protocol(args.protocol)
-    data_options = parse_data_options(args.data_option)
-    popts = parse_protocol_options(protocol, args.protocol_option)
-    params = parse_params(methods, args.param)
-    validate_grid(datasets, protocol, popts, data_options)  # bad file / unsupported protocol -> exit 2 now
-    cells = grid_cells(datasets, methods, protocol, seeds=range(args.seeds), protocol_options=popts,
-                       params=params, data_options=data_options)
+    if args.suite:
+        cells, suite = _suite_cells(args)
+    else:
+        datasets = [d.strip() for d in (args.data or "").split(",") if d.strip()]
+        methods = [check_method(m.strip()) for m in (args.methods or "").split(",") if m.strip()]
+        if not datasets or not methods:
+            raise InputError("bench needs at least one dataset (--data A,B) and one method (--methods M1,M2), "
+                             "or a suite (--suite adbench-dev)")
+        protocol = check_protocol(args.protocol or "unsupervised")
+        data_options = parse_data_options(args.data_option)
+        popts = parse_protocol_options(protocol, args.protocol_option)
+        params = parse_params(methods, args.param)
+        validate_grid(datasets, protocol, popts, data_options)  # bad file / unsupported protocol -> exit 2 now
+        cells = grid_cells(datasets, methods, protocol, seeds=range(args.seeds or 3), protocol_options=popts,
+                           params=params, data_options=data_options)
+    if not (args.no_eta or args.quiet):
+        from odcore.runs.eta import duration, estimate_cells
+
+        print(f"estimating the time of {len(cells)} runs ...", file=sys.stderr)
+        seconds, probe = estimate_cells(cells)
+        print(f"ETA: about {duration(seconds)} for {len(cells)} runs (timed steps or subsample fits of each data x "
+              f"method x protocol on its first seed, {probe:.0f} s to measure)", file=sys.stderr)
+    started, load0 = time.time(), os.getloadavg()[0]
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -354,7 +397,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             bar.close()
     if args.json:
         _write_text(Path(args.json), json.dumps(records, indent=1))
-    table = markdown_table(records)
+    if suite is not None:
+        from odcore.runs.suite import markdown_report
+
+        table = _bench_header(started, load0, len(records)) + markdown_report(records, versus=suite.versus)
+    else:
+        table = markdown_table(records)
     if args.markdown:
         _write_text(Path(args.markdown), table)
     if interrupted:
@@ -497,14 +545,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(fn=cmd_runs)
 
-    s = sub.add_parser("bench", help="grid of datasets x methods x seeds")
-    s.add_argument("--data", required=True, metavar="A,B,...", help="built-in names and/or file paths")
+    s = sub.add_parser("bench", help="grid of datasets x methods x seeds, or a benchmark suite (--suite)")
+    s.add_argument("--data", default=None, metavar="A,B,...", help="built-in names and/or file paths")
+    s.add_argument("--suite", default=None, metavar="NAME", help="a declared suite (adbench-dev): its files, "
+                   "protocols, methods and seeds; --methods / --protocol / --seeds narrow it")
     s.add_argument("--data-option", action="append", metavar="K=V", help="loader option for every file")
-    s.add_argument("--methods", required=True, metavar="M1,M2,...")
-    s.add_argument("--protocol", default="unsupervised")
+    s.add_argument("--methods", default=None, metavar="M1,M2,...")
+    s.add_argument("--protocol", default=None, help="default: unsupervised (a suite: its protocols)")
     s.add_argument("--protocol-option", action="append", metavar="K=V")
     s.add_argument("--param", action="append", metavar="K=V", help="given to every method that has it")
-    s.add_argument("--seeds", type=int, default=3, metavar="N", help="seeds 0..N-1")
+    s.add_argument("--seeds", type=int, default=None, metavar="N", help="seeds 0..N-1 (default 3; a suite: its own)")
+    s.add_argument("--no-eta", action="store_true", help="start without estimating the time first")
     s.add_argument("--engine", choices=["local", "ray"], default="local")
     s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
     s.add_argument("--json", default=None, metavar="PATH", help="write one record per (dataset, method, seed)")

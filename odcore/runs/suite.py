@@ -185,9 +185,10 @@ def markdown_report(records: list[dict], *, versus: tuple[str, ...] = (), title:
         if "ranks" in s and s.get("cd") is not None:
             p = s["friedman_p"]
             order = np.argsort(s["ranks"])
+            friedman = f"Friedman p = {p:.2g}; " if p is not None else ""
             lines.append(f"Average ranks over {s['complete_files']} files (1 = best): "
                          + ", ".join(f"{methods[j]} {s['ranks'][j]:.2f}" for j in order)
-                         + f". Friedman p = {p:.2g}; Nemenyi critical difference (alpha 0.05) = {s['cd']:.2f}: "
+                         + f". {friedman}Nemenyi critical difference (alpha 0.05) = {s['cd']:.2f}: "
                          "methods whose average ranks differ by less are not significantly different.")
             lines.append("")
         for v, counts in s["win_tie_loss"].items():
