@@ -118,7 +118,6 @@ def _describe(recipe, settings: dict) -> str:
 
 
 def _retrain(recipe) -> None:
-    from odcore.recipes import framework
 
     defaults = _knob_defaults(recipe, _base_settings(recipe.name))
     values = {}
@@ -153,7 +152,9 @@ def _retrain(recipe) -> None:
         spec = json.loads(json.dumps(choice))
 
         def task(progress, cancel, name=recipe.name, spec=spec):
-            return framework.run(name, "teaching", **_kwargs(spec), progress=progress, cancel=cancel)
+            from odcore.recipes import worker  # a child process: the app's threads would slow small nets 10x
+
+            return worker.run(name, "teaching", **_kwargs(spec), progress=progress, cancel=cancel)
 
         st.session_state[f"job-{recipe.name}"] = state.registry().submit_task(
             task, owner=state.owner(), title=f"{recipe.paper} {recipe.figure} (retrain)")
@@ -161,18 +162,13 @@ def _retrain(recipe) -> None:
         st.rerun()
 
 
-@st.cache_data(show_spinner="Estimating the training time ...", max_entries=64)
 def _eta(name: str, settings_json: str) -> tuple[float, str]:
-    """Seconds for settings, measured by odcore.runs.eta (a few timed steps of each model) when it can, else the
-    simple estimate (the measured teaching time scaled by epochs and seeds); cached per settings."""
+    """Seconds for settings: the simple estimate of :func:`odcore.recipes.framework.estimate_seconds`."""
     from odcore import recipes
     from odcore.recipes import framework
 
     training, settings = recipes.get(name).training, json.loads(settings_json)
-    measured = framework.probe_seconds(training, settings)
-    if measured is not None:
-        return measured, "measured from a few timed training steps of each model"
-    return framework.estimate_seconds(training, settings), "the teaching run's time scaled by epochs and seeds"
+    return framework.estimate_seconds(training, settings), "the teaching run's measured time scaled by epochs and seeds"
 
 
 def _job_state(name: str):
