@@ -36,5 +36,6 @@ try:
     page.run()
 except Exception as err:  # noqa: BLE001 - a page bug: one line on the page, the traceback in the server log
     widgets.show_error(err)
-finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py
+finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py and bench/faults.py
     state.SCRIPT_SECONDS[me] = time.perf_counter() - t0
+    state.log_script_time(me, page.title, state.SCRIPT_SECONDS[me])

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from odcore import plots
 from odcore.analysis import sanity
 from odcore.recipes.presets import TRAIN_PRESETS as PRESETS
 from ui import state, tray, widgets
@@ -187,7 +186,7 @@ def _live():
     st.progress(min(max(float(job.progress or 0), 0.0), 1.0),
                 text=f"{job.state} · epoch {job.epoch}/{job.epochs or '?'} · {job.elapsed:.0f} s")
     if job.history:
-        st.plotly_chart(plots.history_curves(job.history), key="train_curves")
+        st.plotly_chart(widgets.history_figure(job), key="train_curves")  # rebuilt only on a new epoch
     if job.active:
         if st.button("Cancel job", key="train_cancel"):
             state.registry().cancel(job.id, state.owner())

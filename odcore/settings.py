@@ -60,6 +60,8 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("limits.max_columns", "ODCORE_MAX_COLUMNS", 5_000, "int", "columns of one file"),
     Setting("limits.max_cells", "ODCORE_MAX_CELLS", 50_000_000, "int", "rows x columns of one file"),
     Setting("limits.max_field", "ODCORE_MAX_FIELD", 10_000, "int", "characters in one field of a text file"),
+    Setting("jobs.max_running", "ODCORE_MAX_JOBS", None, "int",
+            "training jobs that run at once in the app (default: one per GPU, else half the cores); the rest queue"),
     Setting("runs.team_store", "ODCORE_TEAM_STORE", False, "bool",
             "every browser session sees every run (default: its own runs and the shared demo runs)"),
 )}

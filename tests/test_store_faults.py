@@ -138,6 +138,8 @@ def test_a_full_disk_keeps_the_cause_in_memory_and_writes_it_later(tmpfs):
         execute(RunSpec("breast-cancer", "pca"), store=store)
     assert [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")] == [rid]
     assert RunStore(root, read_only=True).list_runs()  # reading works on a full disk
+    restarted = RunStore(root)  # a new start while the disk is still full: the cause was kept in the run's
+    assert "disk is full" in restarted.get(rid).error  # reserved block, so it is not "crash or kill"
     filler.unlink()
     assert store.retry_pending() == [rid]
     on_disk = json.loads((root / rid / "config.json").read_text())

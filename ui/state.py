@@ -55,6 +55,20 @@ def store():
     return RunStore()
 
 
+def log_script_time(owner_token: str, page: str, seconds: float) -> None:
+    """Append ``time owner page seconds`` to the file named by ``ODCORE_SCRIPT_LOG`` (benchmarks only)."""
+    path = os.environ.get("ODCORE_SCRIPT_LOG")
+    if not path:
+        return
+    import time
+
+    try:
+        with open(path, "a") as fh:
+            fh.write(f"{time.time():.3f} {owner_token[:8]} {page.replace(' ', '_')} {seconds:.4f}\n")
+    except OSError:
+        pass
+
+
 def _check_data(source: Any) -> Any:
     """A RunSpec's data as the app may read it: built-ins and stored datasets as they are, paths only
     inside the data roots (odcore.data.access)."""
@@ -68,9 +82,11 @@ def _check_data(source: Any) -> Any:
 def registry():
     """The one job registry of this process (thread-safe, shared by all sessions). Its jobs read
     files only inside the data roots, and leave one core to the server for the pages."""
+    from odcore import settings
     from odcore.jobs import JobRegistry
 
-    return JobRegistry(store(), data_check=_check_data, reserve_cores=1)
+    return JobRegistry(store(), max_running=settings.get("jobs.max_running"), data_check=_check_data,
+                       reserve_cores=1)
 
 
 @st.cache_resource(show_spinner=False)

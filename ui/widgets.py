@@ -101,6 +101,17 @@ def run_picker(*, key: str, need: str | None = None, methods: tuple[str, ...] | 
     return rid
 
 
+def history_figure(job) -> Any:
+    """The live curves of a job, built again only when a new epoch arrived (polls in between reuse them)."""
+    from odcore import plots
+
+    cache = st.session_state.setdefault("_live_curves", {})
+    key = (job.id, len(job.history))
+    if cache.get("key") != key:
+        cache.update(key=key, figure=plots.history_curves(job.history))
+    return cache["figure"]
+
+
 def start_job(spec, title: str | None = None, *, rerun: bool = True) -> str | None:
     """Submit a training job for this session; returns the job id (errors shown, not raised)."""
     try:

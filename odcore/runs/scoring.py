@@ -139,7 +139,8 @@ def score_file(run: Run, input_path: str | os.PathLike, output_path: str | os.Pa
     if not out_parquet and not out.name.lower().endswith(".csv"):
         raise InputError(f"output {out.name}: use a .parquet or .csv file name")
     if run.status != "done":
-        raise InputError(f"run {run.id} is {run.status}; only finished runs can score files")
+        why = f" ({run.error})" if run.status == "damaged" and run.error else ""
+        raise InputError(f"run {run.id} is {run.status}{why}; only finished runs with their files can score files")
     if chunk_size < 1:
         raise InputError("chunk size must be at least 1")
     model = load_model(run)

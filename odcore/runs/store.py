@@ -64,6 +64,10 @@ STATUSES = ("running", "done", "failed", "cancelled")
 INDEX_FILE = "index.sqlite"
 DATA_DIR = "_data"
 TRANSFORM_FILE = "transform.npz"
+#: a block reserved in every run folder at ``begin`` for the run's outcome: on a full disk a failure
+#: is written into it in place (no new block is needed), so the next start knows the real cause
+RESERVED_FILE = ".outcome"
+RESERVED_BYTES = 4096
 
 log = logging.getLogger(__name__)
 
@@ -625,11 +629,17 @@ class RunStore:
         with _LIVE_LOCK:
             _LIVE.add(run_id)
         try:
+            with open(path / RESERVED_FILE, "wb") as fh:
+                fh.write(b"\0" * RESERVED_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
             self._write_config(cfg)
-        except StoreError:
+        except (StoreError, OSError) as exc:
             self._release(run_id)
             shutil.rmtree(path, ignore_errors=True)  # nothing of the run could be written: leave no empty folder
-            raise
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"a new run cannot be created in {self.root}: {_why(exc)}") from exc
         return Run(self, run_id, path, cfg)
 
     def update(self, run_id: str, **fields: Any) -> dict[str, Any]:
@@ -715,6 +725,7 @@ class RunStore:
             reason = str(exc)
             with self._lock:
                 self._pending[run_id] = {**fields, "traceback": traceback, "unsaved": reason}
+            self._write_reserved(run_id, fields)
             (log.debug if self._asked_read_only else log.error)(
                 "run %s ended %s (%s) but this cannot be written yet: %s; kept in memory and retried",
                 run_id, status, error, reason)
@@ -722,6 +733,32 @@ class RunStore:
             if cfg is not None:
                 self._index({**cfg, **fields})
         self._release(run_id)
+
+    def _write_reserved(self, run_id: str, fields: dict[str, Any]) -> None:
+        """Write the outcome into the run's reserved block, in place (works on a full disk)."""
+        if self.read_only:
+            return
+        data = json.dumps(jsonable(fields)).encode()[: RESERVED_BYTES - 1]
+        try:
+            fd = os.open(self.root / run_id / RESERVED_FILE, os.O_WRONLY)
+        except OSError:
+            return
+        try:
+            os.write(fd, data + b"\0" * (RESERVED_BYTES - len(data)))
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def _read_reserved(self, run_id: str) -> dict[str, Any] | None:
+        """The outcome written into the reserved block (None when there is none)."""
+        try:
+            raw = (self.root / run_id / RESERVED_FILE).read_bytes().rstrip(b"\0")
+            rec = json.loads(raw) if raw else None
+        except (OSError, ValueError):
+            return None
+        return rec if isinstance(rec, dict) and rec.get("status") in STATUSES else None
 
     def _write_outcome(self, run_id: str, fields: dict[str, Any], traceback: str | None) -> None:
         self._refuse_write()
@@ -793,10 +830,15 @@ class RunStore:
             cfg = self._read_config(row["id"])
             if cfg is None or cfg.get("status") != "running" or self._writer_alive(cfg):
                 continue
-            self.mark(row["id"], "failed",
-                      error="the process writing this run stopped before it finished (crash or kill); "
-                            "the history so far is kept",
-                      traceback=f"writer pid {cfg.get('pid')} on {cfg.get('host')} is gone")
+            kept = self._read_reserved(row["id"])  # the real cause, when the writer could not record it
+            if kept is not None:
+                self.mark(row["id"], kept["status"], error=kept.get("error"),
+                          traceback="recorded in the run's reserved block when the store could not be written")
+            else:
+                self.mark(row["id"], "failed",
+                          error="the process writing this run stopped before it finished (crash or kill); "
+                                "the history so far is kept",
+                          traceback=f"writer pid {cfg.get('pid')} on {cfg.get('host')} is gone")
             if not self.read_only:
                 for leftover in (self.root / row["id"]).glob(".*.tmp"):  # half-written files of the dead writer
                     if leftover.is_dir():

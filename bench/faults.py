@@ -1,0 +1,772 @@
+"""The end-to-end fault script: the real server, real browser sessions, real kills and a real full disk.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python -m bench.faults [--parts all] [--sessions 5] [--epochs 20] \\
+        [--json bench/results/faults.json] [--markdown bench/results/faults.md]
+
+Parts (``--parts`` takes a comma list):
+
+- ``corpus``: every file of the hostile-input corpus (``tests/test_hostile_inputs.py``) through the
+  API and ``odcore describe``: inputs tried, clear errors, crashes (an exception that is not the
+  project's one message), hangs (over 30 s), wrong verdicts (loaded when it should not, or refused);
+- ``sessions``: ``--sessions`` browser sessions train at once (breast-cancer autoencoder,
+  ``--epochs``) while a further session opens every page: each tray shows only its own job and
+  reaches its final state, every run is stored; ``/health`` latency, first paint of every page and
+  the server's script time per rerun meanwhile; then the upload widget with a third of the corpus;
+- ``cancel``: Cancel in the tray during a long fit: seconds until the tray says cancelled;
+- ``sigint``: SIGINT to ``odcore train``: seconds to exit, exit code, run kept as cancelled;
+- ``kill_server``: ``kill -9`` of the server with one job running and two queued, then a restart:
+  the interrupted run is marked failed, the queued jobs resume, finished runs are intact, a new job runs;
+- ``kill_cli``: ``kill -9`` of ``odcore train``: the run is marked failed at the next open;
+- ``full_disk``: a runs folder on a 4 MB tmpfs that fills up during ``odcore train`` (root only);
+- ``read_only``: the runs folder on a tmpfs remounted read-only: CLI and app (root only);
+- ``damaged``: a truncated ``config.json`` and a deleted weights file: the others list and load.
+
+The parts that need root (mount) are skipped with the reason elsewhere. Every figure goes to the
+JSON file and the Markdown table (``bench/results/faults.md``, in BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run"]
+PAGES = {"": "Outlier Lab", "data": "Data", "train": "Train", "scores": "Scores", "latent": "Latent map",
+         "boundary": "DROCC boundary lab", "waldo": "WALDO decoders", "flagged": "Flagged rows", "compare": "Compare"}
+JOB_ID = re.compile(r"job-\d+-[0-9a-f]{6}")
+SHOTS = ROOT / "artifacts" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_for(runs: Path, **extra: str) -> dict[str, str]:
+    return dict(os.environ, ODCORE_RUNS_DIR=str(runs), OMP_NUM_THREADS="1", ODCORE_WARM_UMAP="0",
+                PYTHONPATH=str(ROOT), **extra)
+
+
+def odcore(*argv: str, runs: Path, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "odcore", *argv, "--runs-dir", str(runs)], capture_output=True,
+                          text=True, cwd=ROOT, env=env_for(runs), timeout=timeout, **kw)
+
+
+class App:
+    """``streamlit run app.py`` on a free port, with its own runs folder."""
+
+    def __init__(self, runs: Path, **extra: str):
+        self.runs, self.extra = runs, extra
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = runs.parent / f"streamlit-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.headless", "true"], cwd=ROOT, env=env_for(self.runs, **self.extra),
+            stdout=open(self.log, "a"), stderr=subprocess.STDOUT)  # noqa: SIM115 - the process owns it
+        while time.perf_counter() - t0 < 120:
+            if self.health() is not None:
+                return time.perf_counter() - t0
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log}")
+            time.sleep(0.1)
+        raise RuntimeError("no /health answer within 120 s")
+
+    def health(self, timeout: float = 5.0) -> float | None:
+        t0 = time.perf_counter()
+        try:
+            ok = urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=timeout).read().strip() == b"ok"
+        except OSError:
+            return None
+        return time.perf_counter() - t0 if ok else None
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+# ---------------------------------------------------------------------------------- browser helpers
+def settle(page, timeout: float = 60.0) -> None:
+    page.wait_for_timeout(300)
+    end = time.time() + timeout
+    while time.time() < end and page.locator('[data-testid="stStatusWidget"]').count():
+        page.wait_for_timeout(200)
+
+
+def first_paint(page, url: str, path: str, title: str, session: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(f"{url}/{path}?session={session}")
+    page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+    return time.perf_counter() - t0
+
+
+def choose(page, label: str, option: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+    settle(page)
+
+
+def start_training(page, url: str, session: str, epochs: int) -> None:
+    page.goto(f"{url}/train?session={session}")
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=120_000)
+    settle(page)
+    choose(page, "Data", "breast-cancer")
+    choose(page, "Method", "Autoencoder (reconstruction error)")
+    box = page.get_by_label("epochs", exact=True)
+    end = time.time() + 120
+    while box.count() != 1 and time.time() < end:  # the page reruns after each choice: wait for one field
+        page.wait_for_timeout(200)
+    settle(page)
+    box.fill(str(epochs))
+    box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Start training").click()
+    settle(page)
+
+
+def tray_text(page) -> str:
+    try:
+        return page.get_by_test_id("stSidebar").inner_text(timeout=10_000)
+    except Exception:  # noqa: BLE001 - a page in the middle of a rerun
+        return ""
+
+
+def wait_tray(page, pred, timeout: float) -> float | None:
+    """Seconds until ``pred(tray text)`` holds (None: it did not within ``timeout``)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if pred(tray_text(page)):
+            return time.perf_counter() - t0
+        page.wait_for_timeout(250)
+    return None
+
+
+def store_rows(runs: Path) -> list[dict]:
+    from odcore.runs.store import RunStore
+
+    return RunStore(runs, read_only=True).list_runs()
+
+
+def file_hash(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): file_hash(p) for p in root.rglob("*") if p.is_file()}
+
+
+def breast_csv(work: Path) -> Path:
+    """The breast-cancer built-in as a CSV file with its feature names (to score)."""
+    inp = work / "breast.csv"
+    if not inp.exists():
+        import odcore.data
+
+        odcore.data.load("breast-cancer").frame().drop(columns=["label"]).to_csv(inp, index=False)
+    return inp
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def tmpfs(point: Path, size: str) -> str | None:
+    """Mount a tmpfs at ``point``; returns the reason when it cannot."""
+    point.mkdir(parents=True, exist_ok=True)
+    if not is_root():
+        return "needs root (mount); run as root or in CI"
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
+    return None if r.returncode == 0 else f"mount failed: {r.stderr.decode().strip()}"
+
+
+def umount(point: Path) -> None:
+    subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+# ---------------------------------------------------------------------------------- parts
+def part_corpus(work: Path, args) -> dict:
+    import warnings
+
+    import odcore.data
+    from odcore import cli
+    from odcore.data import access
+    from odcore.errors import InputError
+    from tests.test_hostile_inputs import CORPUS
+
+    folder = work / "corpus"
+    folder.mkdir()
+    for case in CORPUS:
+        case.write(folder / case.name)
+    os.environ["ODCORE_DATA_ROOTS"] = str(folder)
+    out = {"inputs": 0, "clear": 0, "loaded": 0, "crashes": 0, "hangs": 0, "wrong": 0, "seconds_max": 0.0,
+           "details": {}}
+    for case in CORPUS:
+        for way in ("api", "cli"):
+            if way == "cli" and case.api_only:
+                continue
+            out["inputs"] += 1
+            t0 = time.perf_counter()
+            verdict = "ok"
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    if way == "api":
+                        odcore.data.load(access.resolve(folder / case.name), **dict(case.options))
+                    else:
+                        import contextlib
+                        import io
+
+                        err = io.StringIO()
+                        argv = ["describe", str(folder / case.name)]
+                        for k, v in case.options:
+                            argv += ["--data-option", f"{k}={v}"]
+                        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                            code = cli.main(argv)
+                        if code == 2 and err.getvalue().startswith("error: ") and err.getvalue().count("\n") == 1:
+                            raise InputError(err.getvalue().strip())
+                        if code != 0:
+                            raise RuntimeError(f"exit {code}: {err.getvalue().strip()[:200]}")
+            except InputError as exc:
+                verdict = "clear"
+                msg = str(exc)
+                if case.expect == "ok" or (case.expect != ".*" and not re.search(case.expect, msg)):
+                    out["wrong"] += 1
+                    out["details"][f"{case.name} ({way})"] = msg[:200]
+            except Exception as exc:  # noqa: BLE001 - counted as a crash
+                verdict = "crash"
+                out["details"][f"{case.name} ({way})"] = f"{type(exc).__name__}: {exc}"[:200]
+            else:
+                if case.expect not in ("ok", ".*"):
+                    out["wrong"] += 1
+                    out["details"][f"{case.name} ({way})"] = "loaded but should be refused"
+            seconds = time.perf_counter() - t0
+            out["seconds_max"] = max(out["seconds_max"], seconds)
+            out["hangs"] += seconds > 30
+            out["clear" if verdict == "clear" else "loaded" if verdict == "ok" else "crashes"] += 1
+    out["seconds_max"] = round(out["seconds_max"], 2)
+    return out
+
+
+def _upload_pass(b, app: App, corpus_dir: Path) -> dict:
+    from tests.test_hostile_inputs import UPLOADS
+
+    ctx = b.new_context(viewport={"width": 1400, "height": 1200})
+    page = ctx.new_page()
+    page.set_default_timeout(120_000)
+    res = {"inputs": 0, "clear": 0, "loaded": 0, "tracebacks": 0, "hangs": 0, "seconds_max": 0.0}
+    page.goto(f"{app.url}/data")
+    page.get_by_role("heading", name="Data").first.wait_for()
+    session = page.url.split("session=")[-1]
+    for case in UPLOADS:
+        page.goto(f"{app.url}/data?session={session}")
+        page.get_by_role("heading", name="Data").first.wait_for()
+        settle(page)
+        page.get_by_text("Upload", exact=True).click()
+        settle(page)
+        page.locator('input[type="file"]').set_input_files(str(corpus_dir / case.name))
+        page.get_by_test_id("stFileUploader").get_by_text(case.name[:6]).first.wait_for(timeout=60_000)
+        settle(page)
+        t0 = time.perf_counter()
+        page.get_by_role("button", name="Load", exact=True).click()
+        err, ok = page.get_by_test_id("stAlertContentError"), page.get_by_test_id("stMetric")
+        while not (err.count() or ok.count()) and time.perf_counter() - t0 < 90:
+            page.wait_for_timeout(100)
+        seconds = time.perf_counter() - t0
+        settle(page)
+        res["inputs"] += 1
+        res["tracebacks"] += page.locator('[data-testid="stException"]').count() > 0
+        res["hangs"] += seconds > 60
+        res["clear" if err.count() else "loaded" if ok.count() else "hangs"] += 1
+        res["seconds_max"] = round(max(res["seconds_max"], seconds), 2)
+    ctx.close()
+    return res
+
+
+def part_sessions(work: Path, args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    runs = work / "sessions-runs"
+    runs.mkdir()
+    script_log = work / "script-times.txt"
+    app = App(runs, ODCORE_SCRIPT_LOG=str(script_log))
+    out: dict = {"sessions": args.sessions, "epochs": args.epochs}
+    base = odcore("train", "--data", "breast-cancer", "--method", "autoencoder", "--param", f"epochs={args.epochs}",
+                  "--json", "-q", runs=work / "baseline-runs")
+    out["fit_seconds_alone"] = round(json.loads(base.stdout)["fit_seconds"], 2) if base.returncode == 0 else None
+    out["start_to_health_s"] = round(app.start(), 2)
+    health: list[float] = []
+    stop = threading.Event()
+
+    def poll_health() -> None:
+        while not stop.is_set():
+            h = app.health(timeout=30)
+            health.append(h if h is not None else 30.0)
+            stop.wait(0.5)
+
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            pages = []
+            for i in range(args.sessions):
+                ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                pg = ctx.new_page()
+                pg.set_default_timeout(120_000)
+                pages.append((pg, f"{i:02d}" + os.urandom(15).hex()))
+            t_window = time.time()
+            poller = threading.Thread(target=poll_health, daemon=True)
+            poller.start()
+            for pg, token in pages:
+                start_training(pg, app.url, token, args.epochs)
+            # a further session opens every page while the jobs train
+            obs = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            obs.set_default_timeout(120_000)
+            paints = {title: first_paint(obs, app.url, path, title, "ff" + os.urandom(15).hex())
+                      for path, title in PAGES.items()}
+            out["first_paint_s"] = {k: round(v, 2) for k, v in paints.items()}
+            out["first_paint_max_s"] = round(max(paints.values()), 2)
+            # every tray: exactly its own job, and its final state
+            ids, held = [], 0
+            for pg, _ in pages:
+                seen = set(JOB_ID.findall(tray_text(pg)))
+                ids.append(seen)
+                waited = wait_tray(pg, lambda t: "· done" in t or "· failed" in t, timeout=900)
+                held += waited is not None and pg.locator('[data-testid="stException"]').count() == 0
+            t_done = time.time()
+            out["own_jobs_only"] = all(len(s) == 1 for s in ids) and len(set().union(*ids)) == args.sessions
+            out["sessions_held"] = held
+            stop.set()
+            poller.join(5)
+            rows = [r for r in store_rows(runs) if r["status"] == "done"]
+            out["runs_stored"] = len(rows)
+            out["distinct_owners"] = len({r.get("owner") for r in rows})
+            cfgs = [json.loads((runs / r["id"] / "config.json").read_text()) for r in rows]
+            fits = [c["timings"]["fit_seconds"] for c in cfgs]
+            out["fit_seconds_concurrent"] = [round(min(fits), 2), round(max(fits), 2)] if fits else None
+            finished = max(dt.datetime.fromisoformat(c["finished"]).timestamp() for c in cfgs) if cfgs else t_done
+            out["tray_final_after_last_run_s"] = round(max(0.0, t_done - finished), 2)
+            out["health_s"] = {"median": round(statistics.median(health), 3), "max": round(max(health), 3),
+                               "n": len(health)} if health else None
+            times = []
+            if script_log.exists():
+                for line in script_log.read_text().splitlines():
+                    ts, _, _, sec = line.split()
+                    if t_window <= float(ts) <= t_done:
+                        times.append(float(sec))
+            out["script_s"] = {"median": round(statistics.median(times), 3), "p95": round(
+                sorted(times)[int(0.95 * (len(times) - 1))], 3), "max": round(max(times), 3), "n": len(times)} \
+                if times else None
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            pages[0][0].screenshot(path=str(SHOTS / "faults-sessions-tray.png"), full_page=True)
+            # the upload widget with a third of the corpus, on the same server
+            corpus_dir = work / "corpus"
+            if not corpus_dir.exists():
+                from tests.test_hostile_inputs import CORPUS
+
+                corpus_dir.mkdir()
+                for case in CORPUS:
+                    case.write(corpus_dir / case.name)
+            out["uploads"] = _upload_pass(b, app, corpus_dir)
+            # cancel from the UI: a long fit, then the tray's Cancel
+            pg, token = pages[0]
+            start_training(pg, app.url, token, 100_000)
+            if wait_tray(pg, lambda t: "epoch " in t and "· running" in t, timeout=300) is not None:
+                t0 = time.perf_counter()
+                pg.get_by_test_id("stSidebar").get_by_role("button", name="Cancel").first.click()
+                latency = wait_tray(pg, lambda t: t.count("· cancelled") >= 1, timeout=120)
+                out["cancel_ui_s"] = None if latency is None else round(time.perf_counter() - t0, 2)
+                time.sleep(1)
+                cancelled = [r for r in store_rows(runs) if r["status"] == "cancelled"]
+                out["cancel_ui_run_kept"] = bool(cancelled) and all(
+                    (runs / r["id"] / "history.jsonl").exists() for r in cancelled)
+                out["cancel_ui_statuses"] = sorted(r["status"] for r in store_rows(runs))
+            b.close()
+    finally:
+        stop.set()
+        app.stop()
+    return out
+
+
+def part_sigint(work: Path, args) -> dict:
+    runs = work / "sigint-runs"
+    proc = subprocess.Popen([sys.executable, "-m", "odcore", "train", "--data", "breast-cancer", "--method",
+                             "autoencoder", "--param", "epochs=100000", "--param", "batch_size=8", "-q",
+                             "--runs-dir", str(runs)], cwd=ROOT, env=env_for(runs), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(runs.glob("*/history.jsonl")):
+        time.sleep(0.1)
+    t0 = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    seconds = time.perf_counter() - t0
+    rows = store_rows(runs)
+    return {"seconds_to_stop": round(seconds, 2), "exit_code": proc.returncode,
+            "run_status": rows[0]["status"] if rows else None,
+            "history_kept": bool(rows) and (runs / rows[0]["id"] / "history.jsonl").stat().st_size > 0}
+
+
+def part_kill_cli(work: Path, args) -> dict:
+    from odcore.runs.store import RunStore
+
+    runs = work / "killcli-runs"
+    done = odcore("train", "--data", "breast-cancer", "--method", "pca", "-q", runs=runs)
+    before = snapshot(runs)
+    proc = subprocess.Popen([sys.executable, "-m", "odcore", "train", "--data", "breast-cancer", "--method",
+                             "autoencoder", "--param", "epochs=100000", "-q", "--runs-dir", str(runs)], cwd=ROOT,
+                            env=env_for(runs), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(runs.glob("*/history.jsonl"))) < 1:
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    listed = odcore("runs", "--json", runs=runs)
+    rows = {r["id"]: r["status"] for r in json.loads(listed.stdout)} if listed.returncode == 0 else {}
+    store = RunStore(runs)  # a writer: recovery marks the run on disk
+    on_disk = {r["id"]: r["status"] for r in store.list_runs()}
+    intact = all(snapshot(runs).get(k) == v for k, v in before.items() if k.endswith(("scores.parquet",
+                                                                                      "weights.safetensors")))
+    return {"first_run_ok": done.returncode == 0, "listed_after_kill": sorted(rows.values()),
+            "marked_on_disk": sorted(on_disk.values()), "finished_runs_intact": intact,
+            "runs_recovered": sum(s == "failed" for s in on_disk.values()), "lost_runs": 2 - len(on_disk)}
+
+
+def part_kill_server(work: Path, args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    runs = work / "killserver-runs"
+    runs.mkdir()
+    app = App(runs, ODCORE_MAX_JOBS="1")
+    out: dict = {}
+    app.start()
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            pg = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            pg.set_default_timeout(120_000)
+            token = "aa" + os.urandom(15).hex()
+            start_training(pg, app.url, token, 2)  # one finished run before the kill
+            wait_tray(pg, lambda t: "· done" in t, timeout=600)
+            start_training(pg, app.url, token, 100_000)  # running when the server dies
+            start_training(pg, app.url, token, 2)  # queued
+            start_training(pg, app.url, token, 3)  # queued
+            wait_tray(pg, lambda t: "epoch " in t and t.count("· queued") >= 2, timeout=300)
+            time.sleep(2)
+            jobs_before = set(JOB_ID.findall(tray_text(pg)))
+            done_before = {r["id"]: file_hash(runs / r["id"] / "scores.parquet")
+                           for r in store_rows(runs) if r["status"] == "done"}
+            app.kill9()
+            out["restart_to_health_s"] = round(app.start(), 2)
+            t0 = time.perf_counter()
+            pg.goto(f"{app.url}/train?session={token}")  # the same link: the session finds its jobs again
+            pg.get_by_role("heading", name="Train").first.wait_for()
+            resumed = wait_tray(pg, lambda t: t.count("· done") >= 3, timeout=900)
+            out["queued_resumed_and_done_s"] = None if resumed is None else round(time.perf_counter() - t0, 2)
+            text = tray_text(pg)
+            out["jobs_listed_after_restart"] = len(set(JOB_ID.findall(text)) & jobs_before)
+            out["jobs_before"] = len(jobs_before)
+            start_training(pg, app.url, token, 2)  # a new job runs
+            out["new_job_done"] = wait_tray(pg, lambda t: t.count("· done") >= 4, timeout=600) is not None
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            pg.screenshot(path=str(SHOTS / "faults-after-kill9.png"), full_page=True)
+            b.close()
+    finally:
+        app.stop()
+    rows = {r["id"]: r for r in store_rows(runs)}
+    out["interrupted_marked_failed"] = sum(r["status"] == "failed" and "crash or kill" in (r.get("error") or "")
+                                           for r in rows.values())
+    out["finished_runs_intact"] = all(rid in rows and file_hash(runs / rid / "scores.parquet") == h
+                                      for rid, h in done_before.items())
+    out["index_readable"] = bool(rows)
+    out["lost_runs"] = sum(rid not in rows for rid in done_before) + (out["jobs_before"]
+                                                                      - out["jobs_listed_after_restart"])
+    resumed_done = sum(r["status"] == "done" for r in rows.values()) - len(done_before) - int(out["new_job_done"])
+    out["runs_recovered"] = out["interrupted_marked_failed"] + resumed_done  # marked failed + queued ones finished
+    return out
+
+
+def part_full_disk(work: Path, args) -> dict:
+    point = work / "full"
+    why = tmpfs(point, "4m")
+    if why:
+        return {"skipped": why}
+    try:
+        first = odcore("train", "--data", "breast-cancer", "--method", "pca", "-q", runs=point)
+        proc = subprocess.Popen([sys.executable, "-m", "odcore", "train", "--data", "breast-cancer", "--method",
+                                 "autoencoder", "--param", "epochs=400", "-q", "--runs-dir", str(point)], cwd=ROOT,
+                                env=env_for(point), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 300
+        while time.time() < deadline and len(list(point.glob("*/history.jsonl"))) < 1:
+            time.sleep(0.05)
+        with open(point / "_filler", "wb") as fh:  # the disk fills up mid-training
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        _, err = proc.communicate(timeout=300)
+        listed = odcore("runs", "--json", runs=point)
+        rows = json.loads(listed.stdout) if listed.returncode == 0 else []
+        failed = [r for r in rows if r["status"] == "failed"]
+        (point / "_filler").unlink()
+        from odcore.runs.store import RunStore
+
+        again = {r["id"]: r for r in RunStore(point).list_runs()}
+        return {"first_run_ok": first.returncode == 0, "exit_code": proc.returncode,
+                "message": err.strip().splitlines()[-1][:160] if err.strip() else "",
+                "one_line": len(err.strip().splitlines()) == 1, "listing_while_full_ok": listed.returncode == 0,
+                "cause_kept_while_full": bool(failed) and "full" in (failed[0].get("error") or ""),
+                "cause_on_disk_after_free": any("full" in (r.get("error") or "") for r in again.values()),
+                "other_run_intact": any(r["status"] == "done" for r in again.values())}
+    finally:
+        umount(point)
+
+
+def part_read_only(work: Path, args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    point = work / "ro"
+    why = tmpfs(point, "16m")
+    if why:
+        return {"skipped": why}
+    out: dict = {}
+    try:
+        ids = []
+        for s in (0, 1):
+            r = odcore("train", "--data", "breast-cancer", "--method", "pca", "--seed", str(s), "--json", "-q",
+                       runs=point)
+            ids.append(json.loads(r.stdout)["run_id"])
+        before = snapshot(point)
+        subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
+        out["cli_runs_exit"] = odcore("runs", runs=point).returncode
+        out["cli_show_exit"] = odcore("runs", "show", ids[0], runs=point).returncode
+        sc = odcore("score", "--run", ids[0], "--input", str(breast_csv(work)), "--output",
+                    str(work / "ro-scored.csv"), runs=point)
+        out["cli_score_exit_or_message"] = sc.returncode if sc.returncode == 0 else sc.stderr.strip()[:120]
+        tr = odcore("train", "--data", "breast-cancer", "--method", "pca", runs=point)
+        out["cli_train_exit"] = tr.returncode
+        out["cli_train_message"] = tr.stderr.strip()[:200]
+        app = App(point)
+        try:
+            out["app_start_to_health_s"] = round(app.start(), 2)
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                pg = b.new_page(viewport={"width": 1400, "height": 1000})
+                pg.goto(f"{app.url}/compare")
+                pg.get_by_role("heading", name="Compare").first.wait_for(timeout=120_000)
+                settle(pg)
+                pg.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
+                out["app_lists_runs"] = True
+                out["app_says_read_only"] = "read-only" in tray_text(pg)
+                out["app_tracebacks"] = pg.locator('[data-testid="stException"]').count()
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                pg.screenshot(path=str(SHOTS / "faults-read-only.png"), full_page=True)
+                b.close()
+        finally:
+            app.stop()
+        subprocess.run(["mount", "-o", "remount,rw", str(point)], check=True)
+        out["nothing_changed"] = snapshot(point) == before
+    finally:
+        umount(point)
+    return out
+
+
+def part_damaged(work: Path, args) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    runs = work / "damaged-runs"
+    ids = []
+    for s in range(3):
+        r = odcore("train", "--data", "breast-cancer", "--method", "pca", "--seed", str(s), "--json", "-q", runs=runs)
+        ids.append(json.loads(r.stdout)["run_id"])
+    cfg = runs / ids[0] / "config.json"
+    cfg.write_text(cfg.read_text()[:50])
+    (runs / ids[1] / "model" / "weights.safetensors").unlink()
+    out: dict = {}
+    listed = odcore("runs", "--json", runs=runs)
+    rows = {r["id"]: r for r in json.loads(listed.stdout)}
+    out["cli_lists_all"] = listed.returncode == 0 and len(rows) == 3
+    out["reasons"] = {rid[-6:]: rows[rid].get("error") for rid in ids[:2] if rid in rows}
+    inp = breast_csv(work)
+    bad = odcore("score", "--run", ids[1], "--input", str(inp), "--output", str(work / "x.csv"), runs=runs)
+    good = odcore("score", "--run", ids[2], "--input", str(inp), "--output", str(work / "y.csv"), runs=runs)
+    out["score_broken"] = {"exit": bad.returncode, "message": bad.stderr.strip()[:200],
+                           "one_line": len(bad.stderr.strip().splitlines()) == 1}
+    out["score_good_exit"] = good.returncode
+    app = App(runs)
+    try:
+        app.start()
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            pg = b.new_page(viewport={"width": 1400, "height": 1200})
+            tracebacks = 0
+            for path in ("compare", "scores", "latent", "flagged"):
+                pg.goto(f"{app.url}/{path}")
+                pg.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
+                settle(pg)
+                pg.wait_for_timeout(1500)
+                tracebacks += pg.locator('[data-testid="stException"]').count()
+                if path == "compare":
+                    SHOTS.mkdir(parents=True, exist_ok=True)
+                    pg.screenshot(path=str(SHOTS / "faults-damaged-compare.png"), full_page=True)
+            out["app_page_tracebacks"] = tracebacks
+            b.close()
+    finally:
+        app.stop()
+    return out
+
+
+PARTS = {"corpus": part_corpus, "sessions": part_sessions, "sigint": part_sigint, "kill_cli": part_kill_cli,
+         "kill_server": part_kill_server, "full_disk": part_full_disk, "read_only": part_read_only,
+         "damaged": part_damaged}
+
+
+def markdown(res: dict, command: str) -> str:
+    m = res["machine"]
+    lines = ["## Safe to share: faults measured end to end (issue 18)", "",
+             f"Command: `{command}`. Machine: {m}. Date: {res['date']} (the machine was shared with other "
+             "engineers' tests and benchmarks; wall times are inflated accordingly).", "",
+             "| what | figure |", "|---|---|"]
+
+    def row(k: str, v) -> None:
+        lines.append(f"| {k} | {v} |")
+
+    c = res.get("corpus")
+    if c and "error" not in c:
+        row("hostile inputs tried (API + `odcore describe`)", c["inputs"])
+        row("clear errors / loaded as expected / crashes / hangs / wrong verdicts",
+            f"{c['clear']} / {c['loaded']} / {c['crashes']} / {c['hangs']} / {c['wrong']}")
+        row("slowest input (s)", c["seconds_max"])
+    s = res.get("sessions")
+    if s and "error" not in s:
+        u = s.get("uploads") or {}
+        if u:
+            row("uploads through the widget: tried / clear errors / loaded / tracebacks / hangs",
+                f"{u['inputs']} / {u['clear']} / {u['loaded']} / {u['tracebacks']} / {u['hangs']}"
+                f" (slowest {u['seconds_max']} s)")
+        row(f"browser sessions training at once ({s['epochs']}-epoch breast-cancer autoencoder)", s["sessions"])
+        row("sessions held (tray reached the final state, no traceback)", s["sessions_held"])
+        row("each tray showed only its own job", s["own_jobs_only"])
+        row("runs stored (done) / distinct owners", f"{s['runs_stored']} / {s['distinct_owners']}")
+        row("fit seconds: alone / concurrent (min-max)", f"{s['fit_seconds_alone']} / {s['fit_seconds_concurrent']}")
+        row("`/health` while training: median / max (s)",
+            f"{s['health_s']['median']} / {s['health_s']['max']} ({s['health_s']['n']} polls)" if s["health_s"]
+            else "-")
+        row("first paint of every page while training: max (s)", s["first_paint_max_s"])
+        row("server script time per rerun while training: median / p95 / max (s)",
+            f"{s['script_s']['median']} / {s['script_s']['p95']} / {s['script_s']['max']} ({s['script_s']['n']} reruns)"
+            if s.get("script_s") else "-")
+        row("tray final state after the last run finished on disk (s)", s["tray_final_after_last_run_s"])
+        row("cancel from the tray: seconds to 'cancelled' / partial run kept", f"{s.get('cancel_ui_s')} / "
+            f"{s.get('cancel_ui_run_kept')}")
+    g = res.get("sigint")
+    if g and "error" not in g:
+        row("SIGINT on `odcore train`: seconds to stop / exit code / run status / history kept",
+            f"{g['seconds_to_stop']} / {g['exit_code']} / {g['run_status']} / {g['history_kept']}")
+    k = res.get("kill_server")
+    if k and "error" not in k:
+        row("kill -9 of the server: restart to /health (s)", k["restart_to_health_s"])
+        row("after the restart: interrupted runs marked failed / queued jobs resumed and done (s) / new job done",
+            f"{k['interrupted_marked_failed']} / {k['queued_resumed_and_done_s']} / {k['new_job_done']}")
+        row("after the restart: jobs listed again / finished runs intact / lost runs / runs recovered",
+            f"{k['jobs_listed_after_restart']} of {k['jobs_before']} / {k['finished_runs_intact']} / "
+            f"{k['lost_runs']} / {k['runs_recovered']}")
+    kc = res.get("kill_cli")
+    if kc and "error" not in kc:
+        row("kill -9 of `odcore train`: listed after / marked on disk / finished intact / lost runs",
+            f"{kc['listed_after_kill']} / {kc['marked_on_disk']} / {kc['finished_runs_intact']} / {kc['lost_runs']}")
+    f = res.get("full_disk")
+    if f:
+        row("runs folder fills up (4 MB tmpfs) during `odcore train`", f.get("skipped") or (
+            f"exit {f['exit_code']}, one line: {f['one_line']} (`{f['message']}`); listing while full: "
+            f"{f['listing_while_full_ok']}; cause kept while full: {f['cause_kept_while_full']}; written after "
+            f"freeing: {f['cause_on_disk_after_free']}; the other run intact: {f['other_run_intact']}"))
+    r = res.get("read_only")
+    if r:
+        row("read-only runs folder (tmpfs remounted ro)", r.get("skipped") or (
+            f"`runs` exit {r['cli_runs_exit']}, `runs show` exit {r['cli_show_exit']}, `train` exit "
+            f"{r['cli_train_exit']} (`{r['cli_train_message'][:90]}`); app lists runs: {r.get('app_lists_runs')}, "
+            f"says read-only: {r.get('app_says_read_only')}, tracebacks {r.get('app_tracebacks')}; "
+            f"nothing changed: {r['nothing_changed']}"))
+    d = res.get("damaged")
+    if d and "error" not in d:
+        row("truncated config.json + deleted weights: CLI lists all / reasons", f"{d['cli_lists_all']} / "
+            + "; ".join(f"{v}" for v in d["reasons"].values()))
+        row("score of the broken run / of a good one", f"exit {d['score_broken']['exit']} "
+            f"(`{d['score_broken']['message'][:100]}`) / exit {d['score_good_exit']}")
+        row("pages with a traceback (Compare, Scores, Latent map, Flagged rows)", d["app_page_tracebacks"])
+    for name, v in res.items():
+        if isinstance(v, dict) and "error" in v:
+            row(f"{name}: the part failed", f"`{v['error'][:200]}`")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", default="all")
+    ap.add_argument("--sessions", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--markdown", default=None)
+    args = ap.parse_args()
+    parts = list(PARTS) if args.parts == "all" else [p.strip() for p in args.parts.split(",")]
+    res: dict = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                 "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.node()}, load "
+                            f"{os.getloadavg()[0]:.1f}"}
+    work = Path(tempfile.mkdtemp(prefix="odcore-faults-"))
+    try:
+        for name in parts:
+            t0 = time.perf_counter()
+            try:
+                res[name] = PARTS[name](work, args)
+            except Exception as exc:  # noqa: BLE001 - one part's failure is a figure, not the end
+                res[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            res[name]["part_seconds"] = round(time.perf_counter() - t0, 1)
+            print(f"{name}: {json.dumps({k: v for k, v in res[name].items() if k != 'traceback'})[:600]}",
+                  flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    command = "OMP_NUM_THREADS=1 python -m bench.faults " + " ".join(sys.argv[1:])
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(res, command))
+    print(markdown(res, command))
+
+
+if __name__ == "__main__":
+    main()
