@@ -46,7 +46,7 @@ def row_details(run_id: str, row_id: int) -> None:
     if len(names) <= 40:  # wider rows: the error table below is easier to read than a profile
         st.plotly_chart(plots.row_profile(values, recs_o, names), key=f"profile-{run_id}-{row_id}")
     first = next(iter(recs_o))
-    st.markdown(analyst.explain_row(values, recs_o[first], names))
+    st.markdown(widgets.plain(analyst.explain_row(values, recs_o[first], names), 800))  # names are the user's
     errs = analyst.per_feature_errors(values, recs_o)
     table = pd.DataFrame({"feature": names, "value": values, **{f"{k} error": v for k, v in errs.items()}})
     st.dataframe(table.sort_values(f"{first} error", ascending=False).head(20), hide_index=True)
