@@ -205,13 +205,26 @@ def test_04_scores_move_the_threshold(page, app_url):
     shot(page, "05-scores-threshold")
 
 
-def test_05_boundary_lab_redraw(page, app_url):
-    goto(page, app_url, "boundary", "DROCC boundary lab")
-    page.get_by_role("button", name="Redraw boundary").click()
-    page.get_by_text("AUROC on 600 labelled points").first.wait_for(timeout=180_000)
-    page.locator(".js-plotly-plot").first.wait_for()
+def reproduce(page, name: str, radio: str | None = None, label: str | None = None) -> float:
+    """Select a paper figure (its radio option) and press its Reproduce figure button; seconds until drawn."""
+    if radio is not None:
+        page.get_by_test_id("stRadio").filter(has_text=radio).get_by_text(label, exact=True).click()
+        settle(page)
+    n = page.locator(".js-plotly-plot").count()
+    t0 = time.perf_counter()
+    page.locator(f".st-key-repro-{name} button").first.click()
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length > {n}", timeout=30_000)
+    seconds = time.perf_counter() - t0  # the figure is drawn
+    page.get_by_text("teaching run shipped with the package").first.wait_for()
     settle(page)
-    page.wait_for_timeout(1500)  # let plotly paint the heat maps
+    page.wait_for_timeout(800)  # let plotly paint
+    return seconds
+
+
+def test_05_boundary_lab_reproduce(page, app_url):
+    goto(page, app_url, "boundary", "DROCC boundary lab")
+    reproduce(page, "drocc-fig1")
+    page.get_by_text("AUROC").first.wait_for()
     shot(page, "06-boundary")
 
 
@@ -319,8 +332,7 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
 
 def test_07_waldo_decoders(page, app_url):
     goto(page, app_url, "waldo", "WALDO decoders")
-    page.locator(".js-plotly-plot").first.wait_for()
-    settle(page)
+    reproduce(page, "waldo-fig1b")
     shot(page, "08-waldo")
 
 
@@ -345,3 +357,48 @@ def test_09_another_session_sees_only_its_own_jobs(browser, page, app_url):
         assert other.locator(EXCEPTION).count() == 0
     finally:
         ctx.close()
+
+
+def test_10_every_reproduce_figure_button_within_10_s(page, app_url):
+    """Every Reproduce figure button on every page draws its figure from the shipped runs (fresh run store)
+    without an exception, within 10 s of the click; a screenshot of each figure goes to artifacts/."""
+    import json
+
+    from odcore import recipes
+
+    pages = {"waldo": ("WALDO decoders", "Paper figure"), "boundary": ("DROCC boundary lab", "Paper figure"),
+             "scores": ("Scores", "Paper figure"), "latent": ("Latent map", None)}
+    times = {}
+    for path, (title, radio) in pages.items():
+        for name in recipes.names(path):
+            goto(page, app_url, path, title)
+            r = recipes.get(name)
+            seconds = reproduce(page, name, radio, r.label if radio else None)
+            times[name] = round(seconds, 2)
+            page.locator(f".st-key-repro-{name}").first.scroll_into_view_if_needed()
+            shot(page, f"fig-{name}")
+            assert seconds < 10.0, (name, seconds)
+    (SHOTS / "reproduce_seconds.json").write_text(json.dumps(times, indent=1))
+    print(f"\nReproduce figure, seconds from click to figure: {times}", file=sys.stderr)
+
+
+def test_11_retrain_live_says_how_long_then_shows_the_new_figure(page, app_url):
+    """Move a knob: the page says how long retraining takes before it starts, trains in the background with
+    progress, then shows the retrained figure (cached: the same settings later cost nothing)."""
+    goto(page, app_url, "boundary", "DROCC boundary lab")
+    page.get_by_text("Retrain live with other settings").first.click()
+    settle(page)
+    knob = page.locator(".st-key-knob-drocc-fig1-epochs input[type=range]").first
+    knob.focus()
+    for _ in range(4):  # 60 -> 20 epochs
+        knob.press("ArrowLeft")
+    settle(page)
+    page.get_by_text("Retraining with these settings takes about").first.wait_for()
+    shot(page, "fig-retrain-eta")
+    page.locator(".st-key-retrain-drocc-fig1 button").first.click()
+    page.get_by_text("your cached retraining").first.wait_for(timeout=300_000)
+    settle(page)
+    page.wait_for_timeout(800)
+    page.get_by_text("already trained (cache)").first.wait_for(timeout=60_000)  # the page reruns when the job ends
+    settle(page)
+    shot(page, "fig-retrain-done")

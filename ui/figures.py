@@ -92,7 +92,7 @@ def _draw(recipe, res) -> None:
     from odcore.recipes import framework
 
     for i, fig in enumerate(_figures(recipe.name, framework.settings_key(res.settings) + res.source, res)):
-        st.plotly_chart(fig, key=f"fig-{recipe.name}-{i}", use_container_width=fig.layout.width is None)
+        st.plotly_chart(fig, key=f"fig-{recipe.name}-{i}", width="stretch" if fig.layout.width is None else "content")
     st.caption(recipe.caption)
     budget = recipe.training.budget(res.settings["budget"])
     where = {"shipped": "the teaching run shipped with the package", "cache": "your cached retraining",
@@ -162,13 +162,19 @@ def _retrain(recipe) -> None:
         st.rerun()
 
 
+#: starting the child process that retrains (imports of torch, scikit-learn and the data), measured 5-15 s
+START_SECONDS = 10.0
+
+
 def _eta(name: str, settings_json: str) -> tuple[float, str]:
-    """Seconds for settings: the simple estimate of :func:`odcore.recipes.framework.estimate_seconds`."""
+    """Seconds for settings: the simple estimate of :func:`odcore.recipes.framework.estimate_seconds` plus
+    starting the child process."""
     from odcore import recipes
     from odcore.recipes import framework
 
     training, settings = recipes.get(name).training, json.loads(settings_json)
-    return framework.estimate_seconds(training, settings), "the teaching run's measured time scaled by epochs and seeds"
+    return (framework.estimate_seconds(training, settings) + START_SECONDS,
+            "the teaching run's measured time scaled by epochs and seeds, plus starting the job")
 
 
 def _job_state(name: str):
