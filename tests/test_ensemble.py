@@ -23,8 +23,9 @@ def fitted():
     return X, y, registry.create("ensemble", detectors=FAST).fit(X)
 
 
-def test_zscore_mean_is_the_mean_of_each_members_training_standardised_scores(fitted):
-    X, _, m = fitted
+def test_zscore_mean_is_the_mean_of_each_members_training_standardised_scores():
+    X, _ = planted()
+    m = registry.create("ensemble", detectors=FAST, combine="mean").fit(X)
     T = planted(30, seed=3)[0]
     direct = []
     for member in m.members_:
@@ -79,7 +80,8 @@ def test_every_combination_rule_gives_finite_batch_invariant_scores(fitted):
 def test_the_report_names_members_rule_and_agreement(fitted):
     _, _, m = fitted
     rep = m.report()
-    assert rep["summary"] == "ensemble: mean of the zscore scores of 4 detector(s): iforest, knn, hbos, ecod"
+    assert rep["summary"] == ("ensemble: average of maxima over 2 buckets of the zscore scores of 4 detector(s): "
+                              "iforest, knn, hbos, ecod")
     assert rep["used"] == ["iforest", "knn", "hbos", "ecod"]
     A = np.array(rep["agreement"]["matrix"])
     assert A.shape == (4, 4) and np.allclose(A, A.T) and np.allclose(np.diag(A), 1)
@@ -97,20 +99,25 @@ def test_agreement_is_spearmans_rank_correlation():
     np.testing.assert_allclose(ensemble.spearman_matrix(S), spearmanr(S).statistic, atol=1e-12)
 
 
-def test_centrality_keeps_the_agreeing_candidates_and_says_why_the_others_were_dropped():
+def test_centrality_keeps_the_agreeing_candidates_and_says_why_the_others_were_left_out():
     A = np.array([[1.0, 0.8, 0.7, 0.75, -0.2],
                   [0.8, 1.0, 0.75, 0.7, -0.1],
                   [0.7, 0.75, 1.0, 0.8, -0.3],
                   [0.75, 0.7, 0.8, 1.0, -0.2],
                   [-0.2, -0.1, -0.3, -0.2, 1.0]])
     np.testing.assert_allclose(auto.centrality(A)[0], (0.8 + 0.75) / 2)  # mean of its 2 nearest candidates
-    w, reasons = auto.choose(A, keep=1.0, redundant=0.95)
+    w, reasons = auto.choose(A, min_centrality=0.2, outlier_mad=2.0, redundant=0.95)
     assert list(w) == [1, 1, 1, 1, 0] and "disagrees with the other candidates" in reasons[4]
-    w, reasons = auto.choose(A, keep=0.5, redundant=0.95)
-    assert w.sum() == 3 and "only the 3 most central" in reasons[int(np.flatnonzero(w == 0)[0])]
+    # an outlier among the centralities is left out even above the floor
+    B = np.full((5, 5), 0.8)
+    B[4, :4] = B[:4, 4] = 0.45
+    B[0, 1] = B[1, 0] = 0.82
+    np.fill_diagonal(B, 1.0)
+    w, reasons = auto.choose(B, min_centrality=0.2, outlier_mad=2.0, redundant=0.95)
+    assert list(w) == [1, 1, 1, 1, 0] and "is an outlier" in reasons[4]
     redundant = np.full((3, 3), 0.99)
     np.fill_diagonal(redundant, 1.0)
-    w, reasons = auto.choose(redundant, keep=1.0, redundant=0.95)
+    w, reasons = auto.choose(redundant, min_centrality=0.2, outlier_mad=2.0, redundant=0.95)
     assert w.sum() == 1 and "used alone" in reasons[1]
 
 

@@ -4,19 +4,24 @@ Unsupervised model selection has no validation labels to rank models by. The rul
 centrality* (Ma, Zhao, Akoglu, *The need for unsupervised outlier model selection: a review and
 evaluation of internal evaluation strategies*, ACM SIGKDD Explorations 25(1), 2023, section 3.3,
 "MC"): a detector whose ranking of the rows agrees with the rankings of the other candidates is more
-likely to be right than one that disagrees with all of them, since the candidates' errors are not
-all the same. Steps, on the training rows only:
+likely to be right than one that disagrees with all of them. That review (and our development suite,
+BENCHMARKS.md) also finds that picking the single most central model is not better than averaging;
+so centrality is used to *leave out* the candidates that are broken on these data, and the rest are
+combined. Steps, on the training rows only:
 
-1. fit every candidate (fast classical detectors by default) and rank the rows by each one's scores;
+1. fit every candidate and rank the rows by each one's scores (a candidate that refuses the data is
+   left out with its message);
 2. agreement ``rho_ij``: the Spearman rank correlation of candidates ``i`` and ``j``'s training scores;
 3. centrality of ``i``: the mean of its ``k = ceil((m - 1) / 2)`` largest ``rho_ij`` (its nearest
    candidates, as MC uses the nearest models);
-4. keep the ``ceil(keep * m)`` most central candidates (never one with centrality <= 0);
+4. leave out a candidate whose centrality is below ``min_centrality`` or an outlier among the
+   candidates' centralities (below the median by more than ``outlier_mad`` scaled MADs,
+   ``1.4826 * median |c - median c|``);
 5. if the kept ones agree almost perfectly (mean ``rho`` >= ``redundant``) use the most central one alone
    (the others would add time, not information), else combine the kept ones as ``ensemble`` does
    (``standardize``, ``combine``).
 
-``report()`` shows the candidates with their centrality, which were kept or dropped and why, the
+``report()`` shows the candidates with their centrality, which were kept or left out and why, the
 agreement matrix and the final choice; the Train page and ``odcore train`` print it.
 """
 
@@ -27,12 +32,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from odcore.models.ensemble import ScoreCombination, check_members, member_names, spearman_matrix
+from odcore.models.ensemble import DEFAULT_MEMBERS, ScoreCombination, check_members, member_names, spearman_matrix
 from odcore.models.params import Param
 
-#: candidates by default: fast classical detectors of different kinds (isolation, neighbours,
-#: histograms / marginal tails, linear structure)
-DEFAULT_CANDIDATES = "iforest,knn,lof,hbos,ecod,copod,pyod-pca"
+#: candidates by default: the ensemble's members (one detector per kind: neighbour distance, local density,
+#: isolation, marginal tails)
+DEFAULT_CANDIDATES = DEFAULT_MEMBERS
 
 
 def centrality(agreement: np.ndarray) -> np.ndarray:
@@ -50,30 +55,36 @@ def centrality(agreement: np.ndarray) -> np.ndarray:
     return out
 
 
-def choose(agreement: np.ndarray, *, keep: float, redundant: float) -> tuple[np.ndarray, list[str]]:
-    """0/1 weights of the candidates (steps 3-5) and one reason per candidate."""
-    c = centrality(agreement)
+def choose(agreement: np.ndarray, *, min_centrality: float, outlier_mad: float,
+           redundant: float) -> tuple[np.ndarray, list[str]]:
+    """0/1 weights of the candidates (steps 3-5 of the module docstring) and one reason per candidate."""
+    A = np.asarray(agreement, dtype=np.float64)
+    c = centrality(A)
     m = len(c)
-    n_keep = max(1, math.ceil(keep * m))
-    order = np.argsort(-c, kind="stable")
-    kept = [int(i) for i in order[:n_keep] if c[i] > 0] or [int(order[0])]
-    reasons = ["" for _ in range(m)]
-    for rank, i in enumerate(order):
-        if i in kept:
-            reasons[i] = f"kept: centrality rank {rank + 1} of {m}"
-        elif c[i] <= 0:
-            reasons[i] = "dropped: it disagrees with the other candidates (centrality <= 0)"
+    med = float(np.median(c))
+    spread = 1.4826 * float(np.median(np.abs(c - med)))
+    low = med - outlier_mad * spread
+    keep = (c >= min_centrality) & (c >= low - 1e-12)
+    if not keep.any():
+        keep[int(np.argmax(c))] = True
+    reasons = []
+    for i in range(m):
+        if keep[i]:
+            reasons.append("kept")
+        elif c[i] < min_centrality:
+            reasons.append(f"left out: it disagrees with the other candidates (centrality below {min_centrality:g})")
         else:
-            reasons[i] = f"dropped: centrality rank {rank + 1} of {m} (only the {n_keep} most central are kept)"
+            reasons.append(f"left out: its agreement with the others is an outlier (below {low:.2f}, the median "
+                           f"{med:.2f} minus {outlier_mad:g} scaled MADs)")
+    kept = [int(i) for i in np.argsort(-c, kind="stable") if keep[i]]
     if len(kept) > 1:
-        sub = agreement[np.ix_(kept, kept)]
+        sub = A[np.ix_(kept, kept)]
         mean_kept = (sub.sum() - len(kept)) / (len(kept) * (len(kept) - 1))
         if mean_kept >= redundant:
-            best = kept[0]
             for i in kept[1:]:
-                reasons[i] = (f"dropped: the kept candidates agree {mean_kept:.2f} >= {redundant:g}; "
-                              "the most central one is used alone")
-            kept = [best]
+                reasons[i] = (f"left out: the kept candidates agree {mean_kept:.2f} >= {redundant:g}; the most central "
+                              "one is used alone")
+            kept = kept[:1]
     w = np.zeros(m)
     w[kept] = 1.0
     return w, reasons
@@ -85,8 +96,10 @@ class Auto(ScoreCombination):
     params = (
         Param("candidates", DEFAULT_CANDIDATES, "detectors to choose from: registered method names, comma-separated "
               "(each at its default parameters and the run's seed)", kind="str"),
-        Param("keep", 0.5, "share of the candidates kept, the most central first", low=0.0, high=1.0,
-              low_open=True),
+        Param("min_centrality", 0.2, "candidates whose centrality (mean Spearman agreement with their nearest "
+              "candidates) is below this are left out", low=-1.0, high=1.0),
+        Param("outlier_mad", 2.0, "candidates whose centrality lies more than this many scaled MADs below the "
+              "candidates' median are left out", low=0.0, high=100.0),
         Param("redundant", 0.95, "when the kept candidates agree at least this much (mean Spearman correlation), the "
               "most central one is used alone", low=0.0, high=1.0),
     )
@@ -104,7 +117,8 @@ class Auto(ScoreCombination):
 
     def _choose(self, names: list[str], S: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         A = spearman_matrix(S, seed=int(self.random_state))
-        w, reasons = choose(A, keep=float(self.keep), redundant=float(self.redundant))
+        w, reasons = choose(A, min_centrality=float(self.min_centrality), outlier_mad=float(self.outlier_mad),
+                            redundant=float(self.redundant))
         c = centrality(A)
         used = [n for n, v in zip(names, w) if v > 0]
         if len(used) == 1:

@@ -21,6 +21,7 @@ from odcore.models.base import RANDOM_STATE, BaseDetector
 from odcore.models.capabilities import Capabilities
 from odcore.models.params import Param
 
+
 class RefitDetector(BaseDetector):
     """A detector saved as its training rows and refitted on load (deterministic, seeded estimators)."""
 
