@@ -35,11 +35,11 @@ def _figures() -> list[dict]:
     from odcore import recipes
     from odcore.recipes import framework
 
-    pages = {"waldo": "WALDO decoders", "boundary": "DROCC boundary lab", "scores": "Scores", "latent": "Latent map"}
     out = []
     for name, r in recipes.all_recipes().items():
         ship = framework.shipped(name)
-        out.append({"paper": r.paper, "figure": r.figure, "what": r.title, "page": pages.get(r.page, r.page),
+        out.append({"paper": r.paper or "all", "figure": r.figure, "what": r.title,
+                    "page": recipes.PAGE_TITLES.get(r.page, r.page),
                     "idea shows (teaching run)": "yes" if ship and ship.check.ok else "no" if ship else "not shipped",
                     "teaching budget": r.training.budget("teaching").what})
     return out

@@ -1,5 +1,7 @@
 """WALDO decoders: the paper's figures (shipped teaching runs, retrain live) and the same views of your runs."""
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -14,7 +16,7 @@ widgets.intro("WALDO decoders", "WALDO (Rizzo, Pang, Chen, Chawla) shares one en
               "each decoder's latent cloud generates new inliers and outliers (Fig. 4); and the two-decoder models "
               "keep a higher average precision than WAE-GAN (Fig. 5).")
 
-name = st.radio("Paper figure", recipes.names("waldo"), format_func=lambda n: recipes.get(n).label,
+name = st.radio("Paper figure", recipes.names(Path(__file__).stem), format_func=lambda n: recipes.get(n).label,
                 horizontal=True, key="waldo_figure")
 figures.recipe_panel(name)
 

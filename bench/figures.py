@@ -66,7 +66,7 @@ def table() -> str:
     return "\n".join(lines)
 
 
-HEADER = RESULTS / "figures_notes.md"  # the prose above the table (written by hand)
+HEADER = RESULTS / "figures.notes"  # the prose above the table (markdown written by hand; not a .md: bench.collect)
 
 
 def write_md() -> Path:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+#: the app page (script stem in app_pages/) each recipe's ``page`` names, and its title
+PAGE_TITLES = {"waldo": "WALDO decoders", "boundary": "DROCC boundary lab", "scores": "Scores",
+               "latent": "Latent map"}
 #: the modules that declare figure recipes (each has a ``RECIPES`` tuple)
 MODULES = ("waldo_figures", "boundary", "ocnn_figures", "alad_figures", "latent_figures")
 _CACHE: dict[str, Any] = {}

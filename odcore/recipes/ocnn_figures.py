@@ -107,7 +107,8 @@ def mnist_check(data: Mapping[str, Any]) -> Check:
 RECIPES = (
     Recipe("ocnn-fig3", _PAPER, "Fig. 3", "decision scores on the synthetic Gaussian set", "scores", GAUSSIAN,
            histogram_data, plots.decision_histograms, gaussian_check,
-           caption="Rows left of the dashed line (S < 0) are called anomalous: look for the red anomalies there."),
+           caption="Rows left of the dashed line (S < 0) are called anomalous: look for the red anomalies there.",
+           finding=WHY),
     Recipe("ocnn-fig4", _PAPER, "Fig. 4", "decision scores on MNIST (digit 4 normal)", "scores", MNIST,
            histogram_data, plots.decision_histograms, mnist_check,
            caption="With the paper's sigmoid the other digits (red) sit, on the whole, left of the fours (blue).",
