@@ -69,14 +69,18 @@ def grid_cells(datasets: list[str], methods: list[str], protocol: str, *, seeds:
 
 
 def run_cell(cell: dict[str, Any]) -> dict[str, Any]:
-    """Run one grid cell; returns the benchmark record (the keys of ``odcore bench --json``)."""
+    """Run one grid cell; returns the benchmark record (the keys of ``odcore bench --json``, plus ``used``: the
+    detectors an ``ensemble`` / ``auto`` run combined, for detectors that report a choice)."""
     spec = RunSpec.from_dict(cell["spec"])
     ds = cached_dataset(spec.data, spec.data_options)
     res = execute(dataclasses.replace(spec, data=ds))
     m = res["metrics"]
-    return {"dataset": cell["dataset"], "method": spec.method, "protocol": spec.protocol, "seed": spec.seed,
-            "auroc": m.get("auroc"), "auprc": m.get("auprc"), "precision_at_10": m.get("precision_at_10"),
-            "f1": m.get("f1"), "fit_seconds": res["fit_seconds"], "score_seconds": res["score_seconds"]}
+    out = {"dataset": cell["dataset"], "method": spec.method, "protocol": spec.protocol, "seed": spec.seed,
+           "auroc": m.get("auroc"), "auprc": m.get("auprc"), "precision_at_10": m.get("precision_at_10"),
+           "f1": m.get("f1"), "fit_seconds": res["fit_seconds"], "score_seconds": res["score_seconds"]}
+    if res.get("report"):
+        out["used"] = list(res["report"].get("used", []))
+    return out
 
 
 RAY_MISSING = ("the ray engine needs Ray, an optional dependency: pip install -r requirements-ray.txt "
