@@ -54,7 +54,7 @@ def row_details(run_id: str, row_id: int) -> None:
 
 # ---------------------------------------------------------------------------------- the Flagged rows page
 #: explain at most this many cells (rows x features) per run; beyond, the highest-scored rows only
-EXPLAIN_CELLS = 400_000
+EXPLAIN_CELLS = 200_000
 
 
 @st.cache_resource(show_spinner="Preparing the synthetic panel ...", max_entries=2)
