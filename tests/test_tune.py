@@ -36,7 +36,7 @@ def test_a_tiny_search_on_local_ray_stores_its_trials(tmp_path):
     require("ray.tune")
     store_dir = tmp_path / "runs"
     res = tune.search(RunSpec("breast-cancer", "autoencoder", params={"epochs": 3, "batch_size": 64}),
-                      tune.parse_space("autoencoder", ["lr=1e-3:3e-2:log"]), budget=120, samples=3,
+                      tune.parse_space("autoencoder", ["lr=1e-3:3e-2:log"]), budget=300, samples=2,
                       objective="validation", runs_dir=str(store_dir), seed=0)
     ran = [t for t in res["trials"] if t["run_id"]]
     assert ran and res["best"] is not None
