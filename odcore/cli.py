@@ -1,7 +1,8 @@
 """``python -m odcore``: everything the app does, headless.
 
 Commands: ``datasets``, ``describe``, ``methods``, ``train``, ``score``, ``runs`` (``runs show ID``)
-``bench`` and ``tune``. Bad input prints one line that names the problem and the valid choices and
+``bench``, ``tune`` and ``reproduce`` (one paper table at its full budget).
+Bad input prints one line that names the problem and the valid choices and
 exits with code 2 (``--debug`` shows the traceback instead). Ctrl-C during ``train`` cancels
 the fit within one batch and keeps the partial run (status ``cancelled``, exit code 130).
 """
@@ -442,6 +443,50 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkout_root() -> Path | None:
+    """The source checkout that holds ``bench/`` beside the ``odcore`` package (None for an installed copy)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "bench" / "__init__.py").is_file() else None
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from odcore.recipes import tables
+
+    if not args.name:
+        print("paper tables (odcore reproduce NAME; --dry-run prints the commands):")
+        for t in tables.TABLES.values():
+            print(f"  {t.name:20s} ~{_hours(t.hours_2_cores):>6s} on 2 cores  {t.paper}")
+        return 0
+    table = tables.get(args.name)
+    print(f"{table.paper}: {table.what}.\nExpected: about {_hours(table.hours_2_cores)} on 2 CPU cores; results: "
+          f"{table.results} (then python -m bench.collect regenerates BENCHMARKS.md)." + (f"\nNote: {table.note}"
+                                                                                         if table.note else ""))
+    for line in table.commands():
+        print(f"  {line}")
+    if args.dry_run:
+        return 0
+    root = _checkout_root()
+    if root is None:
+        raise InputError("the paper tables run the benchmark scripts of the source checkout (bench/), which an "
+                         "installed odcore does not have; clone the project and run `odcore reproduce` there")
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
+    for step in table.steps:
+        print(f"$ python -m {' '.join(step)}", flush=True)
+        rc = subprocess.call([sys.executable, "-m", *step], cwd=root, env=env)
+        if rc:
+            print(f"error: the step exited with code {rc}; the results of the earlier steps are kept", file=sys.stderr)
+            return rc
+    return 0
+
+
+def _hours(h: float) -> str:
+    return f"{h * 60:.0f} min" if h < 1 else f"{h:.0f} h" if h >= 10 else f"{h:.1f} h"
+
+
 def _write_text(path: Path, text: str) -> None:
     from odcore.jsonio import atomic_write_bytes
 
@@ -584,6 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", default=None, metavar="PATH", help="write the trials and the best one")
     common(s)
     s.set_defaults(fn=cmd_tune)
+
+    s = sub.add_parser("reproduce", help="run one paper table at its full budget (no NAME: list them with run times)")
+    s.add_argument("name", nargs="?", default=None, metavar="NAME", help="a paper table (odcore reproduce lists them)")
+    s.add_argument("--dry-run", action="store_true", help="print the commands and the expected time only")
+    s.set_defaults(fn=cmd_reproduce)
     return p
 
 
