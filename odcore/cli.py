@@ -257,6 +257,17 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir, read_only=True)  # reading a run writes nothing in the store
     run = store.get(args.run)
+    if args.engine == "ray":
+        from odcore.runs.ray_scoring import score_dataset
+
+        stats = score_dataset(run, args.input, args.output, address=args.address, workers=args.workers,
+                              gpus_per_worker=args.gpus, batch_size=args.chunk_size)
+        rows = "?" if stats["rows"] is None else stats["rows"]
+        print(f"scored {rows} rows with run {run.id} on Ray ({stats['workers']} workers) -> {args.output} "
+              f"({stats['parts']} parts, {stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
+        return 0
+    if args.address is not None or args.workers != 1 or args.gpus:
+        raise InputError("--address, --workers and --gpus belong to --engine ray; add --engine ray or drop them")
     stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
     print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
           f"({stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
@@ -573,8 +584,14 @@ def build_parser() -> argparse.ArgumentParser:
                            for k, v in OUTPUT_COLUMNS.items()))
     s.add_argument("--run", required=True, metavar="ID")
     s.add_argument("--input", required=True, metavar="PATH")
-    s.add_argument("--output", required=True, metavar="PATH", help=".parquet or .csv")
-    s.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS")
+    s.add_argument("--output", required=True, metavar="PATH",
+                   help=".parquet or .csv (--engine ray: a new folder for the Parquet parts)")
+    s.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per batch")
+    s.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process (CSV, Parquet, .npz); ray: Ray Data over a Parquet file, folder or glob")
+    s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
+    s.add_argument("--workers", type=int, default=1, metavar="N", help="Ray actors, each loads the run once")
+    s.add_argument("--gpus", type=float, default=0.0, metavar="G", help="GPUs per Ray actor (default 0: CPU)")
     common(s)
     s.set_defaults(fn=cmd_score)
 

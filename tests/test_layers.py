@@ -32,7 +32,7 @@ LAYERS: dict[str, int] = {
     # analysis of scores and latents, figures (pure functions of arrays)
     "odcore.analysis": 4, "odcore.embed": 4, "odcore.plots": 4,
     # runs: spec, execute, rebuild, scoring, grid engines
-    "odcore.runs": 5,
+    "odcore.runs": 5, "odcore.runs.ray_scoring": 5,
     # recipes: several runs for one paper figure
     "odcore.recipes": 6,
     # background jobs

@@ -92,7 +92,8 @@ def select_features(df: Any, feature_names: list[str], label_column: str | None)
     try:
         values = X.to_numpy(dtype=np.float32)
     except (TypeError, ValueError):
-        bad = [c for c in feature_names if not np.issubdtype(X[c].dtype, np.number)][:5]
+        bad = [c for c in feature_names  # pandas' own dtypes (text, nullable) are no NumPy dtype
+               if not (isinstance(X[c].dtype, np.dtype) and X[c].dtype.kind in "biuf")][:5]
         raise InputError(f"the input's column(s) {', '.join(map(repr, bad))} are not numeric; score a file with the "
                          "training data's (numeric) values") from None
     return np.ascontiguousarray(values), label
@@ -121,7 +122,8 @@ OUTPUT_COLUMNS: dict[str, str] = {
                      "row's position among the input's data rows), or for windows the group, series, window_start "
                      "and window_end; for other runs the input's columns that were the training data's row "
                      "metadata (market, week ...)",
-    "row_id": "position of the scored row in this output (0, 1, 2 ...)",
+    "row_id": "position of the scored row in this output (0, 1, 2 ...); --engine ray writes parts in parallel and "
+              "leaves out row_id and source_row: join its output to the input on the key columns",
     "score": "anomaly score (float64; higher = more anomalous)",
     "pred": "1 when score > the run's threshold (the row is flagged), else 0",
     "label": "the input's label column (1 = outlier), when it has one",
@@ -235,6 +237,8 @@ class Scorer:
             return Batch(self.scaler.transform(X), {}, None if label is None else _as_arrow(label), [], len(X))
         if self.prep is not None:
             X, keys, label, notes = prepare_batch(batch, self.prep, self.source, row_offset=row_offset)
+            if not self.row_ids and "source_row" in keys:  # a position: only the local engine reads in order
+                keys = keys.drop(columns=["source_row"])
             return Batch(self.scaler.transform(X), _frame_columns(keys), None if label is None else _as_arrow(label),
                          notes, len(batch))
         if hasattr(batch, "schema") and hasattr(batch, "column"):  # pyarrow RecordBatch / Table
@@ -251,7 +255,7 @@ class Scorer:
         keys = _frame_columns(batch[present]) if present else {}
         cols = [str(c) for c in batch.columns]
         _check_columns(cols, self.feature_names)
-        if all(np.issubdtype(batch[f].dtype, np.number) or batch[f].dtype == bool for f in self.feature_names):
+        if all(isinstance(batch[f].dtype, np.dtype) and batch[f].dtype.kind in "biuf" for f in self.feature_names):
             lc = _label_column(cols, self.label_column)
             X = standardised_columns([batch[f].to_numpy() for f in self.feature_names], self.scaler)
             return Batch(X, keys, None if lc is None else _as_arrow(batch[lc].to_numpy()), [], len(batch))

@@ -1,0 +1,105 @@
+"""The streaming score path: Arrow batches straight to the run's standardised float32 rows (the same
+numbers as the DataFrame path), one Scorer for every batch, a reader thread that hands its errors to
+the caller, and a Parquet output written batch by batch whose scores do not depend on the batch size."""
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from odcore.data.scaling import Standardizer
+from odcore.errors import InputError
+from odcore.runs import RunSpec, RunStore, execute
+from odcore.runs.execution import score_rows
+from odcore.runs.scoring import Scorer, ahead, score_file, select_features, standardised_columns
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stream")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(5.0, 3.0, size=(600, 6)), columns=[f"f{i}" for i in range(6)])
+    frame["f2"] = rng.integers(0, 40, 600)  # an integer column
+    frame["label"] = (rng.random(600) < 0.1).astype(int)
+    frame.to_parquet(d / "train.parquet", index=False)
+    store = RunStore(d / "runs")
+    spec = RunSpec(str(d / "train.parquet"), "autoencoder", data_options={"label_column": "label"},
+                   params={"epochs": 2, "batch_size": 64}, monitor=False)
+    return store.get(execute(spec, store=store)["run_id"]), frame, d
+
+
+def test_standardised_columns_are_the_standardisers_numbers():
+    rng = np.random.default_rng(1)
+    A = rng.normal(100.0, 30.0, size=(257, 5))
+    scaler = Standardizer.fit(A.astype(np.float32))
+    got = standardised_columns([A[:, j] for j in range(5)], scaler)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, scaler.transform(A))
+    np.testing.assert_array_equal(standardised_columns([A[:, 0], A[:, 1]], Standardizer.identity()),
+                                  A[:, :2].astype(np.float32))
+
+
+def test_an_arrow_batch_scores_as_the_dataframe_path(trained):
+    run, frame, _ = trained
+    scorer = Scorer(run)
+    new = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    new = new[list(reversed(new.columns))]  # columns in another order: matched by name
+    out = scorer.score_batch(pa.RecordBatch.from_pandas(new, preserve_index=False), row_start=10)
+    X, label = select_features(new, scorer.feature_names, scorer.label_column)
+    want = score_rows(scorer.model, scorer.scaler.transform(X))
+    assert out.column_names == ["row_id", "score", "pred", "label"]
+    np.testing.assert_array_equal(out.column("score").to_numpy(), want["score"])
+    np.testing.assert_array_equal(out.column("pred").to_numpy(), want["pred"])
+    np.testing.assert_array_equal(out.column("row_id").to_numpy(), np.arange(10, 10 + len(new)))
+    np.testing.assert_array_equal(out.column("label").to_numpy(), label)
+    # the DataFrame itself and a Table give the same table
+    assert scorer.score_batch(new, row_start=10).equals(out)
+    assert scorer.score_batch(pa.Table.from_pandas(new, preserve_index=False), row_start=10).equals(out)
+    with pytest.raises(InputError, match="lacks 1 of the run's 6 feature columns"):
+        scorer.score_batch(pa.RecordBatch.from_pandas(new.drop(columns=["f3"]), preserve_index=False))
+    with pytest.raises(InputError, match=r"column\(s\) 'f1' are not numeric"):
+        scorer.score_batch(pa.RecordBatch.from_pandas(new.assign(f1="x"), preserve_index=False))
+
+
+def test_parquet_scores_do_not_depend_on_the_batch_size(trained, tmp_path):
+    run, frame, d = trained
+    whole = Scorer(run).score_batch(frame).column("score").to_numpy()
+    for chunk in (7, 128, 10_000):
+        out = tmp_path / f"s{chunk}.parquet"
+        stats = score_file(run, d / "train.parquet", out, chunk_size=chunk)
+        got = pq.read_table(out)
+        assert stats["rows"] == len(frame) == got.num_rows
+        np.testing.assert_array_equal(got.column("row_id").to_numpy(), np.arange(len(frame)))
+        np.testing.assert_allclose(got.column("score").to_numpy(), whole, rtol=1e-6)
+        assert stats["flagged"] == int(got.column("pred").to_numpy().sum())
+        if chunk == 7:  # written batch by batch, not gathered first
+            assert pq.ParquetFile(out).metadata.num_row_groups > 1
+
+
+def test_the_reader_thread_hands_its_error_over_and_stops(trained, tmp_path):
+    def items():
+        yield 1
+        yield 2
+        raise InputError("broken at item 3")
+
+    got = []
+    with pytest.raises(InputError, match="broken at item 3"):
+        for x in ahead(items()):
+            got.append(x)
+    assert got == [1, 2]
+    before = threading.active_count()
+    it = ahead(iter(range(1000)))
+    assert next(it) == 0
+    it.close()  # the consumer stops early: the thread ends, nothing waits on a full queue
+    assert threading.active_count() == before
+
+    run, frame, d = trained  # a file damaged part-way: one message, no output left behind
+    raw = (d / "train.parquet").read_bytes()
+    bad = tmp_path / "cut.parquet"
+    bad.write_bytes(raw[: len(raw) // 2] + raw[-2000:])
+    with pytest.raises(InputError, match="cut.parquet"):
+        score_file(run, bad, tmp_path / "o.parquet", chunk_size=50)
+    assert not list(tmp_path.glob("*o.parquet*"))
