@@ -4,7 +4,7 @@ import streamlit as st
 
 from odcore.analysis import sanity
 from odcore.recipes.presets import TRAIN_PRESETS as PRESETS
-from ui import state, tray, widgets
+from ui import choice, state, tray, widgets
 
 widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
@@ -162,16 +162,45 @@ with st.expander("Parameters (papers' defaults)", expanded=True):
             params[name] = val
 seed = st.number_input("Seed", value=0, step=1, key="train_seed")
 
-if st.button("Start training", type="primary", key="train_start"):
+def _spec():
     from odcore.runs.spec import RunSpec
 
     if data == "(session dataset)":
         spec_data, data_options = st.session_state[state.DATA_SPEC], dict(st.session_state[state.DATA_OPTIONS])
     else:
         spec_data, data_options = data, dict(st.session_state.get("train_data_options", {}))
-    spec = RunSpec(data=spec_data, method=method, protocol=protocol, data_options=data_options,
+    return RunSpec(data=spec_data, method=method, protocol=protocol, data_options=data_options,
                    protocol_options=proto_opts, params=params, seed=int(seed))
-    widgets.start_job(spec, title=f"{method} on {getattr(spec_data, 'name', spec_data)}")
+
+
+def _start(spec, eta_text: str | None) -> None:
+    st.session_state["train_pending"] = None
+    st.session_state["train_eta"] = eta_text
+    widgets.start_job(spec, title=f"{method} on {getattr(spec.data, 'name', spec.data)}")
+
+
+if st.button("Start training", type="primary", key="train_start"):
+    from odcore.runs import eta
+
+    spec = _spec()
+    with st.spinner("Estimating how long the run takes ..."):  # a few timed steps / subsample fits
+        est = widgets.guarded(lambda: eta.estimate(spec, store=state.store()))
+    if est is not None and est.needs_confirmation():  # longer than a couple of minutes: ask first
+        st.session_state["train_pending"] = (spec, est.text())
+    elif est is not None:
+        _start(spec, est.text())
+pending = st.session_state.get("train_pending")
+if pending and choice.spec_key(pending[0]) != choice.spec_key(_spec()):  # the form changed: the estimate is stale
+    st.session_state["train_pending"] = pending = None
+if pending:
+    st.warning(f"This run will take **{pending[1]}**. Start it anyway? (Fewer epochs or a time_budget make it "
+               "shorter.)")
+    c1, c2 = st.columns([1, 5])
+    if c1.button("Start anyway", key="train_confirm"):
+        _start(*pending)
+    if c2.button("Not now", key="train_not_now"):
+        st.session_state["train_pending"] = None
+        st.rerun()
 
 
 def _live():
@@ -185,8 +214,11 @@ def _live():
     st.subheader(f"Job {widgets.plain(job.title, 120)}")
     st.progress(min(max(float(job.progress or 0), 0.0), 1.0),
                 text=f"{job.state} · epoch {job.epoch}/{job.epochs or '?'} · {job.elapsed:.0f} s")
-    if job.history:
-        st.plotly_chart(widgets.history_figure(job), key="train_curves")  # rebuilt only on a new epoch
+    curves = widgets.history_figure(job) if job.history else None  # rebuilt only on a new epoch
+    if curves is not None and curves.data:  # nothing to draw for fits without losses (ensemble members)
+        st.plotly_chart(curves, key="train_curves")
+    if job.active and st.session_state.get("train_eta"):
+        st.caption(f"Estimated before it started: {st.session_state['train_eta']}")
     if job.active:
         if st.button("Cancel job", key="train_cancel"):
             state.registry().cancel(job.id, state.owner())
@@ -203,6 +235,8 @@ def _live():
         for c, k in zip(cols, ("auroc", "auprc", "precision_at_10", "f1")):
             v = m.get(k)
             c.metric(k, "-" if v is None or v != v else f"{v:.3f}")
+        if (run.config or {}).get("report"):  # ensemble / auto: what was chosen and why
+            choice.show(run.config["report"])
         widgets.warnings(sanity.sanity_warnings(history=job.history, method=run.method))
         st.success(f"Run {job.run_id} is ready: see **Scores**, **Latent map** or **Compare**.")
 

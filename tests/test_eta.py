@@ -128,7 +128,8 @@ def test_estimate_of_a_run_spec_uses_its_split(clock):
 
 def test_durations_read_as_people_say_them():
     assert eta.duration(0.2) == "under a second" and eta.duration(42) == "42 s"
-    assert eta.duration(130) == "2 min 10 s" and eta.duration(3 * 3600 + 300) == "3 h 05 min"
+    assert eta.duration(130) == "2 min 10 s" and eta.duration(2340) == "39 min"
+    assert eta.duration(3 * 3600 + 300) == "3 h 05 min"
     e = eta.Estimate(200.0, 190.0, 10.0, "timed 8 steps")
     assert e.needs_confirmation() and e.text() == "about 3 min 20 s (timed 8 steps)"
     assert not eta.Estimate(60.0, 50.0, 10.0, "x").needs_confirmation()

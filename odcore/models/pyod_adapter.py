@@ -445,11 +445,15 @@ class ECDFDetector(PyODDetector):
     """
 
     def _fit_estimator(self, X: np.ndarray):
+        import warnings
+
         from scipy.stats import skew
 
-        est = super()._fit_estimator(X)
-        self._sorted = np.sort(np.asarray(X, dtype=np.float64), axis=0)
-        self._skew_sign = np.sign(np.nan_to_num(skew(self._sorted, axis=0)))
+        with warnings.catch_warnings():  # a constant column: skewness 0 (scipy warns of its cancellation)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est = super()._fit_estimator(X)
+            self._sorted = np.sort(np.asarray(X, dtype=np.float64), axis=0)
+            self._skew_sign = np.sign(np.nan_to_num(skew(self._sorted, axis=0)))
         return est
 
     def _tails(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -66,9 +66,11 @@ def duration(seconds: float) -> str:
         return "under a second"
     if s < 60:
         return f"{s:.0f} s"
-    if s < 3600:
+    if s < 600:
         m, r = divmod(int(round(s)), 60)
         return f"{m} min {r:02d} s"
+    if s < 3600:
+        return f"{int(round(s / 60))} min"
     h, r = divmod(int(round(s)) // 60, 60)
     return f"{h} h {r:02d} min"
 
