@@ -230,6 +230,8 @@ CORPUS: list[Case] = [
     Case("binary_garbage.csv", raw(bytes(range(256)) * 8), r"not a text CSV|binary", upload=True),
     Case("nul_bytes.csv", raw(b"a,b\n1,2\n\x00\x00\x00\n3,4\n"), r"binary"),
     Case("crlf_quoted.csv", text('a,"b, c"\r\n1,"2"\r\n3,4\r\n5,6\r\n'), "ok"),
+    Case("md_names.csv", text("![x](http://127.0.0.1:9/pixel.png),<img src=http://127.0.0.1:9/i.png>,:red[b]\n"
+                              + NUMS), "ok", upload=True),
     Case("html_page.csv", text("<!DOCTYPE html>\n<html>\n<body>hi</body>\n</html>\n"), r".*"),
     # arrays
     Case("pickle_inside.npz", _npz(X=np.array([{"a": 1}] * 3, dtype=object), y=np.zeros(3)),
@@ -485,6 +487,8 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = b.new_page(viewport={"width": 1400, "height": 1400})
         page.set_default_timeout(90_000)
+        fetched = []  # a column named like a Markdown image must never make the browser fetch it
+        page.on("request", lambda r: fetched.append(r.url) if "127.0.0.1:9/" in r.url else None)
         page.goto(f"{url}/data")
         page.get_by_role("heading", name="Data").first.wait_for()
         settle(page)
@@ -527,6 +531,7 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
         settle(page)
         assert page.locator(EXCEPTION).count() == 0
         b.close()
+    assert fetched == []  # user names were shown as text
     assert proc.poll() is None  # no server crash
     assert RunStore(runs, read_only=True).list_runs() == []  # the store is intact (uploads make no runs)
     (SHOTS / "hostile-uploads.json").write_text(json.dumps(results, indent=1))
