@@ -210,10 +210,9 @@ def reproduce(page, name: str, radio: str | None = None, label: str | None = Non
     if radio is not None:
         page.get_by_test_id("stRadio").filter(has_text=radio).get_by_text(label, exact=True).click()
         settle(page)
-    n = page.locator(".js-plotly-plot").count()
     t0 = time.perf_counter()
     page.locator(f".st-key-repro-{name} button").first.click()
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length > {n}", timeout=30_000)
+    page.locator(f".st-key-fig-{name}-0 .js-plotly-plot").first.wait_for(timeout=30_000)
     seconds = time.perf_counter() - t0  # the figure is drawn
     page.get_by_text("teaching run shipped with the package").first.wait_for()
     settle(page)
