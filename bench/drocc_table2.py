@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 
 from odcore import data, metrics
-from odcore.models.pyod_adapter import LOF, OCSVM, IForest
 from odcore.models.deepsvdd import DeepSVDD
 from odcore.models.drocc import DROCC
+from odcore.models.pyod_adapter import LOF, OCSVM, IForest
 
 FILES = {"thyroid": "odds/thyroid.mat", "arrhythmia": "odds/arrhythmia.mat", "abalone": "uci_abalone/abalone.data"}
 # paper's per-dataset settings (METHODS.md): radius, lr, total epochs; 50 CE-only epochs each

@@ -37,8 +37,8 @@ import numpy as np
 from bench.common import minmax_scaler, save_json
 from odcore import metrics
 from odcore.data import shared_data_dir
-from odcore.models.pyod_adapter import IForest
 from odcore.models.deepsvdd import DeepSVDD
+from odcore.models.pyod_adapter import IForest
 from odcore.models.waldo import WAEGAN, WALDO, CoRa
 
 NUS = (0.05, 0.1, 0.2, 0.5)

@@ -12,8 +12,8 @@ from odcore import data
 from odcore.errors import InputError
 from odcore.metrics import auroc
 from odcore.models.base import BaseDetector
-from odcore.models.pyod_adapter import OCSVM
 from odcore.models.drocc import DROCC, DROCCLF, project_shell, project_weighted_shell, weighted_norm
+from odcore.models.pyod_adapter import OCSVM
 
 FAST = dict(epochs=3, only_ce_epochs=1, ascent_num_steps=4, project_every=2, batch_size=64,
             hidden=(16,), lr=1e-2)

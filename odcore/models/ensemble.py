@@ -5,7 +5,7 @@ with statistics of its *training* scores only (so a row's ensemble score never d
 scored beside it), then combined:
 
 standardisation (``standardize``)
-    ``zscore``: ``(s - mean) / std`` of the member's training scores (Aggarwal, Sathe, *Theoretical
+    ``zscore``: centred on the mean of the member's training scores, divided by their std (Aggarwal, Sathe, *Theoretical
     foundations and algorithms for outlier ensembles*, SIGKDD Explorations 17(1), 2015, section 4.1);
     ``robust``: ``(s - median) / IQR``; ``rank``: the share of training scores at or below ``s`` (the
     empirical CDF; it saturates at 1 above the largest training score).
