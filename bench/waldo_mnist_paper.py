@@ -60,7 +60,7 @@ def authors_split(nu: float, seed: int, test=None, train=None):
     return Xtr[pos], Xt[unl[order]], y[order]
 
 
-def run(nus, seeds: int, epochs: int, seed0: int = 0) -> list[dict]:
+def run(nus, seeds: int, epochs: int, seed0: int = 0, overrides: dict | None = None) -> list[dict]:
     test, train = mnist("t10k"), mnist("train")
     recs = []
     for nu in nus:
@@ -73,7 +73,7 @@ def run(nus, seeds: int, epochs: int, seed0: int = 0) -> list[dict]:
                     curve.append({"epoch": rec["epoch"], "auroc": rec.get("val_auroc"),
                                   "auprc": rec.get("val_auprc"), "outlier_share": rec.get("outlier_share")})
 
-            m = registry.create("waldo", **{**PARAMS, "epochs": epochs, "random_state": seed})
+            m = registry.create("waldo", **{**PARAMS, **(overrides or {}), "epochs": epochs, "random_state": seed})
             t0 = time.perf_counter()
             m.fit(Xu, X_pos=Xp, monitor=(Xu, yu), callbacks=[on_epoch])
             secs = time.perf_counter() - t0
@@ -113,14 +113,24 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=401)
+    ap.add_argument("--net", default="wae", choices=("wae", "mlp"),
+                    help="wae: the authors' conv networks (the paper); mlp: our MLP (for quick Fig. 2a checks)")
+    ap.add_argument("--gen-on", default="unlabelled", choices=("unlabelled", "same"),
+                    help="codes the autoencoder step pushes to the prior: the unlabelled mixture (authors' script) "
+                         "or the ones the discriminator sees, the labelled inliers (our earlier runs)")
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--batch", type=int, default=2048, help="the authors': 2048 (one step per epoch)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
+    over = {"gen_on": a.gen_on, "lr": a.lr, "batch_size": a.batch, "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    if a.net == "mlp":
+        over.update(conv_arch="small", input_shape=None)
     head = machine(command="python -m bench.waldo_mnist_paper " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if v is not None))
-    recs = run([float(v) for v in a.nus.split(",")], a.seeds, a.epochs, a.seed0)
+    recs = run([float(v) for v in a.nus.split(",")], a.seeds, a.epochs, a.seed0, over)
     save_json({**head, "records": recs}, a.json)
     print(table(recs))
 
