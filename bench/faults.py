@@ -66,8 +66,10 @@ def free_port() -> int:
 
 
 def env_for(runs: Path, **extra: str) -> dict[str, str]:
-    return dict(os.environ, ODCORE_RUNS_DIR=str(runs), OMP_NUM_THREADS="1", ODCORE_WARM_UMAP="0",
-                PYTHONPATH=str(ROOT), **extra)
+    env = dict(os.environ, ODCORE_RUNS_DIR=str(runs), OMP_NUM_THREADS="1", ODCORE_WARM_UMAP="0",
+               PYTHONPATH=str(ROOT))
+    env.update(extra)
+    return env
 
 
 def odcore(*argv: str, runs: Path, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
@@ -83,6 +85,7 @@ class App:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = runs.parent / f"streamlit-{self.port}.log"
+        runs.parent.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> float:
@@ -289,6 +292,27 @@ def part_corpus(work: Path, args) -> dict:
     return out
 
 
+def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -> tuple[str, float]:
+    """On a fresh Data page of ``session``: upload ``path``, press Load, wait (at most ``limit`` s) for its
+    error message or its preview. Returns (the message, "ok" for a preview or "nothing", seconds)."""
+    page.goto(f"{url}/data?session={session}")  # a fresh page: no message of the previous file is left
+    page.get_by_role("heading", name="Data").first.wait_for()
+    settle(page)
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator('input[type="file"]').set_input_files(str(path))
+    page.get_by_test_id("stFileUploader").get_by_text(path.name[:6]).first.wait_for(timeout=60_000)
+    settle(page)
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Load", exact=True).click()
+    error, loaded = page.get_by_test_id("stAlertContentError"), page.get_by_test_id("stMetric")
+    while not (error.count() or loaded.count()) and time.perf_counter() - t0 < limit:
+        page.wait_for_timeout(100)  # this file's message, or its preview
+    seconds = time.perf_counter() - t0
+    settle(page)
+    return (error.first.inner_text() if error.count() else "ok" if loaded.count() else "nothing"), seconds
+
+
 def _upload_pass(b, app: App, corpus_dir: Path) -> dict:
     from tests.test_hostile_inputs import UPLOADS
 
@@ -300,25 +324,12 @@ def _upload_pass(b, app: App, corpus_dir: Path) -> dict:
     page.get_by_role("heading", name="Data").first.wait_for()
     session = page.url.split("session=")[-1]
     for case in UPLOADS:
-        page.goto(f"{app.url}/data?session={session}")
-        page.get_by_role("heading", name="Data").first.wait_for()
-        settle(page)
-        page.get_by_text("Upload", exact=True).click()
-        settle(page)
-        page.locator('input[type="file"]').set_input_files(str(corpus_dir / case.name))
-        page.get_by_test_id("stFileUploader").get_by_text(case.name[:6]).first.wait_for(timeout=60_000)
-        settle(page)
-        t0 = time.perf_counter()
-        page.get_by_role("button", name="Load", exact=True).click()
-        err, ok = page.get_by_test_id("stAlertContentError"), page.get_by_test_id("stMetric")
-        while not (err.count() or ok.count()) and time.perf_counter() - t0 < 90:
-            page.wait_for_timeout(100)
-        seconds = time.perf_counter() - t0
-        settle(page)
+        verdict, seconds = upload_and_load(page, app.url, session, corpus_dir / case.name, limit=90)
+        err, ok = verdict != "ok" and verdict != "nothing", verdict == "ok"
         res["inputs"] += 1
         res["tracebacks"] += page.locator('[data-testid="stException"]').count() > 0
         res["hangs"] += seconds > 60
-        res["clear" if err.count() else "loaded" if ok.count() else "hangs"] += 1
+        res["clear" if err else "loaded" if ok else "hangs"] += 1
         res["seconds_max"] = round(max(res["seconds_max"], seconds), 2)
     ctx.close()
     return res

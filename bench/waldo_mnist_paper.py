@@ -125,7 +125,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    over = {"gen_on": a.gen_on, "lr": a.lr, "batch_size": a.batch, "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    over = {"gen_on": a.gen_on, "lr": a.lr, "batch_size": a.batch,
+            "device": "cuda" if torch.cuda.is_available() else "cpu"}
     if a.net == "mlp":
         over.update(conv_arch="small", input_shape=None)
     head = machine(command="python -m bench.waldo_mnist_paper " + " ".join(

@@ -50,6 +50,22 @@ def shared_file():
     return get
 
 
+def clear_streamlit_caches() -> None:
+    """Empty Streamlit's data and resource caches (each AppTest starts from nothing)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def fresh_caches():
+    """Streamlit's caches empty before and after the test (use with ``pytest.mark.usefixtures``)."""
+    clear_streamlit_caches()
+    yield
+    clear_streamlit_caches()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _torch_threads():
     """Two threads at most: the CI machine has two cores."""

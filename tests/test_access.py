@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import clear_streamlit_caches
 
 from odcore import settings
 from odcore.data import access
@@ -152,11 +153,9 @@ def test_uploads_folder_is_a_root(roots):
 
 # ----------------------------------------------------------------------------- the Data page (AppTest)
 def _data_page(path: str):
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_streamlit_caches()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=90)
     at.run()
     at.switch_page("app_pages/data.py")
@@ -179,13 +178,11 @@ def test_the_data_page_refuses_server_files_and_shows_no_content(roots, monkeypa
 
 
 def test_the_path_field_can_be_switched_off(roots, monkeypatch, tmp_path):
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("ODCORE_PATH_FIELD", "false")
-    st.cache_data.clear()
-    st.cache_resource.clear()
+    clear_streamlit_caches()
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=90)
     at.run()
     at.switch_page("app_pages/data.py")

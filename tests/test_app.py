@@ -38,15 +38,7 @@ def runs_dir(tmp_path_factory):
         os.environ["ODCORE_RUNS_DIR"] = old
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    import streamlit as st
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_caches")  # every AppTest starts from empty Streamlit caches
 
 
 def open_page(page: str, **session):

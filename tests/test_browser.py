@@ -7,32 +7,19 @@ missing; fails under CI=true (see tests/conftest.py). Never runs `playwright ins
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.faults import ARGS, CHROMIUM, SHOTS, App, settle  # one launcher, one wait for the page's script
 from tests.conftest import missing
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run"]
 EXCEPTION = '[data-testid="stException"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -43,33 +30,16 @@ def app_url(tmp_path_factory):
         import playwright.sync_api  # noqa: F401
     except ImportError:
         missing("playwright (the Python package) is not installed")
-    port = _free_port()
-    env = dict(os.environ, ODCORE_RUNS_DIR=str(tmp_path_factory.mktemp("browser-runs")), OMP_NUM_THREADS="1")
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    app = App(tmp_path_factory.mktemp("browser") / "runs")
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read().strip() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see {log.name}")
-        else:
-            pytest.fail("the app did not answer /_stcore/health within 60 s")
-        print(f"\napp start to health: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
-        yield url
-    finally:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            seconds = app.start()
+        except RuntimeError as exc:  # exited, or no /health answer
+            pytest.fail(str(exc))
+        print(f"\napp start to health: {seconds:.2f} s", file=sys.stderr)
+        yield app.url
+    finally:
+        app.stop()
 
 
 @pytest.fixture(scope="session")
@@ -102,16 +72,6 @@ def goto(page, app_url: str, path: str, title: str) -> float:
     page.get_by_role("heading", name=title).first.wait_for()
     settle(page)
     return time.perf_counter() - t0
-
-
-def settle(page, timeout: float = 60.0) -> None:
-    """Wait until the app is not running a script (the status widget disappears)."""
-    page.wait_for_timeout(300)
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
-            return
-        page.wait_for_timeout(200)
 
 
 def shot(page, name: str) -> None:

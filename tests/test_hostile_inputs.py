@@ -441,43 +441,30 @@ def test_training_on_what_loads_gives_a_run_or_one_message(corpus, tmp_path):
 # ----------------------------------------------------------------------------- the upload widget in Chromium
 @pytest.fixture(scope="module")
 def app(corpus, tmp_path_factory):
-    from tests.test_browser import CHROMIUM, _free_port
+    from bench.faults import App
+    from tests.test_browser import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         from tests.conftest import missing
 
         missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    import urllib.request
-
-    runs = tmp_path_factory.mktemp("upload-runs")
-    port = _free_port()
-    env = dict(os.environ, ODCORE_RUNS_DIR=str(runs), OMP_NUM_THREADS="1", ODCORE_DATA_ROOTS=str(corpus))
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    runs = tmp_path_factory.mktemp("upload") / "runs"
+    server = App(runs, ODCORE_DATA_ROOTS=str(corpus))
     try:
-        for _ in range(600):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read().strip() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.1)
-            assert proc.poll() is None, f"streamlit exited; see {log.name}"
-        yield url, runs, proc
-    finally:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            server.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        yield server.url, runs, server.proc
+    finally:
+        server.stop()
 
 
 @pytest.mark.browser
 def test_upload_widget_gives_each_file_its_message(app, corpus):
     from playwright.sync_api import sync_playwright
 
+    from bench.faults import upload_and_load
     from odcore.runs.store import RunStore
     from tests.test_browser import ARGS, CHROMIUM, EXCEPTION, SHOTS, settle
 
@@ -494,24 +481,8 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
         settle(page)
         session = page.url.split("session=")[-1]
         for case in UPLOADS:
-            page.goto(f"{url}/data?session={session}")  # a fresh page: no message of the previous file is left
-            page.get_by_role("heading", name="Data").first.wait_for()
-            settle(page)
-            page.get_by_text("Upload", exact=True).click()
-            settle(page)
-            page.locator('input[type="file"]').set_input_files(str(corpus / case.name))
-            page.get_by_test_id("stFileUploader").get_by_text(case.name[:6]).first.wait_for(timeout=30_000)
-            settle(page)
-            t0 = time.perf_counter()
-            page.get_by_role("button", name="Load", exact=True).click()
-            error = page.get_by_test_id("stAlertContentError")
-            loaded = page.get_by_test_id("stMetric")
-            while not (error.count() or loaded.count()) and time.perf_counter() - t0 < UPLOAD_LIMIT:
-                page.wait_for_timeout(100)  # this file's message, or its preview
-            elapsed = time.perf_counter() - t0
-            settle(page)
+            msg, elapsed = upload_and_load(page, url, session, corpus / case.name, limit=UPLOAD_LIMIT)
             assert page.locator(EXCEPTION).count() == 0, f"{case.name}: a traceback on the page"
-            msg = error.first.inner_text() if error.count() else "ok" if loaded.count() else "nothing"
             results[case.name] = (msg, round(elapsed, 2))
             assert elapsed < UPLOAD_LIMIT, f"{case.name} took {elapsed:.1f} s"
             if case.expect == "ok":

@@ -11,15 +11,8 @@ from ui import choice
 
 
 @pytest.fixture(autouse=True)
-def _fresh(tmp_path, monkeypatch):
-    import streamlit as st
-
+def _fresh(tmp_path, monkeypatch, fresh_caches):
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path / "runs"))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def test_a_run_longer_than_a_couple_of_minutes_asks_before_it_starts():
