@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ORDER = ["summary", "waldo", "drocc", "alad_ocnn", "runtime", "speed", "app"]
 
 
-def main() -> None:
+def assemble() -> tuple[str, int]:
+    """The text of BENCHMARKS.md from bench/results/*.md, and how many files it took."""
     res = ROOT / "bench" / "results"
     files = {p.stem: p for p in res.glob("*.md")}
     parts = []
@@ -29,8 +30,13 @@ def main() -> None:
             text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.M)  # one level down under the summary
             text = f"<!-- from bench/results/{name}.md -->\n" + text
         parts.append(text.rstrip() + "\n")
-    (ROOT / "BENCHMARKS.md").write_text("\n\n".join(parts))
-    print(f"wrote BENCHMARKS.md from {len(parts)} files")
+    return "\n\n".join(parts), len(parts)
+
+
+def main() -> None:
+    text, n = assemble()
+    (ROOT / "BENCHMARKS.md").write_text(text)
+    print(f"wrote BENCHMARKS.md from {n} files")
 
 
 if __name__ == "__main__":
