@@ -218,14 +218,24 @@ def test_06_flagged_rows_select_and_download(page, app_url):
 
 def _edit_cell(page, grid, row: int, col: int, option: str) -> None:
     """Set a select cell of a data editor: click its first cell, move there with the arrow keys, pick ``option``."""
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 30, box["y"] + 35 + 17)
-    for _ in range(col):
-        page.keyboard.press("ArrowRight")
-    for _ in range(row):
-        page.keyboard.press("ArrowDown")
-    page.keyboard.press("Enter")
-    page.get_by_role("option", name=option, exact=True).first.click()
+    choice = page.get_by_role("option", name=option, exact=True).first
+    for attempt in range(3):  # a rerun may redraw the grid between the click and the keys: start again
+        page.keyboard.press("Escape")
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 30, box["y"] + 35 + 17)
+        page.wait_for_timeout(300)  # the grid takes the focus
+        for _ in range(col):
+            page.keyboard.press("ArrowRight")
+        for _ in range(row):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        try:
+            choice.click(timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 - the editor did not open on that cell
+            if attempt == 2:
+                raise
+            settle(page)
     settle(page)
 
 
