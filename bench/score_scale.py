@@ -14,6 +14,8 @@ this order and in one run:
   child process: wall seconds from the start of the process to its exit (imports, loading the run,
   reading, converting, scoring, writing) and its peak RSS (``os.wait4``: this child only); the
   start-up alone is a 1,000-row file scored the same way;
+- **stages** (``--stages``): the local engine's steps one after the other in this process (read,
+  features, model, write seconds), to show where the time goes;
 - **Ray Data** (``--ray-workers``): ``score_dataset`` on the same rows as a folder of part files,
   in a child process per worker count: ``ray.init`` seconds and scoring seconds separately.
 
@@ -133,6 +135,42 @@ def peak_child(argv: list[str]) -> dict[str, Any]:
     return {"seconds": sec, "rc": proc.returncode, "peak_rss_mb": kb / 1024, "stderr": proc.stderr.decode()[-2000:]}
 
 
+def stages(runs_root: str, run_id: str, path: Path, threads: int, chunk: int = 100_000) -> dict[str, float]:
+    """Seconds of each step of the local engine done one after the other in this process (no threads):
+    reading record batches, turning them into standardised float32 rows, the model, writing Parquet."""
+    import pyarrow.parquet as pq
+    import torch
+
+    from odcore.runs import scoring
+    from odcore.runs.store import RunStore
+
+    torch.set_num_threads(threads)
+    scorer = scoring.Scorer(RunStore(runs_root, read_only=True).get(run_id))
+    scorer.score_batch(next(scoring.iter_chunks(path, 1000)))  # one-off costs (lazy imports, kernels)
+    sec = {"read": 0.0, "features": 0.0, "model": 0.0, "write": 0.0}
+    writer = None
+    it = scoring.iter_chunks(path, chunk)
+    with tempfile.TemporaryDirectory() as d:
+        while True:
+            t0 = time.perf_counter()
+            batch = next(it, None)
+            if batch is None:
+                break
+            t1 = time.perf_counter()
+            b = scorer.features(batch)
+            t2 = time.perf_counter()
+            table = scorer.score_features(b)
+            t3 = time.perf_counter()
+            if writer is None:
+                writer = pq.ParquetWriter(Path(d) / "o.parquet", table.schema)
+            writer.write_table(table)
+            t4 = time.perf_counter()
+            for k, a, b_ in (("read", t0, t1), ("features", t1, t2), ("model", t2, t3), ("write", t3, t4)):
+                sec[k] += b_ - a
+        writer.close()
+    return {k: round(v, 2) for k, v in sec.items()}
+
+
 RAY_CHILD = """
 import json, os, sys, time
 import ray
@@ -156,6 +194,8 @@ def main() -> None:
     ap.add_argument("--ray-workers", default="1,2", help="Ray worker counts ('' to skip Ray)")
     ap.add_argument("--ray-rows", type=int, default=1_000_000)
     ap.add_argument("--bare-rows", type=int, default=1_000_000)
+    ap.add_argument("--stages", action="store_true",
+                    help="also time reading, conversion, model and writing one after the other in this process")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     rows_list = a.rows or [1_000_000]
@@ -184,6 +224,8 @@ def main() -> None:
             if e2e["rc"] != 0:
                 raise SystemExit(f"odcore score failed: {e2e['stderr']}")
             bare2 = bare_forward(root, rid, min(rows, a.bare_rows), threads)
+            if a.stages:
+                r["stages_seconds"] = stages(root, rid, tmp / "big.parquet", threads)
             bare = (bare1 + bare2) / 2
             work = max(e2e["seconds"] - start["seconds"], 1e-9)
             r.update(bare_rows_per_s=round(bare), bare_before=round(bare1), bare_after=round(bare2),

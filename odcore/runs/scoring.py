@@ -34,7 +34,8 @@ def iter_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
 
         # pre_buffer=False: pyarrow's default pre-buffering keeps every row group it has read in memory
         # (peak memory grew with the file: 0.54 GB at 1M rows, 0.96 GB at 10M); without it the peak
-        # was 0.81 GB at 0.3M and at 1M rows. A 1 MB read buffer (buffer_size) read 1.3-2.5x slower.
+        # does not grow with the rows (bench/results/scoring_scale.md). No buffer_size: a 1 MB read
+        # buffer read slower here.
         try:
             pf = pq.ParquetFile(path, pre_buffer=False)
             names = [str(n) for n in pf.schema_arrow.names]
