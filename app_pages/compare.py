@@ -8,11 +8,26 @@ import streamlit as st
 
 from odcore import plots
 from odcore.recipes import paper
-from ui import runs, widgets
+from ui import runs, state, widgets
 
 widgets.intro("Compare", "Runs from the store, filterable, side by side: final metrics and per-epoch curves. "
               "Below, benchmark tables written by `python -m odcore bench --json` with the papers' numbers "
               "beside ours — where we fall short, the gap is shown, not hidden.")
+
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def search_of(run_id: str, status: str) -> tuple[str, str]:
+    """``(search id, searched values)`` of a trial of a parameter search (``odcore tune`` tags its runs
+    with ``tune``), else ``("", "")``; ``status`` keys the cache (a trial's record changes as it ends)."""
+    try:
+        tag = state.store().get(run_id).config.get("tune") or {}
+    except Exception:  # noqa: BLE001 - a damaged run shows without its search
+        return "", ""
+    values = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in (tag.get("values") or {}).items())
+    return str(tag.get("id") or ""), values
+
 
 all_runs = runs.visible_runs()  # this session's runs and the shared demo runs (damaged ones say why)
 if not all_runs:
@@ -26,13 +41,22 @@ else:
                      "created": r.get("created"), "auroc": m.get("auroc"), "auprc": m.get("auprc"),
                      "precision_at_10": m.get("precision_at_10"), "f1": m.get("f1"),
                      "fit_seconds": r.get("fit_seconds"), "error": r.get("error")})
+        rows[-1]["search"], rows[-1]["searched values"] = search_of(rows[-1]["id"], str(r.get("status")))
     table = pd.DataFrame(rows)
-    c1, c2, c3 = st.columns(3)
+    searches = sorted(v for v in table["search"].unique() if v)
+    if searches:
+        n = int((table["search"] != "").sum())
+        st.caption(f"{n} of these runs are trials of {len(searches)} parameter search(es) (`odcore tune`): the "
+                   "**search** column names the search, **searched values** what the trial tried; a trial stopped "
+                   "early by the scheduler is *cancelled*.")
+    c1, c2, c3, c4 = st.columns(4)
     fm = c1.multiselect("method", sorted(table["method"].dropna().unique()), key="cmp_method")
     fd = c2.multiselect("data", sorted(table["data"].dropna().astype(str).unique()), key="cmp_data")
     fs = c3.multiselect("status", sorted(table["status"].dropna().unique()), key="cmp_status")
+    ft = c4.multiselect("search", searches, key="cmp_search", disabled=not searches,
+                        help="trials of a parameter search (odcore tune)")
     view = table
-    for col, vals in (("method", fm), ("data", fd), ("status", fs)):
+    for col, vals in (("method", fm), ("data", fd), ("status", fs), ("search", ft)):
         if vals:
             view = view[view[col].astype(str).isin([str(v) for v in vals])]
     event = st.dataframe(view, hide_index=True, on_select="rerun", selection_mode="multi-row", key="cmp_table",
