@@ -258,7 +258,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir, read_only=True)  # reading a run writes nothing in the store
     run = store.get(args.run)
     if args.engine == "ray":
+        import logging
+
         from odcore.runs.ray_scoring import score_dataset
+
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # one summary line below, not Ray's progress log
 
         stats = score_dataset(run, args.input, args.output, address=args.address, workers=args.workers,
                               gpus_per_worker=args.gpus, batch_size=args.chunk_size)
