@@ -44,6 +44,10 @@ else:
         rows[-1]["search"], rows[-1]["searched values"] = search_of(rows[-1]["id"], str(r.get("status")))
     table = pd.DataFrame(rows)
     searches = sorted(v for v in table["search"].unique() if v)
+    if searches:  # a search's trials are told apart by what they tried: show it beside the status
+        cols = [c for c in table.columns if c not in ("search", "searched values")]
+        at = cols.index("status") + 1
+        table = table[cols[:at] + ["search", "searched values"] + cols[at:]]
     if searches:
         n = int((table["search"] != "").sum())
         st.caption(f"{n} of these runs are trials of {len(searches)} parameter search(es) (`odcore tune`): the "

@@ -28,6 +28,8 @@ def test_compare_marks_the_runs_of_a_search(tmp_path, monkeypatch):
     at.run()
     at.switch_page("app_pages/compare.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    cols = list(at.dataframe[0].value.columns)
+    assert cols[cols.index("status") + 1:cols.index("status") + 3] == ["search", "searched values"]  # in view
     table = at.dataframe[0].value.set_index("id")
     assert table.loc[trial, "search"] == "tune-20261202-000000-abc123"
     assert table.loc[trial, "searched values"] == "n_components=3, lr=0.003142"
