@@ -14,7 +14,7 @@ from odcore.data.scaling import Standardizer
 from odcore.errors import InputError
 from odcore.runs import RunSpec, RunStore, execute
 from odcore.runs.execution import score_rows
-from odcore.runs.scoring import Scorer, ahead, score_file, select_features, standardised_columns
+from odcore.runs.scoring import Scorer, ahead, score_file, select_features
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +31,17 @@ def trained(tmp_path_factory):
     return store.get(execute(spec, store=store)["run_id"]), frame, d
 
 
-def test_standardised_columns_are_the_standardisers_numbers():
+def test_column_wise_standardisation_gives_the_standardisers_numbers():
     rng = np.random.default_rng(1)
     A = rng.normal(100.0, 30.0, size=(257, 5))
     scaler = Standardizer.fit(A.astype(np.float32))
-    got = standardised_columns([A[:, j] for j in range(5)], scaler)
+    got = scaler.transform_columns(A[:, j] for j in range(5))
     assert got.dtype == np.float32 and got.flags.c_contiguous
     np.testing.assert_array_equal(got, scaler.transform(A))
-    np.testing.assert_array_equal(standardised_columns([A[:, 0], A[:, 1]], Standardizer.identity()),
+    np.testing.assert_array_equal(Standardizer.identity().transform_columns([A[:, 0], A[:, 1]]),
                                   A[:, :2].astype(np.float32))
+    wide = Standardizer(scaler.mean.astype(np.float64), scaler.scale.astype(np.float64))  # float64 arithmetic
+    np.testing.assert_array_equal(wide.transform_columns(A[:, j] for j in range(5)), wide.transform(A))
 
 
 def test_an_arrow_batch_scores_as_the_dataframe_path(trained):

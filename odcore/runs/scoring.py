@@ -101,28 +101,6 @@ def select_features(df: Any, feature_names: list[str], label_column: str | None)
     return np.ascontiguousarray(values), label
 
 
-def standardised_columns(columns: list[np.ndarray], scaler: Any) -> np.ndarray:
-    """Feature columns (1-D numeric arrays, one per feature) as the run's standardised float32 rows.
-
-    Exactly ``scaler.transform(np.column_stack(columns).astype(np.float32))`` (each value rounded to
-    float32, then ``(x - mean) / scale`` in float32), computed in a (features, rows) buffer filled one
-    column at a time and transposed once at the end: no float64 copy of the batch and no pandas.
-    """
-    n, d = len(columns[0]), len(columns)
-    T = np.empty((d, n), dtype=np.float32)
-    active = scaler is not None and scaler.active
-    if active:
-        mean = np.asarray(scaler.mean, dtype=np.float32).reshape(-1)
-        scale = np.asarray(scaler.scale, dtype=np.float32).reshape(-1)
-    for j, col in enumerate(columns):
-        row = T[j]
-        row[...] = col  # float32 rounding, as the DataFrame path's to_numpy(dtype=float32)
-        if active:  # while the row is in cache; float32 as Standardizer.transform
-            np.subtract(row, mean[j], out=row)
-            np.divide(row, scale[j], out=row)
-    return np.ascontiguousarray(T.T)
-
-
 #: every column ``score_file`` can write, in order (the carried key columns come first)
 OUTPUT_COLUMNS: dict[str, str] = {
     "<key columns>": "for a run on a prepared table: the input's id, group and time columns and source_row (the "
@@ -253,8 +231,8 @@ class Scorer:
             _check_columns(cols, self.feature_names)
             if all(_numeric_arrow(batch.schema.field(f).type) for f in self.feature_names):
                 lc = _label_column(cols, self.label_column)
-                X = standardised_columns([batch.column(f).to_numpy(zero_copy_only=False)
-                                          for f in self.feature_names], self.scaler)
+                X = self.scaler.transform_columns(batch.column(f).to_numpy(zero_copy_only=False)
+                                                  for f in self.feature_names)
                 keys = {c: batch.column(c) for c in self.carried if c in cols}
                 return Batch(X, keys, None if lc is None else batch.column(lc), [], batch.num_rows)
             batch = batch.to_pandas()  # a non-numeric feature column: the DataFrame path says which
@@ -264,7 +242,7 @@ class Scorer:
         _check_columns(cols, self.feature_names)
         if all(isinstance(batch[f].dtype, np.dtype) and batch[f].dtype.kind in "biuf" for f in self.feature_names):
             lc = _label_column(cols, self.label_column)
-            X = standardised_columns([batch[f].to_numpy() for f in self.feature_names], self.scaler)
+            X = self.scaler.transform_columns(batch[f].to_numpy() for f in self.feature_names)
             return Batch(X, keys, None if lc is None else _as_arrow(batch[lc].to_numpy()), [], len(batch))
         X, label = select_features(batch, self.feature_names, self.label_column)
         return Batch(self.scaler.transform(X), keys, None if label is None else _as_arrow(label), [], len(batch))
