@@ -125,16 +125,22 @@ def _trial(config: dict[str, Any]) -> None:
     run_id = store.new_id(spec.method)
     objective = config["objective"]
 
+    last: dict[str, Any] = {}
+
     def report(rec: dict[str, Any]) -> None:
         key, _ = objective_key(objective, rec)
         value = rec.get(key)
         if value is None or not math.isfinite(float(value)):
             return
+        result = {"objective": float(value), "epoch": int(rec["epoch"]), "key": key, "run_id": run_id}
+        if rec["epoch"] >= rec["epochs"]:
+            # the last epoch is reported once the run is stored: at max_t the scheduler stops the trial, and
+            # Ray ends a stopped trial's actor soon after, which cut the scoring and the saved model short
+            last.update(result)
+            return
         try:
-            tune.report({"objective": float(value), "epoch": int(rec["epoch"]), "key": key, "run_id": run_id})
+            tune.report(result)
         except SystemExit:  # the scheduler stopped this trial: keep its run, marked cancelled
-            if rec["epoch"] >= rec["epochs"]:
-                return  # it reached the last epoch: let the run finish and store its model
             raise FitCancelled(f"stopped early by the ASHA scheduler after epoch {rec['epoch']} "
                                f"({key} {float(value):.4g})") from None
 
@@ -143,6 +149,8 @@ def _trial(config: dict[str, Any]) -> None:
         res = execute(spec, store=store, callbacks=(report,), run_id=run_id, tags=store_tags)
     except FitCancelled:
         return
+    if last:
+        tune.report(last)
     if config.get("final_report"):  # detectors without epochs report once, from the final metrics
         m = res["metrics"] or {}
         value = m.get(objective)
