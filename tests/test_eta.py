@@ -133,3 +133,27 @@ def test_durations_read_as_people_say_them():
     e = eta.Estimate(200.0, 190.0, 10.0, "timed 8 steps")
     assert e.needs_confirmation() and e.text() == "about 3 min 20 s (timed 8 steps)"
     assert not eta.Estimate(60.0, 50.0, 10.0, "x").needs_confirmation()
+
+
+def test_a_suite_estimate_probes_a_few_groups_and_scales_the_rest(monkeypatch):
+    """Hundreds of (file, method, protocol) groups: only ``max_probes`` are timed, each method's largest first;
+    the others take their method's seconds per training cell, so a cost linear in the cells is exact."""
+    from odcore.runs.spec import RunSpec
+
+    calls = []
+
+    def fake(*, prepared, steps):
+        _, split, det = prepared
+        calls.append((type(det).__name__, split.X_train.size))
+        per_cell = {"IsolationForest": 1e-4, "KNN": 3e-4}.get(type(det).__name__, 2e-4)
+        return eta.Estimate(per_cell * split.X_train.size, 0.0, 0.0, "fake", probe_seconds=0.5)
+
+    monkeypatch.setattr(eta, "estimate", fake)
+    cells = [{"spec": RunSpec(d, m, protocol=p, seed=s).to_dict()} for d in ("breast-cancer", "sine", "sine-noisy")
+             for m in ("iforest", "knn") for p in ("unsupervised", "all") for s in (0, 1)]
+    exact, probe_all = eta.estimate_cells(cells, max_probes=100)
+    calls.clear()
+    sampled, probe = eta.estimate_cells(cells, max_probes=3)
+    assert len(calls) == 3 and probe == pytest.approx(1.5) and probe_all == pytest.approx(6.0)
+    assert {c[0] for c in calls} == {type(registry.create("iforest")).__name__, type(registry.create("knn")).__name__}
+    assert sampled == pytest.approx(exact, rel=1e-9)  # linear cost: scaling by cells is exact

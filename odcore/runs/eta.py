@@ -219,10 +219,17 @@ def estimate(spec: Any = None, *, prepared: tuple | None = None, store: Any = No
     return estimate_detector(detector, split.X_train, len(split.X_test), y=y, X_pos=split.X_pos, steps=steps)
 
 
-def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4) -> tuple[float, float]:
+def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4, max_probes: int = 12) -> tuple[float, float]:
     """Seconds for benchmark cells (see :mod:`odcore.runs.grid`): one estimate per (data, method,
     protocol, parameters) on the first seed's split, counted for each of its seeds. Returns
-    ``(seconds, probe_seconds)``."""
+    ``(seconds, probe_seconds)``.
+
+    A suite has hundreds of such groups (adbench-dev: 15 files x 2 protocols x 15 methods), and probing
+    each one took longer than a quarter of the suite itself, so at most ``max_probes`` groups are
+    measured: for each method in turn its largest group (training rows x features) first, then the
+    next. Every other group takes the seconds per training cell (row x feature) of the measured groups
+    of its method, which overestimates the methods whose cost grows slower than the rows (an ETA that
+    errs long)."""
     import json
 
     from odcore.runs.execution import detector_params, make_split
@@ -237,14 +244,39 @@ def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4) -> tuple[floa
         groups.setdefault(key, []).append(spec)
     from odcore.models import registry
 
-    total = probe = 0.0
-    for specs in groups.values():
+    prepared: dict[str, tuple] = {}
+    for key, specs in groups.items():
         spec = specs[0]
         ds = cached_dataset(spec.data, spec.data_options)
         split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
+        prepared[key] = (ds, split, int(np.asarray(split.X_train).size))
+    by_method: dict[str, list[str]] = {}
+    for key in sorted(groups, key=lambda k: -prepared[k][2]):  # largest first within each method
+        by_method.setdefault(groups[key][0].method, []).append(key)
+    chosen: list[str] = []
+    while len(chosen) < min(max_probes, len(groups)):  # round robin over the methods
+        for keys in by_method.values():
+            left = [k for k in keys if k not in chosen]
+            if left and len(chosen) < max_probes:
+                chosen.append(left[0])
+    measured: dict[str, float] = {}
+    probe = 0.0
+    for key in chosen:
+        spec = groups[key][0]
+        ds, split, _ = prepared[key]
         det = registry.create(spec.method, **detector_params(spec.method, dict(spec.params), seed=int(spec.seed),
                                                              image_shape=ds.image_shape))
         est = estimate(prepared=(ds, split, det), steps=steps)
-        total += est.seconds * len(specs)
+        measured[key] = est.seconds
         probe += est.probe_seconds
+    total = 0.0
+    for key, specs in groups.items():
+        if key in measured:
+            total += measured[key] * len(specs)
+            continue
+        same = [k for k in measured if groups[k][0].method == specs[0].method]
+        if not same:  # more methods than probes: this method is not measured at all
+            same = list(measured)
+        rate = sum(measured[k] for k in same) / max(sum(prepared[k][2] for k in same), 1)
+        total += rate * prepared[key][2] * len(specs)
     return total, probe
