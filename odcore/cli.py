@@ -387,8 +387,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         print(f"estimating the time of {len(cells)} runs ...", file=sys.stderr)
         seconds, probe = estimate_cells(cells)
-        print(f"ETA: about {duration(seconds)} for {len(cells)} runs (timed steps or subsample fits of each data x "
-              f"method x protocol on its first seed, {probe:.0f} s to measure)", file=sys.stderr)
+        print(f"ETA: about {duration(seconds)} for {len(cells)} runs (timed steps or subsample fits on the first "
+              f"seed of up to 12 data x method x protocol groups, the others scaled by their size; {probe:.0f} s to "
+              "measure)", file=sys.stderr)
     started, load0 = time.time(), os.getloadavg()[0]
     bar = None
     if not args.quiet:
