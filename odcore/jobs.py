@@ -137,14 +137,18 @@ class JobRegistry:
     def _new_id(self) -> str:
         return f"job-{next(self._ids)}-{os.urandom(3).hex()}"
 
-    def _add(self, job: Job, work: Callable[[Job, threading.Event], None]) -> str:
-        job.submitted = time.time()
+    def _enqueue(self, job: Job, work: Callable[[Job, threading.Event], None]) -> None:
+        """Register ``job`` with its cancel / done events and put it in the queue."""
         with self._lock:
             self._jobs[job.id] = job
             self._cancel[job.id] = threading.Event()
             self._done[job.id] = threading.Event()
             self._work[job.id] = work
             self._queue.append(job.id)
+
+    def _add(self, job: Job, work: Callable[[Job, threading.Event], None]) -> str:
+        job.submitted = time.time()
+        self._enqueue(job, work)
         self._persist(job)  # queued: on disk before it can start, so a restart finds it
         self._pump()
         return job.id
@@ -251,12 +255,7 @@ class JobRegistry:
                     self._mark_restored(job, "failed", f"could not be resumed after a server restart: {exc}")
                     continue
                 job.message = "resumed after a server restart"
-                with self._lock:
-                    self._jobs[job.id] = job
-                    self._cancel[job.id] = threading.Event()
-                    self._done[job.id] = threading.Event()
-                    self._work[job.id] = work
-                    self._queue.append(job.id)
+                self._enqueue(job, work)
                 self.restored["resumed"].append(job.id)
             elif state in ("queued", "running"):
                 why = ("the server stopped while this job ran; its run is kept as failed with the history so far"

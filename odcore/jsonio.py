@@ -38,6 +38,19 @@ def jsonable(v: Any) -> Any:
     return v
 
 
+def dataclass_from_dict(cls: Any, d: Any, what: str, *, list_valid: bool = False) -> Any:
+    """``cls(**d)`` for a dataclass written by its ``to_dict``: unknown fields refused with one message naming
+    them (and the valid ones with ``list_valid``); nested dicts copied."""
+    from odcore.errors import InputError
+
+    names = set(cls.__dataclass_fields__)
+    unknown = set(d) - names
+    if unknown:
+        valid = f"; valid: {', '.join(names)}" if list_valid else ""
+        raise InputError(f"unknown {what} field(s) {', '.join(sorted(unknown))}{valid}")
+    return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
     """``json.dumps`` of :func:`jsonable` ``(obj)``; refuses NaN, so the text is standard JSON."""
     return json.dumps(jsonable(obj), allow_nan=False, **kwargs)

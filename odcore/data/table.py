@@ -146,11 +146,9 @@ class TablePrep:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TablePrep:
-        names = set(cls.__dataclass_fields__)
-        unknown = set(d) - names
-        if unknown:
-            raise InputError(f"unknown table preparation field(s) {', '.join(sorted(unknown))}")
-        return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
+        from odcore.jsonio import dataclass_from_dict
+
+        return dataclass_from_dict(cls, d, "table preparation")
 
     def summary(self) -> str:
         """One line: roles by kind, window and scaling."""

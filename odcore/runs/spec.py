@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from odcore.errors import InputError
-from odcore.jsonio import jsonable
+from odcore.jsonio import dataclass_from_dict, jsonable
 
 #: prefix of ``RunSpec.data`` for datasets kept in the run store (uploads, in-memory data)
 STORED_PREFIX = "stored:"
@@ -77,8 +76,4 @@ class RunSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunSpec:
         """The spec written by :meth:`to_dict` (refuses unknown fields)."""
-        names = set(cls.__dataclass_fields__)
-        unknown = set(d) - names
-        if unknown:
-            raise InputError(f"unknown run spec field(s) {', '.join(sorted(unknown))}; valid: {', '.join(names)}")
-        return cls(**{k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()})
+        return dataclass_from_dict(cls, d, "run spec", list_valid=True)
