@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from odcore.models.ensemble import DEFAULT_MEMBERS, ScoreCombination, check_members, member_names, spearman_matrix
+from odcore.models.ensemble import DEFAULT_MEMBERS, ScoreCombination, spearman_matrix
 from odcore.models.params import Param
 
 #: candidates by default: the ensemble's members (one detector per kind: neighbour distance, local density,
@@ -104,16 +104,7 @@ class Auto(ScoreCombination):
               "most central one is used alone", low=0.0, high=1.0),
     )
     kind: ClassVar[str] = "auto"
-
-    def _members(self) -> list[str]:
-        return member_names(self.candidates)
-
-    def _check_extra(self) -> None:
-        check_members(self._members(), "candidates")
-
-    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
-        names, members = self._fit_members(X, self._members(), callbacks=callbacks, cancel=cancel)
-        self._finish(names, members, {})
+    members_param: ClassVar[str] = "candidates"
 
     def _choose(self, names: list[str], S: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         A = spearman_matrix(S, seed=int(self.random_state))

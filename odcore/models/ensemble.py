@@ -202,6 +202,18 @@ class ScoreCombination(BaseDetector):
                     "agreement_", "stat_loc_", "stat_scale_", "stat_sorted_")
     #: what ``report()`` calls this kind of combination
     kind: ClassVar[str] = "ensemble"
+    #: the parameter that names the members to fit (a comma list of registered detectors)
+    members_param: ClassVar[str] = ""
+
+    def _members(self) -> list[str]:
+        return member_names(getattr(self, self.members_param))
+
+    def _check_extra(self) -> None:
+        check_members(self._members(), self.members_param)
+
+    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
+        names, members = self._fit_members(X, self._members(), callbacks=callbacks, cancel=cancel)
+        self._finish(names, members, {})
 
     # ------------------------------------------------------------------ members
     def _make_member(self, name: str) -> BaseDetector:
@@ -386,12 +398,4 @@ class Ensemble(ScoreCombination):
               "parameters and the run's seed)", kind="str"),
     )
 
-    def _members(self) -> list[str]:
-        return member_names(self.detectors)
-
-    def _check_extra(self) -> None:
-        check_members(self._members(), "detectors")
-
-    def _fit(self, X, y, *, X_pos, monitor, callbacks, cancel) -> None:
-        names, members = self._fit_members(X, self._members(), callbacks=callbacks, cancel=cancel)
-        self._finish(names, members, {})
+    members_param: ClassVar[str] = "detectors"
