@@ -50,8 +50,9 @@ class Param:
     of ``ints``), open at that end when ``low_open`` / ``high_open``. ``choices`` lists the allowed
     strings; with a numeric kind they are accepted *besides* numbers (``"scale"`` or a float).
     ``optional`` allows None. ``image_default`` is the value runs on image data get unless the user
-    sets it; ``paper`` the papers' value as text; ``group`` sorts the form ("model" first, then
-    "training", then "scoring").
+    sets it; ``clean_default`` the value runs whose training rows are all normal (the novelty protocols,
+    ``odcore.data.clean_training``) get unless the user sets it; ``paper`` the papers' value as text;
+    ``group`` sorts the form ("model" first, then "training", then "scoring").
     """
 
     name: str
@@ -66,6 +67,7 @@ class Param:
     optional: bool = False
     max_len: int = MAX_LAYERS
     image_default: Any = MISSING
+    clean_default: Any = MISSING
     paper: str = ""
     group: str = "model"
 
@@ -111,6 +113,9 @@ class Param:
         if image and self.image_default is not MISSING:
             default = self.image_default
             help_text = f"{self.help} (image data: {self.image_default!r}; other data: {self.default!r})"
+        if self.clean_default is not MISSING:
+            help_text = (f"{help_text} (training rows all normal, e.g. the novelty protocol: {self.clean_default!r}; "
+                         f"otherwise: {default!r})")
         return {"name": self.name, "default": default, "help": help_text, "kind": self.kind, "low": self.low,
                 "high": self.high, "choices": list(self.choices) if self.choices else None,
                 "optional": self.optional, "paper": self.paper, "group": self.group,
@@ -266,6 +271,10 @@ class Declaration:
 
     def image_defaults(self) -> dict[str, Any]:
         return {p.name: p.image_default for p in self if p.image_default is not MISSING}
+
+    def clean_defaults(self) -> dict[str, Any]:
+        """The defaults of runs whose training rows are all normal (``Param.clean_default``)."""
+        return {p.name: p.clean_default for p in self if p.clean_default is not MISSING}
 
 
 GROUP_ORDER = {"model": 0, "training": 1, "scoring": 2}

@@ -231,10 +231,11 @@ def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
-                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+                   image_shape: Sequence[int] | None = None, clean_rows: bool = False) -> dict[str, Any]:
     """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
-    image data the image-data defaults the user did not set."""
+    ``input_shape=image_shape`` where the method has them and the user did not set them, on
+    image data the image-data defaults the user did not set, and with ``clean_rows`` (the training rows are
+    all normal) the clean-rows defaults the user did not set."""
     decl = declaration(name)
     out = check(name, params)
     if seed is not None and "random_state" in decl and "random_state" not in out:
@@ -243,6 +244,9 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
         if "input_shape" in decl and "input_shape" not in out:
             out["input_shape"] = tuple(int(s) for s in image_shape)
         for k, v in decl.image_defaults().items():
+            out.setdefault(k, v)
+    if clean_rows:
+        for k, v in decl.clean_defaults().items():
             out.setdefault(k, v)
     return out
 
