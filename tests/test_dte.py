@@ -90,3 +90,9 @@ def test_dropout_follows_the_hidden_layers_but_the_first():
     kinds = [type(m).__name__ for m in net]
     assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
     assert net[-1].out_features == 7
+
+
+def test_max_steps_cuts_the_epochs():
+    m = DTE(hidden=(8,), epochs=100, batch_size=10, max_steps=25, device="cpu").fit(ring(40))
+    assert len(m.history_) == 7  # 4 batches per epoch: ceil(25 / 4) epochs
+    assert len(DTE(hidden=(8,), epochs=3, batch_size=10, max_steps=1000, device="cpu").fit(ring(40)).history_) == 3

@@ -23,6 +23,18 @@ combined. Steps, on the training rows only:
 
 ``report()`` shows the candidates with their centrality, which were kept or left out and why, the
 agreement matrix and the final choice; the Train page and ``odcore train`` print it.
+
+**When the training rows are all normal** (the novelty protocols: runs get ``criterion="em-mv"`` by
+default, ``Param.clean_default``), held-out training rows can judge a candidate directly, without
+labels: Goix's Excess-Mass and Mass-Volume curves (Goix, *How to evaluate the quality of unsupervised
+anomaly detection algorithms?*, ICML 2016 Anomaly Detection Workshop, arXiv:1607.01152) measure how
+little volume a scoring function needs to hold most of the held-out mass (:func:`mass_volume_curves`).
+Each candidate is fitted on ``1 - heldout_share`` of the rows (at most ``criterion_rows``), the held-out
+rows estimate the mass and uniform points in the rows' bounding box the volume; above ``max_features``
+dimensions both are averaged over ``n_subsets`` random feature subsets (Goix, section 4), and the
+candidate with the best mean of its Excess-Mass and Mass-Volume ranks is used alone, refitted on every
+row. Under contamination the held-out rows hold anomalies too and the curves reward detectors that
+cover them, so model centrality stays the rule there.
 """
 
 from __future__ import annotations

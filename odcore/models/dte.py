@@ -44,11 +44,12 @@ get them from the split's standardiser.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from odcore.models.deep import DeepDetector, widths
+from odcore.models.deep import DeepDetector, Phase, batch_bounds, widths
 from odcore.models.params import Param
 
 
@@ -90,6 +91,9 @@ class DTE(DeepDetector):
               low_open=True, high_open=True, paper="1e-4"),
         Param("beta_end", 1e-2, "noise variance of the last diffusion step (linear schedule)", low=0.0, high=1.0,
               low_open=True, high_open=True, paper="1e-2"),
+        Param("max_steps", None, "at most this many optimisation steps: the epochs are cut to fit (None: all epochs; "
+              "bounds the cost on large tables, where the paper's epochs mean hundreds of thousands of steps)",
+              kind="int", low=1, high=100_000_000, optional=True, group="training", paper="none"),
     )
     param_overrides = {
         "epochs": {"default": 50, "paper": "400"},
@@ -120,6 +124,14 @@ class DTE(DeepDetector):
                 layers.append(nn.Dropout(float(self.dropout)))
         layers.append(nn.Linear(sizes[-1], int(self.bins)))
         return {"classifier": nn.Sequential(*layers)}
+
+    def _phases(self) -> list[Phase]:
+        """One phase of ``epochs`` epochs, cut to ``ceil(max_steps / batches per epoch)`` when ``max_steps`` is set."""
+        epochs = int(self.epochs)
+        if self.max_steps is not None:
+            per_epoch = len(batch_bounds(int(self._X.shape[0]), int(self.batch_size)))
+            epochs = max(1, min(epochs, math.ceil(int(self.max_steps) / per_epoch)))
+        return [Phase("train", epochs, self._train_step, end=self._on_epoch_end)]
 
     def _prepare(self, X, y, X_pos) -> None:
         super()._prepare(X, y, X_pos)
