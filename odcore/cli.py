@@ -21,60 +21,31 @@ from pathlib import Path
 from typing import Any
 
 from odcore.errors import FitCancelled, InputError
+from odcore.params import parse_pairs
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 BENCH_KEYS = ("dataset", "method", "protocol", "seed", "auroc", "auprc", "precision_at_10", "f1",
               "fit_seconds", "score_seconds")
-_STRING_DATA_OPTIONS = ("label_column", "format", "categorical", "positive")
 
 
 # ---------------------------------------------------------------------------------- parsing helpers
-def parse_pairs(items: list[str] | None, what: str) -> dict[str, str]:
-    """``["k=v", ...]`` -> ``{"k": "v"}`` (refuses items without ``=``)."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"{what} {item!r} is not of the form key=value")
-        out[key.strip()] = value.strip()
-    return out
+def parse_data_options(items: list[str] | None, source: str | None = None) -> dict[str, Any]:
+    """``--data-option k=v`` pairs, typed and checked by the declarations of ``source``'s options (a built-in's
+    or its reader's; every file option when ``source`` is None: the bench's options for every file)."""
+    import odcore.data
 
-
-def parse_data_options(items: list[str] | None) -> dict[str, Any]:
-    """Loader options: lists for ``*_columns`` (comma separated), JSON numbers/bools, else text."""
-    out: dict[str, Any] = {}
-    for k, v in parse_pairs(items, "--data-option").items():
-        if k.endswith("columns"):
-            out[k] = [c.strip() for c in v.split(",") if c.strip()]
-        elif k in _STRING_DATA_OPTIONS:
-            out[k] = v
-        else:
-            try:
-                out[k] = json.loads(v)
-            except json.JSONDecodeError:
-                out[k] = v
-    return out
+    raw = parse_pairs(items, "--data-option")
+    return odcore.data.parse_options(source, raw) if raw else {}
 
 
 def parse_protocol_options(protocol: str, items: list[str] | None) -> dict[str, Any]:
-    """Protocol options parsed against ``odcore.data.protocol_defaults(protocol)``."""
-    from odcore.models.registry import parse_value
+    """``--protocol-option k=v`` pairs, typed and checked by the protocol's declared options."""
+    from odcore.data.protocols import check_options
 
     check_protocol(protocol)
     raw = parse_pairs(items, "--protocol-option")
-    if not raw:
-        return {}
-    import odcore.data
-
-    defaults = dict(odcore.data.protocol_defaults(protocol))
-    out = {}
-    for k, v in raw.items():
-        if k not in defaults:
-            raise InputError(f"unknown option {k!r} for protocol {protocol!r}; "
-                             f"valid: {', '.join(defaults) or 'none (this protocol takes no options)'}")
-        out[k] = parse_value(v, defaults[k])
-    return out
+    return check_options(protocol, raw) if raw else {}
 
 
 def parse_params(methods: list[str], items: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -140,7 +111,11 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_describe(args: argparse.Namespace) -> int:
     import odcore.data
 
-    ds = odcore.data.load(args.source, **parse_data_options(args.data_option))
+    if args.options:
+        return _describe_options(args)
+    if not args.source:
+        raise InputError("describe needs a dataset (a built-in name or a file path), or --options to list the options")
+    ds = odcore.data.load(args.source, **parse_data_options(args.data_option, args.source))
     info = odcore.data.describe(ds)
     if args.json:
         _print_json(info)
@@ -149,6 +124,27 @@ def cmd_describe(args: argparse.Namespace) -> int:
             if isinstance(v, (list, dict)) and len(v) > 12:
                 v = f"{type(v).__name__} of {len(v)} entries (use --json for all)"
             print(f"{k}: {v}")
+    return 0
+
+
+def _describe_options(args: argparse.Namespace) -> int:
+    """``describe --options``: the declared data, table and protocol options (of SOURCE's reader when given)."""
+    import odcore.data
+    from odcore.data import options
+
+    if args.markdown:
+        print(options.markdown())
+        return 0
+    sections = options.catalogue()
+    if args.source:
+        sections = [("data", f"options of {args.source}", odcore.data.options_for(args.source))]
+    if args.json:
+        _print_json([{"section": s, "title": t, "options": d.rows()} for s, t, d in sections])
+        return 0
+    for _, title, decl in sections:
+        print(f"{title}:" + ("" if len(decl) else " no options of its own"))
+        for p in decl:
+            print(f"  {p.name} = {p.default!r}  ({p.constraint()})  {p.help}")
     return 0
 
 
@@ -177,7 +173,7 @@ def _spec_from_args(args):
 
     method = check_method(args.method)
     return RunSpec(data=args.data, method=method, protocol=check_protocol(args.protocol),
-                   data_options=parse_data_options(args.data_option),
+                   data_options=parse_data_options(args.data_option, args.data),
                    protocol_options=parse_protocol_options(args.protocol, args.protocol_option),
                    params=parse_params([method], args.param)[method], seed=args.seed,
                    monitor=not args.no_monitor)
@@ -674,9 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(s, runs_dir=False)
     s.set_defaults(fn=cmd_datasets)
 
-    s = sub.add_parser("describe", help="shape, column kinds, label share and problems of a dataset")
-    s.add_argument("source", metavar="PATH_OR_NAME")
+    s = sub.add_parser("describe", help="shape, column kinds, label share and problems of a dataset; --options: "
+                       "the data, table and protocol options")
+    s.add_argument("source", metavar="PATH_OR_NAME", nargs="?")
     s.add_argument("--data-option", action="append", metavar="K=V", help="loader option (label_column=...)")
+    s.add_argument("--options", action="store_true", help="list the declared data, table and protocol options "
+                   "(of PATH_OR_NAME's reader when given)")
+    s.add_argument("--markdown", action="store_true", help="with --options: as Markdown (docs/OPTIONS.md)")
     s.add_argument("--json", action="store_true")
     common(s, runs_dir=False)
     s.set_defaults(fn=cmd_describe)

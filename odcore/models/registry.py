@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -245,34 +244,6 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
         for k, v in decl.image_defaults().items():
             out.setdefault(k, v)
     return out
-
-
-def parse_value(text: str, default: Any) -> Any:
-    """Turn a text ``k=v`` value into the type of ``default`` (protocol options; detector parameters go
-    through :func:`parse_params`, which knows each parameter's declaration)."""
-    if isinstance(default, bool):
-        low = text.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise InputError(f"expected true or false, got {text!r}")
-    try:
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, tuple) or default is None:
-            try:
-                v = json.loads(text)
-            except json.JSONDecodeError:
-                if default is None or "," not in text:
-                    return text
-                return tuple(parse_value(x.strip(), None) for x in text.split(","))
-            return tuple(v) if isinstance(v, list) else v
-    except ValueError:
-        raise InputError(f"expected a {type(default).__name__}, got {text!r}") from None
-    return text
 
 
 def create(name: str, **params: Any):
