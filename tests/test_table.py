@@ -71,7 +71,7 @@ def test_a_messy_panel_loads_with_every_value_accounted_for(panel):
     assert ds.feature_names == ["Weekly_Sales vs expected"]  # the measure's deviation from its series' expectation
     blank = df["CPI"].isna().to_numpy()
     np.testing.assert_array_equal(ds.meta["CPI filled"].to_numpy(), blank)  # filled from the store's own CPI, marked
-    plain = data.load(path, roles="auto,Weekly_Sales:feature,Holiday_Flag:feature,Type:feature,Temperature:feature,"
+    plain = data.load(path, roles="Weekly_Sales:feature,Holiday_Flag:feature,Type:feature,Temperature:feature,"
                                   "Fuel_Price:feature,CPI:feature,Unemployment:feature")
     assert plain.feature_names == ["Weekly_Sales", "Holiday_Flag", "Type=A", "Type=B", "Temperature", "Fuel_Price",
                                    "CPI", "CPI (blank)", "Unemployment"]  # features: in the file's order
@@ -153,7 +153,7 @@ def _daily(path, seed=0):
 def test_daily_rows_become_one_row_per_store_and_week_as_computed_directly(tmp_path):
     p = tmp_path / "daily.csv"
     df = _daily(p)
-    ds = data.load(p, roles="auto,units:feature", window="week")  # the values as they are (a measure: deviations)
+    ds = data.load(p, roles="units:feature", window="week")  # the values as they are (a measure: deviations)
     assert ds.feature_names == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     d = df.assign(day=pd.to_datetime(df["day"], format="%d/%m/%Y"))
     expect = []
@@ -171,7 +171,7 @@ def test_daily_rows_become_one_row_per_store_and_week_as_computed_directly(tmp_p
 
 def test_weekly_rows_become_k_week_windows_as_computed_directly(panel):
     path, df = panel
-    ds = data.load(path, roles="auto,Weekly_Sales:feature,Temperature:feature", window="weeks", window_weeks=4,
+    ds = data.load(path, roles="Weekly_Sales:feature,Temperature:feature", window="weeks", window_weeks=4,
                    missing="median")
     sales = [n for n in ds.feature_names if n.startswith("Weekly_Sales")]
     assert sales == ["Weekly_Sales w1", "Weekly_Sales w2", "Weekly_Sales w3", "Weekly_Sales w4"]
@@ -217,7 +217,7 @@ def test_per_series_scaling_ranks_the_small_series_anomaly_first(tmp_path, metho
     planted = _panel_with_a_giant(p)
     first = {}
     for scaling in ("global", "series"):
-        ds = data.load(p, roles="auto,sales:feature", window="week", scaling=scaling)
+        ds = data.load(p, roles="sales:feature", window="week", scaling=scaling)
         sp = data.split(ds, "all")
         s = create(method).fit(sp.X_train).decision_function(sp.X_test)
         top = int(np.argmax(s))
@@ -233,7 +233,7 @@ def test_per_series_scaling_ranks_the_small_series_anomaly_first(tmp_path, metho
 def test_to_units_inverts_per_series_scaling(tmp_path):
     p = tmp_path / "giant.csv"
     _panel_with_a_giant(p)
-    ds = data.load(p, roles="auto,sales:feature", window="week", scaling="series")
+    ds = data.load(p, roles="sales:feature", window="week", scaling="series")
     back = table.to_units(ds.table, ds.X.astype(np.float64), ds.meta)
     np.testing.assert_allclose(back, ds.meta[ds.feature_names].to_numpy(), rtol=1e-5)
 
@@ -256,7 +256,7 @@ def test_scoring_round_trip_gives_the_run_s_scores_for_the_same_rows(panel, tmp_
 
     path, df = panel
     store = RunStore(tmp_path / "runs")
-    opts = {"roles": "auto," + ",".join(f"{c}:feature" for c in ("Weekly_Sales", "Holiday_Flag", "Type", "Temperature",
+    opts = {"roles": ",".join(f"{c}:feature" for c in ("Weekly_Sales", "Holiday_Flag", "Type", "Temperature",
                                                                  "Fuel_Price", "CPI", "Unemployment")),
             "scaling": "series"}
     rid = execute(RunSpec(str(path), "iforest", protocol="all", data_options=opts), store=store)["run_id"]
