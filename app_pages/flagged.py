@@ -33,8 +33,8 @@ else:
                        format_func=lambda s: {"series": "per drug category (each category's own level)",
                                               "global": "global"}[s])
     spec_data = str(odcore.data.shared_data_dir() / "retail_pharma" / "salesdaily.csv")
-    data_options = {"format": "csv", "roles": "auto", "window": "week", "columns_are_series": True,
-                    "scaling": scaling}
+    data_options = odcore.data.parse_options(spec_data, {"format": "csv", "roles": "auto", "window": "week",
+                                                          "columns_are_series": True, "scaling": scaling})
     ds = widgets.guarded(lambda: state.load_dataset(spec_data, json.dumps(data_options, sort_keys=True)))
 if ds is None:
     st.stop()

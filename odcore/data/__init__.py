@@ -12,15 +12,15 @@ Every problem with the input raises :class:`odcore.errors.InputError` (alias ``D
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from odcore.data import builtins as _b
+from odcore.data import options as data_options
 from odcore.data.access import shared_data_dir
 from odcore.data.files import DataFile, FileMissing
 from odcore.data.formats import frame_to_dataset
@@ -31,10 +31,12 @@ from odcore.data.retail import retail_panel
 from odcore.data.scaling import Standardizer
 from odcore.data.validate import describe
 from odcore.errors import DataError, InputError
+from odcore.params import Declaration
 
 __all__ = [
     "Dataset", "Split", "Standardizer", "DataError", "InputError", "FORMATS", "PROTOCOLS", "builtin_names",
-    "builtin_info", "load", "load_bytes", "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
+    "builtin_info", "load", "load_bytes", "options_for", "parse_options",
+    "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
     "detect_format", "frame_to_dataset", "sine_test_points", "sine_grid", "sine_wave_points",
 ]
 
@@ -62,9 +64,30 @@ def builtin_info() -> dict[str, str]:
     return {k: v[1] for k, v in _BUILTINS.items()}
 
 
-def _builtin_options(fn: Callable[..., Any]) -> list[str]:
-    return [p.name for p in inspect.signature(fn).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY]
+def options_for(source: Any = None, *, fmt: str | None = None) -> Declaration:
+    """The declared options (:mod:`odcore.data.options`) that :func:`load` takes for ``source``: a built-in's,
+    the reader's of the file's format (``fmt``, else detected), or every file option when the file cannot be
+    looked at (yet)."""
+    key = "" if source is None else str(source)
+    if key in _BUILTINS:
+        return data_options.builtin(_BUILTINS[key][0])
+    if fmt in data_options.READERS:
+        return data_options.reader(fmt)
+    try:
+        p = Path(key).expanduser()
+        if key and p.is_file() and p.stat().st_size:
+            return data_options.reader(detect_format(p))
+    except (OSError, InputError):
+        pass
+    return data_options.every_file_option()
+
+
+def parse_options(source: Any, texts: Mapping[str, Any]) -> dict[str, Any]:
+    """``texts`` (text from the CLI or a form, or typed values) as the options of ``source``: typed and checked
+    by their declarations; unknown names are refused with the valid ones."""
+    fmt = texts.get("format")
+    decl = options_for(source, fmt=fmt if isinstance(fmt, str) else None)
+    return decl.parse(texts, f"data {source}" if source is not None else "the data")
 
 
 def load(source: str | os.PathLike | DataFile, **options: Any) -> Dataset:
@@ -81,12 +104,13 @@ def load(source: str | os.PathLike | DataFile, **options: Any) -> Dataset:
     key = str(source)
     if key in _BUILTINS:
         fn = _BUILTINS[key][0]
-        allowed = _builtin_options(fn)
-        unknown = sorted(set(options) - set(allowed))
+        decl = data_options.builtin(fn)
+        unknown = sorted(set(options) - set(decl.names()))
         if unknown:
             raise InputError(f"built-in {key!r} has no option(s) {', '.join(unknown)}"
-                             + (f"; its options are {', '.join(allowed)}" if allowed else "; it takes no options"))
-        return fn(**options)
+                             + (f"; its options are {', '.join(decl.names())}" if len(decl)
+                                else "; it takes no options"))
+        return fn(**decl.parse(options, f"built-in {key!r}"))
     try:
         return load_file(Path(key).expanduser(), **options)
     except FileMissing:

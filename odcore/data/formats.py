@@ -963,10 +963,7 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
         raise InputError(f"categorical must be 'onehot' or 'refuse', got {categorical!r}")
     from odcore.data import table
 
-    unknown = sorted(set(table_options) - set(table.OPTIONS))
-    if unknown:
-        raise InputError(f"{name}: unknown option(s) {', '.join(unknown)}; the table options are "
-                         f"{', '.join(table.OPTIONS)}")
+    table_options = table.OPTIONS.parse(table_options, name)  # unknown options refused with the valid ones
     if table.wants_table(table_options):
         return table_dataset(df, name=name, source=source, label_column=label_column, feature_columns=feature_columns,
                              meta_columns=meta_columns, categorical=categorical, positive=positive,

@@ -90,6 +90,9 @@ def load_file(path: str | os.PathLike | DataFile, *, format: str | None = None, 
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt not in ("csv", "parquet") and options.get("roles") == "auto":
         options.pop("roles")  # roles="auto": understand the columns when the file is a table (odcore.data.table)
+    from odcore.data.options import reader
+
+    options = reader(fmt).parse(options, p.name)  # the declared options: text parsed, values checked
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from odcore.errors import InputError
+from odcore.params import Declaration, Param
 
 ROLES: dict[str, str] = {
     "id": "identifies a row; kept beside it, never a feature",
@@ -63,9 +64,33 @@ SCALINGS: dict[str, str] = {
     "global": "one standardisation for all rows (the run's standardiser)",
     "series": "each series in its own level first: (x - series mean) / series std, per source column",
 }
-#: the options of :func:`from_options` (also the CSV / Parquet loaders' table options)
-OPTIONS = ("roles", "encoding", "missing", "time_format", "window", "window_weeks", "scaling",
-           "columns_are_series", "id_columns", "group_columns", "time_column", "ignore_columns")
+#: the options of :func:`from_options` (also the CSV / Parquet readers' table options), declared once: the
+#: CLI's ``--data-option``, the roles editor and the library parse them here. A new option is one Param line
+#: (and the keyword of :func:`from_options` that takes it; ``tests/test_options.py`` keeps the two equal).
+OPTIONS = Declaration.of(
+    Param("roles", None, "column roles: 'auto' (proposed from types, cardinality and names) or COLUMN:ROLE pairs "
+          "(Store:group,Date:time); roles: " + ", ".join(ROLES), kind="mapping", values=tuple(ROLES),
+          choices=("auto",), optional=True, group="table"),
+    Param("encoding", None, "how features are encoded, COLUMN:ENCODING pairs; encodings: " + ", ".join(ENCODINGS),
+          kind="mapping", values=tuple(ENCODINGS), optional=True, group="table"),
+    Param("missing", None, "what blank cells do: one policy for every feature, or COLUMN:POLICY pairs; policies: "
+          + ", ".join(MISSING), kind="mapping", values=tuple(MISSING), choices=tuple(MISSING), optional=True,
+          group="table"),
+    Param("time_format", None, "strftime format of the time column (default: detected)", kind="str", optional=True,
+          group="table"),
+    Param("window", "rows", "what a model row is: " + "; ".join(f"{k}: {v}" for k, v in WINDOWS.items()),
+          kind="str", choices=tuple(WINDOWS), group="table"),
+    Param("window_weeks", 4, "weeks per window for window=weeks", kind="int", low=1, high=520, group="table"),
+    Param("scaling", "global", "; ".join(f"{k}: {v}" for k, v in SCALINGS.items()), kind="str",
+          choices=tuple(SCALINGS), group="table"),
+    Param("columns_are_series", False, "a wide table: each numeric feature column is its own series", kind="bool",
+          group="table"),
+    Param("id_columns", None, "columns that identify a row (role id)", kind="names", optional=True, group="table"),
+    Param("group_columns", None, "columns naming the series a row belongs to (role group)", kind="names",
+          optional=True, group="table"),
+    Param("time_column", None, "the date column (role time)", kind="str", optional=True, group="table"),
+    Param("ignore_columns", None, "columns not modelled (role ignore)", kind="names", optional=True, group="table"),
+)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: columns the preparation adds to the row metadata
 SOURCE_ROW, WINDOW_START, WINDOW_END, SERIES = "source_row", "window_start", "window_end", "series"
@@ -191,30 +216,6 @@ class PreparedTable:
 
 
 # ---------------------------------------------------------------------------------- helpers
-def parse_mapping(value: Any, what: str, allowed: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``{"a": "x"}``, ``"a:x,b:y"`` or ``"a=x,b=y"`` -> a dict (values checked against ``allowed``)."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, Mapping):
-        out = {str(k).strip(): str(v).strip() for k, v in value.items()}
-    else:
-        out = {}
-        for item in str(value).split(","):
-            if not item.strip():
-                continue
-            sep = ":" if ":" in item else "="
-            col, s, val = item.rpartition(sep)
-            if not s or not col.strip():
-                raise InputError(f"{what} {item.strip()!r} is not of the form column:value")
-            out[col.strip()] = val.strip()
-    if allowed is not None:
-        bad = {k: v for k, v in out.items() if v not in allowed}
-        if bad:
-            k, v = next(iter(bad.items()))
-            raise InputError(f"{what} for {k!r} is {v!r}; choose one of: {', '.join(allowed)}")
-    return out
-
-
 def _as_list(v: Any) -> list[str]:
     if v is None:
         return []
@@ -496,11 +497,17 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
     ``encoding`` maps features to numeric / onehot / drop; ``missing`` maps columns to a policy,
     or is one policy for every feature with blanks.
     """
+    given = {"roles": roles, "encoding": encoding, "missing": missing, "time_format": time_format, "window": window,
+             "window_weeks": window_weeks, "scaling": scaling, "columns_are_series": columns_are_series,
+             "id_columns": id_columns, "group_columns": group_columns, "time_column": time_column,
+             "ignore_columns": ignore_columns}
+    o = OPTIONS.parse({k: v for k, v in given.items() if v is not None}, "the table preparation")
+    roles, encoding, missing = o.get("roles"), o.get("encoding"), o.get("missing")
     cols = [str(c) for c in df.columns]
     explicit: dict[str, str] = {}
     if isinstance(roles, str) and roles.strip().lower() == "auto":
         roles = None
-    explicit.update(parse_mapping(roles, "role", ROLES))
+    explicit.update(roles or {})
     for role, given in (("id", _as_list(id_columns) + _as_list(meta_columns)), ("group", _as_list(group_columns)),
                         ("time", _as_list(time_column)), ("ignore", _as_list(ignore_columns)),
                         ("label", _as_list(label_column)), ("feature", _as_list(feature_columns))):
@@ -533,45 +540,32 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
         if c not in prep.encoding:
             text = kinds[c]["type"] == "text" and _stray_numbers(df[c]) is None
             prep.encoding[c] = "onehot" if text else "numeric"
-    prep.encoding.update(parse_mapping(encoding, "encoding", ENCODINGS))
+    prep.encoding.update(encoding or {})
     for c in list(prep.encoding):
         if prep.roles.get(c) != "feature":
             prep.encoding.pop(c)
-    if time_format:
-        prep.time_format = str(time_format)
+    if o.get("time_format"):
+        prep.time_format = o["time_format"]
     elif prep.time_column and kinds[prep.time_column]["date_format"]:
         prep.time_format = kinds[prep.time_column]["date_format"]
     elif prep.time_column:
         prep.time_format = None
     prep.missing = default_missing(prep, prof, len(df))
-    if isinstance(missing, str) and missing.strip() and not any(s in missing for s in ":="):
-        policy = missing.strip()
-        if policy not in MISSING:
-            raise InputError(f"missing policy {policy!r}: choose one of {', '.join(MISSING)}")
+    if isinstance(missing, str):  # one policy for every feature with blanks (the declaration checked it)
         for c in prep.missing:
-            if prep.roles[c] == "feature" or policy in ("drop", "refuse"):
-                prep.missing[c] = policy
+            if prep.roles[c] == "feature" or missing in ("drop", "refuse"):
+                prep.missing[c] = missing
     else:
-        prep.missing.update(parse_mapping(missing, "missing policy", MISSING))
-    prep.window, prep.scaling = str(window), str(scaling)
-    if prep.window not in WINDOWS:
-        raise InputError(f"window {window!r}: choose one of {', '.join(WINDOWS)}")
-    if prep.scaling not in SCALINGS:
-        raise InputError(f"scaling {scaling!r}: choose one of {', '.join(SCALINGS)}")
-    try:
-        prep.window_weeks = int(window_weeks)
-    except (TypeError, ValueError):
-        raise InputError(f"window_weeks must be a whole number, got {window_weeks!r}") from None
-    if prep.window_weeks < 1:
-        raise InputError(f"window_weeks must be at least 1, got {window_weeks!r}")
-    prep.columns_are_series = str(columns_are_series).strip().lower() in ("1", "true", "yes", "on")
+        prep.missing.update(missing or {})
+    prep.window, prep.scaling, prep.window_weeks = o["window"], o["scaling"], o["window_weeks"]
+    prep.columns_are_series = o["columns_are_series"]
     prep.positive = positive
     return prep
 
 
 def wants_table(options: Mapping[str, Any]) -> bool:
     """True when loader options ask for the table preparation (any of :data:`OPTIONS` given)."""
-    return any(options.get(k) not in (None, "", [], {}, False) for k in OPTIONS if k in options)
+    return any(options.get(k) not in (None, "", [], (), {}, False) for k in OPTIONS.names() if k in options)
 
 
 # ---------------------------------------------------------------------------------- prepare / apply
@@ -1087,12 +1081,9 @@ def options_from_rows(rows: Sequence[Mapping[str, Any]], **settings: Any) -> dic
                                          if roles[str(r["column"])] == "feature" and r.get("encoding") not in given},
                             "missing": {str(r["column"]): str(r["if blank"]) for r in rows
                                         if r.get("if blank") not in given}}
-    for k, v in settings.items():
-        if k not in OPTIONS:
-            raise InputError(f"unknown table option {k!r}; the options are {', '.join(OPTIONS)}")
-        if v not in (None, ""):
-            opts[k] = v
-    return opts
+    OPTIONS.unknown(settings, "the table preparation")
+    opts.update({k: v for k, v in settings.items() if v not in (None, "")})
+    return OPTIONS.parse(opts, "the table preparation")
 
 
 def impact(rows: Sequence[Mapping[str, Any]], n_rows: int) -> list[str]:

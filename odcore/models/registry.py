@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
@@ -72,6 +72,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
+               "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
                "Autoencoder (reconstruction error)", "baseline"),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",
@@ -242,34 +244,6 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
         for k, v in decl.image_defaults().items():
             out.setdefault(k, v)
     return out
-
-
-def parse_value(text: str, default: Any) -> Any:
-    """Turn a text ``k=v`` value into the type of ``default`` (protocol options; detector parameters go
-    through :func:`parse_params`, which knows each parameter's declaration)."""
-    if isinstance(default, bool):
-        low = text.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise InputError(f"expected true or false, got {text!r}")
-    try:
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, tuple) or default is None:
-            try:
-                v = json.loads(text)
-            except json.JSONDecodeError:
-                if default is None or "," not in text:
-                    return text
-                return tuple(parse_value(x.strip(), None) for x in text.split(","))
-            return tuple(v) if isinstance(v, list) else v
-    except ValueError:
-        raise InputError(f"expected a {type(default).__name__}, got {text!r}") from None
-    return text
 
 
 def create(name: str, **params: Any):
