@@ -7,9 +7,12 @@ Usage::
 
 Parts (``--parts`` takes a comma list):
 
-- ``corpus``: every file of the hostile-input corpus (``bench/hostile.py``) through the
-  API and ``odcore describe``: inputs tried, clear errors, crashes (an exception that is not the
-  project's one message), hangs (over 30 s), wrong verdicts (loaded when it should not, or refused);
+- ``corpus``: every case of the hostile-input corpus (``bench/hostile.py``) through the library, the
+  app's path field (the roots check, then the load confined to the roots) and ``odcore describe``,
+  each in a forked process: inputs tried, clear errors, crashes (an exception that is not the
+  project's one message, or a dead process), hangs (over 60 s), leaks (a read outside the roots or
+  outside the file), wrong verdicts (loaded when it should not, or refused), peak memory per input;
+- ``uploads``: every corpus file but the paths through the Data page's upload widget in Chromium;
 - ``sessions``: ``--sessions`` browser sessions train at once (breast-cancer autoencoder,
   ``--epochs``) while a further session opens every page: each tray shows only its own job and
   reaches its final state, every run is stored; ``/health`` latency, first paint of every page and
@@ -21,7 +24,8 @@ Parts (``--parts`` takes a comma list):
 - ``kill_cli``: ``kill -9`` of ``odcore train``: the run is marked failed at the next open;
 - ``full_disk``: a runs folder on a 4 MB tmpfs that fills up during ``odcore train`` (root only);
 - ``read_only``: the runs folder on a tmpfs remounted read-only: CLI and app (root only);
-- ``damaged``: a truncated ``config.json`` and a deleted weights file: the others list and load.
+- ``damaged``: a truncated ``config.json``, a deleted weights file and the gallery of ill-typed records
+  (``bench.hostile.RECORDS``): the others list and load, no page shows a traceback.
 
 The parts that need root (mount) are skipped with the reason elsewhere. Every figure goes to the
 JSON file and the Markdown table (``bench/results/faults.md``, in BENCHMARKS.md).
@@ -259,6 +263,7 @@ def _one_input(case, folder: Path, channel: str) -> dict:
 
     path = folder / case.name
     options = dict(case.options)
+    start_mb = _rss_mb("VmRSS")
     t0 = time.perf_counter()
     out: dict = {"outcome": "ok", "message": ""}
     try:
@@ -291,7 +296,19 @@ def _one_input(case, folder: Path, channel: str) -> dict:
         out = {"outcome": "crash", "message": f"{type(exc).__name__}: {exc}"[:300]}
     out["seconds"] = time.perf_counter() - t0
     out["leak"] = bool(out.get("leak")) or SECRET in out["message"]
+    out["start_mb"] = start_mb
     return out
+
+
+def _rss_mb(field: str, pid: int | str = "self") -> float | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def _forked(case, folder: Path, channel: str) -> dict:
@@ -350,14 +367,16 @@ def part_corpus(work: Path, args) -> dict:
     import scipy.io  # noqa: F401
 
     import odcore.data  # noqa: F401 - loaded once before forking: the children measure the load, not imports
-    from bench.hostile import CORPUS, GROUPS, write_corpus
+    from bench.hostile import CORPUS, GROUPS
     from odcore import cli  # noqa: F401
 
-    folder = write_corpus(work / "corpus")
+    folder = work / "corpus"  # written by another process: this one (forked for each input) stays as small as
+    subprocess.run([sys.executable, "-c", f"from bench.hostile import write_corpus; write_corpus({str(folder)!r})"],
+                   cwd=ROOT, env=env_for(work / "corpus-runs"), check=True)  # its imports make it
     os.environ["ODCORE_DATA_ROOTS"] = str(folder)
     os.environ["ODCORE_DATA_DIR"] = str(work / "no-shared-data")
     os.environ["ODCORE_SETTINGS"] = str(work / "none.toml")
-    base_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    base_mb = _rss_mb("VmRSS") or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out: dict = {"cases": len(CORPUS), "channels": list(CHANNELS), "inputs": 0, "clear": 0, "loaded": 0, "crashes": 0,
                  "hangs": 0, "leaks": 0, "wrong": 0, "seconds_max": 0.0, "baseline_mb": base_mb,
                  "peak_mb_small_files": 0.0, "peak_case": "", "groups": {}, "details": {}, "per_case": {}}
@@ -377,7 +396,7 @@ def part_corpus(work: Path, args) -> dict:
             want_ok = case.expect == "ok"
             outcome = res["outcome"]
             out["per_case"][key] = {"outcome": outcome, "seconds": round(res["seconds"], 2), "peak_mb": res["peak_mb"],
-                                    "file_kb": round(size / 1024, 1)}
+                                    "start_mb": res.get("start_mb"), "file_kb": round(size / 1024, 1)}
             if outcome == "clear":
                 out["clear"] += 1
                 g["clear"] += 1
@@ -421,21 +440,10 @@ def part_uploads(work: Path, args) -> dict:
             res = _upload_pass(b, app, corpus_dir, cases)
             b.close()
         res["server_alive"] = app.proc.poll() is None
-        res["server_peak_mb"] = _peak_mb(app.proc.pid)
+        res["server_peak_mb"] = _rss_mb("VmHWM", app.proc.pid)
     finally:
         app.stop()
     return res
-
-
-def _peak_mb(pid: int) -> float | None:
-    """A live process's peak resident memory (VmHWM), MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
 
 
 def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -> tuple[str, float]:
@@ -842,7 +850,8 @@ PARTS = {"corpus": part_corpus, "uploads": part_uploads, "sessions": part_sessio
 
 def markdown(res: dict, command: str) -> str:
     m = res["machine"]
-    lines = ["# Safe to share: faults measured end to end (issues 18 and 25)", "",
+    title = res.get("title") or "Safe to share: faults measured end to end (issues 18 and 25)"
+    lines = [f"# {title}", "",
              f"Command: `{command}`. Machine: {m}. Date: {res['date']} (the machine was shared with other "
              "engineers' tests and benchmarks; wall times are inflated accordingly).", "",
              "| what | figure |", "|---|---|"]
@@ -964,12 +973,16 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--merge", action="store_true", help="keep the other parts' figures already in --json")
     ap.add_argument("--from-json", default=None, help="only write --markdown from this JSON file of an earlier run")
+    ap.add_argument("--title", default=None, help="the Markdown section's title")
     args = ap.parse_args()
     if args.from_json:
         res = json.loads(Path(args.from_json).read_text())
         Path(args.markdown).write_text(markdown(res, res.get("command", "OMP_NUM_THREADS=1 python -m bench.faults")))
         return
     parts = list(PARTS) if args.parts == "all" else [p.strip() for p in args.parts.split(",")]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(unknown)}; the parts: {', '.join(PARTS)}")
     res: dict = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.node()}, load "
                             f"{os.getloadavg()[0]:.1f}"}
@@ -991,6 +1004,8 @@ def main() -> None:
                   flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.title:
+        res["title"] = args.title
     command = "OMP_NUM_THREADS=1 python -m bench.faults " + " ".join(sys.argv[1:])
     res["command"] = f"{res['command']}; then {command}" if args.merge and res.get("command") else command
     if args.json:

@@ -237,6 +237,7 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
         for case in UPLOADS:
             msg, elapsed = upload_and_load(page, url, session, corpus / case.name, limit=UPLOAD_LIMIT)
             assert page.locator(EXCEPTION).count() == 0, f"{case.name}: a traceback on the page"
+            assert page.locator('a[href*="127.0.0.1:9"]').count() == 0, f"{case.name}: a user's name became a link"
             results[case.name] = (msg, round(elapsed, 2))
             assert elapsed < UPLOAD_LIMIT, f"{case.name} took {elapsed:.1f} s"
             if case.expect == "ok":
