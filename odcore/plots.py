@@ -627,6 +627,7 @@ def row_against(values: Any, references: Mapping[str, Any], share: Any, names: S
     return fig
 
 
+@_builder
 def series_around(data: Mapping[str, Any], *, measure: str, unit: str = "", title: str | None = None) -> go.Figure:
     """One series over time: the actual values (black), the expected value (dashed) inside its band (shaded), the
     selected period (red), the same period of other years (orange) and the filled cells (hollow) -- from
