@@ -40,6 +40,8 @@ class MethodInfo:
     paper: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     class_name: str | None = None
+    #: the kinds of data this method is the default for ("tables": an analyst's table, chosen on bench/analyst.py)
+    recommended_for: tuple[str, ...] = ()
 
     def cls(self) -> type:
         return get_class(self.name)
@@ -51,6 +53,7 @@ _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
 _P_DTE = "Livernoche, Jain, Hezaveh, Ravanbakhsh. On Diffusion Modeling for Anomaly Detection. ICLR 2024."
+_P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
@@ -74,6 +77,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "Deep SVDD (hypersphere)", _P_SVDD),
     MethodInfo("dte", "odcore.models.dte:DTE", "deep", "one-class",
                "DTE (diffusion time estimation, categorical)", _P_DTE),
+    MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
+               "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
                "Autoencoder (reconstruction error)", "baseline"),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",
@@ -105,6 +110,11 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
                "Rousseeuw, Van Driessen. Technometrics 1999."),
+    # the analyst's table default (bench/analyst.py): a robust distance of each row's deviations from its series'
+    # expected values, 2% of the rows flagged (PyOD's 10% floods an analyst with store-weeks to review)
+    MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
+               "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
+               overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
@@ -138,6 +148,15 @@ def available() -> list[str]:
     """Names of the registered methods whose module exists in this build."""
     return [n for n, m in METHODS.items()
             if importlib.util.find_spec(m.target.partition(":")[0]) is not None]
+
+
+def recommended(kind: str) -> str:
+    """The method declared the default for ``kind`` of data (``"tables"``: the Flagged rows page and ``odcore train``
+    on a CSV / Parquet table without ``--method``)."""
+    for n in available():
+        if kind in METHODS[n].recommended_for:
+            return n
+    raise InputError(f"no method is declared the default for {kind!r}; give one (odcore methods lists them)")
 
 
 def info(name: str) -> MethodInfo:

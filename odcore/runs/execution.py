@@ -86,11 +86,13 @@ def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, S
 # ---------------------------------------------------------------------------------- execute
 def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks: Iterable[Callback] = (),
                  cancel: Any = None) -> Any:
-    """``detector.fit`` with the split's parts: ``X_pos`` for PU methods, test-set monitoring as
-    ``monitor=(X_test, y_test)``, and the training labels only for detectors with ``uses_labels``."""
+    """``detector.fit`` with the split's parts: ``X_pos`` for the detectors that learn from labelled inliers
+    (PU methods; Deep SAD), test-set monitoring as ``monitor=(X_test, y_test)``, and the training labels only
+    for detectors with ``uses_labels``."""
     kwargs: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
-    if split.X_pos is not None:
-        kwargs["X_pos"] = split.X_pos
+    if split.X_pos is not None and (getattr(detector, "needs_positives", False)
+                                    or getattr(detector, "uses_positives", False)):
+        kwargs["X_pos"] = split.X_pos  # labelled inliers, for the detectors that learn from them
     if monitor and split.y_test is not None:
         kwargs["monitor"] = (split.X_test, split.y_test)
     y = split.y_train if getattr(detector, "uses_labels", False) else None
@@ -198,6 +200,12 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
         _warm_imports(detector)
         t0 = time.perf_counter()
         fit_detector(detector, split, monitor=spec.monitor, callbacks=callbacks, cancel=cancel)
+        if split.marked is not None:  # the analyst's marks: what the fit did not learn from re-ranks its scores
+            from odcore.runs.rerank import with_marks
+
+            detector, marks_used = with_marks(detector, ds, split)
+            if run is not None:
+                store.update(run.id, marks_used=marks_used)
         fit_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         cols = score_split(detector, split)

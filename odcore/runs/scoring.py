@@ -203,8 +203,11 @@ class Scorer:
 
     @property
     def windowed(self) -> bool:
-        """True when the run's rows are windows of a series (a window may span batches)."""
-        return self.prep is not None and self.prep.window != "rows"
+        """True when the run's rows need the whole input at once: windows of a series (a window may span batches)
+        or each series' deviation from its expectation (fitted over the series' history)."""
+        from odcore.data.table import whole_input
+
+        return self.prep is not None and whole_input(self.prep)
 
     # ------------------------------------------------------------------ batch -> model rows
     def features(self, batch: Any, *, row_offset: int = 0) -> Batch:
@@ -388,9 +391,10 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
     renamed at the end. Returns ``{"rows", "flagged", "threshold", "notes"}`` (``notes``: what the
     preparation did, e.g. blanks filled, rows dropped).
     """
+    from odcore.data.files import open_plain
+
     inp, out = Path(input_path), Path(output_path)
-    if not inp.exists():
-        raise InputError(f"input file {inp} does not exist")
+    open_plain(inp).close()  # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
     out_parquet = out.name.lower().endswith((".parquet", ".pq"))
     if not out_parquet and not out.name.lower().endswith(".csv"):
         raise InputError(f"output {out.name}: use a .parquet or .csv file name")
