@@ -57,8 +57,9 @@ class Param:
     mapping). ``values`` lists the allowed entries of a ``names`` list or a ``mapping``'s texts.
     ``optional`` allows None. ``image_default`` is the value runs on image data get unless the user sets
     it; ``clean_default`` the value runs whose training rows are all normal (the novelty protocols,
-    ``odcore.data.clean_training``) get unless the user sets it; ``paper`` the papers' value as text; ``group`` sorts the form ("model" first, then "training",
-    then "scoring"; options use it for what they belong to).
+    ``odcore.data.clean_training``) get unless the user sets it; ``paper`` the papers' value as text;
+    ``group`` sorts the form ("model" first, then "training", then "scoring"; options use it for what they
+    belong to).
     """
 
     name: str
