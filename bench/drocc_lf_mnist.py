@@ -212,6 +212,56 @@ def bn_train_recalls(model, sp: dict, seed: int, recalibrate: bool = False) -> d
             "recall3_pixel": recall_at_fpr(s["pos"], s["close_pixel"], 0.03)}
 
 
+def bn_train_mixed_scores(model, sp: dict, batch: int = 128, seed: int = 0) -> dict:
+    """Training-mode logits (as :func:`bn_train_mode_scores`) with every test image (zeros, ones, masked zeros)
+    shuffled into one loader: the batch statistics then no longer depend on which test set a batch comes from."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(model.nets_["f"]).train()
+    parts = ("pos", "far", "close_pixel")
+    X = np.concatenate([sp[k] for k in parts])
+    which = np.concatenate([np.full(len(sp[k]), i) for i, k in enumerate(parts)])
+    perm = np.random.default_rng(seed).permutation(len(X))
+    with torch.no_grad():
+        s = np.concatenate([net(torch.from_numpy(np.ascontiguousarray(X[perm[i:i + batch]]))).squeeze(1).numpy()
+                            for i in range(0, len(X), batch)])
+    out = np.empty(len(X))
+    out[perm] = s
+    return {k: out[which == i] for i, k in enumerate(parts)}
+
+
+def rescore(args) -> list[dict]:
+    """``--rescore DIR``: the saved DROCC-LF models of ``--save-model`` scored five ways on their seed's test sets
+    (eval mode; eval mode after recomputing the batch-norm statistics on the training rows; the authors'
+    training-mode scoring with their loaders; training mode with the test sets shuffled together)."""
+    from odcore.models.base import BaseDetector
+
+    test = data.load(str(data.shared_data_dir() / "mnist" / "t10k-images-idx3-ubyte.gz"))
+    train = data.load(str(args.train_file or data.shared_data_dir() / "mnist" / "train-images-idx3-ubyte.gz"))
+    rows = []
+    for seed in range(args.seed0, args.seed0 + args.seeds):
+        model = BaseDetector.load(args.rescore / f"DROCC-LF-seed{seed}")
+        sp = build_split_60k(train, test, seed, args)
+        if args.zscore:
+            sp = zscore(sp)
+        ways = {"eval mode (the engine)": {k: -model.decision_function(sp[k]) for k in ("pos", "far", "close_pixel")},
+                "eval mode, batch norm recomputed on the training rows": bn_recalibrated_scores(model, sp, seed=seed),
+                "training mode, the authors' loaders": bn_train_mode_scores(model, sp, seed=seed),
+                "training mode, test sets shuffled together": bn_train_mixed_scores(model, sp, seed=seed)}
+        for way, sc in ways.items():
+            pooled = np.r_[sc["far"], sc["close_pixel"]]
+            rec = {"seed": seed, "scoring": way,
+                   "recall3_pooled": recall_at_fpr(sc["pos"], pooled, 0.03),
+                   "recall5_pooled": recall_at_fpr(sc["pos"], pooled, 0.05),
+                   "recall3_pixel": recall_at_fpr(sc["pos"], sc["close_pixel"], 0.03),
+                   "recall3_far": recall_at_fpr(sc["pos"], sc["far"], 0.03)}
+            rows.append(rec)
+            print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
+    return rows
+
+
 def run(args) -> list[dict]:
     import torch
 
@@ -374,6 +424,9 @@ def main() -> None:
     ap.add_argument("--label", default="", help="appended to the method names in the table (for variants)")
     ap.add_argument("--diag", action="store_true",
                     help="print per epoch: losses, mean logits of training / generated / test points, shell shares")
+    ap.add_argument("--rescore", type=Path, default=None,
+                    help="score the DROCC-LF models saved under this folder by --save-model (seeds --seed0 .. "
+                         "--seed0 + --seeds - 1, the same --zscore and --mask-frac) in four ways, without training")
     ap.add_argument("--save-model", type=Path, default=None,
                     help="save each fitted model under this folder (METHOD-seedS), to re-score it later")
     ap.add_argument("--json", type=Path, default=None)
@@ -387,6 +440,11 @@ def main() -> None:
         ap.error("--train-file needs --train-set 60k")
     if args.bn_train_scoring and args.train_set != "60k":
         ap.error("--bn-train-scoring needs --train-set 60k (the authors' test loaders)")
+    if args.rescore:
+        rows = rescore(args)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+        return
     if args.from_json:
         rows = [r for p in args.from_json for r in json.loads(p.read_text())]
     else:
