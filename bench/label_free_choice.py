@@ -29,6 +29,9 @@ import numpy as np
 from bench.common import machine, save_json
 
 DEFAULT_CANDIDATES = "knn,lof,iforest,ecod"
+#: criterion variants: Goix's uniform box over feature subsets (as published), the same without the columns of
+#: fewer than 10 values, and the product of the marginals as the reference measure (all columns at once)
+VARIANTS = {"uniform": {}, "uniform-dense": {"min_distinct": 10}, "marginals": {"reference": "marginals"}}
 
 
 def datasets(group: str):
@@ -77,13 +80,24 @@ def run_one(label, path, protocol, options, seed, names, a) -> dict:
     perm = rng.permutation(len(X))
     n_h = max(2, int(round(a.heldout_share * len(X))))
     held, fit = X[perm[:n_h]][:a.max_heldout], X[perm[n_h:]][:a.max_fit]
-    t0 = time.process_time()
-    crit = em_mv_scores(fit, held, names, make, n_uniform=a.n_uniform, max_features=a.max_features,
-                        n_subsets=a.n_subsets, seed=seed)
-    rec["criteria_s"] = round(time.process_time() - t0, 2)
-    rec["criteria"] = {k: [float(v) for v in vals] for k, vals in crit.items()}
+    rec["criteria"], rec["criteria_s"] = {}, {}
+    for variant in a.variants.split(","):
+        kw = dict(VARIANTS[variant])
+        t0 = time.process_time()
+        crit = em_mv_scores(fit, held, names, make, n_uniform=a.n_uniform, max_features=a.max_features,
+                            n_subsets=a.n_subsets, seed=seed, **kw)
+        rec["criteria_s"][variant] = round(time.process_time() - t0, 2)
+        rec["criteria"][variant] = {k: [float(v) for v in vals] for k, vals in crit.items() if k != "columns"}
     rec["candidates"] = names
     return rec
+
+
+def _variants(rec: dict) -> list[str]:
+    return ["uniform"] if "em_rank" in rec["criteria"] else list(rec["criteria"])
+
+
+def _crit(rec: dict, variant: str) -> dict:
+    return rec["criteria"] if "em_rank" in rec["criteria"] else rec["criteria"][variant]
 
 
 def summarise(records: list[dict]) -> str:
@@ -96,12 +110,14 @@ def summarise(records: list[dict]) -> str:
         names = rr[0]["candidates"]
         singles = {n: float(np.mean([r["auroc"][n] for r in rr])) for n in rr[0]["auroc"]}
         best = max((v, n) for n, v in singles.items() if n in names)
-        rules = {
-            "EM (argmax of the mean rank)": lambda r: int(np.argmin(r["criteria"]["em_rank"])),
-            "MV (argmin of the mean rank)": lambda r: int(np.argmin(r["criteria"]["mv_rank"])),
-            "EM + MV ranks": lambda r: int(np.argmin(np.add(r["criteria"]["em_rank"], r["criteria"]["mv_rank"]))),
-            "oracle (per dataset, uses labels)": lambda r, names=names: int(np.argmax([r["auroc"][n] for n in names])),
-        }
+        rules = {}
+        for v in _variants(rr[0]):
+            rules[f"{v}: EM"] = lambda r, v=v: int(np.argmin(_crit(r, v)["em_rank"]))
+            rules[f"{v}: MV"] = lambda r, v=v: int(np.argmin(_crit(r, v)["mv_rank"]))
+            rules[f"{v}: EM + MV ranks"] = lambda r, v=v: int(np.argmin(np.add(_crit(r, v)["em_rank"],
+                                                                                _crit(r, v)["mv_rank"])))
+        rules["oracle (per dataset, uses labels)"] = lambda r, names=names: int(np.argmax([r["auroc"][n]
+                                                                                          for n in names]))
         out.append(f"#### {g}: {len({r['dataset'] for r in rr})} datasets x {len({r['seed'] for r in rr})} seeds\n")
         out.append("| detector or rule | mean AUROC | vs best single | picks |")
         out.append("|---|---|---|---|")
@@ -128,6 +144,7 @@ def main() -> None:
     ap.add_argument("--n-uniform", type=int, default=2000)
     ap.add_argument("--max-features", type=int, default=5)
     ap.add_argument("--n-subsets", type=int, default=10)
+    ap.add_argument("--variants", default="uniform", help=f"criterion variants, comma-separated: {', '.join(VARIANTS)}")
     ap.add_argument("--max-rows", type=int, default=0,
                     help="random subsets of at most this many training and test rows (0: all; KDD Cup 99 needs it)")
     ap.add_argument("--only", default="", help="comma-separated dataset labels to run (default: all of the groups)")

@@ -199,6 +199,18 @@ def test_em_mv_ranks_a_detector_that_sees_the_structure_above_one_that_does_not(
     assert crit["mv"][0] < crit["mv"][1] and crit["em"][0] > crit["em"][1]
 
 
+def test_em_mv_leaves_out_columns_without_a_density_when_asked():
+    rng = np.random.default_rng(3)
+    X = np.c_[rng.normal(size=(300, 3)), rng.integers(0, 2, (300, 2))].astype(np.float32)  # two binary columns
+    make = lambda n: registry.create(n)  # noqa: E731
+    kw = dict(n_uniform=500, max_features=2, n_subsets=3, seed=0)
+    assert list(auto.em_mv_scores(X[:200], X[200:], ["knn", "ecod"], make, **kw)["columns"]) == [0, 1, 2, 3, 4]
+    dense = auto.em_mv_scores(X[:200], X[200:], ["knn", "ecod"], make, min_distinct=10, **kw)
+    assert list(dense["columns"]) == [0, 1, 2]
+    binary = X[:, 3:]  # no column has 10 values: all are kept
+    assert len(auto.em_mv_scores(binary[:200], binary[200:], ["knn"], make, min_distinct=10, **kw)["columns"]) == 2
+
+
 def test_auto_em_mv_chooses_one_candidate_and_says_why():
     rng = np.random.default_rng(2)
     a = rng.uniform(0, 2 * np.pi, 800)

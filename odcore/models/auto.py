@@ -151,26 +151,44 @@ def mass_volume_curves(normal_heldout: np.ndarray, normal_uniform: np.ndarray, *
 
 
 def em_mv_scores(fit_rows: np.ndarray, heldout_rows: np.ndarray, names: list[str], make, *, n_uniform: int,
-                 max_features: int, n_subsets: int, seed: int) -> dict[str, np.ndarray]:
+                 max_features: int, n_subsets: int, seed: int, min_distinct: int = 1,
+                 reference: str = "uniform") -> dict[str, np.ndarray]:
     """Excess-Mass and Mass-Volume criteria of each candidate (``make(name)`` an unfitted detector) fitted on
     ``fit_rows`` and judged on ``heldout_rows`` (rows of the data the candidates did not see) and ``n_uniform``
     points drawn uniformly in the bounding box of the fit rows. In more than ``max_features`` dimensions the
     volume cannot be estimated by sampling, so, as Goix (2016, section 4) does, the criteria are averaged over
     ``n_subsets`` random subsets of ``max_features`` features (each candidate refitted on each subset).
-    Returns ``{"em": (m,), "mv": (m,), "em_rank": (m,), "mv_rank": (m,)}``: the criteria averaged over the
-    subsets, and each candidate's mean rank among the candidates (1 = best) over the subsets."""
+    The curves are defined for densities: with ``min_distinct`` > 1 the columns with fewer distinct values
+    among the fit rows (one-hot, binary or count columns, whose uniform points fall where no row can be) are
+    left out of the subsets, unless no column has that many.
+    ``reference="marginals"`` measures the "volume" with another reference distribution instead: the product of
+    the columns' empirical marginals, sampled by drawing each column independently from the fit rows (the
+    reference sample of Hastie, Tibshirani and Friedman, *The Elements of Statistical Learning*, 2nd ed., 2009,
+    section 14.2.4, "unsupervised as supervised learning"). Its points stay on the data's range in every
+    dimension, so no feature subsets are needed: the candidates are judged once, on all columns, by how little
+    of the reference mass their level sets need, i.e. how much of the rows' dependence structure they use.
+    Returns ``{"em": (m,), "mv": (m,), "em_rank": (m,), "mv_rank": (m,), "columns"}``: the criteria averaged over
+    the subsets, each candidate's mean rank among the candidates (1 = best) over the subsets, and the columns the
+    subsets were drawn from."""
     from scipy.stats import rankdata
 
     rng = np.random.default_rng(seed)
-    d = fit_rows.shape[1]
-    subsets = ([np.arange(d)] if d <= max_features else
-               [np.sort(rng.choice(d, max_features, replace=False)) for _ in range(int(n_subsets))])
+    pool = np.arange(fit_rows.shape[1])
+    if min_distinct > 1:
+        dense = np.array([len(np.unique(fit_rows[:, j])) >= min_distinct for j in pool])
+        pool = pool[dense] if dense.any() else pool
+    subsets = ([pool] if len(pool) <= max_features or reference == "marginals" else
+               [np.sort(rng.choice(pool, max_features, replace=False)) for _ in range(int(n_subsets))])
     m = len(names)
     em, mv = np.zeros((len(subsets), m)), np.zeros((len(subsets), m))
     for k, cols in enumerate(subsets):
         F, H = fit_rows[:, cols], heldout_rows[:, cols]
-        lo, hi = F.min(axis=0), F.max(axis=0)
-        U = (lo + (hi - lo) * rng.random((int(n_uniform), len(cols)))).astype(np.float32)
+        if reference == "marginals":
+            U = np.stack([F[rng.integers(0, len(F), int(n_uniform)), j] for j in range(F.shape[1])], axis=1)
+        else:
+            lo, hi = F.min(axis=0), F.max(axis=0)
+            U = lo + (hi - lo) * rng.random((int(n_uniform), len(cols)))
+        U = np.ascontiguousarray(U, dtype=np.float32)
         curves = []
         for name in names:
             det = make(name).fit(F)
@@ -181,7 +199,7 @@ def em_mv_scores(fit_rows: np.ndarray, heldout_rows: np.ndarray, names: list[str
             em[k, j], mv[k, j] = c["em"], c["mv"]
     em_rank = np.mean([rankdata(-row) for row in em], axis=0)
     mv_rank = np.mean([rankdata(row) for row in mv], axis=0)
-    return {"em": em.mean(axis=0), "mv": mv.mean(axis=0), "em_rank": em_rank, "mv_rank": mv_rank}
+    return {"em": em.mean(axis=0), "mv": mv.mean(axis=0), "em_rank": em_rank, "mv_rank": mv_rank, "columns": pool}
 
 
 class Auto(ScoreCombination):
@@ -210,6 +228,11 @@ class Auto(ScoreCombination):
               "subsets of this many (Goix 2016)", kind="int", low=1, high=100),
         Param("n_subsets", 10, "criterion 'em-mv': random feature subsets (when there are more than max_features)",
               kind="int", low=1, high=1000),
+        Param("reference", "uniform", "criterion 'em-mv': the measure of the volumes: 'uniform' (Goix: uniform in the "
+              "rows' box, on feature subsets) or 'marginals' (the product of the columns' marginals, all columns)",
+              kind="str", choices=("uniform", "marginals")),
+        Param("min_distinct", 1, "criterion 'em-mv' with reference 'uniform': columns with fewer distinct values are "
+              "left out of the feature subsets (1: none)", kind="int", low=1, high=1_000_000),
     )
     kind: ClassVar[str] = "auto"
     members_param: ClassVar[str] = "candidates"
@@ -248,7 +271,8 @@ class Auto(ScoreCombination):
         held, fit = X[perm[:n_h]][:max(2, cap // 2)], X[perm[n_h:]][:cap]
         crit = em_mv_scores(fit, held, names, self._make_member, n_uniform=int(self.n_uniform),
                             max_features=int(self.max_features), n_subsets=int(self.n_subsets),
-                            seed=int(self.random_state))
+                            seed=int(self.random_state), min_distinct=int(self.min_distinct),
+                            reference=str(self.reference))
         rank = (crit["em_rank"] + crit["mv_rank"]) / 2
         best = int(np.argmin(rank))
         w = np.zeros(len(names))

@@ -93,9 +93,9 @@ TABLES: dict[str, PaperTable] = {t.name: t for t in (
         note="plain DROCC without the cross-entropy warm-up (the warm-up collapses it on one class, BENCHMARKS.md)"),
     PaperTable(
         "drocc-lf-mnist-authors", "DROCC-LF (MNIST 0 vs 1) with the authors' exact recipe",
-        "recall at 3% / 5% FPR of DROCC-LF with the authors' LeNet (batch norm), z-scored pixels, 100 epochs, 50 ascent "
-        "steps of 0.001, r 0.2, on the 60k protocol, one process per seed; also scored as the authors' test() does "
-        "(batch norm in training mode) and after recomputing the batch-norm statistics on the training rows",
+        "recall at 3% / 5% FPR of DROCC-LF with the authors' LeNet (batch norm), z-scored pixels, 100 epochs, 50 "
+        "ascent steps of 0.001, r 0.2, on the 60k protocol, one process per seed; also scored as the authors' test() "
+        "does (batch norm in training mode) and after recomputing the batch-norm statistics on the training rows",
         tuple(("bench.drocc_lf_mnist", "--train-set", "60k", "--seeds", "1", "--seed0", s, "--methods", "DROCC-LF",
                *_LF_AUTHORS, "--diag", "--json", f"bench/results/drocc_lf_mnist60k_authors_s{s}.json")
               for s in ("0", "1", "2"))
