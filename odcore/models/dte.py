@@ -34,8 +34,9 @@ classical files (about 83.9 vs 83.4, issue 26). Defaults follow the paper's code
 MLP 256-512-256 with ReLU and dropout 0.5 after the hidden layers but the first, ``T = 400``, ``K = 7``,
 ``beta`` linear from 1e-4 to 1e-2, Adam with learning rate 1e-4 and weight decay 5e-4, 400 epochs of 64
 rows), except that the epochs are cut at ``max_steps = 10000`` optimisation steps on large tables (the CPU
-budget; the comparison is in BENCHMARKS.md). One fault of that code is not repeated: it passes *softmax probabilities* to ``CrossEntropyLoss`` (which applies a
-log-softmax again); here the loss is the cross-entropy of the logits, Eq. (3).
+budget; the comparison is in BENCHMARKS.md). One fault of that code is not repeated: it passes *softmax
+probabilities* to ``CrossEntropyLoss`` (which applies a log-softmax again); here the loss is the cross-entropy
+of the logits, Eq. (3).
 
 The noise in Eq. (1) assumes standardised features (the paper: "standard scaling is crucial"); runs
 get them from the split's standardiser.
