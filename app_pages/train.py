@@ -115,13 +115,14 @@ if any(r["name"] == "activation" and "radial" in (r.get("choices") or ()) for r 
 
 proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup
+from odcore.data.protocols import declaration as _protocol_options  # noqa: E402
 
 pcols = st.columns(3)
-for i, (k, default) in enumerate(_odata.protocol_defaults(protocol).items()):
-    text = pcols[i % 3].text_input(f"protocol option {k}", value=str(proto_opts.get(k, default)),
-                                   key=f"popt-{protocol}-{k}")
+for i, opt in enumerate(_protocol_options(protocol)):  # each field parsed by the option's declaration
+    text = pcols[i % 3].text_input(f"protocol option {opt.name}", value=str(proto_opts.get(opt.name, opt.default)),
+                                   key=f"popt-{protocol}-{opt.name}", help=f"{opt.help} ({opt.constraint()})")
     try:
-        proto_opts[k] = registry.parse_value(text, default) if text.strip() != "None" else None
+        proto_opts[opt.name] = opt.parse(text)
     except Exception as err:  # noqa: BLE001
         widgets.show_error(err)
 proto_opts = {k: v for k, v in proto_opts.items() if k in _odata.protocol_defaults(protocol)}
@@ -154,7 +155,7 @@ with st.expander("Parameters (papers' defaults)", expanded=True):
         else:
             text = col.text_input(name, value=str(st.session_state.get(key, default)), help=hlp, key=key)
             try:
-                val = registry.parse_value(text, default) if text != str(default) else default
+                val = registry.declaration(method)[name].parse(text) if text != str(default) else default
             except Exception as err:  # noqa: BLE001
                 widgets.show_error(err)
                 val = default

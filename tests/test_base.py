@@ -225,11 +225,3 @@ def test_registry_metadata():
         registry.create("nope")
     with pytest.raises(InputError, match="unknown parameter\\(s\\) foo for autoencoder; valid: latent"):
         registry.create("autoencoder", foo=1)
-
-
-@pytest.mark.parametrize("text,default,expected", [
-    ("3", 1, 3), ("0.5", 1.0, 0.5), ("true", False, True), ("[32, 16]", (64,), (32, 16)),
-    ("32,16", (64,), (32, 16)), ("a,b", (64,), ("a", "b")), ("cpu", "auto", "cpu"),
-])
-def test_parse_value(text, default, expected):
-    assert registry.parse_value(text, default) == expected

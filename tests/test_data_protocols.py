@@ -123,7 +123,10 @@ def test_pu_with_inlier_classes():
     assert sp.y_train.mean() == pytest.approx(0.2, abs=0.02)
 
 
-@pytest.mark.parametrize("opts,match", [({"nu": 1.5}, "nu must lie"), ({"nu": 0}, "nu must lie"),
+NU_RANGE = r"nu must be a number in \(0, 1\)"
+
+
+@pytest.mark.parametrize("opts,match", [({"nu": 1.5}, NU_RANGE), ({"nu": 0}, NU_RANGE),
                                         ({"nu": 1e-6}, "impossible"), ({"n_pos": 10_000}, "impossible"),
                                         ({"pos_contamination": 0.99, "n_pos": 200}, "lower pos_contamination")])
 def test_pu_refuses_impossible_options(opts, match):

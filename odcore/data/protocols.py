@@ -7,7 +7,7 @@ unless ``standardize=True``; tabular data are unless ``standardize=False``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import numpy as np
 from odcore.data.record import Dataset, Split
 from odcore.data.scaling import Standardizer
 from odcore.errors import InputError
+from odcore.params import Declaration, Param
 
 PROTOCOLS: dict[str, str] = {
     "unsupervised": "Stratified 70/30 split; fit on the contaminated training part, score the test part.",
@@ -26,43 +27,68 @@ PROTOCOLS: dict[str, str] = {
     "all": "Fit and score every row (for unlabelled data).",
 }
 
-_COMMON = {"standardize": None}
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "unsupervised": {"test_size": 0.3},
-    "novelty": {"test_normal_share": 0.3},
-    "one-vs-rest": {"inlier_classes": None, "test_normal_share": 0.3, "train_on": "inliers"},
-    "pu": {"nu": None, "n_pos": None, "pos_share": 0.2, "pos_contamination": 0.0, "inlier_classes": None,
-           "known_normal": None},
-    "drocc": {},
-    "kdd-alad": {"train_share": 0.5},
-    "all": {},
+#: every protocol option, declared once (type, range or choices, default, help); a protocol takes the ones
+#: :data:`_TAKES` lists, plus ``standardize``. A new option: one Param line here and its name in _TAKES.
+OPTIONS = Declaration.of(
+    Param("standardize", None, "z-score features with training statistics (default: yes for tables, no for images)",
+          kind="bool", optional=True),
+    Param("test_size", 0.3, "share of rows held out for testing", low=0, high=1, low_open=True, high_open=True),
+    Param("test_normal_share", 0.3, "share of the normal rows held out for testing", low=0, high=1, low_open=True,
+          high_open=True),
+    Param("inlier_classes", None, "original classes treated as normal (default: the smallest class value)",
+          kind="values", optional=True),
+    Param("train_on", "inliers", "'inliers' (train on normal rows only) or 'all' (contaminated 70/30 split)",
+          kind="str", choices=("inliers", "all")),
+    Param("nu", None, "outlier share of the unlabelled mixture (default: all remaining rows, natural share)",
+          low=0, high=1, low_open=True, high_open=True, optional=True),
+    Param("n_pos", None, "number of labelled inliers (default: pos_share of the inliers)", kind="int", low=1,
+          optional=True),
+    Param("pos_share", 0.2, "share of the inliers given as labelled positives when n_pos is not set", low=0, high=1,
+          low_open=True, high_open=True),
+    Param("pos_contamination", 0.0, "share of the labelled sample that is secretly outliers", low=0, high=1,
+          high_open=True),
+    Param("known_normal", None, "rows the analyst marks as known normal (the labelled inliers): 'before=YYYY-MM-DD', "
+          "'COLUMN=v1|v2' or a 0/1 COLUMN of the table; every row is scored", kind="str", optional=True),
+    Param("train_share", 0.5, "share of rows in the training half", low=0, high=1, low_open=True, high_open=True),
+    Param("marks", None, "the analyst's marks a retraining uses (odcore.data.marks.option: expected rows are labelled "
+          "inliers, confirmed rows labelled anomalies); written by `odcore train --marks` and the Retrain button",
+          kind="json", optional=True),
+)
+_TAKES: dict[str, tuple[str, ...]] = {
+    "unsupervised": ("test_size",),
+    "novelty": ("test_normal_share",),
+    "one-vs-rest": ("inlier_classes", "test_normal_share", "train_on"),
+    "pu": ("nu", "n_pos", "pos_share", "pos_contamination", "inlier_classes", "known_normal", "marks"),
+    "drocc": (),
+    "kdd-alad": ("train_share",),
+    "all": ("marks",),
 }
 
-_HELP: dict[str, str] = {
-    "standardize": "z-score features with training statistics (default: yes for tables, no for images)",
-    "test_size": "share of rows held out for testing",
-    "test_normal_share": "share of the normal rows held out for testing",
-    "inlier_classes": "original classes treated as normal (default: the smallest class value)",
-    "train_on": "'inliers' (train on normal rows only) or 'all' (contaminated 70/30 split)",
-    "nu": "outlier share of the unlabelled mixture (default: all remaining rows, natural share)",
-    "n_pos": "number of labelled inliers (default: pos_share of the inliers)",
-    "pos_share": "share of the inliers given as labelled positives when n_pos is not set",
-    "pos_contamination": "share of the labelled sample that is secretly outliers",
-    "train_share": "share of rows in the training half",
-    "known_normal": "rows the analyst marks as known normal (the labelled inliers): 'before=YYYY-MM-DD', "
-                    "'COLUMN=v1|v2' or a 0/1 COLUMN of the table; every row is scored",
-}
+
+def declaration(name: str) -> Declaration:
+    """The declared options of protocol ``name`` (its own, then ``standardize``)."""
+    _check_name(name)
+    return OPTIONS.only((*_TAKES[name], "standardize"))
 
 
 def protocol_defaults(name: str) -> dict[str, Any]:
     """Default options of a protocol (``standardize=None`` means: by data kind)."""
-    _check_name(name)
-    return {**_DEFAULTS[name], **_COMMON}
+    return declaration(name).defaults()
 
 
 def protocol_help(name: str) -> dict[str, str]:
     """One line of help per option of a protocol."""
-    return {k: _HELP[k] for k in protocol_defaults(name)}
+    return declaration(name).help()
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` of protocol ``name`` typed and checked by the declarations (text from a command line or a
+    form is parsed; typed values are only checked); unknown options are refused with the valid ones."""
+    decl = declaration(name)
+    unknown = sorted(set(options) - set(decl.names()))
+    if unknown:
+        raise InputError(f"protocol {name!r} has no option(s) {', '.join(unknown)}; valid: {', '.join(decl.names())}")
+    return decl.parse(options, f"protocol {name!r}")
 
 
 def _check_name(name: str) -> None:
@@ -70,19 +96,21 @@ def _check_name(name: str) -> None:
         raise InputError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
+def clean_training(protocol: str, options: dict[str, Any] | None = None) -> bool:
+    """True when ``protocol`` (with ``options``) fits on normal rows only: ``novelty``, ``kdd-alad``,
+    ``drocc`` (its limited negatives are labelled) and ``one-vs-rest`` with ``train_on='inliers'``. Detectors
+    may choose differently then (``Param.clean_default``: ``auto`` judges its candidates on held-out
+    training rows, which only makes sense when those rows are normal)."""
+    if protocol == "one-vs-rest":
+        return str((options or {}).get("train_on", "inliers")) == "inliers"
+    return protocol in ("novelty", "kdd-alad", "drocc")
+
+
 def split(ds: Dataset, protocol: str, *, seed: int = 0, **options: Any) -> Split:
     """Split ``ds`` by ``protocol`` (see :data:`PROTOCOLS`), seeded by ``seed``."""
-    _check_name(protocol)
-    defaults = protocol_defaults(protocol)
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise InputError(f"protocol {protocol!r} has no option(s) {', '.join(unknown)}; its options are "
-                         f"{', '.join(defaults)}")
-    opts = {**defaults, **options}
+    opts = {**protocol_defaults(protocol), **check_options(protocol, options)}
     if opts["standardize"] is None:
         opts["standardize"] = ds.kind != "image"
-    elif isinstance(opts["standardize"], str):
-        opts["standardize"] = opts["standardize"].strip().lower() in ("1", "true", "yes", "on")
     rng = np.random.default_rng(seed)
     sp = _SPLITTERS[protocol](ds, rng, opts)
     sp.options = {**opts, "seed": seed}
@@ -179,7 +207,8 @@ def _finish(ds: Dataset, sp: Split, standardize: bool) -> Split:
     if len(sp.test_index) == 0:
         raise InputError(f"the {sp.protocol!r} split of {ds.name!r} left no test rows")
     if standardize:
-        fit_rows = sp.X_train if sp.X_pos is None else np.vstack([sp.X_pos, sp.X_train])
+        inside = sp.pos_index is not None and bool(np.isin(sp.pos_index, sp.train_index).all())
+        fit_rows = sp.X_train if sp.X_pos is None or inside else np.vstack([sp.X_pos, sp.X_train])
         sp.scaler = Standardizer.fit(fit_rows)
         sp.X_train = sp.transform(sp.X_train)
         sp.X_test = sp.transform(sp.X_test)
@@ -233,8 +262,8 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
 
     The mixture is scored transductively (``X_test`` is the same set), as the paper evaluates.
     """
-    if o["known_normal"] is not None:
-        return _pu_known_normal(ds, o["known_normal"])
+    if o["known_normal"] is not None or o["marks"] is not None:
+        return _pu_known_normal(ds, o["known_normal"], o["marks"])
     y = _relabel(ds, o["inlier_classes"], "pu") if o["inlier_classes"] is not None else _need_labels(ds, "pu")
     inliers = rng.permutation(np.flatnonzero(y == 0))
     outliers = rng.permutation(np.flatnonzero(y == 1))
@@ -278,21 +307,38 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
     return sp
 
 
-def _pu_known_normal(ds: Dataset, spec: str) -> Split:
+def _pu_known_normal(ds: Dataset, spec: str | None, marks: Any = None) -> Split:
     """PU with the analyst's marks: ``X_pos`` = the rows marked known normal
-    (:func:`odcore.data.table.known_normal_mask`), the unlabelled mixture = the other rows, and every
-    row scored (the Flagged rows page ranks them all); labels, when the data have them, only evaluate."""
+    (:func:`odcore.data.table.known_normal_mask`) and the rows marked *expected* (``marks``, see
+    :mod:`odcore.data.marks`), less the rows marked *confirmed* (a confirmed anomaly is never a labelled
+    inlier); the unlabelled mixture = the other rows, and every row scored (the Flagged rows page ranks
+    them all); labels, when the data have them, only evaluate."""
     from odcore.data.table import known_normal_mask
 
-    mask = known_normal_mask(ds.meta, spec)
+    mask = np.zeros(ds.n_rows, dtype=bool)
+    if spec is not None:
+        mask |= np.asarray(known_normal_mask(ds.meta, spec), dtype=bool)
+    what = [spec] if spec is not None else []
+    marked = None
+    if marks is not None:
+        from odcore.data.marks import option_rows
+
+        got = option_rows(ds, marks)
+        mask[got.expected] = True
+        mask[got.confirmed] = False
+        marked = {"expected": got.expected, "confirmed": got.confirmed}
+        what.append(f"{len(got.expected)} marked expected, {len(got.confirmed)} marked confirmed")
     pos, unl = np.flatnonzero(mask), np.flatnonzero(~mask)
     if len(pos) < 2 or len(unl) < 2:
-        raise InputError(f"known_normal={spec!r} marks {len(pos)} of {ds.n_rows} rows as known normal; WALDO needs at "
-                         "least 2 marked and 2 unmarked rows: widen or narrow the filter")
+        hint = ("mark at least 2 rows expected, or add known-normal rows (known_normal=before=YYYY-MM-DD)"
+                if spec is None else "widen or narrow the filter")
+        raise InputError(f"known normal rows ({'; '.join(what)}): {len(pos)} of {ds.n_rows} rows; WALDO needs at "
+                         f"least 2 known-normal and 2 other rows: {hint}")
     idx = np.arange(ds.n_rows)
     return _mk("pu", ds.X, ds.y, unl, idx,
-               f"{len(pos)} rows marked known normal ({spec}) are the labelled inliers X_pos; the other {len(unl)} "
-               f"rows are the unlabelled mixture; all {ds.n_rows} rows are scored.", X_pos=ds.X[pos], pos_index=pos)
+               f"{len(pos)} rows known normal ({'; '.join(what)}) are the labelled inliers X_pos; the other "
+               f"{len(unl)} rows are the unlabelled mixture; all {ds.n_rows} rows are scored.", X_pos=ds.X[pos],
+               pos_index=pos, marked=marked)
 
 
 def _drocc(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
@@ -324,7 +370,21 @@ def _kdd_alad(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split
 
 def _all(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
     idx = np.arange(ds.n_rows)
-    return _mk("all", ds.X, ds.y, idx, idx, f"fit and score all {ds.n_rows} rows.")
+    if o["marks"] is None:
+        return _mk("all", ds.X, ds.y, idx, idx, f"fit and score all {ds.n_rows} rows.")
+    from odcore.data.marks import option_rows
+
+    got = option_rows(ds, o["marks"])
+    y_marks = np.zeros(ds.n_rows, dtype=np.int64)  # fit learns from the confirmed rows, never from the data's labels
+    y_marks[got.confirmed] = 1
+    sp = _mk("all", ds.X, ds.y, idx, idx,
+             f"fit and score all {ds.n_rows} rows; {len(got.expected)} rows marked expected (labelled inliers for "
+             f"detectors that take them), {len(got.confirmed)} marked confirmed (labelled anomalies).",
+             X_pos=ds.X[got.expected] if len(got.expected) else None,
+             pos_index=got.expected if len(got.expected) else None,
+             marked={"expected": got.expected, "confirmed": got.confirmed})
+    sp.y_train = y_marks
+    return sp
 
 
 _SPLITTERS: dict[str, Callable[[Dataset, np.random.Generator, dict[str, Any]], Split]] = {

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ class MethodInfo:
     paper: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     class_name: str | None = None
+    #: the kinds of data this method is the default for ("tables": an analyst's table, chosen on bench/analyst.py)
+    recommended_for: tuple[str, ...] = ()
 
     def cls(self) -> type:
         return get_class(self.name)
@@ -51,6 +52,8 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_DTE = "Livernoche, Jain, Hezaveh, Ravanbakhsh. On Diffusion Modeling for Anomaly Detection. ICLR 2024."
+_P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
@@ -72,6 +75,10 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("dte", "odcore.models.dte:DTE", "deep", "one-class",
+               "DTE (diffusion time estimation, categorical)", _P_DTE),
+    MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
+               "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
                "Autoencoder (reconstruction error)", "baseline"),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",
@@ -103,6 +110,11 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
                "Rousseeuw, Van Driessen. Technometrics 1999."),
+    # the analyst's table default (bench/analyst.py): a robust distance of each row's deviations from its series'
+    # expected values, 2% of the rows flagged (PyOD's 10% floods an analyst with store-weeks to review)
+    MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
+               "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
+               overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
@@ -136,6 +148,15 @@ def available() -> list[str]:
     """Names of the registered methods whose module exists in this build."""
     return [n for n, m in METHODS.items()
             if importlib.util.find_spec(m.target.partition(":")[0]) is not None]
+
+
+def recommended(kind: str) -> str:
+    """The method declared the default for ``kind`` of data (``"tables"``: the Flagged rows page and ``odcore train``
+    on a CSV / Parquet table without ``--method``)."""
+    for n in available():
+        if kind in METHODS[n].recommended_for:
+            return n
+    raise InputError(f"no method is declared the default for {kind!r}; give one (odcore methods lists them)")
 
 
 def info(name: str) -> MethodInfo:
@@ -228,10 +249,11 @@ def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
-                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+                   image_shape: Sequence[int] | None = None, clean_rows: bool = False) -> dict[str, Any]:
     """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
-    image data the image-data defaults the user did not set."""
+    ``input_shape=image_shape`` where the method has them and the user did not set them, on
+    image data the image-data defaults the user did not set, and with ``clean_rows`` (the training rows are
+    all normal) the clean-rows defaults the user did not set."""
     decl = declaration(name)
     out = check(name, params)
     if seed is not None and "random_state" in decl and "random_state" not in out:
@@ -241,35 +263,10 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
             out["input_shape"] = tuple(int(s) for s in image_shape)
         for k, v in decl.image_defaults().items():
             out.setdefault(k, v)
+    if clean_rows:
+        for k, v in decl.clean_defaults().items():
+            out.setdefault(k, v)
     return out
-
-
-def parse_value(text: str, default: Any) -> Any:
-    """Turn a text ``k=v`` value into the type of ``default`` (protocol options; detector parameters go
-    through :func:`parse_params`, which knows each parameter's declaration)."""
-    if isinstance(default, bool):
-        low = text.strip().lower()
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise InputError(f"expected true or false, got {text!r}")
-    try:
-        if isinstance(default, int):
-            return int(text)
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, tuple) or default is None:
-            try:
-                v = json.loads(text)
-            except json.JSONDecodeError:
-                if default is None or "," not in text:
-                    return text
-                return tuple(parse_value(x.strip(), None) for x in text.split(","))
-            return tuple(v) if isinstance(v, list) else v
-    except ValueError:
-        raise InputError(f"expected a {type(default).__name__}, got {text!r}") from None
-    return text
 
 
 def create(name: str, **params: Any):

@@ -53,14 +53,17 @@ def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
                          f"({exc}){valid}") from None
 
 
-def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None) -> dict[str, Any]:
+def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None,
+                    clean_rows: bool = False) -> dict[str, Any]:
     """Parameters for ``registry.create``: the user's (validated against the method's declaration),
     plus ``random_state=seed`` and ``input_shape=image_shape`` where the method takes them and the
-    user did not set them, and on image data the image-data defaults the user did not set (see
+    user did not set them, on image data the image-data defaults the user did not set, and when the
+    protocol trains on normal rows only (``clean_rows``) the clean-rows defaults (see
     ``odcore.models.registry.resolve_params``)."""
     from odcore.models import registry
 
-    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape)
+    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape,
+                                   clean_rows=clean_rows)
 
 
 def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
@@ -68,12 +71,14 @@ def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, S
 
     Returns ``(Dataset, Split, detector)``. Raises :class:`InputError` for bad input.
     """
+    import odcore.data
     from odcore.models import registry
 
     registry.info(spec.method)  # unknown method -> InputError listing the valid ones
     ds = load_data(spec, store)
     split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
-    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape)
+    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape,
+                             clean_rows=odcore.data.clean_training(spec.protocol, dict(spec.protocol_options)))
     detector = registry.create(spec.method, **params)
     return ds, split, detector
 
@@ -81,11 +86,13 @@ def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, S
 # ---------------------------------------------------------------------------------- execute
 def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks: Iterable[Callback] = (),
                  cancel: Any = None) -> Any:
-    """``detector.fit`` with the split's parts: ``X_pos`` for PU methods, test-set monitoring as
-    ``monitor=(X_test, y_test)``, and the training labels only for detectors with ``uses_labels``."""
+    """``detector.fit`` with the split's parts: ``X_pos`` for the detectors that learn from labelled inliers
+    (PU methods; Deep SAD), test-set monitoring as ``monitor=(X_test, y_test)``, and the training labels only
+    for detectors with ``uses_labels``."""
     kwargs: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
-    if split.X_pos is not None:
-        kwargs["X_pos"] = split.X_pos
+    if split.X_pos is not None and (getattr(detector, "needs_positives", False)
+                                    or getattr(detector, "uses_positives", False)):
+        kwargs["X_pos"] = split.X_pos  # labelled inliers, for the detectors that learn from them
     if monitor and split.y_test is not None:
         kwargs["monitor"] = (split.X_test, split.y_test)
     y = split.y_train if getattr(detector, "uses_labels", False) else None
@@ -193,6 +200,12 @@ def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable
         _warm_imports(detector)
         t0 = time.perf_counter()
         fit_detector(detector, split, monitor=spec.monitor, callbacks=callbacks, cancel=cancel)
+        if split.marked is not None:  # the analyst's marks: what the fit did not learn from re-ranks its scores
+            from odcore.runs.rerank import with_marks
+
+            detector, marks_used = with_marks(detector, ds, split)
+            if run is not None:
+                store.update(run.id, marks_used=marks_used)
         fit_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         cols = score_split(detector, split)

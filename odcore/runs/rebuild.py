@@ -22,7 +22,8 @@ def run_spec(run: Run) -> RunSpec:
 
 
 def load_model(run: Run) -> Any:
-    """The fitted detector saved with the run (raises :class:`InputError` when it has none)."""
+    """The fitted detector saved with the run, wrapped in its re-ranking when it trained with marks
+    (:class:`odcore.runs.rerank.Reranked`); raises :class:`InputError` when it has none."""
     from odcore.models.base import BaseDetector
 
     if getattr(run, "damage", None):
@@ -31,7 +32,9 @@ def load_model(run: Run) -> Any:
     if not run.model_dir.exists():
         raise InputError(f"run {run.id} has no saved model (status {run.status}); "
                          "only finished runs can be reloaded")
-    return BaseDetector.load(run.model_dir)
+    from odcore.runs.rerank import load as with_rerank
+
+    return with_rerank(BaseDetector.load(run.model_dir), run.model_dir)  # a run trained with marks: its re-ranking
 
 
 def table_prep(run: Run) -> Any:

@@ -362,8 +362,11 @@ class Scorer:
 
     @property
     def windowed(self) -> bool:
-        """True when the run's rows are windows of a series (a window may span batches)."""
-        return self.prep is not None and self.prep.window != "rows"
+        """True when the run's rows need the whole input at once: windows of a series (a window may span batches)
+        or each series' deviation from its expectation (fitted over the series' history)."""
+        from odcore.data.table import whole_input
+
+        return self.prep is not None and whole_input(self.prep)
 
     def columns(self, names: list[str]) -> list[str] | None:
         """The input columns to read, out of the input's column ``names``: the features, the label and
@@ -597,8 +600,11 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
     files written).
     """
     text = str(input_path)
-    if not glob.has_magic(text) and not _is_uri(text) and not Path(text).exists():
-        raise InputError(f"input {text} does not exist")
+    if not glob.has_magic(text) and not _is_uri(text) and not Path(text).is_dir():
+        from odcore.data.files import open_plain
+
+        # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
+        open_plain(Path(text)).close()
     out = Path(output_path)
     kind = output_kind(output_path)
     if kind == "folder" and out.exists() and (not out.is_dir() or any(out.iterdir())):
