@@ -7,6 +7,7 @@ import pytest
 from odcore import metrics
 from odcore.errors import InputError
 from odcore.models import auto, ensemble, registry
+from odcore.runs.spec import resolve
 
 FAST = "iforest,knn,hbos,ecod"
 
@@ -160,6 +161,6 @@ def test_the_run_records_the_report(tmp_path):
     from odcore.runs import RunSpec, RunStore, execute
 
     store = RunStore(tmp_path / "runs")
-    res = execute(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store)
+    res = execute(resolve(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store), store=store)
     assert res["report"]["summary"].startswith("auto chose")
     assert store.get(res["run_id"]).config["report"]["lines"] == res["report"]["lines"]

@@ -11,8 +11,8 @@ from typing import Any
 
 from odcore.data.record import Dataset, Split
 from odcore.errors import InputError
-from odcore.runs.execution import load_data, make_split
-from odcore.runs.spec import RunSpec
+from odcore.runs.execution import make_split
+from odcore.runs.spec import STORED_PREFIX, RunSpec
 from odcore.runs.store import Run
 
 
@@ -44,9 +44,17 @@ def table_prep(run: Run) -> Any:
 
 
 def load_split(run: Run) -> tuple[Dataset, Split]:
-    """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed)."""
+    """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed): a stored dataset, or
+    the file's prepared table from the store's cache (prepared again only when the cache no longer has it)."""
     spec = run_spec(run)
-    ds = load_data(spec, run.store)
+    if not isinstance(spec.data, str) or not spec.data:
+        raise InputError(f"run {run.id} names no data to rebuild its split from")
+    if spec.data.startswith(STORED_PREFIX):
+        ds = run.store.load_dataset(spec.data[len(STORED_PREFIX):])
+    else:
+        from odcore.runs import prepared
+
+        ds, _ = prepared.load(spec.data, spec.data_options, run.store)
     want = run.config.get("dataset", {}).get("hash")
     if want and ds.content_hash() != want:
         raise InputError(f"the data behind run {run.id} ({spec.data}) changed since the run "
