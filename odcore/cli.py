@@ -1,7 +1,8 @@
 """``python -m odcore``: everything the app does, headless.
 
-Commands: ``datasets``, ``describe``, ``methods``, ``train``, ``score``, ``runs`` (``runs show ID``)
-``bench``, ``tune`` and ``reproduce`` (one paper table at its full budget).
+Commands: ``datasets``, ``describe``, ``methods``, ``train`` (``--marks``: with the analyst's marks),
+``score``, ``runs`` (``runs show ID``), ``marks`` (list / add / remove / export / import the marks on a
+table's rows), ``bench``, ``tune`` and ``reproduce`` (one paper table at its full budget).
 Bad input prints one line that names the problem and the valid choices and
 exits with code 2 (``--debug`` shows the traceback instead). Ctrl-C during ``train`` cancels
 the fit within one batch and keeps the partial run (status ``cancelled``, exit code 130).
@@ -184,7 +185,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     store = RunStore(args.runs_dir)
     store.check_writable()  # a read-only or full runs folder: one message before anything is trained
-    run = resolve(_spec_from_args(args), store=store)  # bad data / protocol / parameter -> exit 2, no run
+    spec = _spec_from_args(args)
+    if args.marks is not None:
+        spec = _spec_with_marks(spec, args, store)
+    run = resolve(spec, store=store)  # bad data / protocol / parameter -> exit 2, no run
     bar = None
     if run.epochs and not args.quiet:
         from tqdm import tqdm
@@ -241,6 +245,124 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  {k:16s} {_fmt(v)}")
         for line in (res.get("report") or {}).get("lines", []):  # ensemble / auto: what was chosen and why
             print(f"  {line}")
+    return 0
+
+
+def _spec_with_marks(spec: Any, args: argparse.Namespace, store: Any) -> Any:
+    """``train --marks [FILE]``: the spec with the table's stored marks (or a marks file's) in its protocol
+    options, on the protocol that uses them (``all``, or ``pu`` for WALDO); an explicit other protocol is refused."""
+    from odcore.runs import feedback
+    from odcore.runs.execution import load_data
+    from odcore.runs.marks import read_document
+
+    if args.protocol not in ("unsupervised", *feedback.MARK_PROTOCOLS):
+        raise InputError(f"--marks retrains on every row (protocol 'all', or 'pu' for WALDO), not on protocol "
+                         f"{args.protocol!r}; leave out --protocol")
+    marks = None if args.marks == "stored" else read_document(args.marks)
+    new, info = feedback.with_marks_spec(spec, load_data(spec, store), store=store, marks=marks)
+    if not args.quiet:
+        print(f"training with {info['marks']} marks ({info['expected']} expected, {info['confirmed']} confirmed) on "
+              f"protocol {info['protocol']}", file=sys.stderr)
+        for label in info["not_in_table"]:
+            print(f"  not used (no such row in this table): {label}", file=sys.stderr)
+        if info["problem"]:
+            print(f"  warning: {info['problem']}", file=sys.stderr)
+    return new
+
+
+def _marks_data(args: argparse.Namespace, store: Any) -> Any:
+    """The dataset ``odcore marks`` works on: a stored run's (``--run``), or a file / built-in (``--data``;
+    CSV and Parquet files are read as tables with proposed roles unless --data-option says otherwise)."""
+    import odcore.data
+    from odcore.data import table
+
+    if bool(args.run) == bool(args.data):
+        raise InputError("name the table with --data PATH (and --data-option as for train) or with --run ID")
+    if args.run:
+        from odcore.runs.execution import load_data
+        from odcore.runs.rebuild import run_spec
+
+        return load_data(run_spec(store.get(args.run)), store)
+    options = parse_data_options(args.data_option)
+    if Path(args.data).suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".gz") and not table.wants_table(options):
+        options["roles"] = "auto"
+    return odcore.data.load(args.data, **options)
+
+
+def cmd_marks(args: argparse.Namespace) -> int:
+    from odcore.data import marks as M
+    from odcore.runs.marks import MarkStore, cli_author
+    from odcore.runs.store import RunStore
+
+    writes = args.action in ("add", "remove", "import")
+    store = RunStore(args.runs_dir, read_only=not writes)
+    ms = MarkStore(store)
+    ds = _marks_data(args, store)
+    author = args.author
+    if args.action == "list":
+        got = ms.list(ds, author=author)
+        if got.problem:
+            print(f"warning: {got.problem}", file=sys.stderr)
+        frame = got.frame()
+        if args.json:
+            _print_json({"table": got.table, "problem": got.problem, "marks": frame.to_dict("records")})
+        elif not len(frame):
+            print(f"no marks on {ds.name} (table {got.table['identity']}, rows keyed by "
+                  f"{', '.join(got.table['keys'])})")
+        else:
+            print(f"{len(frame)} marks on {ds.name} (table {got.table['identity']}):")
+            print(frame.to_string(index=False))
+        return 0
+    if args.action == "add":
+        if not args.kind:
+            raise InputError("marks add needs --kind expected or --kind confirmed")
+        key = parse_pairs(args.key, "--key")
+        if not key:
+            raise InputError(f"marks add needs the row's keys: --key COLUMN=VALUE for each of "
+                             f"{', '.join(M.key_columns(ds))}")
+        m = ms.add(ds, key, args.kind, reason=args.reason, note=args.note, author=author or cli_author())
+        print(f"marked {m.label} (id {m.id})")
+        return 0
+    if args.action == "remove":
+        if not args.items:
+            raise InputError("marks remove needs the ids of the marks to remove (see `odcore marks list`)")
+        n = ms.remove(ds, args.items, author=author)
+        print(f"removed {n} mark(s)")
+        return 0
+    if args.action == "import":
+        if len(args.items) != 1:
+            raise InputError("marks import needs one marks file (written by `odcore marks export --output F.json`)")
+        from odcore.runs.marks import read_document
+
+        marks = read_document(args.items[0])
+        doc = M.document({"identity": M.identity(ds), "keys": list(marks[0].key) if marks else M.key_columns(ds),
+                          "name": ds.name}, marks)
+        added = ms.import_document(ds, doc, author=author or cli_author())
+        print(f"imported {len(added)} mark(s) into {ds.name}")
+        return 0
+    # export
+    if not args.output:
+        raise InputError("marks export needs --output FILE (.json: the marks; .csv or .parquet: a run's ranking "
+                         "with the marks beside it, with --run)")
+    out = Path(args.output)
+    if out.suffix.lower() == ".json":
+        _write_text(out, json.dumps(ms.export(ds, author=author), indent=1))
+        print(f"wrote the marks of {ds.name} to {out}")
+        return 0
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(f"--output {out.name}: write .json (the marks), .csv or .parquet (a ranking with its marks)")
+    if not args.run:
+        raise InputError("a ranking export needs the run that ranked the rows: --run ID")
+    from odcore.analysis import analyst
+    from odcore.runs import feedback
+
+    frame = feedback.ranking(store.get(args.run), store=store, author=author)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from odcore.jsonio import atomic_write_bytes
+
+    atomic_write_bytes(out, analyst.export_bytes(frame, out.suffix.lower().lstrip(".")))
+    print(f"wrote the ranking of run {args.run} ({len(frame)} rows, {int((frame['mark'] != '').sum())} marked) to "
+          f"{out}")
     return 0
 
 
@@ -576,6 +698,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train one detector and store the run")
     spec_options(s)
+    s.add_argument("--marks", nargs="?", const="stored", default=None, metavar="FILE",
+                   help="train with the analyst's marks on the table's rows: the marks stored with the table (no "
+                        "FILE) or a marks file (odcore marks export); expected rows become labelled inliers, "
+                        "confirmed rows labelled anomalies, and the scores are re-ranked near both")
     s.add_argument("--json", action="store_true")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     common(s)
@@ -612,6 +738,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     common(s)
     s.set_defaults(fn=cmd_runs)
+
+    s = sub.add_parser("marks", help="the analyst's marks on a table's rows: list, add, remove, export, import",
+                       description="Marks say what an analyst decided about a row: expected (a false alarm, with a "
+                       "reason) or confirmed (a real anomaly). They are kept with the table in the run store, keyed "
+                       "by the rows' ids / groups / dates, and used by `train --marks`.")
+    s.add_argument("action", choices=["list", "add", "remove", "export", "import"])
+    s.add_argument("items", nargs="*", metavar="ID_OR_FILE", help="remove: mark ids; import: a marks file")
+    s.add_argument("--data", default=None, metavar="PATH_OR_NAME", help="the table (as given to train)")
+    s.add_argument("--data-option", action="append", metavar="K=V")
+    s.add_argument("--run", default=None, metavar="ID", help="the table of this stored run (export: its ranking)")
+    s.add_argument("--key", action="append", metavar="COLUMN=VALUE", help="add: the row's key values")
+    s.add_argument("--kind", choices=["expected", "confirmed"], default=None)
+    s.add_argument("--reason", default=None, help="add: why the row is expected (promotion, holiday ...)")
+    s.add_argument("--note", default=None, help="add: a note (what the anomaly was)")
+    s.add_argument("--author", default=None, help="only this author's marks (and authorless ones); add: the author "
+                   "(default cli:<user>)")
+    s.add_argument("--output", default=None, metavar="FILE", help="export: .json (the marks) or .csv / .parquet "
+                   "(the run's ranking with its marks)")
+    s.add_argument("--json", action="store_true")
+    common(s)
+    s.set_defaults(fn=cmd_marks)
 
     s = sub.add_parser("bench", help="grid of datasets x methods x seeds, or a benchmark suite (--suite)")
     s.add_argument("--data", default=None, metavar="A,B,...", help="built-in names and/or file paths")

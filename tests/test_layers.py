@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     # datasets: built-ins, formats, named sources, protocols, the standardiser
     "odcore.data": 1,
     # the run store persists plain records: nothing above the data layer
-    "odcore.runs.store": 2,
+    "odcore.runs.store": 2, "odcore.runs.marks": 2,
     # detectors, their registry and the shared training loop
     "odcore.models": 3,
     # analysis of scores and latents, figures (pure functions of arrays)

@@ -6,8 +6,9 @@ scikit-learn's outlier detectors predict +1 (inlier) / -1 (outlier).
 
 - ``check_outliers_train`` and ``check_outliers_fit_predict`` (every detector) assert that
   ``predict`` / ``fit_predict`` return {-1, +1};
-- DROCC-LF trains on ``y`` (its limited negatives), which must be 0/1; scikit-learn's generic
-  checks pass 3-class targets (``np.arange(n) % 3``), which DROCC-LF refuses with the 0/1 message.
+- the detectors that train on ``y`` (``uses_labels``: DROCC-LF's limited negatives, Deep SAD's labelled
+  anomalies) need it 0/1; scikit-learn's generic checks pass 3-class targets (``np.arange(n) % 3``),
+  which they refuse with the 0/1 message.
 
 Positive-unlabelled detectors (WALDO, CoRa, WAE-GAN) need labelled inliers ``X_pos`` besides ``X``
 and refuse a plain ``fit(X)`` with a message that says so (checked in test_waldo.py). scikit-learn's
@@ -28,9 +29,9 @@ from odcore.models import registry
 
 LABEL_CONVENTION = "odcore predicts 0 (inlier) / 1 (outlier), PyOD's convention; scikit-learn expects +1 / -1"
 EXPECTED = {"check_outliers_train": LABEL_CONVENTION, "check_outliers_fit_predict": LABEL_CONVENTION}
-Y_MUST_BE_01 = ("DROCC-LF trains on y, its limited negatives, which must be 0/1 (the same 0/1 convention); the "
-                "check passes 3-class targets")
-DROCC_LF_EXPECTED = {c: Y_MUST_BE_01 for c in (
+Y_MUST_BE_01 = ("a detector that trains on y (DROCC-LF's limited negatives, Deep SAD's labelled anomalies) needs it "
+                "0/1 (the same 0/1 convention); the check passes 3-class targets")
+LABELS_EXPECTED = {c: Y_MUST_BE_01 for c in (
     "check_fit_score_takes_y", "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
     "check_estimators_fit_returns_self", "check_readonly_memmap_input", "check_n_features_in_after_fitting",
     "check_positive_only_tag_during_fit", "check_estimators_dtypes", "check_dtype_object",
@@ -69,7 +70,7 @@ def _with_positives(base: type) -> type:
 
 @pytest.mark.parametrize("name", registry.available())
 def test_scikit_learn_estimator_checks(name):
-    expected = dict(EXPECTED, **(DROCC_LF_EXPECTED if name == "drocc-lf" else {}))
+    expected = dict(EXPECTED, **(LABELS_EXPECTED if registry.get_class(name).uses_labels else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = check_estimator(tiny_estimator(name), on_fail=None, on_skip=None, expected_failed_checks=expected)

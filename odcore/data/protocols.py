@@ -50,15 +50,18 @@ OPTIONS = Declaration.of(
     Param("known_normal", None, "rows the analyst marks as known normal (the labelled inliers): 'before=YYYY-MM-DD', "
           "'COLUMN=v1|v2' or a 0/1 COLUMN of the table; every row is scored", kind="str", optional=True),
     Param("train_share", 0.5, "share of rows in the training half", low=0, high=1, low_open=True, high_open=True),
+    Param("marks", None, "the analyst's marks a retraining uses (odcore.data.marks.option: expected rows are labelled "
+          "inliers, confirmed rows labelled anomalies); written by `odcore train --marks` and the Retrain button",
+          kind="json", optional=True),
 )
 _TAKES: dict[str, tuple[str, ...]] = {
     "unsupervised": ("test_size",),
     "novelty": ("test_normal_share",),
     "one-vs-rest": ("inlier_classes", "test_normal_share", "train_on"),
-    "pu": ("nu", "n_pos", "pos_share", "pos_contamination", "inlier_classes", "known_normal"),
+    "pu": ("nu", "n_pos", "pos_share", "pos_contamination", "inlier_classes", "known_normal", "marks"),
     "drocc": (),
     "kdd-alad": ("train_share",),
-    "all": (),
+    "all": ("marks",),
 }
 
 
@@ -194,7 +197,8 @@ def _finish(ds: Dataset, sp: Split, standardize: bool) -> Split:
     if len(sp.test_index) == 0:
         raise InputError(f"the {sp.protocol!r} split of {ds.name!r} left no test rows")
     if standardize:
-        fit_rows = sp.X_train if sp.X_pos is None else np.vstack([sp.X_pos, sp.X_train])
+        inside = sp.pos_index is not None and bool(np.isin(sp.pos_index, sp.train_index).all())
+        fit_rows = sp.X_train if sp.X_pos is None or inside else np.vstack([sp.X_pos, sp.X_train])
         sp.scaler = Standardizer.fit(fit_rows)
         sp.X_train = sp.transform(sp.X_train)
         sp.X_test = sp.transform(sp.X_test)
@@ -248,8 +252,8 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
 
     The mixture is scored transductively (``X_test`` is the same set), as the paper evaluates.
     """
-    if o["known_normal"] is not None:
-        return _pu_known_normal(ds, o["known_normal"])
+    if o["known_normal"] is not None or o["marks"] is not None:
+        return _pu_known_normal(ds, o["known_normal"], o["marks"])
     y = _relabel(ds, o["inlier_classes"], "pu") if o["inlier_classes"] is not None else _need_labels(ds, "pu")
     inliers = rng.permutation(np.flatnonzero(y == 0))
     outliers = rng.permutation(np.flatnonzero(y == 1))
@@ -293,21 +297,38 @@ def _pu(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
     return sp
 
 
-def _pu_known_normal(ds: Dataset, spec: str) -> Split:
+def _pu_known_normal(ds: Dataset, spec: str | None, marks: Any = None) -> Split:
     """PU with the analyst's marks: ``X_pos`` = the rows marked known normal
-    (:func:`odcore.data.table.known_normal_mask`), the unlabelled mixture = the other rows, and every
-    row scored (the Flagged rows page ranks them all); labels, when the data have them, only evaluate."""
+    (:func:`odcore.data.table.known_normal_mask`) and the rows marked *expected* (``marks``, see
+    :mod:`odcore.data.marks`), less the rows marked *confirmed* (a confirmed anomaly is never a labelled
+    inlier); the unlabelled mixture = the other rows, and every row scored (the Flagged rows page ranks
+    them all); labels, when the data have them, only evaluate."""
     from odcore.data.table import known_normal_mask
 
-    mask = known_normal_mask(ds.meta, spec)
+    mask = np.zeros(ds.n_rows, dtype=bool)
+    if spec is not None:
+        mask |= np.asarray(known_normal_mask(ds.meta, spec), dtype=bool)
+    what = [spec] if spec is not None else []
+    marked = None
+    if marks is not None:
+        from odcore.data.marks import option_rows
+
+        got = option_rows(ds, marks)
+        mask[got.expected] = True
+        mask[got.confirmed] = False
+        marked = {"expected": got.expected, "confirmed": got.confirmed}
+        what.append(f"{len(got.expected)} marked expected, {len(got.confirmed)} marked confirmed")
     pos, unl = np.flatnonzero(mask), np.flatnonzero(~mask)
     if len(pos) < 2 or len(unl) < 2:
-        raise InputError(f"known_normal={spec!r} marks {len(pos)} of {ds.n_rows} rows as known normal; WALDO needs at "
-                         "least 2 marked and 2 unmarked rows: widen or narrow the filter")
+        hint = ("mark at least 2 rows expected, or add known-normal rows (known_normal=before=YYYY-MM-DD)"
+                if spec is None else "widen or narrow the filter")
+        raise InputError(f"known normal rows ({'; '.join(what)}): {len(pos)} of {ds.n_rows} rows; WALDO needs at "
+                         f"least 2 known-normal and 2 other rows: {hint}")
     idx = np.arange(ds.n_rows)
     return _mk("pu", ds.X, ds.y, unl, idx,
-               f"{len(pos)} rows marked known normal ({spec}) are the labelled inliers X_pos; the other {len(unl)} "
-               f"rows are the unlabelled mixture; all {ds.n_rows} rows are scored.", X_pos=ds.X[pos], pos_index=pos)
+               f"{len(pos)} rows known normal ({'; '.join(what)}) are the labelled inliers X_pos; the other "
+               f"{len(unl)} rows are the unlabelled mixture; all {ds.n_rows} rows are scored.", X_pos=ds.X[pos],
+               pos_index=pos, marked=marked)
 
 
 def _drocc(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
@@ -339,7 +360,21 @@ def _kdd_alad(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split
 
 def _all(ds: Dataset, rng: np.random.Generator, o: dict[str, Any]) -> Split:
     idx = np.arange(ds.n_rows)
-    return _mk("all", ds.X, ds.y, idx, idx, f"fit and score all {ds.n_rows} rows.")
+    if o["marks"] is None:
+        return _mk("all", ds.X, ds.y, idx, idx, f"fit and score all {ds.n_rows} rows.")
+    from odcore.data.marks import option_rows
+
+    got = option_rows(ds, o["marks"])
+    y_marks = np.zeros(ds.n_rows, dtype=np.int64)  # fit learns from the confirmed rows, never from the data's labels
+    y_marks[got.confirmed] = 1
+    sp = _mk("all", ds.X, ds.y, idx, idx,
+             f"fit and score all {ds.n_rows} rows; {len(got.expected)} rows marked expected (labelled inliers for "
+             f"detectors that take them), {len(got.confirmed)} marked confirmed (labelled anomalies).",
+             X_pos=ds.X[got.expected] if len(got.expected) else None,
+             pos_index=got.expected if len(got.expected) else None,
+             marked={"expected": got.expected, "confirmed": got.confirmed})
+    sp.y_train = y_marks
+    return sp
 
 
 _SPLITTERS: dict[str, Callable[[Dataset, np.random.Generator, dict[str, Any]], Split]] = {

@@ -97,11 +97,11 @@ class Split:
     """A protocol's split of a Dataset into what ``fit`` sees and what is scored.
 
     ``X_train`` is what ``fit`` gets as ``X`` (for "pu": the unlabelled mixture); ``y_train``
-    its labels when known (only methods with ``uses_labels`` train on them); ``X_pos`` the
-    labelled inliers ("pu" only). ``X_test`` / ``y_test`` are scored and evaluated; ``*_index``
-    are row ids into the Dataset. Features are standardised by ``scaler`` (a
-    :class:`~odcore.data.scaling.Standardizer` fitted on the training rows only), which is the
-    identity when the protocol does not standardise.
+    its labels when known (only methods with ``uses_labels`` train on them; with the analyst's marks,
+    1 = a row marked confirmed); ``X_pos`` the labelled inliers ("pu", or the rows marked expected).
+    ``X_test`` / ``y_test`` are scored and evaluated; ``*_index`` are row ids into the Dataset.
+    Features are standardised by ``scaler`` (a :class:`~odcore.data.scaling.Standardizer` fitted on
+    the training rows only), which is the identity when the protocol does not standardise.
     """
 
     protocol: str
@@ -116,6 +116,9 @@ class Split:
     scaler: Standardizer = field(default_factory=Standardizer.identity)
     options: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    #: rows the analyst marked (``{"expected": indices, "confirmed": indices}`` into the Dataset) when the split
+    #: was made with the ``marks=`` option (:mod:`odcore.data.marks`); None otherwise
+    marked: dict[str, np.ndarray] | None = None
 
     @property
     def mean(self) -> np.ndarray | None:

@@ -131,6 +131,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     uses_labels: ClassVar[bool] = False
     #: True when ``fit`` needs ``X_pos`` (positive-unlabelled methods such as WALDO)
     needs_positives: ClassVar[bool] = False
+    #: True when ``fit`` learns from labelled inliers ``X_pos`` if it gets them (Deep SAD), without needing them
+    uses_positives: ClassVar[bool] = False
     #: the registry name of a variant class (set by :meth:`variant`)
     registry_name: ClassVar[str | None] = None
     #: fitted attributes saved by ``save`` besides the common ones

@@ -50,6 +50,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
 METHODS: dict[str, MethodInfo] = {m.name: m for m in [
@@ -71,6 +72,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
+               "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
                "Autoencoder (reconstruction error)", "baseline"),
     MethodInfo("pca", "odcore.models.classical:PCARecon", "classical", "unsupervised",

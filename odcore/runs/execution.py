@@ -20,25 +20,25 @@ import numpy as np
 from odcore.data.record import Dataset, Split
 from odcore.errors import FitCancelled, InputError
 from odcore.jsonio import jsonable
-from odcore.runs.spec import STORED_PREFIX, ResolvedRun
+from odcore.runs.spec import STORED_PREFIX, ResolvedRun, RunSpec
 from odcore.runs.store import RunStore
 
 Callback = Callable[[dict], None]
 
 
 # ---------------------------------------------------------------------------------- prepare
-def load_data(run: ResolvedRun, store: RunStore | None = None) -> Dataset:
+def load_data(run: ResolvedRun | RunSpec, store: RunStore | None = None) -> Dataset:
     """The run's Dataset: the one :func:`~odcore.runs.spec.resolve` loaded in this process, else the stored
     dataset or the file's prepared table (read from the store's cache: :mod:`odcore.runs.prepared`), which must
-    still be the data the run was resolved on (same content hash)."""
+    still be the data the run was resolved on (same content hash). A :class:`RunSpec` (a request, or a stored
+    run's record) gives the Dataset it names, loaded the same way."""
+    from odcore.runs import prepared
+
+    if isinstance(run, RunSpec):
+        return prepared.spec_data(run, store)
     if run.dataset is not None:
         return run.dataset
-    if run.data.startswith(STORED_PREFIX):
-        ds = (store if store is not None else RunStore()).load_dataset(run.data[len(STORED_PREFIX):])
-    else:
-        from odcore.runs import prepared
-
-        ds, _ = prepared.load(run.data, run.data_options, store)
+    ds = prepared.spec_data(run.spec(), store)
     if ds.content_hash() != run.data_hash:
         raise InputError(f"the data behind {run.data} changed since the run was requested (hash {ds.content_hash()} "
                          f"!= {run.data_hash}); restore the original file or start the run again")
@@ -73,11 +73,13 @@ def prepare(run: ResolvedRun, *, store: RunStore | None = None) -> tuple[Dataset
 # ---------------------------------------------------------------------------------- execute
 def fit_detector(detector: Any, split: Split, *, monitor: bool = True, callbacks: Iterable[Callback] = (),
                  cancel: Any = None) -> Any:
-    """``detector.fit`` with the split's parts: ``X_pos`` for PU methods, test-set monitoring as
-    ``monitor=(X_test, y_test)``, and the training labels only for detectors with ``uses_labels``."""
+    """``detector.fit`` with the split's parts: ``X_pos`` for the detectors that learn from labelled inliers
+    (PU methods; Deep SAD), test-set monitoring as ``monitor=(X_test, y_test)``, and the training labels only
+    for detectors with ``uses_labels``."""
     kwargs: dict[str, Any] = {"callbacks": tuple(callbacks), "cancel": cancel}
-    if split.X_pos is not None:
-        kwargs["X_pos"] = split.X_pos
+    if split.X_pos is not None and (getattr(detector, "needs_positives", False)
+                                    or getattr(detector, "uses_positives", False)):
+        kwargs["X_pos"] = split.X_pos  # labelled inliers, for the detectors that learn from them
     if monitor and split.y_test is not None:
         kwargs["monitor"] = (split.X_test, split.y_test)
     y = split.y_train if getattr(detector, "uses_labels", False) else None
@@ -179,6 +181,12 @@ def execute(run: ResolvedRun, *, store: RunStore | None = None, callbacks: Itera
         _warm_imports(detector)
         t0 = time.perf_counter()
         fit_detector(detector, split, monitor=run.monitor, callbacks=callbacks, cancel=cancel)
+        if split.marked is not None:  # the analyst's marks: what the fit did not learn from re-ranks its scores
+            from odcore.runs.rerank import with_marks
+
+            detector, marks_used = with_marks(detector, ds, split)
+            if rec is not None:
+                store.update(rec.id, marks_used=marks_used)
         fit_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         cols = score_split(detector, split)

@@ -20,6 +20,9 @@ from typing import Any
 
 from odcore.data.record import Dataset
 
+#: prefix of a request's data for datasets kept in the run store (uploads, in-memory data)
+STORED_PREFIX = "stored:"
+
 _HASHES: dict[tuple[str, int, int], str] = {}
 _HASHES_LOCK = threading.Lock()
 
@@ -56,7 +59,7 @@ def is_file(data: Any) -> bool:
     """Whether ``data`` names a file (not a built-in, a stored dataset or an object)."""
     import odcore.data
 
-    if not isinstance(data, str) or data in odcore.data.builtin_names() or data.startswith("stored:"):
+    if not isinstance(data, str) or data in odcore.data.builtin_names() or data.startswith(STORED_PREFIX):
         return False
     return Path(data).expanduser().is_file()
 
@@ -80,3 +83,20 @@ def load(data: str, options: Mapping[str, Any] | None = None, store: Any = None)
     if store is not None:
         store.cache_dataset(key, ds)
     return ds, source
+
+
+def spec_data(spec: Any, store: Any = None) -> Dataset:
+    """The Dataset a :class:`~odcore.runs.spec.RunSpec` names: the object itself, a dataset stored in ``store``
+    (``stored:<hash>``), or a built-in / file (:func:`load`: a file's table from the store's cache)."""
+    from odcore.errors import InputError
+
+    data = spec.data
+    if isinstance(data, Dataset):
+        return data
+    if not isinstance(data, str) or not data:
+        raise InputError("data must be a built-in name, a file path or a Dataset")
+    if data.startswith(STORED_PREFIX):
+        from odcore.runs.store import RunStore
+
+        return (store if store is not None else RunStore()).load_dataset(data[len(STORED_PREFIX):])
+    return load(data, spec.data_options, store)[0]

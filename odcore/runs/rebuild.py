@@ -12,7 +12,7 @@ from typing import Any
 from odcore.data.record import Dataset, Split
 from odcore.errors import InputError
 from odcore.runs.execution import make_split
-from odcore.runs.spec import STORED_PREFIX, RunSpec
+from odcore.runs.spec import RunSpec
 from odcore.runs.store import Run
 
 
@@ -22,7 +22,8 @@ def run_spec(run: Run) -> RunSpec:
 
 
 def load_model(run: Run) -> Any:
-    """The fitted detector saved with the run (raises :class:`InputError` when it has none)."""
+    """The fitted detector saved with the run, wrapped in its re-ranking when it trained with marks
+    (:class:`odcore.runs.rerank.Reranked`); raises :class:`InputError` when it has none."""
     from odcore.models.base import BaseDetector
 
     if getattr(run, "damage", None):
@@ -31,7 +32,9 @@ def load_model(run: Run) -> Any:
     if not run.model_dir.exists():
         raise InputError(f"run {run.id} has no saved model (status {run.status}); "
                          "only finished runs can be reloaded")
-    return BaseDetector.load(run.model_dir)
+    from odcore.runs.rerank import load as with_rerank
+
+    return with_rerank(BaseDetector.load(run.model_dir), run.model_dir)  # a run trained with marks: its re-ranking
 
 
 def table_prep(run: Run) -> Any:
@@ -46,15 +49,10 @@ def table_prep(run: Run) -> Any:
 def load_split(run: Run) -> tuple[Dataset, Split]:
     """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed): a stored dataset, or
     the file's prepared table from the store's cache (prepared again only when the cache no longer has it)."""
-    spec = run_spec(run)
-    if not isinstance(spec.data, str) or not spec.data:
-        raise InputError(f"run {run.id} names no data to rebuild its split from")
-    if spec.data.startswith(STORED_PREFIX):
-        ds = run.store.load_dataset(spec.data[len(STORED_PREFIX):])
-    else:
-        from odcore.runs import prepared
+    from odcore.runs.prepared import spec_data
 
-        ds, _ = prepared.load(spec.data, spec.data_options, run.store)
+    spec = run_spec(run)
+    ds = spec_data(spec, run.store)  # a file's prepared table from the store's cache
     want = run.config.get("dataset", {}).get("hash")
     if want and ds.content_hash() != want:
         raise InputError(f"the data behind run {run.id} ({spec.data}) changed since the run "

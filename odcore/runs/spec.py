@@ -1,4 +1,6 @@
-"""What to run: :class:`RunSpec`, a plain record that round-trips through JSON."""
+"""What to run: :class:`RunSpec`, a plain record of a request that round-trips through JSON, and
+:func:`resolve`, which checks a request once and returns its :class:`ResolvedRun` (what jobs, estimates,
+execution, grids and searches take); also the protocol a method and a dataset can run."""
 
 from __future__ import annotations
 
@@ -7,9 +9,7 @@ from typing import Any
 
 from odcore.errors import InputError
 from odcore.jsonio import dataclass_from_dict, jsonable
-
-#: prefix of ``RunSpec.data`` for datasets kept in the run store (uploads, in-memory data)
-STORED_PREFIX = "stored:"
+from odcore.runs.prepared import STORED_PREFIX  # noqa: F401 - ``RunSpec.data`` of datasets kept in the run store
 
 #: the evaluation protocol a method's setting starts from (the Train page's default)
 SETTING_PROTOCOL = {"pu": "pu", "one-class": "novelty", "limited-negatives": "drocc", "unsupervised": "unsupervised"}
