@@ -71,10 +71,10 @@ DATA = {"retail": retail, "injected": injected}
 # ---------------------------------------------------------------------------------- methods
 def page_default(ds) -> tuple[str, dict[str, Any]]:
     """The Flagged rows page's default detector on an unlabelled table and the parameters its form gives
-    (``ui.details.train_form``: the first of ``presets.FLAGGED_DEFAULT_METHODS`` that needs no labels, 20 epochs,
+    (``ui.flagged.train_form``: the first of ``ui.presets.FLAGGED_DEFAULT_METHODS`` that needs no labels, 20 epochs,
     a code narrower than the row)."""
     from odcore.models import registry
-    from odcore.recipes import presets
+    from ui import presets
 
     method = next(m for m in presets.FLAGGED_DEFAULT_METHODS if registry.info(m).setting != "pu")
     defaults = registry.defaults(method)

@@ -13,7 +13,7 @@ import json
 
 import streamlit as st
 
-from ui import state, widgets
+from ui import state, tables, widgets
 
 DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "bar |": "|"}
 DECIMALS = {"auto": None, "point 1.5": ".", "comma 1,5": ","}
@@ -108,14 +108,17 @@ def load(source: str, name: str | None, upload, options: dict) -> None:
         if not name:
             raise InputError("Choose a built-in dataset first.")
         state.set_dataset(state.load_dataset(name, "{}"), name)
+        tables.remember_source(name, {})
     elif source in (FOLDERS, PATH):
         if not (name or "").strip():
             raise InputError("Choose a file first." if source == FOLDERS else "Type the path of a file first.")
         real = str(access.resolve(name.strip()))
         ds = state.load_dataset(real, json.dumps(options, sort_keys=True))
         state.set_dataset(ds, real, options)
+        tables.remember_source(real, options)
     else:
         if upload is None:
             raise InputError("Choose a file to upload first.")
         ds = state.load_upload(upload.name, upload.getvalue(), options)
         state.set_dataset(ds, ds, options)  # the RunSpec takes the Dataset itself (stored by hash)
+        tables.remember_upload(upload.name, upload.getvalue(), options)  # kept: pages, reloads, restarts

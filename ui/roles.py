@@ -12,15 +12,12 @@ import json
 import pandas as pd
 import streamlit as st
 
-from ui import state, widgets
-
-UPLOAD_KEY = "data_upload"  # the Data page's file uploader (its bytes are read again with new roles)
+from ui import state, tables, widgets
 
 
 def _reload(options: dict) -> None:
     """Load the session's table again with ``options`` (its base options kept) and make it the session's data."""
     from odcore.data import table
-    from odcore.errors import InputError
 
     spec = st.session_state.get(state.DATA_SPEC)
     base = {k: v for k, v in (st.session_state.get(state.DATA_OPTIONS) or {}).items() if k not in table.OPTIONS}
@@ -28,12 +25,12 @@ def _reload(options: dict) -> None:
     if isinstance(spec, str):
         ds = state.load_dataset(spec, json.dumps(new, sort_keys=True))
         state.set_dataset(ds, spec, new)
+        tables.remember_source(spec, new)
         return
-    upload = st.session_state.get(UPLOAD_KEY)
-    if upload is None:
-        raise InputError("the uploaded file is no longer here; upload it again, then apply the roles")
-    ds = state.load_upload(upload.name, upload.getvalue(), new)
+    name, data = tables.current_upload()  # the upload kept in the run store (the widget forgets it between pages)
+    ds = state.load_upload(name, data, new)
     state.set_dataset(ds, ds, new)
+    tables.remember_upload(name, data, new)
 
 
 def editor(ds) -> None:
