@@ -248,7 +248,7 @@ def test_known_normal_rows_are_the_labelled_inliers(panel):
     assert sp.X_pos.shape[0] == int(marked.sum()) and sp.X_train.shape[0] == int((~marked).sum())
     assert sp.X_test.shape[0] == ds.n_rows  # every row is scored
     assert table.known_normal_mask(ds.meta, "Store=1|2").sum() == 2 * 48
-    with pytest.raises(InputError, match="marks 0 of"):
+    with pytest.raises(InputError, match=r"known normal rows \(before=1999-01-01\): 0 of"):
         data.split(ds, "pu", known_normal="before=1999-01-01")
 
 

@@ -140,7 +140,7 @@ def _deep(detector: Any, X: np.ndarray, n_test: int, *, y=None, X_pos=None, step
         fit += ph.epochs * epoch
         parts.append(f"{ph.name}: {ph.epochs} epochs x {n_batches} steps x {step * 1e3:.1f} ms")
     upper = val is not None
-    budget = getattr(m, "time_budget", None)
+    budget = m.plan().time_budget  # the detector's plan: no parameter read by name here
     if budget is not None and fit > float(budget):
         fit = float(budget) + epoch
         upper = True
