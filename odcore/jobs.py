@@ -22,7 +22,9 @@ snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here 
 - A training job takes a :class:`~odcore.runs.spec.ResolvedRun` (``odcore.runs.resolve``): it checks
   nothing again; its progress counts ``run.epochs``, its device is ``run.device``. ``data_check`` (the
   app's data roots policy, which resolving applied) is applied again to the jobs queued again after a
-  restart; ``reserve_cores`` leaves cores to the server when training threads are sized.
+  restart; ``data_context`` (the policy's :func:`odcore.data.access.confined`) wraps the run, so a job
+  that reads its file (a run resumed after a restart, a prepared table no longer cached) opens it through
+  the policy again; ``reserve_cores`` leaves cores to the server when training threads are sized.
 """
 
 from __future__ import annotations
@@ -110,13 +112,14 @@ class JobRegistry:
     """Thread-safe registry of background jobs over a :class:`odcore.runs.store.RunStore`."""
 
     def __init__(self, store=None, max_running: int | None = None, *, data_check: Callable[[Any], Any] | None = None,
-                 reserve_cores: int = 0, resume: bool = True):
+                 data_context: Callable[[], Any] | None = None, reserve_cores: int = 0, resume: bool = True):
         from odcore.runs.store import RunStore
 
         self.store = store if store is not None else RunStore()
         self.store.recover()  # runs left "running" by a dead process are marked failed
         self._max_running = max_running
         self._data_check = data_check
+        self._data_context = data_context
         self._reserve = max(0, int(reserve_cores))
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -189,8 +192,11 @@ class JobRegistry:
                 job.updated = now
 
             job.epochs = run.epochs
-            out = execute(self._place_on_device(job, run), store=self.store, callbacks=(on_epoch,), cancel=cancel,
-                          run_id=job.run_id, owner=job.owner or None)
+            import contextlib
+
+            with self._data_context() if self._data_context is not None else contextlib.nullcontext():
+                out = execute(self._place_on_device(job, run), store=self.store, callbacks=(on_epoch,),
+                              cancel=cancel, run_id=job.run_id, owner=job.owner or None)
             job.result = out
             job.progress = 1.0
             job.eta = 0.0

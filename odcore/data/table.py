@@ -247,6 +247,16 @@ def _words(name: str) -> set[str]:
     return {w for w in re.split(r"[^A-Za-z0-9]+", s.lower()) if w}
 
 
+def _distinct(s: Any) -> tuple[np.ndarray, Any]:
+    """``(codes, text)``: each row's position among the column's distinct values (-1 for NaN) and those
+    values as stripped text. Text work is done once per distinct value: a long value repeated on a
+    million rows is copied once, not a million times."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(s)
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip()
+
+
 def _blank(s: Any) -> np.ndarray:
     """True where a value is missing: NaN / None / NaT, or text that is empty after stripping."""
     import pandas as pd
@@ -254,7 +264,9 @@ def _blank(s: Any) -> np.ndarray:
     miss = s.isna().to_numpy()
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)
             or pd.api.types.is_bool_dtype(s)):
-        miss = miss | (s.astype(str).str.strip() == "").to_numpy()
+        codes, text = _distinct(s)
+        if len(text):
+            miss = miss | ((codes >= 0) & (text == "").to_numpy()[np.maximum(codes, 0)])
     return miss
 
 
@@ -296,7 +308,8 @@ def detect_date_format(s: Any, *, sample: int = 2000) -> tuple[str | None, str]:
         return "datetime", ""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_integer_dtype(s):
         return None, ""
-    vals = pd.Series(s[~_blank(s)].astype(str).str.strip().unique())
+    text = _distinct(s)[1]
+    vals = pd.Series(text[text != ""].unique())
     if vals.empty:
         return None, ""
     head = vals.iloc[:sample]
@@ -363,7 +376,8 @@ def _kind(s: Any) -> tuple[str, str | None]:
     fmt, _ = detect_date_format(s)
     if fmt is not None:
         return "date", fmt
-    num = pd.to_numeric(s[~_blank(s)].astype(str).str.strip(), errors="coerce")
+    text = _distinct(s)[1]
+    num = pd.to_numeric(text[text != ""], errors="coerce")
     if len(num) and num.notna().all():
         return "number", None
     return "text", None

@@ -27,18 +27,23 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 _HASHES_LOCK = threading.Lock()
 
 
-def file_hash(path: str | Path) -> str:
-    """SHA-256 (first 24 hex digits) of a file's bytes, remembered per (path, size, modification time)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    key = (str(p), st.st_size, st.st_mtime_ns)
-    with _HASHES_LOCK:
-        if key in _HASHES:
-            return _HASHES[key]
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+def file_hash(source: Any) -> str:
+    """SHA-256 (first 24 hex digits) of a file's bytes (a path, opened through the data policy in force, or an
+    opened :class:`odcore.data.files.DataFile`), remembered per (path, size, modification time). A file above
+    the content limit (``limits.max_bytes``) is refused before it is read."""
+    from odcore.data import limits
+    from odcore.data.files import opened
+
+    with opened(source if not isinstance(source, (str, Path)) else Path(source).expanduser()) as f:
+        key = (f.path, f.size, f.stamp)
+        with _HASHES_LOCK:
+            if key in _HASHES:
+                return _HASHES[key]
+        limits.active().check_bytes(f.name, f.size)
+        h = hashlib.sha256()
+        with f.stream() as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     digest = h.hexdigest()[:24]
     with _HASHES_LOCK:
         if len(_HASHES) > 256:
@@ -73,13 +78,17 @@ def load(data: str, options: Mapping[str, Any] | None = None, store: Any = None)
     opts = dict(options or {})
     if not is_file(data):
         return odcore.data.load(data, **opts), None
-    source = file_hash(Path(data).expanduser())
-    key = cache_key(source, opts)
-    if store is not None:
-        ds = store.cached_dataset(key)
-        if ds is not None:
-            return ds, source
-    ds = odcore.data.load(data, **opts)
+    from odcore.data.files import opened
+    from odcore.data.loaders import load_file
+
+    with opened(Path(data).expanduser()) as f:  # opened once: the bytes hashed are the bytes read
+        source = file_hash(f)
+        key = cache_key(source, opts)
+        if store is not None:
+            ds = store.cached_dataset(key)
+            if ds is not None:
+                return ds, source
+        ds = load_file(f, **opts)
     if store is not None:
         store.cache_dataset(key, ds)
     return ds, source
