@@ -288,7 +288,7 @@ def test_once_it_can_write_again_the_store_stops_saying_it_cannot(tmp_path, monk
     monkeypatch.setattr(Path, "write_bytes", real_write)
     assert store.heal(force=True)
     assert store.warnings == [] and not store.read_only and not store._memory_index
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]  # runs start again
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]  # runs start again
     assert store.get(rid).status == "done" and (tmp_path / "runs" / "index.sqlite").exists()
     assert not RunStore(tmp_path / "runs", read_only=True).heal(force=True)  # asked read-only: never writes
 
