@@ -123,6 +123,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
     """The rounds of one method on one table (module docstring); one record per round (round 0: no marks)."""
     from odcore.data import marks as M
     from odcore.runs import feedback
+    from odcore.runs import rerank as R
     from odcore.runs.execution import execute
     from odcore.runs.rebuild import load_model, load_split
     from odcore.runs.rerank import Reranked
@@ -165,16 +166,26 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
             left = np.ones(len(y), dtype=bool)
             left[reviewed] = False
             model = load_model(run)
-            fit_only = None
-            if isinstance(model, Reranked) and run.config.get("marks_used", {}).get("fit"):
+            fit_only, strengths = None, {}
+            if isinstance(model, Reranked):
                 _, split = load_split(run)
+                assert (split.test_index == np.arange(len(y))).all()
                 fit_scores = np.asarray(model.base.decision_function(split.X_test), dtype=np.float64)
-                fit_only = _metrics(y[left], fit_scores[left])
+                if run.config.get("marks_used", {}).get("fit"):
+                    fit_only = _metrics(y[left], fit_scores[left])
+                P = model.codes(split.X_test)
+                for a in (0.0, 1.0):  # the same marks carried to no neighbour / at full strength (ablation)
+                    w_e, _ = R.similarity(P, model.P_expected, model.D_expected, model.neighbours, strength=a)
+                    w_c, _ = R.similarity(P, model.P_confirmed, model.D_confirmed, model.neighbours, strength=a)
+                    alt = R.rerank(fit_scores, w_e, w_c, model.median, model.top)
+                    strengths[f"alpha {a:g}"] = _metrics(y[left], alt[left])
+                strengths["chosen"] = [model.alpha_expected, model.alpha_confirmed]
             base_left = np.ones(len(y), dtype=bool)
             base_left[base_order[: r * batch]] = False
             out.append({"round": r, "reviewed": len(reviewed), "found": int(y[reviewed].sum()),
                         "found_base": int(y[base_order[: r * batch]].sum()), "seconds": seconds,
                         "feedback": _metrics(y[left], current[left]), "fit_only": fit_only,
+                        "strengths": strengths,
                         "remove": _metrics(y[base_left], base[base_left]),
                         "remove_same": _metrics(y[left], base[left]), "none": _metrics(y, base),
                         "marks_used": run.config.get("marks_used")})
@@ -213,6 +224,19 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(_f(_mean(recs, (arm, m))) for m in ("p_at_k", "auprc")
                              for arm in ("feedback", "remove", "remove_same", "none"))
                 + f" | {_f(_mean(recs, ('seconds',)), 1)} |")
+    lines += ["", "The propagation strength: the marks carried to no neighbour (alpha 0: each mark holds on its own "
+              "row only), at the strength the marks support (chosen, the product), at full strength (alpha 1); the "
+              "same marks and unreviewed rows, mean over seeds (chosen alpha_E / alpha_C per seed):", "",
+              "| method | round | P@k alpha 0 | P@k chosen | P@k alpha 1 | AUPRC alpha 0 | AUPRC chosen | "
+              "AUPRC alpha 1 | chosen (alpha_E / alpha_C) |", "|---|---|---|---|---|---|---|---|---|"]
+    paths = (("strengths", "alpha 0", "p_at_k"), ("feedback", "p_at_k"), ("strengths", "alpha 1", "p_at_k"),
+             ("strengths", "alpha 0", "auprc"), ("feedback", "auprc"), ("strengths", "alpha 1", "auprc"))
+    for label, per_seed in result["methods"].items():
+        for r in range(1, max(len(s) for s in per_seed)):
+            recs = [s[r] for s in per_seed if len(s) > r]
+            chosen = ", ".join("/".join(f"{a:g}" for a in (x.get("strengths") or {}).get("chosen", [])) for x in recs)
+            lines.append(f"| {label} | {r} | " + " | ".join(_f(_mean(recs, path)) for path in paths)
+                         + f" | {chosen} |")
     abl = [(label, s) for label, s in result["methods"].items() if any(r.get("fit_only") for r in s[0])]
     if abl:
         lines += ["", "Detectors that learn from the marks in fit: the retrained model's own scores (fit only) "
