@@ -1,17 +1,19 @@
-"""Flagged rows: every row (week) of a table ranked by score, explained, traceable to the file, exported."""
+"""Flagged rows: every row (store-week) of a table ranked by score, explained in the analyst's terms, traceable to
+the file, exported."""
 
 import json
 
 import streamlit as st
 
-from ui import details, runs, state, widgets
+from ui import flagged, runs, state, widgets
 
-widgets.intro("Flagged rows", "For analysts: every row of your table (or every week of a store, market or drug "
-              "category) ranked by the model's score, with the features or days that make it stand out, in the data's "
-              "own units and as a share of the row's deviation. Select a row to see it against its reconstruction and "
-              "against its nearest normal rows; export the ranking as CSV or Parquet; score new weeks with the run.")
+widgets.intro("Flagged rows", "For analysts: the store-weeks (or days, months) that broke their own pattern. Each "
+              "series learns what every period was expected to be (its level, trend, season, holidays and what the "
+              "other series did that week); the model ranks how far each row strayed, and says it in money and dates. "
+              "Select a row to see its series around it; export the ranking; score new weeks with the run.")
 
-SOURCES = ["The table on the Data page", "Synthetic retail panel", "Pharmacy daily sales (weekly windows)"]
+SOURCES = ["The table on the Data page", "Weekly store sales (synthetic, Walmart-like)", "Synthetic retail panel",
+           "Pharmacy daily sales (weekly windows)"]
 source = st.radio("Rows", SOURCES, horizontal=True, key="flag_source")
 ds = spec_data = None
 data_options: dict = {}
@@ -22,9 +24,12 @@ if source == SOURCES[0]:
         st.info("Load a table on the **Data** page first (an upload or a file: its columns get roles there).")
         st.stop()
 elif source == SOURCES[1]:
+    ds = widgets.guarded(flagged.store_sales_rows)
+    spec_data = ds
+elif source == SOURCES[2]:
     scaling = st.radio("Scaling", ["series", "global"], horizontal=True, key="flag_retail_scaling",
                        format_func=lambda s: {"series": "per market (each market's own level)", "global": "global"}[s])
-    ds = widgets.guarded(lambda: details.retail_rows(scaling))
+    ds = widgets.guarded(lambda: flagged.retail_rows(scaling))
     spec_data = ds if scaling == "series" else "retail-synthetic"  # a prepared table is stored with its runs
 else:
     import odcore.data
@@ -44,7 +49,7 @@ st.caption(widgets.plain(f"{ds.name}: {ds.n_rows:,} rows x {ds.n_features} featu
 h = ds.content_hash()
 mine = [r for r in runs.finished_runs() if runs.config(runs.run_id_of(r)).get("dataset", {}).get("hash") == h]
 with st.expander("Train a model on these rows", expanded=not mine):
-    details.train_form(ds, spec_data, data_options)
+    flagged.train_form(ds, spec_data, data_options)
 if not mine:
     st.info("No finished run on these rows yet: train one above (it appears here when done).")
     st.stop()
@@ -52,12 +57,12 @@ labels = {runs.run_id_of(r): runs.run_label(r) for r in mine}
 rid = st.selectbox("Run", list(labels), format_func=labels.get, key="flag_run")
 st.session_state[state.RUN] = rid
 
-frame, info = details.analyst_frame(rid)
-view = details.flagged_view(rid, frame, info)
-picked = details.flagged_table(rid, view, info)
+frame, info = flagged.analyst_frame(rid)
+view = flagged.flagged_view(rid, frame, info)
+picked = flagged.flagged_table(rid, view, info)
 if picked is None:
     st.caption("Select a row in the table to see it against what the model expected.")
 else:
-    details.flagged_row(rid, frame, picked, info)
+    flagged.flagged_row(rid, frame, picked, info)
 with st.expander("Score a new file with this run (same roles, windows, scaling and blanks policy)"):
-    details.score_new_file(rid)
+    flagged.score_new_file(rid)

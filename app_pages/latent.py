@@ -3,7 +3,7 @@
 import streamlit as st
 
 from odcore import embed, plots
-from ui import details, figures, runs, state, widgets
+from ui import figures, row_details, runs, state, widgets
 from ui.selection import selected_rows
 
 widgets.intro("Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
@@ -76,6 +76,6 @@ if len(idx) < len(df):
 
 sel = st.session_state.get("latent_selected", [])
 if sel and int(sel[0]) in set(ids.tolist()):
-    details.row_details(rid, int(sel[0]))
+    row_details.row_details(rid, int(sel[0]))
 else:
     st.caption("Click a point to see its details.")

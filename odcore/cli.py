@@ -155,13 +155,15 @@ def cmd_methods(args: argparse.Namespace) -> int:
     for name in registry.available():
         m = registry.info(name)
         rows.append({"name": name, "family": m.family, "setting": m.setting, "title": m.title, "paper": m.paper,
+                     "recommended_for": list(m.recommended_for),
                      "capabilities": sorted(registry.capabilities(name).names()), "params": registry.param_table(name)})
     if args.json:
         _print_json(rows)
         return 0
     for r in rows:
         caps = ", ".join(r["capabilities"]) or "-"
-        print(f"{r['name']:12s} {r['family']:9s} {r['setting']:17s} {r['title']}  [capabilities: {caps}]")
+        rec = f"  [default for: {', '.join(r['recommended_for'])}]" if r["recommended_for"] else ""
+        print(f"{r['name']:12s} {r['family']:9s} {r['setting']:17s} {r['title']}  [capabilities: {caps}]{rec}")
         if args.verbose:
             for p in r["params"]:
                 print(f"    {p['name']} = {p['default']!r}  {p['help']}")
@@ -169,12 +171,14 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def _spec_from_args(args):
-    from odcore.runs.spec import RunSpec
+    from odcore.runs.spec import RunSpec, table_defaults
 
-    method = check_method(args.method)
-    return RunSpec(data=args.data, method=method, protocol=check_protocol(args.protocol),
-                   data_options=parse_data_options(args.data_option, args.data),
-                   protocol_options=parse_protocol_options(args.protocol, args.protocol_option),
+    method, protocol, data_options = table_defaults(args.data, args.method, args.protocol,
+                                                    parse_data_options(args.data_option, args.data))
+    method = check_method(method)
+    return RunSpec(data=args.data, method=method, protocol=check_protocol(protocol),
+                   data_options=data_options,
+                   protocol_options=parse_protocol_options(protocol, args.protocol_option),
                    params=parse_params([method], args.param)[method], seed=args.seed,
                    monitor=not args.no_monitor)
 
@@ -691,9 +695,11 @@ def build_parser() -> argparse.ArgumentParser:
         """The options of one run spec (read by ``_spec_from_args``): train and tune."""
         s.add_argument("--data", required=True, metavar="NAME_OR_PATH")
         s.add_argument("--data-option", action="append", metavar="K=V")
-        s.add_argument("--protocol", default="unsupervised")
+        s.add_argument("--protocol", default=None, help="default: unsupervised; on a CSV / Parquet table without "
+                       "--method: all (fit and score every row)")
         s.add_argument("--protocol-option", action="append", metavar="K=V")
-        s.add_argument("--method", required=True)
+        s.add_argument("--method", default=None, help="a registered detector (odcore methods); default on a CSV / "
+                       "Parquet table: the one declared for tables")
         s.add_argument("--param", action="append", metavar="K=V", help=param_help)
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--no-monitor", action="store_true", help="skip test-set metrics after each epoch")

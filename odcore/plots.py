@@ -529,3 +529,35 @@ def row_against(values: Any, references: Mapping[str, Any], share: Any, names: S
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
                       margin=dict(b=110))
     return fig
+
+
+def series_around(data: Mapping[str, Any], *, measure: str, unit: str = "", title: str | None = None) -> go.Figure:
+    """One series over time: the actual values (black), the expected value (dashed) inside its band (shaded), the
+    selected period (red), the same period of other years (orange) and the filled cells (hollow) -- from
+    :func:`odcore.analysis.analyst.series_around`."""
+    d = np.asarray(data["dates"])
+    lo, hi = np.asarray(data["low"], dtype=np.float64), np.asarray(data["high"], dtype=np.float64)
+    y, e = np.asarray(data["actual"], dtype=np.float64), np.asarray(data["expected"], dtype=np.float64)
+    at, same = int(data["at"]), np.asarray(data["same_slot"], dtype=int)
+    filled = np.asarray(data["filled"], dtype=bool)
+    money = unit not in ("", "units", "%", "share", "°")
+    fig = go.Figure([
+        go.Scatter(x=d, y=hi, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"),
+        go.Scatter(x=d, y=lo, mode="lines", line=dict(width=0), fill="tonexty", fillcolor="rgba(76,120,168,0.18)",
+                   name="expected band (95%)", hoverinfo="skip"),
+        go.Scatter(x=d, y=e, mode="lines", name="expected", line=dict(color="#4c78a8", dash="dash")),
+        go.Scatter(x=d, y=np.where(filled, np.nan, y), mode="lines+markers", name="actual",
+                   line=dict(color="black", width=1.5), marker=dict(size=4)),
+    ])
+    if filled.any():
+        fig.add_trace(go.Scatter(x=d[filled], y=e[filled], mode="markers", name="blank in the file (filled)",
+                                 marker=dict(symbol="circle-open", size=9, color="#888")))
+    if same.size:
+        fig.add_trace(go.Scatter(x=d[same], y=y[same], mode="markers", name="same period, other years",
+                                 marker=dict(color="#f58518", size=11, symbol="diamond")))
+    fig.add_trace(go.Scatter(x=d[at:at + 1], y=y[at:at + 1], mode="markers", name="this row",
+                             marker=dict(color="#e45756", size=15, line=dict(color="black", width=1))))
+    fig = _layout(fig, title, 440)
+    fig.update_layout(yaxis=dict(title=measure, tickformat=",.3s" if money else ",.4g",
+                                 tickprefix=unit if money else ""), hovermode="x unified")
+    return fig

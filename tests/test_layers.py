@@ -25,6 +25,8 @@ LAYERS: dict[str, int] = {
     "odcore.settings": 0, "odcore.params": 0,
     # datasets: built-ins, formats, named sources, protocols, the standardiser
     "odcore.data": 1,
+    # each series' expectation, deviation rows and series-aware fill (used by the table preparation)
+    "odcore.series": 1,
     # the run store persists plain records: nothing above the data layer
     "odcore.runs.store": 2, "odcore.runs.marks": 2, "odcore.runs.tables": 2,
     # detectors, their registry and the shared training loop

@@ -48,13 +48,19 @@ def panel(tmp_path):
 def test_roles_are_proposed_from_types_cardinality_and_names(panel):
     path, _ = panel
     prep = table.propose(pd.read_csv(path))
-    assert prep.roles == {"Unnamed: 0": "id", "Store": "group", "Date": "time", "Weekly_Sales": "feature",
-                          "Holiday_Flag": "feature", "Type": "feature", "Temperature": "feature",
-                          "Fuel_Price": "feature", "CPI": "feature", "Unemployment": "feature"}
-    assert prep.encoding["Type"] == "onehot" and prep.encoding["Weekly_Sales"] == "numeric"
+    # with a time column: what is watched (sales) is the measure, the covariates and the store's type its context
+    assert prep.roles == {"Unnamed: 0": "id", "Store": "group", "Date": "time", "Weekly_Sales": "measure",
+                          "Holiday_Flag": "context", "Type": "context", "Temperature": "context",
+                          "Fuel_Price": "context", "CPI": "context", "Unemployment": "context"}
+    assert prep.units == {"Weekly_Sales": "$", "Fuel_Price": "$", "Temperature": "°", "Unemployment": "%"}
     assert prep.time_format == "%d-%m-%Y"
-    # 20% blank -> kept as a 0/1 'blank' feature; 3% blank -> the median; columns without blanks: no policy
-    assert prep.missing == {"CPI": "indicator", "Temperature": "median"}
+    # blanks of measures and context: filled from their own series; columns without blanks: no policy
+    assert prep.missing == {"CPI": "series", "Temperature": "series"}
+    # without the time column, the same columns are features modelled as they are (the old proposal)
+    plain = table.propose(pd.read_csv(path).drop(columns=["Date"]))
+    assert plain.roles["Weekly_Sales"] == "feature" and plain.encoding["Type"] == "onehot"
+    # 20% blank -> kept as a 0/1 'blank' feature; 3% blank -> the median
+    assert plain.missing == {"CPI": "indicator", "Temperature": "median"}
     assert "repeated" in prep.reasons["Store"] and prep.reasons["Date"].startswith("dates")
 
 
@@ -62,12 +68,16 @@ def test_a_messy_panel_loads_with_every_value_accounted_for(panel):
     path, df = panel
     ds = data.load(path, roles="auto")
     assert ds.n_rows == len(df)  # no row dropped: blanks were filled by their policy
-    assert ds.feature_names == ["Weekly_Sales", "Holiday_Flag", "Type=A", "Type=B", "Temperature", "Fuel_Price",
-                                "CPI", "CPI (blank)", "Unemployment"]  # in the file's order
+    assert ds.feature_names == ["Weekly_Sales vs expected"]  # the measure's deviation from its series' expectation
     blank = df["CPI"].isna().to_numpy()
-    j = ds.feature_names.index("CPI")
-    np.testing.assert_array_equal(ds.X[:, j + 1], blank.astype(np.float32))  # the indicator marks the blanks
-    np.testing.assert_allclose(ds.X[blank, j], np.median(df["CPI"].dropna()), rtol=1e-6)  # filled with the median
+    np.testing.assert_array_equal(ds.meta["CPI filled"].to_numpy(), blank)  # filled from the store's own CPI, marked
+    plain = data.load(path, roles="Weekly_Sales:feature,Holiday_Flag:feature,Type:feature,Temperature:feature,"
+                                  "Fuel_Price:feature,CPI:feature,Unemployment:feature")
+    assert plain.feature_names == ["Weekly_Sales", "Holiday_Flag", "Type=A", "Type=B", "Temperature", "Fuel_Price",
+                                   "CPI", "CPI (blank)", "Unemployment"]  # features: in the file's order
+    j = plain.feature_names.index("CPI")
+    np.testing.assert_array_equal(plain.X[:, j + 1], blank.astype(np.float32))  # the indicator marks the blanks
+    np.testing.assert_allclose(plain.X[blank, j], np.median(df["CPI"].dropna()), rtol=1e-6)  # the median
     # the row's keys and original values travel with it, at full precision (float64, blanks kept blank)
     assert list(ds.meta.columns[:4]) == ["source_row", "Unnamed: 0", "Store", "Date"]
     assert ds.meta["Date"].iloc[1] == pd.Timestamp("2010-02-12")
@@ -79,13 +89,13 @@ def test_a_messy_panel_loads_with_every_value_accounted_for(panel):
 
 def test_blanks_need_a_policy_and_drop_keeps_the_file_rows(panel):
     path, df = panel
-    with pytest.raises(InputError, match=r"column 'CPI' has \d+ blank value\(s\).*missing=CPI:drop\|median"):
+    with pytest.raises(InputError, match=r"column 'CPI' has \d+ blank value\(s\).*missing=CPI:drop\|series"):
         data.load(path, roles="auto", missing="CPI:refuse")
     ds = data.load(path, roles="auto", missing="drop")
     keep = df["CPI"].notna() & df["Temperature"].notna()
     assert ds.n_rows == int(keep.sum())
     assert ds.meta["source_row"].tolist() == np.flatnonzero(keep.to_numpy()).tolist()  # rows of the file
-    assert "CPI (blank)" not in ds.feature_names
+    assert "CPI (blank)" not in ds.feature_names and not ds.meta["CPI filled"].any()
 
 
 def test_text_in_a_numeric_column_is_refused_not_coerced(tmp_path):
@@ -122,9 +132,9 @@ def test_the_editor_rows_are_the_same_options_as_the_cli(panel):
     assert [r["column"] for r in rows][:3] == ["Unnamed: 0", "Store", "Date"]
     again = data.load(path, **table.options_from_rows(rows, scaling="series"))
     assert again.content_hash() == auto.content_hash()
-    rows[[r["column"] for r in rows].index("Type")]["role"] = "ignore"
-    fewer = data.load(path, **table.options_from_rows(rows, scaling="series"))
-    assert "Type=A" not in fewer.feature_names and fewer.n_features == auto.n_features - 2
+    rows[[r["column"] for r in rows].index("Type")]["role"] = "feature"
+    more = data.load(path, **table.options_from_rows(rows, scaling="series"))
+    assert "Type=A" in more.feature_names and more.n_features == auto.n_features + 2
     assert any("CPI" in line for line in table.impact(rows, 200))
 
 
@@ -143,7 +153,7 @@ def _daily(path, seed=0):
 def test_daily_rows_become_one_row_per_store_and_week_as_computed_directly(tmp_path):
     p = tmp_path / "daily.csv"
     df = _daily(p)
-    ds = data.load(p, roles="auto", window="week")
+    ds = data.load(p, roles="units:feature", window="week")  # the values as they are (a measure: deviations)
     assert ds.feature_names == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     d = df.assign(day=pd.to_datetime(df["day"], format="%d/%m/%Y"))
     expect = []
@@ -161,7 +171,8 @@ def test_daily_rows_become_one_row_per_store_and_week_as_computed_directly(tmp_p
 
 def test_weekly_rows_become_k_week_windows_as_computed_directly(panel):
     path, df = panel
-    ds = data.load(path, roles="auto", window="weeks", window_weeks=4, missing="median")
+    ds = data.load(path, roles="Weekly_Sales:feature,Temperature:feature", window="weeks", window_weeks=4,
+                   missing="median")
     sales = [n for n in ds.feature_names if n.startswith("Weekly_Sales")]
     assert sales == ["Weekly_Sales w1", "Weekly_Sales w2", "Weekly_Sales w3", "Weekly_Sales w4"]
     assert ds.n_rows == 5 * (48 // 4)
@@ -206,7 +217,7 @@ def test_per_series_scaling_ranks_the_small_series_anomaly_first(tmp_path, metho
     planted = _panel_with_a_giant(p)
     first = {}
     for scaling in ("global", "series"):
-        ds = data.load(p, roles="auto", window="week", scaling=scaling)
+        ds = data.load(p, roles="sales:feature", window="week", scaling=scaling)
         sp = data.split(ds, "all")
         s = create(method).fit(sp.X_train).decision_function(sp.X_test)
         top = int(np.argmax(s))
@@ -222,7 +233,7 @@ def test_per_series_scaling_ranks_the_small_series_anomaly_first(tmp_path, metho
 def test_to_units_inverts_per_series_scaling(tmp_path):
     p = tmp_path / "giant.csv"
     _panel_with_a_giant(p)
-    ds = data.load(p, roles="auto", window="week", scaling="series")
+    ds = data.load(p, roles="sales:feature", window="week", scaling="series")
     back = table.to_units(ds.table, ds.X.astype(np.float64), ds.meta)
     np.testing.assert_allclose(back, ds.meta[ds.feature_names].to_numpy(), rtol=1e-5)
 
@@ -245,7 +256,9 @@ def test_scoring_round_trip_gives_the_run_s_scores_for_the_same_rows(panel, tmp_
 
     path, df = panel
     store = RunStore(tmp_path / "runs")
-    opts = {"roles": "auto", "scaling": "series"}
+    opts = {"roles": ",".join(f"{c}:feature" for c in ("Weekly_Sales", "Holiday_Flag", "Type", "Temperature",
+                                                                 "Fuel_Price", "CPI", "Unemployment")),
+            "scaling": "series"}
     rid = execute(RunSpec(str(path), "iforest", protocol="all", data_options=opts), store=store)["run_id"]
     run = store.get(rid)
     assert run.config["dataset"]["table"]["scaling"] == "series"

@@ -41,7 +41,11 @@ ROLES: dict[str, str] = {
     "id": "identifies a row; kept beside it, never a feature",
     "group": "the series a row belongs to (store, market, category); kept, never a feature",
     "time": "the row's date, parsed; kept, never a feature; windows are built on it",
-    "feature": "modelled: numeric, one-hot encoded categories, or dropped",
+    "measure": "what the analyst watches (sales, units, revenue): with a time column, each series' expected value "
+               "of every period is learnt and the model sees the deviation from it; without one, a numeric feature",
+    "context": "explains a measure (temperature, prices, CPI, holiday flags): shown beside it, never itself the "
+               "anomaly (unless made a measure)",
+    "feature": "modelled as it is: numeric, one-hot encoded categories, or dropped",
     "label": "0/1 outlier label (1 = outlier), for evaluation and labelled settings",
     "ignore": "not modelled (kept in the export of rows as they are)",
 }
@@ -54,6 +58,8 @@ MISSING: dict[str, str] = {
     "mode": "fill blanks with the most frequent value",
     "zero": "fill blanks with 0",
     "indicator": "fill blanks (median, or a '(blank)' category) and add a 0/1 feature marking them",
+    "series": "fill blanks from the row's own series (interpolation over time, else nothing); marked 'filled', "
+              "never a reason",
 }
 WINDOWS: dict[str, str] = {
     "rows": "rows as they are",
@@ -90,6 +96,10 @@ OPTIONS = Declaration.of(
           optional=True, group="table"),
     Param("time_column", None, "the date column (role time)", kind="str", optional=True, group="table"),
     Param("ignore_columns", None, "columns not modelled (role ignore)", kind="names", optional=True, group="table"),
+    Param("units", None, "the unit of measure / context columns, COLUMN:UNIT pairs (Weekly_Sales:$, Units:units, "
+          "Rate:%); proposed from the names", kind="mapping", optional=True, group="table"),
+    Param("context_features", False, "series rows: the model also sees each context column's deviation from its "
+          "own series (and 0/1 flags as they are)", kind="bool", group="table"),
 )
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: columns the preparation adds to the row metadata
@@ -138,6 +148,8 @@ class TablePrep:
     positive: Any = None  # label value that marks an outlier (labels are 0/1 when None)
     max_categories: int = 50  # one-hot columns may have at most this many categories
     reasons: dict[str, str] = field(default_factory=dict)  # why each role was proposed (shown to the analyst)
+    units: dict[str, str] = field(default_factory=dict)  # measure / context column -> unit ("$", "units", "%")
+    context_features: bool = False  # series rows: also give the model each context column's deviation
     fitted: dict[str, Any] | None = None  # fill values, categories, series levels, feature names, profile
 
     def columns(self, role: str) -> list[str]:
@@ -159,6 +171,12 @@ class TablePrep:
         out = self.columns("feature")
         return out if encoding is None else [c for c in out if self.encoding.get(c, "numeric") == encoding]
 
+    @property
+    def series_mode(self) -> bool:
+        """True when the model rows are each series' deviations from its expectation (a time column and at
+        least one measure)."""
+        return bool(self.time_column and self.columns("measure"))
+
     def used(self) -> list[str]:
         """Columns the preparation reads (every role but ignore; dropped features excluded)."""
         return [c for c, r in self.roles.items()
@@ -178,7 +196,7 @@ class TablePrep:
     def summary(self) -> str:
         """One line: roles by kind, window and scaling."""
         parts = []
-        for role in ("id", "group", "time", "label"):
+        for role in ("id", "group", "time", "measure", "context", "label"):
             cols = self.columns(role)
             if cols:
                 parts.append(f"{role}: {', '.join(cols)}")
@@ -431,8 +449,70 @@ def propose(df: Any, *, max_categories: int = 50, label_column: str | None = Non
                     kind, "numbers") + ", modelled as they are"
     prep = TablePrep(roles=roles, encoding=enc, reasons=reasons, max_categories=max_categories,
                      time_format=next((p["date_format"] for p in prof if p["column"] == time_col), None))
+    if time_col is not None:
+        _propose_measures(df, prep, prof)
     prep.missing = default_missing(prep, prof, n)
     return prep
+
+
+#: words that name what an analyst watches over time (a measure); the money words among them get a currency
+_WATCH_WORDS = {"sales", "sale", "revenue", "revenues", "turnover", "units", "qty", "quantity", "amount", "volume",
+                "orders", "visits", "visitors", "footfall", "traffic", "demand", "transactions", "spend", "spending",
+                "income", "profit", "margin", "bookings", "sold", "consumption", "usage", "calls", "clicks", "sessions",
+                "gmv", "receipts", "takings"}
+_MONEY_WORDS = {"sales", "sale", "revenue", "revenues", "turnover", "amount", "spend", "spending", "income", "profit",
+                "margin", "gmv", "price", "cost", "costs", "receipts", "takings", "usd", "eur", "dollars", "value"}
+_COUNT_WORDS = {"units", "qty", "quantity", "orders", "visits", "visitors", "footfall", "transactions", "count",
+                "calls", "clicks", "sessions", "bookings", "sold"}
+_PERCENT_WORDS = {"unemployment", "pct", "percent", "percentage", "rate", "share", "ratio"}
+_TEMPERATURE_WORDS = {"temperature", "temp", "celsius", "fahrenheit"}
+
+
+def propose_unit(column: str, values: Any = None) -> str:
+    """The unit a column's name suggests: ``$`` (money: sales, revenue, price ...), ``units`` (counts),
+    ``%`` (rates and shares given in percent), ``share`` (rates given as 0-1), ``°`` (temperature), or ``""``."""
+    words = _words(column)
+    if words & _COUNT_WORDS:
+        return "units"
+    if words & _MONEY_WORDS:
+        return "$"
+    if words & _TEMPERATURE_WORDS:
+        return "°"
+    if words & _PERCENT_WORDS:
+        v = np.asarray(values, dtype=np.float64) if values is not None else np.zeros(0)
+        v = v[~np.isnan(v)] if v.size else v
+        return "share" if v.size and np.abs(v).max() <= 1.0 else "%"
+    return ""
+
+
+def _propose_measures(df: Any, prep: TablePrep, prof: Sequence[Mapping[str, Any]]) -> None:
+    """With a time column, the numeric features become measures (a watched name: sales, units ...) and
+    context (the others, flags included); with no watched name, every numeric non-flag column is a measure."""
+    kinds = {p["column"]: p for p in prof}
+    numeric = [c for c in prep.features("numeric") if kinds[c]["type"] in ("integer", "number", "bool")]
+    flags = {c for c in numeric if set(df[c].dropna().astype(float).unique()) <= {0.0, 1.0}}
+    watched = [c for c in numeric if c not in flags and _words(c) & _WATCH_WORDS]
+    if not watched:
+        watched = [c for c in numeric if c not in flags]
+        why = "numbers over time (no sales/units name among the columns): watched as a measure"
+    else:
+        why = "its name says what is watched (sales, units ...): each series' expected value is learnt"
+    groups = prep.columns("group")
+    for c in prep.features("onehot"):  # a property of each series (a store's type): context, not modelled
+        if groups and (df.groupby([df[g] for g in groups])[c].nunique(dropna=True) <= 1).all():
+            prep.roles[c], prep.reasons[c] = "context", "the same value throughout each series: a property of it"
+            prep.encoding.pop(c, None)
+    for c in numeric:
+        unit = propose_unit(c, df[c].to_numpy(dtype=np.float64, na_value=np.nan) if c not in flags else None)
+        if c in watched:
+            prep.roles[c], prep.reasons[c] = "measure", why
+        else:
+            prep.roles[c] = "context"
+            prep.reasons[c] = ("a 0/1 flag: context that explains a measure (a holiday week ...)" if c in flags else
+                               "a covariate beside the measure: context that explains it, never itself the anomaly")
+        prep.encoding.pop(c, None)
+        if unit:
+            prep.units[c] = unit
 
 
 def _stray_numbers(s: Any) -> str | None:
@@ -459,7 +539,11 @@ def default_missing(prep: TablePrep, prof: Sequence[Mapping[str, Any]], n: int) 
         role = prep.roles.get(c)
         if not blanks or role in ("ignore", None) or (role == "feature" and prep.encoding.get(c) == "drop"):
             continue
-        if role != "feature":
+        if role in ("measure", "context") and prep.time_column:
+            out[c] = "series"
+        elif role in ("measure", "context"):
+            out[c] = "median"
+        elif role != "feature":
             out[c] = "drop"
         elif prep.encoding.get(c) == "onehot":
             out[c] = "mode"
@@ -473,20 +557,23 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
                  scaling: str = "global", columns_are_series: Any = False, id_columns: Any = None,
                  group_columns: Any = None, time_column: str | None = None, ignore_columns: Any = None,
                  label_column: str | None = None, feature_columns: Any = None, meta_columns: Any = None,
-                 positive: Any = None, max_categories: int = 50) -> TablePrep:
+                 positive: Any = None, max_categories: int = 50, units: Any = None,
+                 context_features: Any = False) -> TablePrep:
     """The proposal of :func:`propose`, overridden by the explicit choices (the CLI/API options).
 
-    ``roles`` maps columns to roles (``"Store:group,Date:time"`` or a dict; ``"auto"`` keeps the
-    proposal); ``id_columns`` / ``group_columns`` / ``time_column`` / ``ignore_columns`` /
-    ``label_column`` / ``feature_columns`` set one role for several columns (``meta_columns`` is
+    ``roles`` maps columns to roles (``"Store:group,Date:time"`` or a dict: the proposal changed for
+    the columns named; ``"auto"`` keeps the proposal); ``id_columns`` / ``group_columns`` / ``time_column`` /
+    ``ignore_columns`` / ``label_column`` / ``feature_columns`` set one role for several columns (``meta_columns`` is
     ``id_columns``; with ``feature_columns`` every column not given a role is ignored);
     ``encoding`` maps features to numeric / onehot / drop; ``missing`` maps columns to a policy,
-    or is one policy for every feature with blanks.
+    or is one policy for every feature with blanks; ``units`` maps measure / context columns to a unit
+    (``"Weekly_Sales:$"``; proposed from the names); ``context_features`` also gives the model each
+    context column's deviation from its own series.
     """
     given = {"roles": roles, "encoding": encoding, "missing": missing, "time_format": time_format, "window": window,
              "window_weeks": window_weeks, "scaling": scaling, "columns_are_series": columns_are_series,
              "id_columns": id_columns, "group_columns": group_columns, "time_column": time_column,
-             "ignore_columns": ignore_columns}
+             "ignore_columns": ignore_columns, "units": units, "context_features": context_features}
     o = OPTIONS.parse({k: v for k, v in given.items() if v is not None}, "the table preparation")
     roles, encoding, missing = o.get("roles"), o.get("encoding"), o.get("missing")
     cols = [str(c) for c in df.columns]
@@ -511,6 +598,11 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
         if prep.roles.get(c) != r:
             prep.reasons[c] = "set by you"
         prep.roles[c] = r
+    if prep.time_column and "time" in explicit.values() and not prep.columns("measure") \
+            and "measure" not in explicit.values():  # a time column set by you: measures and context proposed
+        chosen = {c: r for c, r in prep.roles.items() if c in explicit}
+        _propose_measures(df, prep, profile(df))
+        prep.roles.update(chosen)
     for role in ("time", "label"):
         chosen = prep.columns(role)
         if len(chosen) > 1:
@@ -545,6 +637,13 @@ def from_options(df: Any, *, roles: Any = None, encoding: Any = None, missing: A
         prep.missing.update(missing or {})
     prep.window, prep.scaling, prep.window_weeks = o["window"], o["scaling"], o["window_weeks"]
     prep.columns_are_series = o["columns_are_series"]
+    prep.context_features = bool(o["context_features"])
+    given_units = o.get("units") or {}
+    bad = [c for c in given_units if c not in cols]
+    if bad:
+        raise InputError(f"units: column(s) {', '.join(map(repr, bad))} not found; the columns are: {_shown(cols, 30)}")
+    prep.units.update(given_units)
+    prep.units = {c: u for c, u in prep.units.items() if prep.roles.get(c) in ("measure", "context", "feature") and u}
     prep.positive = positive
     return prep
 
@@ -583,9 +682,10 @@ def apply(df: Any, prep: TablePrep | Mapping[str, Any], *, name: str = "input") 
 
 
 def _check(prep: TablePrep) -> None:
-    if not prep.features() or all(prep.encoding.get(c) == "drop" for c in prep.features()):
-        raise InputError("no column is a modelled feature; give at least one column the role 'feature' "
-                         "(numeric or one-hot)")
+    plain = _plain_features(prep)
+    if not prep.series_mode and (not plain or all(prep.encoding.get(c) == "drop" for c in plain)):
+        raise InputError("no column is a modelled feature; give at least one column the role 'measure' (what you "
+                         "watch: sales, units) or 'feature' (numeric or one-hot)")
     if prep.window != "rows" and not prep.time_column:
         raise InputError(f"window {prep.window!r} needs a time column; give the date column the role 'time'")
     if prep.columns_are_series and prep.window == "rows":
@@ -629,11 +729,12 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
                 raise InputError(f"{where}, but the model was trained without blanks there (policy 'refuse'); fill or "
                                  "drop those rows before scoring, or train again with a missing-value policy for it")
             raise InputError(f"{where}; choose what to do with them: missing={c}:" + (
+                "drop|series|median|zero" if role in ("measure", "context") else
                 "drop" if role != "feature" else "drop|median|mode|zero|indicator"))
         if policy == "drop":
             keep &= ~b
             notes.append(f"{int(b.sum()):,} row(s) dropped for a blank {c}")
-        elif role != "feature":
+        elif role not in ("feature", "measure", "context"):
             raise InputError(f"{name}: column {c!r} ({role}) has blanks, which cannot be filled; use missing={c}:drop")
     dropped = int((~keep).sum())
     if fit and dropped:
@@ -657,7 +758,7 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     blocks, names, sources = [], [], []
     fills: dict[str, Any] = fitted.setdefault("fill", {}) if not fit else {}
     cats: dict[str, list[str]] = fitted.setdefault("categories", {}) if not fit else {}
-    for c in prep.features():  # in table order
+    for c in _plain_features(prep):  # in table order
         enc = prep.encoding.get(c, "numeric")
         if enc == "drop":
             continue
@@ -666,8 +767,8 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
             miss = np.isnan(v)
             policy = prep.missing.get(c, "refuse")
             if fit:
-                fills[c] = _fill_value(v[~miss], policy, c, name) if policy in ("median", "mode", "zero", "indicator") \
-                    else None
+                fills[c] = _fill_value(v[~miss], policy, c, name) if policy in ("median", "mode", "zero", "indicator",
+                                                                                "series") else None
             if miss.any():
                 if fills.get(c) is None:
                     raise InputError(f"{name}: column {c!r} has blank value(s) but the model was trained without a "
@@ -713,6 +814,27 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
         blocks.append(onehot)
         names.extend(f"{c}={v}" for v in cats[c])
         sources.extend([None] * len(cats[c]))
+    series_cols: dict[str, Any] = {}
+    if prep.series_mode:  # each measure's deviation from its series' expectation (odcore.series)
+        from odcore.series.rows import deviation_block
+
+        measures = prep.columns("measure")
+        contexts = [c for c in prep.columns("context") if _numeric_kind(d[c])]  # text context is only carried
+        values = {c: _numeric(d[c], c, name) for c in measures + contexts}
+        if fit:
+            for c in measures + contexts:
+                ok = values[c][~np.isnan(values[c])]
+                policy = prep.missing.get(c, "series")
+                fills[c] = _fill_value(ok, policy, c, name) if policy in ("median", "zero", "mode") and ok.size \
+                    else None
+        keys = series_keys(d, prep)
+        Vs, s_names, s_sources, series_cols, s_notes = deviation_block(
+            values, keys, dates, measures=measures, contexts=contexts, policies=prep.missing, fills=fills,
+            fitted=fitted, fit=fit, context_features=prep.context_features, name=name)
+        blocks.append(Vs)
+        names.extend(s_names)
+        sources.extend(s_sources)
+        notes.extend(s_notes)
     if fit:
         fitted["fill"], fitted["categories"] = fills, cats
     V = np.hstack(blocks) if blocks else np.zeros((len(d), 0))
@@ -728,6 +850,8 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
         X, feat, src = V, names, _pool_weekdays(names, sources)
         meta = d.copy()
         meta.insert(0, SOURCE_ROW, src_rows)
+        for c, v in series_cols.items():  # expected value, band, change and 'filled' marks beside the row
+            meta[c] = v
     else:
         X, feat, src, meta, y = _windows(d, V, names, sources, y, prep, groups, dates, name, notes)
 
@@ -748,6 +872,26 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     notes.insert(0, f"{n_in:,} rows -> {len(X):,} model rows x {X.shape[1]} features")
     return PreparedTable(X=np.ascontiguousarray(X, dtype=np.float64), feature_names=list(feat),
                          meta=meta.reset_index(drop=True), y=y, prep=out_prep, notes=notes)
+
+
+def _plain_features(prep: TablePrep) -> list[str]:
+    """The columns modelled as they are: the features, and the measures when there is no time column to
+    learn their series' expectation from (then a measure is a numeric feature)."""
+    if prep.series_mode:
+        return prep.features()
+    return [c for c, r in prep.roles.items() if r == "feature" or r == "measure"]
+
+
+def _numeric_kind(s: Any) -> bool:
+    """True for a column of numbers (numeric or boolean type, or text that is numbers where not blank)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return True
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return False
+    text = s[~_blank(s)].astype(str).str.strip()
+    return bool(len(text)) and bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
 def _numeric(s: Any, c: str, name: str) -> np.ndarray:
@@ -972,6 +1116,14 @@ def to_units(prep: TablePrep | Mapping[str, Any] | None, X: Any, meta: Any) -> n
     return out
 
 
+def whole_input(prep: TablePrep | Mapping[str, Any]) -> bool:
+    """True when new rows must be prepared all at once rather than in batches: windows (a window may span
+    batches) and series rows (each series' expectation is fitted over its history)."""
+    if isinstance(prep, Mapping):
+        prep = TablePrep.from_dict(prep)
+    return prep.window != "rows" or prep.series_mode
+
+
 def key_columns(prep: TablePrep | Mapping[str, Any], meta_columns: Sequence[str] = ()) -> list[str]:
     """The metadata columns that identify a prepared row: the source row, id, group and time
     columns (rows as they are), or the group, series and window dates (windows)."""
@@ -1082,9 +1234,10 @@ def impact(rows: Sequence[Mapping[str, Any]], n_rows: int) -> list[str]:
         total = min(n_rows, sum(b for _, b in dropped))
         out.append(f"drop: {most:,}-{total:,} of {n_rows:,} rows (blank {', '.join(c for c, _ in dropped)})")
     for policy, what in (("median", "filled with the median"), ("mode", "filled with the most frequent value"),
-                         ("zero", "filled with 0"), ("indicator", "filled, plus a 0/1 'blank' feature")):
+                         ("zero", "filled with 0"), ("indicator", "filled, plus a 0/1 'blank' feature"),
+                         ("series", "filled from their own series and marked 'filled'")):
         cols = [(r["column"], int(r["blanks"])) for r in rows if r.get("if blank") == policy and r["blanks"]
-                and r["role"] == "feature"]
+                and r["role"] in ("feature", "measure", "context")]
         if cols:
             out.append(f"{sum(b for _, b in cols):,} values {what} ({', '.join(f'{c}: {b:,}' for c, b in cols)})")
     refused = [r["column"] for r in rows if r.get("if blank") == "refuse" and r["blanks"]

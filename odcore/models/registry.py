@@ -40,6 +40,8 @@ class MethodInfo:
     paper: str
     overrides: Mapping[str, Any] = field(default_factory=dict)
     class_name: str | None = None
+    #: the kinds of data this method is the default for ("tables": an analyst's table, chosen on bench/analyst.py)
+    recommended_for: tuple[str, ...] = ()
 
     def cls(self) -> type:
         return get_class(self.name)
@@ -104,7 +106,7 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("loda", f"{_PYOD}:LODA", "classical", "unsupervised", "LODA (lightweight online detector)",
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
-               "Rousseeuw, Van Driessen. Technometrics 1999."),
+               "Rousseeuw, Van Driessen. Technometrics 1999.", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
@@ -138,6 +140,15 @@ def available() -> list[str]:
     """Names of the registered methods whose module exists in this build."""
     return [n for n, m in METHODS.items()
             if importlib.util.find_spec(m.target.partition(":")[0]) is not None]
+
+
+def recommended(kind: str) -> str:
+    """The method declared the default for ``kind`` of data (``"tables"``: the Flagged rows page and ``odcore train``
+    on a CSV / Parquet table without ``--method``)."""
+    for n in available():
+        if kind in METHODS[n].recommended_for:
+            return n
+    raise InputError(f"no method is declared the default for {kind!r}; give one (odcore methods lists them)")
 
 
 def info(name: str) -> MethodInfo:

@@ -203,8 +203,11 @@ class Scorer:
 
     @property
     def windowed(self) -> bool:
-        """True when the run's rows are windows of a series (a window may span batches)."""
-        return self.prep is not None and self.prep.window != "rows"
+        """True when the run's rows need the whole input at once: windows of a series (a window may span batches)
+        or each series' deviation from its expectation (fitted over the series' history)."""
+        from odcore.data.table import whole_input
+
+        return self.prep is not None and whole_input(self.prep)
 
     # ------------------------------------------------------------------ batch -> model rows
     def features(self, batch: Any, *, row_offset: int = 0) -> Batch:

@@ -37,6 +37,49 @@ def analyst_methods(*, labelled: bool, has_meta: bool) -> tuple[dict[str, str], 
     return fits, not_offered
 
 
+def table_defaults(data: Any, method: str | None, protocol: str | None,
+                   data_options: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """``(method, protocol, data options)`` of a request that may leave them out. A CSV / Parquet file is read as an
+    analyst's table (``roles=auto`` unless a table option is given); without a method, a table gets the method
+    declared for tables (``registry.recommended("tables")``) fitted and scored on every row (protocol ``all``);
+    anything else needs its method (the refusal says how to list them)."""
+    from odcore.data import table
+    from odcore.errors import InputError
+    from odcore.models import registry
+
+    opts = dict(data_options)
+    is_table = _table_file(data, opts)
+    if is_table and not table.wants_table(opts):
+        opts["roles"] = "auto"
+    if method is None:
+        if not is_table:
+            raise InputError("give the detector with --method (python -m odcore methods lists them; a CSV or Parquet "
+                             "table gets the table default without it)")
+        return registry.recommended("tables"), protocol or "all", opts
+    return method, protocol or "unsupervised", opts
+
+
+def _table_file(data: Any, options: dict[str, Any]) -> bool:
+    """True for a CSV or Parquet file (by its ``format`` option, else its content and name)."""
+    if not isinstance(data, str):
+        return False
+    fmt = options.get("format")
+    if fmt:
+        return str(fmt) in ("csv", "parquet")
+    from pathlib import Path
+
+    p = Path(data)
+    if not p.is_file():
+        return False
+    from odcore.data.loaders import detect_format
+    from odcore.errors import InputError
+
+    try:
+        return detect_format(p) in ("csv", "parquet")
+    except (InputError, OSError):
+        return False
+
+
 def default_protocol(method: str) -> str:
     """The protocol a run of ``method`` starts from: the one of its setting (``pu`` for WALDO, ``novelty`` for the
     one-class detectors, ``drocc`` for DROCC-LF's limited negatives, else ``unsupervised``)."""

@@ -1,4 +1,9 @@
-"""Details of one row of a run: its values or image, each decoder's reconstruction, per-feature errors."""
+"""The Flagged rows page's own code: every row of a table ranked, explained in the analyst's terms (a store-week's
+sales against its expected value and band, in money), traced to the file, exported, scored again.
+
+Logic worth testing lives in :mod:`odcore.analysis.analyst` (sentences, the ranked table, the series around a
+row) and :mod:`odcore.plots` (``series_around``); this module draws them.
+"""
 
 from __future__ import annotations
 
@@ -9,52 +14,23 @@ import streamlit as st
 from odcore import plots
 from odcore.analysis import analyst
 from ui import runs, state, widgets
-
-
-def reconstructions(model, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Each decoder's reconstruction of ``x`` (the model's declared decoders; none for most detectors)."""
-    decoders = model.capabilities().decoders
-    label = (lambda d: f"{d} decoder") if len(decoders) > 1 else (lambda d: "reconstruction")
-    return {label(d): np.asarray(model.reconstruct(x, decoder=d)["reconstruction"]) for d in decoders}
-
-
-def row_details(run_id: str, row_id: int) -> None:
-    ds, split = runs.data_split(run_id)
-    df = runs.scores(run_id)
-    row = df[df["row_id"] == row_id].iloc[0]
-    st.subheader(f"Row {row_id}")
-    bits = [f"score **{row['score']:.4g}**"]
-    if "label" in row:
-        bits.append(f"true label **{'outlier' if row['label'] == 1 else 'inlier'}**")
-    if "decoder" in row:
-        bits.append(f"winning decoder **{'outlier' if row['decoder'] == 1 else 'inlier'}**")
-    st.markdown(" · ".join(bits))
-    x = runs.test_rows(run_id, [row_id])
-    model = runs.model(run_id)
-    recs = widgets.guarded(lambda: reconstructions(model, x)) or {}
-    if ds.kind == "image" and ds.image_shape is not None:
-        imgs = {"input": split.inverse_transform(x)}
-        imgs.update({k: split.inverse_transform(v) for k, v in recs.items()})
-        st.plotly_chart(plots.image_rows(imgs, ds.image_shape, ncols=1), key=f"img-{run_id}-{row_id}")
-        return
-    names = list(ds.feature_names)
-    values = split.inverse_transform(x)[0]
-    recs_o = {k: split.inverse_transform(v)[0] for k, v in recs.items()}
-    if not recs_o:
-        st.dataframe(pd.DataFrame([values], columns=names))
-        return
-    if len(names) <= 40:  # wider rows: the error table below is easier to read than a profile
-        st.plotly_chart(plots.row_profile(values, recs_o, names), key=f"profile-{run_id}-{row_id}")
-    first = next(iter(recs_o))
-    st.markdown(widgets.plain(analyst.explain_row(values, recs_o[first], names), 800))  # names are the user's
-    errs = analyst.per_feature_errors(values, recs_o)
-    table = pd.DataFrame({"feature": names, "value": values, **{f"{k} error": v for k, v in errs.items()}})
-    st.dataframe(table.sort_values(f"{first} error", ascending=False).head(20), hide_index=True)
-
+from ui.row_details import reconstructions
 
 # ---------------------------------------------------------------------------------- the Flagged rows page
 #: explain at most this many cells (rows x features) per run; beyond, the highest-scored rows only
 EXPLAIN_CELLS = 200_000
+
+
+@st.cache_resource(show_spinner="Preparing the weekly store-sales table ...", max_entries=1)
+def store_sales_rows():
+    """The Walmart-like weekly store-sales table (``odcore.data.storesales``, blanks included), roles proposed:
+    each store's weekly sales against its own expected value."""
+    from odcore.data.formats import frame_to_dataset
+    from odcore.data.storesales import store_sales
+
+    ds = frame_to_dataset(store_sales(seed=0), name="store-sales-synthetic", source="built-in: odcore.data.storesales "
+                          "(seed 0)", roles="auto")
+    return ds
 
 
 @st.cache_resource(show_spinner="Preparing the synthetic panel ...", max_entries=2)
@@ -96,10 +72,25 @@ def _keys_values(ds, prep) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     return meta[cols], meta.drop(columns=cols)
 
 
+def series_rows(prep) -> bool:
+    """True when the run's rows are each series' deviations from its expectation, one row per period."""
+    return prep is not None and prep.series_mode and prep.window == "rows"
+
+
+def _measure_order(ds, prep) -> np.ndarray:
+    """Per row, the measures from the most deviating (|z| of each measure's feature) to the least."""
+    from odcore.series.rows import feature_name
+
+    names = list(ds.feature_names)
+    cols = [names.index(feature_name(m)) for m in prep.columns("measure") if feature_name(m) in names]
+    return np.argsort(-np.abs(np.asarray(ds.X, dtype=np.float64)[:, cols]), axis=1, kind="stable")
+
+
 @st.cache_data(show_spinner="Scoring and explaining every row ...", max_entries=8)
 def analyst_frame(run_id: str) -> tuple[pd.DataFrame, dict]:
     """The run's rows in rank order with keys, scores, flags at the model's threshold, explanations
-    (the top three features in the data's units and as shares) and values; and what explained them."""
+    (series rows: each measure against its expected value and band, in its unit; other rows: the top three
+    features in the data's units and as shares) and values; and what explained them."""
     from odcore.analysis import explain
     from odcore.runs.execution import score_rows
 
@@ -111,6 +102,14 @@ def analyst_frame(run_id: str) -> tuple[pd.DataFrame, dict]:
     normal = np.flatnonzero(s <= model.threshold_)
     if normal.size < 2:
         normal = np.argsort(s, kind="stable")[: max(2, len(s) // 2)]
+    prep = table_prep(run_id)
+    if series_rows(prep):  # the reason is the measure against its own series' expectation
+        keys, values = _keys_values(ds, prep)
+        extra = {"label": ds.y} if ds.y is not None else {}
+        cols = analyst.series_columns(ds.meta.reset_index(drop=True), prep, _measure_order(ds, prep))
+        frame = analyst.ranked_table(s, float(model.threshold_), keys=keys, columns={**extra, **cols}, values=values)
+        return frame, {"method": "series", "explained": int(len(s)), "normal": normal, "fallback": 0,
+                       "keys": list(keys.columns)}
     limit = max(1, EXPLAIN_CELLS // max(Z.shape[1], 1))
     rows = np.argsort(-s, kind="stable")[:limit] if len(s) > limit else np.arange(len(s))
     e = explain.explain(model, Z[rows], Z[normal], row_ids=rows, normal_ids=normal)
@@ -153,15 +152,67 @@ def _title(pick: pd.Series, keys: list[str], r: int, prep=None) -> str:
     return (" · ".join(parts) or f"row {r}")[:120]
 
 
+def _flags(meta: pd.DataFrame, prep) -> list[str]:
+    """The context columns that are 0/1 flags (a holiday week ...)."""
+    out = []
+    for c in prep.columns("context"):
+        if c in meta and pd.api.types.is_numeric_dtype(meta[c]) and set(meta[c].dropna().unique()) <= {0, 1}:
+            out.append(c)
+    return out
+
+
+def series_row(run_id: str, pick: pd.Series) -> None:
+    """A selected series row: one sentence (the series, the period, each measure against its expected value and
+    band, filled cells), the series around it (actual, expected, band, the same period of other years) and its
+    neighbouring periods and the same period of other years as a table."""
+    from odcore.series.cadence import Cadence
+
+    ds, _ = runs.data_split(run_id)
+    prep = table_prep(run_id)
+    meta = ds.meta.reset_index(drop=True)
+    r = int(pick["row"])
+    measures = [prep.columns("measure")[j] for j in _measure_order(ds, prep)[r]]
+    rec = ((prep.fitted or {}).get("expectation") or {}).get(measures[0])
+    period = Cadence.from_dict(rec["cadence"]).period_label if rec else "period"
+    row = meta.iloc[r]
+    sentence = analyst.series_sentence(row, measures[:3], prep.units, groups=prep.columns("group"),
+                                       time_column=prep.time_column, period=period, flags=_flags(meta, prep),
+                                       filled_context=prep.columns("context"))
+    st.markdown(f"**Rank {int(pick['rank'])}** (score {float(pick['score']):.4g}, "
+                f"{'flagged' if bool(pick['flagged']) else 'not flagged'}): " + widgets.plain(sentence, 1200))
+    shown = measures[0]
+    if len(measures) > 1:
+        shown = st.selectbox("Measure", measures, key=f"flag-measure-{run_id}")
+    data = analyst.series_around(meta, prep, r, shown)
+    unit = prep.units.get(shown, "")
+    title = analyst.row_title(row, prep.columns("group"), prep.time_column, period=period)
+    st.plotly_chart(plots.series_around(data, measure=shown, unit=unit, title=title[:120]),
+                    key=f"flag-series-{run_id}-{r}-{shown}")
+    st.caption(f"The expected value of each {period}: the series' own level and trend, what every series shared that "
+               f"{period} (holidays, the season) at this series' amplitude, and its own habit in the same {period} of "
+               "other years; the band holds 95% of ordinary deviations. Blank cells are filled from the series itself "
+               "and never count as a reason.")
+    t = data["table"]
+    view = pd.DataFrame({"": t["which"], "date": t["date"].astype(str),
+                         shown: [analyst.fmt_amount(v, unit) if not f else "blank (filled)"
+                                 for v, f in zip(t["actual"], t["filled"])],
+                         "expected": [analyst.fmt_amount(v, unit) for v in t["expected"]],
+                         "change": [analyst.fmt_change(v) for v in t["change"]]})
+    st.dataframe(view, hide_index=True, height=min(320, 38 + 35 * len(view)), key=f"flag-around-{run_id}-{r}")
+
+
 def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -> None:
     """One selected row: each feature's share of its deviation, its values against its reconstruction(s)
     and against the mean of its nearest normal rows (in the data's units), one sentence, and the
-    neighbours themselves."""
+    neighbours themselves. Series rows: :func:`series_row`."""
     from odcore.analysis import explain
 
+    prep = table_prep(run_id)
+    if info.get("method") == "series" and series_rows(prep):
+        series_row(run_id, pick)
+        return
     ds, split = runs.data_split(run_id)
     model = runs.model(run_id)
-    prep = table_prep(run_id)
     r = int(pick["row"])
     normal = np.asarray(info["normal"])
     Z = split.transform(ds.X)
@@ -267,7 +318,9 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     labelled = ds.y is not None and 0 < int(ds.y.sum()) < ds.n_rows
     fits, not_offered = analyst_methods(labelled=labelled, has_meta=ds.meta is not None)
     choices = list(fits)
-    first = [m for m in presets.FLAGGED_DEFAULT_METHODS if m in fits and (labelled or registry.info(m).setting != "pu")]
+    table_default = (registry.recommended("tables"),) if getattr(ds, "table", None) else ()
+    first = [m for m in (*table_default, *presets.FLAGGED_DEFAULT_METHODS)
+             if m in fits and (labelled or registry.info(m).setting != "pu")]
     c1, c2, c3 = st.columns([3, 1, 1])
     method = c1.selectbox("Method", choices, key=f"flag_method-{ds.content_hash()}",  # each table its default
                           format_func=lambda m: registry.info(m).title,
@@ -346,15 +399,22 @@ def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | No
     from odcore.analysis.explain import METHODS
 
     hidden = ["row"] + [c for c in view.columns if c.startswith("top")]
+    if info["method"] == "series":  # the reason, in money, right after the row's keys
+        hidden += [c for c in view.columns if c.endswith((" vs expected", " low", " high"))]
     shown = view.drop(columns=hidden)
     dates = {c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in shown.columns
              if pd.api.types.is_datetime64_any_dtype(shown[c])}
     event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="flag_table",
                          height=340, column_config={
                              "score": st.column_config.NumberColumn(format="%.4g"),
-                             "why": st.column_config.TextColumn("why (deviation in data units, share)", width="large"),
+                             "why": st.column_config.TextColumn(
+                                 "why (against the expected value)" if info["method"] == "series"
+                                 else "why (deviation in data units, share)", width="large"),
                              **dates})
-    note = f"Why: {METHODS[info['method']]}"
+    methods = {**METHODS, "series": "each measure against its series' expected value and band (what the model sees: "
+                                    "the standardised deviation from it), in the column's unit; 'filled' lists the "
+                                    "row's cells that were blank in the file"}
+    note = f"Why: {methods[info['method']]}"
     if info["explained"] < len(view) or info["explained"] < len(runs.data_split(run_id)[0].X):
         note += f" (the {info['explained']:,} highest-scored rows are explained)"
     st.caption(note + ". The exports hold every shown row in rank order with its original columns at full precision "
