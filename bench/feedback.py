@@ -180,8 +180,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
                     fit_only = _metrics(y[left], fit_scores[left])
                 P = model.codes(split.X_test)
                 for a in (0.0, 1.0):  # the same marks carried to no neighbour / at full strength (ablation)
-                    w_e, _ = R.similarity(P, model.P_expected, model.D_expected, model.neighbours, strength=a)
-                    w_c, _ = R.similarity(P, model.P_confirmed, model.D_confirmed, model.neighbours, strength=a)
+                    w_e, _, w_c, _ = model.weights(P, a, a)
                     alt = R.rerank(fit_scores, w_e, w_c, model.median, model.top)
                     strengths[f"alpha {a:g}"] = _metrics(y[left], alt[left])
                 strengths["chosen"] = [model.alpha_expected, model.alpha_confirmed]

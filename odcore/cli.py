@@ -261,7 +261,7 @@ def _spec_with_marks(spec: Any, args: argparse.Namespace, store: Any) -> Any:
     from odcore.runs.execution import load_data
     from odcore.runs.marks import read_document
 
-    if args.protocol not in ("unsupervised", *feedback.MARK_PROTOCOLS):
+    if args.protocol not in (None, "unsupervised", *feedback.MARK_PROTOCOLS):
         raise InputError(f"--marks retrains on every row (protocol 'all', or 'pu' for WALDO), not on protocol "
                          f"{args.protocol!r}; leave out --protocol")
     marks = None if args.marks == "stored" else read_document(args.marks)

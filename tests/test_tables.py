@@ -14,6 +14,8 @@ from odcore.runs.store import RunStore
 from odcore.runs.tables import TableStore
 from tests.test_app import no_exception, open_page
 
+pytestmark = pytest.mark.usefixtures("fresh_caches")  # every AppTest starts from empty Streamlit caches (the store)
+
 
 def weekly_csv(weeks: int = 30) -> bytes:
     rng = np.random.default_rng(0)
@@ -117,7 +119,7 @@ def test_flagged_page_shows_marks_what_moved_and_every_run_of_the_session(tmp_pa
     at.selectbox(key="flag_run").set_value(new).run()
     no_exception(at)
     said = " ".join(m.value for m in at.markdown)
-    assert "Trained with 3 expected and 1 confirmed marks" in said and "rows left the flags" in said
+    assert "Trained with 3 expected and 1 confirmed marks" in said and "(3 of them marked expected)" in said
     moved = next(d.value for d in at.dataframe if "why" in d.value.columns and "change" in d.value.columns)
     assert (moved["why"].str.startswith("marked expected (promotion)")).sum() == 3
     ranked = next(d.value for d in at.dataframe if "mark" in d.value.columns and "rank" in d.value.columns)

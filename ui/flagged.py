@@ -408,6 +408,7 @@ def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.DataFrame:
     event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key="flag_table",
                          height=340, column_config={
                              "score": st.column_config.NumberColumn(format="%.4g"),
+                             "mark": st.column_config.TextColumn("mark", width=90),
                              "why": st.column_config.TextColumn(
                                  "why (against the expected value)" if info["method"] == "series"
                                  else "why (deviation in data units, share)", width="large"),

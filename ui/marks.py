@@ -197,8 +197,14 @@ def moved_panel(run_id: str) -> dict[str, Any] | None:
     if moved is None:
         return None
     counts = {k: int((moved["change"] == k).sum()) for k in ("left", "entered", "stayed")}
-    st.markdown(f"Against run `{before}`: **{counts['left']} rows left the flags, {counts['entered']} entered**"
-                + (f", {counts['stayed']} marked rows stayed flagged" if counts["stayed"] else "") + ".")
+    why = moved["why"].astype(str)
+    left_marked = int(((moved["change"] == "left") & why.str.startswith("marked expected")).sum())
+    still = int(((moved["change"] == "stayed") & why.str.startswith("marked expected")).sum())
+    top = int(((moved["change"] != "left") & why.str.startswith("marked confirmed")).sum())
+    st.markdown(f"Against run `{before}`: **{counts['left']} rows left the flags** ({left_marked} of them marked "
+                f"expected), **{counts['entered']} entered**"
+                + (f"; {top} confirmed row{'s' if top > 1 else ''} ranked at the top" if top else "")
+                + (f"; {still} row{'s' if still > 1 else ''} marked expected still flagged" if still else "") + ".")
     if len(moved):
         st.dataframe(moved, hide_index=True, key=f"moved-{run_id}", height=min(320, 40 + 35 * len(moved)),
                      column_config={"why": st.column_config.TextColumn("why", width="large"),

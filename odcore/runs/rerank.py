@@ -16,16 +16,16 @@ among thousands of known normals hardly moves WALDO's score of those rows (tried
 three rows marked expected stayed at ranks 1-3), and an analyst who marked a promotion expected must not
 see it flagged again.
 
-**The re-ranking** (:class:`Reranked`). Let ``s(x)`` be the detector's score, ``m`` the median of its
-training scores and ``t`` just above their maximum (``max + (max - m) / 100``, so a confirmed row ranks
-first, ahead of the row that had the top score), and ``phi`` the detector's latent code when it has one
-(``capabilities().latent``), else the standardised row. A marked row ``r`` speaks for the rows nearest to
-it: with ``rank_r(x)`` the number of training rows closer to ``phi(r)`` than ``phi(x)`` is, its weight on
-``x`` is 1 at the marked row itself and ``alpha * exp(-rank_r(x) / k)`` elsewhere (``k`` = :data:`NEIGHBOURS`:
-``alpha`` at the nearest row, ``0.37 alpha`` at the ``k``-th, nothing beyond ``5 k``). Ranks, not distances, so a
-mark covers about ``k`` rows in a dense region or a sparse one and in a latent space of any width (distances
-concentrate in wide spaces; a Gaussian kernel on them reached hundreds of rows). A row's weight from a set of
-marks is the largest one, ``w(x)`` in [0, 1]. Then::
+**The re-ranking** (:class:`Reranked`). Let ``s(x)`` be the detector's score, ``m`` the median of the training
+rows' scores (``decision_function``) and ``t`` just above their maximum (``max + (max - m) / 100``, so a
+confirmed row ranks first, ahead of the row that had the top score), and ``phi`` the detector's latent code
+when it has one (``capabilities().latent``), else the standardised row. A marked row ``r`` speaks for the rows
+nearest to it: with ``rank_r(x)`` the number of training rows closer to ``phi(r)`` than ``phi(x)`` is, its
+weight on ``x`` is 1 at the marked row itself and ``alpha * exp(-rank_r(x) / k)`` elsewhere (``k`` =
+:data:`NEIGHBOURS`: ``alpha`` at the nearest row, ``0.37 alpha`` at the ``k``-th, nothing beyond ``5 k``).
+Ranks, not distances, so a mark covers about ``k`` rows in a dense region or a sparse one and in a latent
+space of any width (distances concentrate in wide spaces; a Gaussian kernel on them reached hundreds of rows).
+A row's weight from a set of marks is the largest one, ``w(x)`` in [0, 1]. Then::
 
     s'(x) = s(x) - w_E(x) * max(s(x) - m, 0) + w_C(x) * max(t - s(x), 0)
 
@@ -92,26 +92,30 @@ def _neighbour_distances(P_marks: np.ndarray, P_train: np.ndarray, k: int) -> np
 
 
 def similarity(P: np.ndarray, P_marks: np.ndarray, D: np.ndarray, k: int, *, strength: float = 1.0
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """``(w, nearest)``: each row's weight from the marked rows, ``max_r w_r(x)`` with ``w_r(x) = 1`` at the marked
-    row itself and ``strength * exp(-rank_r(x) / k)`` elsewhere (``D``: the marks' sorted neighbour distances,
-    :func:`_neighbour_distances`), and the index of the mark that gives it (zeros and -1 without marks)."""
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w, nearest, marked)``: each row's weight from the marked rows, ``max_r w_r(x)`` with ``w_r(x) = 1`` at the
+    marked row itself and ``strength * exp(-rank_r(x) / k)`` elsewhere (``D``: the marks' sorted neighbour
+    distances, :func:`_neighbour_distances`), the index of the mark that gives it (zeros and -1 without marks),
+    and whether the row is a marked row."""
     n = len(P)
     if len(P_marks) == 0:
-        return np.zeros(n), np.full(n, -1, dtype=np.int64)
+        return np.zeros(n), np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool)
     w = np.zeros(n)
     near = np.zeros(n, dtype=np.int64)
+    marked = np.zeros(n, dtype=bool)
     for a in range(0, n, _CHUNK):
         b = min(n, a + _CHUNK)
         for j, p in enumerate(P_marks):
             d = np.sqrt(((P[a:b] - p) ** 2).sum(axis=1))
             rank = np.searchsorted(D[j], d, side="left")
             wj = np.where(rank < D.shape[1], float(strength) * np.exp(-rank / float(k)), 0.0)
-            wj = np.where(d <= SELF_DISTANCE, 1.0, wj)
+            own = d <= SELF_DISTANCE
+            marked[a:b] |= own
+            wj = np.where(own, 1.0, wj)
             better = wj > w[a:b]
             w[a:b] = np.where(better, wj, w[a:b])
             near[a:b] = np.where(better, j, near[a:b])
-    return w, near
+    return w, near, marked
 
 
 def rerank(scores: np.ndarray, w_expected: np.ndarray, w_confirmed: np.ndarray, median: float,
@@ -199,7 +203,9 @@ class Reranked:
         rows as the model sees them, standardised) against the training rows ``X_train``; the score levels
         from ``base``'s training scores; the threshold from the re-ranked training scores."""
         space = "latent" if base.capabilities().latent else "features"
-        train_scores = np.asarray(base.decision_scores_, dtype=np.float64)
+        # the training rows' scores as decision_function gives them (the scale every row is scored on; a detector's
+        # own training scores may differ: kNN leaves each row out, PyOD's MCD uses its raw estimate)
+        train_scores = np.asarray(base.decision_function(X_train), dtype=np.float64)
         out = cls(base, space=space, expected=np.zeros((0, 1)), confirmed=np.zeros((0, 1)), D_expected=np.zeros((0, 1)),
                   D_confirmed=np.zeros((0, 1)), ids_expected=ids_expected, ids_confirmed=ids_confirmed,
                   median=float(np.median(train_scores)), top=float(np.max(train_scores)), neighbours=neighbours)
@@ -227,9 +233,7 @@ class Reranked:
         return out
 
     def _set_threshold(self, train_scores: np.ndarray, P_train: np.ndarray) -> None:
-        w_e, _ = similarity(P_train, self.P_expected, self.D_expected, self.neighbours, strength=self.alpha_expected)
-        w_c, _ = similarity(P_train, self.P_confirmed, self.D_confirmed, self.neighbours,
-                            strength=self.alpha_confirmed)
+        w_e, _, w_c, _ = self.weights(P_train)
         self.decision_scores_ = rerank(train_scores, w_e, w_c, self.median, self.top)
         c = float(self.base.get_params().get("contamination", 0.1))
         self.threshold_ = float(np.quantile(self.decision_scores_, 1.0 - c))
@@ -242,14 +246,24 @@ class Reranked:
             return np.asarray(self.base.embed(X), dtype=np.float64).reshape(len(X), -1)
         return X.astype(np.float64).reshape(len(X), -1)
 
+    def weights(self, P: np.ndarray, alpha_expected: float | None = None, alpha_confirmed: float | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(w_E, nearest expected, w_C, nearest confirmed)`` of rows with codes ``P`` (:func:`similarity`, at the
+        chosen strengths unless given). A marked row takes its own mark only: a row marked confirmed is not also
+        pulled down by expected marks near it, nor an expected one pushed up."""
+        a_e = self.alpha_expected if alpha_expected is None else alpha_expected
+        a_c = self.alpha_confirmed if alpha_confirmed is None else alpha_confirmed
+        w_e, n_e, own_e = similarity(P, self.P_expected, self.D_expected, self.neighbours, strength=a_e)
+        w_c, n_c, own_c = similarity(P, self.P_confirmed, self.D_confirmed, self.neighbours, strength=a_c)
+        return np.where(own_c & ~own_e, 0.0, w_e), n_e, np.where(own_e & ~own_c, 0.0, w_c), n_c
+
     def influence(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """Per row of ``X``: the base score, the similarity to the expected and to the confirmed marks
         (``w_expected``, ``w_confirmed``) and the id of the nearest one of each (``near_expected``,
         ``near_confirmed``; '' without marks of that kind), and the re-ranked score."""
         s = np.asarray(self.base.decision_function(X), dtype=np.float64)
         P = self.codes(X)
-        w_e, n_e = similarity(P, self.P_expected, self.D_expected, self.neighbours, strength=self.alpha_expected)
-        w_c, n_c = similarity(P, self.P_confirmed, self.D_confirmed, self.neighbours, strength=self.alpha_confirmed)
+        w_e, n_e, w_c, n_c = self.weights(P)
         ids_e, ids_c = np.asarray(self.ids_expected + [""], dtype=object), np.asarray(self.ids_confirmed + [""],
                                                                                     dtype=object)
         return {"base": s, "w_expected": w_e, "w_confirmed": w_c, "near_expected": ids_e[n_e],
