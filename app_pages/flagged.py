@@ -13,7 +13,7 @@ widgets.intro("Flagged rows", "For analysts: the store-weeks (or days, months) t
               "Select a row to see its series around it; export the ranking; score new weeks with the run.")
 
 SOURCES = ["The table on the Data page", "Your runs on any table", "Weekly store sales (synthetic, Walmart-like)",
-           "Synthetic retail panel", "Pharmacy daily sales (weekly windows)"]
+           "Synthetic retail panel", "Pharmacy daily sales (8 drug categories)"]
 source = st.radio("Rows", SOURCES, horizontal=True, key="flag_source")
 ds = spec_data = None
 data_options: dict = {}
@@ -36,12 +36,8 @@ elif source == SOURCES[3]:
 else:
     import odcore.data
 
-    scaling = st.radio("Scaling", ["series", "global"], horizontal=True, key="flag_pharma_scaling",
-                       format_func=lambda s: {"series": "per drug category (each category's own level)",
-                                              "global": "global"}[s])
     spec_data = str(odcore.data.shared_data_dir() / "retail_pharma" / "salesdaily.csv")
-    data_options = odcore.data.parse_options(spec_data, {"format": "csv", "roles": "auto", "window": "week",
-                                                          "columns_are_series": True, "scaling": scaling})
+    data_options = odcore.data.parse_options(spec_data, {"format": "csv", "roles": "auto"})  # each category a measure
     ds = widgets.guarded(lambda: state.load_dataset(spec_data, json.dumps(data_options, sort_keys=True)))
 if ds is None:
     st.stop()

@@ -7,9 +7,12 @@ Usage::
 
 Parts (``--parts`` takes a comma list):
 
-- ``corpus``: every file of the hostile-input corpus (``tests/test_hostile_inputs.py``) through the
-  API and ``odcore describe``: inputs tried, clear errors, crashes (an exception that is not the
-  project's one message), hangs (over 30 s), wrong verdicts (loaded when it should not, or refused);
+- ``corpus``: every case of the hostile-input corpus (``bench/hostile.py``) through the library, the
+  app's path field (the roots check, then the load confined to the roots) and ``odcore describe``,
+  each in a forked process: inputs tried, clear errors, crashes (an exception that is not the
+  project's one message, or a dead process), hangs (over 60 s), leaks (a read outside the roots or
+  outside the file), wrong verdicts (loaded when it should not, or refused), peak memory per input;
+- ``uploads``: every corpus file but the paths through the Data page's upload widget in Chromium;
 - ``sessions``: ``--sessions`` browser sessions train at once (breast-cancer autoencoder,
   ``--epochs``) while a further session opens every page: each tray shows only its own job and
   reaches its final state, every run is stored; ``/health`` latency, first paint of every page and
@@ -21,7 +24,8 @@ Parts (``--parts`` takes a comma list):
 - ``kill_cli``: ``kill -9`` of ``odcore train``: the run is marked failed at the next open;
 - ``full_disk``: a runs folder on a 4 MB tmpfs that fills up during ``odcore train`` (root only);
 - ``read_only``: the runs folder on a tmpfs remounted read-only: CLI and app (root only);
-- ``damaged``: a truncated ``config.json`` and a deleted weights file: the others list and load.
+- ``damaged``: a truncated ``config.json``, a deleted weights file and the gallery of ill-typed records
+  (``bench.hostile.RECORDS``): the others list and load, no page shows a traceback.
 
 The parts that need root (mount) are skipped with the reason elsewhere. Every figure goes to the
 JSON file and the Markdown table (``bench/results/faults.md``, in BENCHMARKS.md).
@@ -131,9 +135,20 @@ def settle(page, timeout: float = 60.0) -> None:
         page.wait_for_timeout(200)
 
 
-def first_paint(page, url: str, path: str, title: str, session: str) -> float:
+def issued_session(page, url: str) -> str:
+    """A session the server issues (``?session=<token>.<signature>``): open the app, read the address."""
+    page.goto(f"{url}/train")
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=120_000)
+    settle(page)
+    end = time.time() + 30
+    while "session=" not in page.url and time.time() < end:
+        page.wait_for_timeout(200)
+    return page.url.split("session=")[-1]
+
+
+def first_paint(page, url: str, path: str, title: str, session: str | None) -> float:
     t0 = time.perf_counter()
-    page.goto(f"{url}/{path}?session={session}")
+    page.goto(f"{url}/{path}" + (f"?session={session}" if session else ""))
     page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
     return time.perf_counter() - t0
 
@@ -229,67 +244,206 @@ def umount(point: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------- parts
-def part_corpus(work: Path, args) -> dict:
+#: the channels a hostile file goes through (the upload widget is measured in the browser: ``--parts uploads``)
+CHANNELS = ("library", "path field", "cli")
+HANG_SECONDS = 60.0
+
+
+def _one_input(case, folder: Path, channel: str) -> dict:
+    """Run one case through one channel in this (forked) process; returns its verdict (no exception escapes)."""
+    import contextlib
+    import io
     import warnings
 
     import odcore.data
+    from bench.hostile import SECRET
     from odcore import cli
-    from odcore.data import access
+    from odcore.data import access, limits
     from odcore.errors import InputError
-    from tests.test_hostile_inputs import CORPUS
 
-    folder = work / "corpus"
-    folder.mkdir()
-    for case in CORPUS:
-        case.write(folder / case.name)
-    os.environ["ODCORE_DATA_ROOTS"] = str(folder)
-    out = {"inputs": 0, "clear": 0, "loaded": 0, "crashes": 0, "hangs": 0, "wrong": 0, "seconds_max": 0.0,
-           "details": {}}
-    for case in CORPUS:
-        for way in ("api", "cli"):
-            if way == "cli" and case.api_only:
-                continue
-            out["inputs"] += 1
-            t0 = time.perf_counter()
-            verdict = "ok"
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error")
-                    if way == "api":
-                        odcore.data.load(access.resolve(folder / case.name), **dict(case.options))
-                    else:
-                        import contextlib
-                        import io
-
-                        err = io.StringIO()
-                        argv = ["describe", str(folder / case.name)]
-                        for k, v in case.options:
-                            argv += ["--data-option", f"{k}={v}"]
-                        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-                            code = cli.main(argv)
-                        if code == 2 and err.getvalue().startswith("error: ") and err.getvalue().count("\n") == 1:
-                            raise InputError(err.getvalue().strip())
-                        if code != 0:
-                            raise RuntimeError(f"exit {code}: {err.getvalue().strip()[:200]}")
-            except InputError as exc:
-                verdict = "clear"
-                msg = str(exc)
-                if case.expect == "ok" or (case.expect != ".*" and not re.search(case.expect, msg)):
-                    out["wrong"] += 1
-                    out["details"][f"{case.name} ({way})"] = msg[:200]
-            except Exception as exc:  # noqa: BLE001 - counted as a crash
-                verdict = "crash"
-                out["details"][f"{case.name} ({way})"] = f"{type(exc).__name__}: {exc}"[:200]
+    path = folder / case.name
+    options = dict(case.options)
+    start_mb = _rss_mb("VmRSS")
+    t0 = time.perf_counter()
+    out: dict = {"outcome": "ok", "message": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            if channel == "library":
+                ds = odcore.data.load(path, **options)
+            elif channel == "path field":  # what ui.state.load_dataset does: check, then load confined in the pool
+                real = access.resolve(str(path))
+                with limits.using(limits.current().with_timeout(120.0)), access.confined():
+                    ds = odcore.data.load(str(real), **options)
             else:
-                if case.expect not in ("ok", ".*"):
-                    out["wrong"] += 1
-                    out["details"][f"{case.name} ({way})"] = "loaded but should be refused"
-            seconds = time.perf_counter() - t0
-            out["seconds_max"] = max(out["seconds_max"], seconds)
-            out["hangs"] += seconds > 30
-            out["clear" if verdict == "clear" else "loaded" if verdict == "ok" else "crashes"] += 1
-    out["seconds_max"] = round(out["seconds_max"], 2)
+                err = io.StringIO()
+                argv = ["describe", str(path)] + [a for k, v in case.options for a in ("--data-option", f"{k}={v}")]
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                    code = cli.main(argv)
+                text = err.getvalue()
+                if code == 2 and text.startswith("error: ") and text.count("\n") == 1:
+                    raise InputError(text.strip().removeprefix("error: "))
+                if code != 0:
+                    raise RuntimeError(f"exit {code}: {text.strip()[:300]}")
+                ds = None
+        if ds is not None:
+            import numpy as np
+
+            out["leak"] = bool(np.isin(ds.X, np.arange(123.0, 135.0)).all())  # secret.h5's values
+    except InputError as exc:
+        out = {"outcome": "clear", "message": str(exc)}
+    except BaseException as exc:  # noqa: BLE001 - counted as a crash
+        out = {"outcome": "crash", "message": f"{type(exc).__name__}: {exc}"[:300]}
+    out["seconds"] = time.perf_counter() - t0
+    out["leak"] = bool(out.get("leak")) or SECRET in out["message"]
+    out["start_mb"] = start_mb
     return out
+
+
+def _rss_mb(field: str, pid: int | str = "self") -> float | None:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a process, MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _forked(case, folder: Path, channel: str) -> dict:
+    """:func:`_one_input` in a forked child: its verdict, its peak resident memory (MB, the child's
+    ``ru_maxrss``) and a hang when it runs past :data:`HANG_SECONDS` (then it is killed)."""
+    import select
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one case, its verdict into the pipe, out
+        os.close(r)
+        try:
+            data = json.dumps(_one_input(case, folder, channel)).encode()
+        except BaseException as exc:  # noqa: BLE001
+            data = json.dumps({"outcome": "crash", "message": repr(exc)[:300], "seconds": 0, "leak": False}).encode()
+        with os.fdopen(w, "wb") as fh:
+            fh.write(data)
+        os._exit(0)
+    os.close(w)
+    chunks, hung = [], False
+    end = time.monotonic() + HANG_SECONDS
+    with os.fdopen(r, "rb") as fh:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                hung = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            ready, _, _ = select.select([fh], [], [], left)
+            if ready:
+                block = os.read(fh.fileno(), 1 << 16)
+                if not block:
+                    break
+                chunks.append(block)
+    _, status, usage = os.wait4(pid, 0)
+    if hung:
+        res = {"outcome": "hang", "message": f"no answer in {HANG_SECONDS:.0f} s", "seconds": HANG_SECONDS,
+               "leak": False}
+    elif not chunks:
+        res = {"outcome": "crash", "message": f"the process died (status {status})", "seconds": 0, "leak": False}
+    else:
+        res = json.loads(b"".join(chunks))
+    res["peak_mb"] = round(usage.ru_maxrss / 1024, 1)
+    return res
+
+
+def part_corpus(work: Path, args) -> dict:
+    """Every case of the hostile corpus through the library, the path field and ``odcore describe``, each in
+    a forked process: verdicts, crashes, hangs, leaks (a file outside the roots or the file read), peak
+    memory. ``--parts uploads`` adds the upload widget in Chromium."""
+    import resource
+
+    import h5py  # noqa: F401
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import scipy.io  # noqa: F401
+
+    import odcore.data  # noqa: F401 - loaded once before forking: the children measure the load, not imports
+    from bench.hostile import CORPUS, GROUPS
+    from odcore import cli  # noqa: F401
+
+    folder = work / "corpus"  # written by another process: this one (forked for each input) stays as small as
+    subprocess.run([sys.executable, "-c", f"from bench.hostile import write_corpus; write_corpus({str(folder)!r})"],
+                   cwd=ROOT, env=env_for(work / "corpus-runs"), check=True)  # its imports make it
+    os.environ["ODCORE_DATA_ROOTS"] = str(folder)
+    os.environ["ODCORE_DATA_DIR"] = str(work / "no-shared-data")
+    os.environ["ODCORE_SETTINGS"] = str(work / "none.toml")
+    base_mb = _rss_mb("VmRSS") or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out: dict = {"cases": len(CORPUS), "channels": list(CHANNELS), "inputs": 0, "clear": 0, "loaded": 0, "crashes": 0,
+                 "hangs": 0, "leaks": 0, "wrong": 0, "seconds_max": 0.0, "baseline_mb": base_mb,
+                 "peak_mb_small_files": 0.0, "peak_case": "", "groups": {}, "details": {}, "per_case": {}}
+    for case in CORPUS:
+        p = folder / case.name
+        size = p.stat().st_size if p.is_file() and not p.is_symlink() else 0
+        g = out["groups"].setdefault(GROUPS.get(case.group, case.group), {"cases": 0, "inputs": 0, "clear": 0,
+                                                                           "loaded": 0, "bad": 0})
+        g["cases"] += 1
+        for channel in CHANNELS:
+            if case.policy_only and channel != "path field":
+                continue
+            res = _forked(case, folder, channel)
+            out["inputs"] += 1
+            g["inputs"] += 1
+            key = f"{case.name[:60]} ({channel})"
+            want_ok = case.expect == "ok"
+            outcome = res["outcome"]
+            out["per_case"][key] = {"outcome": outcome, "seconds": round(res["seconds"], 2), "peak_mb": res["peak_mb"],
+                                    "start_mb": res.get("start_mb"), "file_kb": round(size / 1024, 1)}
+            if outcome == "clear":
+                out["clear"] += 1
+                g["clear"] += 1
+                if want_ok or (case.expect != ".*" and not re.search(case.expect, res["message"])):
+                    out["wrong"] += 1
+                    out["details"][key] = res["message"][:200]
+            elif outcome == "ok":
+                out["loaded"] += 1
+                g["loaded"] += 1
+                if not want_ok and case.expect != ".*":
+                    out["wrong"] += 1
+                    out["details"][key] = "loaded but should be refused"
+                    out["leaks"] += case.group in ("outside", "path")  # read what it must not read
+            else:
+                out["crashes" if outcome == "crash" else "hangs"] += 1
+                out["details"][key] = res["message"][:200]
+            g["bad"] += outcome in ("crash", "hang") or key in out["details"]
+            out["leaks"] += bool(res.get("leak"))
+            out["seconds_max"] = round(max(out["seconds_max"], res["seconds"]), 2)
+            if size < (1 << 20) and res["peak_mb"] > out["peak_mb_small_files"]:
+                out["peak_mb_small_files"], out["peak_case"] = res["peak_mb"], key
+    return out
+
+
+def part_uploads(work: Path, args) -> dict:
+    """Every corpus file the browser can upload (all but the paths: pipes, folders, links, a name too long)
+    through the Data page's upload widget: messages, tracebacks, hangs, the server's peak memory."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.hostile import CORPUS, write_corpus
+
+    corpus_dir = write_corpus(work / "upload-corpus")
+    runs = work / "upload-runs"
+    runs.mkdir()
+    app = App(runs)
+    app.start()
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            cases = [c for c in CORPUS if c.group != "path"]
+            res = _upload_pass(b, app, corpus_dir, cases)
+            b.close()
+        res["server_alive"] = app.proc.poll() is None
+        res["server_peak_mb"] = _rss_mb("VmHWM", app.proc.pid)
+    finally:
+        app.stop()
+    return res
 
 
 def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -> tuple[str, float]:
@@ -313,23 +467,30 @@ def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -
     return (error.first.inner_text() if error.count() else "ok" if loaded.count() else "nothing"), seconds
 
 
-def _upload_pass(b, app: App, corpus_dir: Path) -> dict:
-    from tests.test_hostile_inputs import UPLOADS
+def _upload_pass(b, app: App, corpus_dir: Path, cases: list | None = None) -> dict:
+    from bench.hostile import SECRET, UPLOADS
 
+    cases = UPLOADS if cases is None else cases
     ctx = b.new_context(viewport={"width": 1400, "height": 1200})
     page = ctx.new_page()
     page.set_default_timeout(120_000)
-    res = {"inputs": 0, "clear": 0, "loaded": 0, "tracebacks": 0, "hangs": 0, "seconds_max": 0.0}
+    res = {"inputs": 0, "clear": 0, "loaded": 0, "tracebacks": 0, "hangs": 0, "wrong": 0, "leaks": 0,
+           "seconds_max": 0.0, "details": {}}
     page.goto(f"{app.url}/data")
     page.get_by_role("heading", name="Data").first.wait_for()
     session = page.url.split("session=")[-1]
-    for case in UPLOADS:
+    for case in cases:
         verdict, seconds = upload_and_load(page, app.url, session, corpus_dir / case.name, limit=90)
         err, ok = verdict != "ok" and verdict != "nothing", verdict == "ok"
         res["inputs"] += 1
         res["tracebacks"] += page.locator('[data-testid="stException"]').count() > 0
         res["hangs"] += seconds > 60
         res["clear" if err else "loaded" if ok else "hangs"] += 1
+        res["leaks"] += SECRET in verdict
+        expect = case.upload_expect or case.expect
+        if (expect == "ok") != ok or (err and expect not in ("ok", ".*") and not re.search(expect, verdict)):
+            res["wrong"] += 1
+            res["details"][case.name[:60]] = verdict[:200]
         res["seconds_max"] = round(max(res["seconds_max"], seconds), 2)
     ctx.close()
     return res
@@ -360,11 +521,11 @@ def part_sessions(work: Path, args) -> dict:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             pages = []
-            for i in range(args.sessions):
+            for _ in range(args.sessions):
                 ctx = b.new_context(viewport={"width": 1400, "height": 1000})
                 pg = ctx.new_page()
                 pg.set_default_timeout(120_000)
-                pages.append((pg, f"{i:02d}" + os.urandom(15).hex()))
+                pages.append((pg, issued_session(pg, app.url)))
             t_window = time.time()
             poller = threading.Thread(target=poll_health, daemon=True)
             poller.start()
@@ -373,8 +534,7 @@ def part_sessions(work: Path, args) -> dict:
             # a further session opens every page while the jobs train
             obs = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             obs.set_default_timeout(120_000)
-            paints = {title: first_paint(obs, app.url, path, title, "ff" + os.urandom(15).hex())
-                      for path, title in PAGES.items()}
+            paints = {title: first_paint(obs, app.url, path, title, None) for path, title in PAGES.items()}
             out["first_paint_s"] = {k: round(v, 2) for k, v in paints.items()}
             out["first_paint_max_s"] = round(max(paints.values()), 2)
             # every tray: exactly its own job, and its final state
@@ -413,11 +573,9 @@ def part_sessions(work: Path, args) -> dict:
             # the upload widget with a third of the corpus, on the same server
             corpus_dir = work / "corpus"
             if not corpus_dir.exists():
-                from tests.test_hostile_inputs import CORPUS
+                from bench.hostile import write_corpus
 
-                corpus_dir.mkdir()
-                for case in CORPUS:
-                    case.write(corpus_dir / case.name)
+                write_corpus(corpus_dir)
             out["uploads"] = _upload_pass(b, app, corpus_dir)
             # cancel from the UI: a long fit, then the tray's Cancel
             pg, token = pages[0]
@@ -496,7 +654,7 @@ def part_kill_server(work: Path, args) -> dict:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             pg = b.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             pg.set_default_timeout(120_000)
-            token = "aa" + os.urandom(15).hex()
+            token = issued_session(pg, app.url)
             start_training(pg, app.url, token, 2)  # one finished run before the kill
             wait_tray(pg, lambda t: "· done" in t, timeout=600)
             start_training(pg, app.url, token, 100_000)  # running when the server dies
@@ -634,13 +792,27 @@ def part_damaged(work: Path, args) -> dict:
     for s in range(3):
         r = odcore("train", "--data", "breast-cancer", "--method", "pca", "--seed", str(s), "--json", "-q", runs=runs)
         ids.append(json.loads(r.stdout)["run_id"])
+    from bench.hostile import RECORDS
+
+    good_text = (runs / ids[2] / "config.json").read_text()
+    gallery = {}
+    for i, (name, edit) in enumerate(RECORDS):  # the ill-typed records of issue 25, each a copy of a good run
+        rid = f"20200101-000000-pca-bad{i:03d}"
+        shutil.copytree(runs / ids[2], runs / rid)
+        content = edit(good_text.replace(ids[2], rid))
+        (runs / rid / "config.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+        gallery[name] = rid
     cfg = runs / ids[0] / "config.json"
     cfg.write_text(cfg.read_text()[:50])
     (runs / ids[1] / "model" / "weights.safetensors").unlink()
     out: dict = {}
     listed = odcore("runs", "--json", runs=runs)
-    rows = {r["id"]: r for r in json.loads(listed.stdout)}
-    out["cli_lists_all"] = listed.returncode == 0 and len(rows) == 3
+    rows = {r["id"]: r for r in json.loads(listed.stdout)} if listed.returncode == 0 else {}
+    out["cli_lists_all"] = listed.returncode == 0 and len(rows) == 3 + len(gallery)
+    out["records"] = len(gallery)
+    out["records_listed_damaged"] = sum(rows.get(rid, {}).get("status") == "damaged" for rid in gallery.values())
+    shows = [odcore("runs", "show", rid, runs=runs) for rid in gallery.values()]
+    out["records_show_one_line"] = sum(r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 for r in shows)
     out["reasons"] = {rid[-6:]: rows[rid].get("error") for rid in ids[:2] if rid in rows}
     inp = breast_csv(work)
     bad = odcore("score", "--run", ids[1], "--input", str(inp), "--output", str(work / "x.csv"), runs=runs)
@@ -655,7 +827,7 @@ def part_damaged(work: Path, args) -> dict:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             pg = b.new_page(viewport={"width": 1400, "height": 1200})
             tracebacks = 0
-            for path in ("compare", "scores", "latent", "flagged"):
+            for path in ("", "train", "compare", "scores", "latent", "flagged", "waldo", "boundary"):
                 pg.goto(f"{app.url}/{path}")
                 pg.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
                 settle(pg)
@@ -671,14 +843,15 @@ def part_damaged(work: Path, args) -> dict:
     return out
 
 
-PARTS = {"corpus": part_corpus, "sessions": part_sessions, "sigint": part_sigint, "kill_cli": part_kill_cli,
-         "kill_server": part_kill_server, "full_disk": part_full_disk, "read_only": part_read_only,
-         "damaged": part_damaged}
+PARTS = {"corpus": part_corpus, "uploads": part_uploads, "sessions": part_sessions, "sigint": part_sigint,
+         "kill_cli": part_kill_cli, "kill_server": part_kill_server, "full_disk": part_full_disk,
+         "read_only": part_read_only, "damaged": part_damaged}
 
 
 def markdown(res: dict, command: str) -> str:
     m = res["machine"]
-    lines = ["# Safe to share: faults measured end to end (issue 18)", "",
+    title = res.get("title") or "Safe to share: faults measured end to end (issues 18 and 25)"
+    lines = [f"# {title}", "",
              f"Command: `{command}`. Machine: {m}. Date: {res['date']} (the machine was shared with other "
              "engineers' tests and benchmarks; wall times are inflated accordingly).", "",
              "| what | figure |", "|---|---|"]
@@ -688,10 +861,27 @@ def markdown(res: dict, command: str) -> str:
 
     c = res.get("corpus")
     if c and "error" not in c:
-        row("hostile inputs tried (API + `odcore describe`)", c["inputs"])
-        row("clear errors / loaded as expected / crashes / hangs / wrong verdicts",
-            f"{c['clear']} / {c['loaded']} / {c['crashes']} / {c['hangs']} / {c['wrong']}")
+        if "cases" in c:
+            row("hostile cases (`bench/hostile.py`) / channels / inputs",
+                f"{c['cases']} / {', '.join(c['channels'])} / {c['inputs']}")
+            row("clear errors / loaded as expected / crashes / hangs / leaks / wrong verdicts",
+                f"{c['clear']} / {c['loaded']} / {c['crashes']} / {c['hangs']} / {c['leaks']} / {c['wrong']}")
+            row("peak memory of one load, any file under 1 MB on disk (whole process; imports alone: "
+                f"{c['baseline_mb']} MB)", f"{c['peak_mb_small_files']} MB (`{c['peak_case']}`)")
+            for name, g in c["groups"].items():
+                row(f"- {name}: cases / inputs / clear / loaded / crashes, hangs or wrong",
+                    f"{g['cases']} / {g['inputs']} / {g['clear']} / {g['loaded']} / {g['bad']}")
+        else:
+            row("hostile inputs tried (API + `odcore describe`)", c["inputs"])
+            row("clear errors / loaded as expected / crashes / hangs / wrong verdicts",
+                f"{c['clear']} / {c['loaded']} / {c['crashes']} / {c['hangs']} / {c['wrong']}")
         row("slowest input (s)", c["seconds_max"])
+    u = res.get("uploads")
+    if u and "error" not in u:
+        row("upload widget (Chromium, every file but the paths): tried / clear errors / loaded / tracebacks / "
+            "hangs / leaks / wrong", f"{u['inputs']} / {u['clear']} / {u['loaded']} / {u['tracebacks']} / "
+            f"{u['hangs']} / {u['leaks']} / {u['wrong']} (slowest {u['seconds_max']} s; server alive: "
+            f"{u.get('server_alive')}, server peak {u.get('server_peak_mb')} MB)")
     s = res.get("sessions")
     if s and "error" not in s:
         u = s.get("uploads") or {}
@@ -749,15 +939,22 @@ def markdown(res: dict, command: str) -> str:
     if d and "error" not in d:
         row("truncated config.json + deleted weights: CLI lists all / reasons", f"{d['cli_lists_all']} / "
             + "; ".join(f"{v}" for v in d["reasons"].values()))
+        if "records" in d:
+            row("ill-typed records (`bench.hostile.RECORDS`): listed as damaged / `runs show` in one line",
+                f"{d['records_listed_damaged']} of {d['records']} / {d['records_show_one_line']} of {d['records']}")
         row("score of the broken run / of a good one", f"exit {d['score_broken']['exit']} "
             f"(`{d['score_broken']['message'][:100]}`) / exit {d['score_good_exit']}")
-        row("pages with a traceback (Compare, Scores, Latent map, Flagged rows)", d["app_page_tracebacks"])
+        row("pages with a traceback (every page with a run list)", d["app_page_tracebacks"])
     for name, v in res.items():
         if isinstance(v, dict) and "error" in v:
             row(f"{name}: the part failed", f"`{v['error'][:200]}`")
     lines += ["", "Reading the figures: *clear errors* are the project's one-line messages (exit code 2 on the command "
-              "line, one red box on the page); a *crash* would be any other exception, a *hang* an input over 30 s, "
-              "a *wrong verdict* a file loaded that should be refused or the reverse. *Runs recovered* counts the "
+              "line, one red box on the page); a *crash* would be any other exception or a dead process, a *hang* an "
+              "input over 60 s (30 s before issue 25), a *leak* a load that read a file outside the roots or outside "
+              "the file itself (or a message quoting one), a *wrong verdict* a file loaded that should be refused or "
+              "the reverse. Each corpus input runs in a forked process (`ru_maxrss` is its peak, imports included); "
+              "the *path field* channel is what the app does with a typed path (the roots check, then the load "
+              "confined to the roots: open once, check the descriptor, read it). *Runs recovered* counts the "
               "run interrupted by the kill (marked failed with its history) and the queued jobs that ran to the "
               "end after the restart; *lost runs* counts finished runs missing or changed after it and jobs that "
               "vanished. Script time is the server's time for one full rerun of a page (`ODCORE_SCRIPT_LOG`), "
@@ -776,12 +973,16 @@ def main() -> None:
     ap.add_argument("--markdown", default=None)
     ap.add_argument("--merge", action="store_true", help="keep the other parts' figures already in --json")
     ap.add_argument("--from-json", default=None, help="only write --markdown from this JSON file of an earlier run")
+    ap.add_argument("--title", default=None, help="the Markdown section's title")
     args = ap.parse_args()
     if args.from_json:
         res = json.loads(Path(args.from_json).read_text())
         Path(args.markdown).write_text(markdown(res, res.get("command", "OMP_NUM_THREADS=1 python -m bench.faults")))
         return
     parts = list(PARTS) if args.parts == "all" else [p.strip() for p in args.parts.split(",")]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        ap.error(f"unknown part(s) {', '.join(unknown)}; the parts: {', '.join(PARTS)}")
     res: dict = {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.node()}, load "
                             f"{os.getloadavg()[0]:.1f}"}
@@ -803,6 +1004,8 @@ def main() -> None:
                   flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.title:
+        res["title"] = args.title
     command = "OMP_NUM_THREADS=1 python -m bench.faults " + " ".join(sys.argv[1:])
     res["command"] = f"{res['command']}; then {command}" if args.merge and res.get("command") else command
     if args.json:

@@ -16,8 +16,27 @@ class OdcoreError(Exception):
     """Base class of every error odcore raises on purpose."""
 
 
+#: the longest message an InputError keeps: a longer one (a quoted value of a damaged file) is cut in its middle,
+#: so the start (what is wrong) and the end (the fix) stay
+MAX_MESSAGE = 1_000
+
+
+def quoted(value: object, limit: int = 60) -> str:
+    """``repr(str(value))`` for a message, at most ``limit`` characters (a user's value may be megabytes long)."""
+    text = repr(str(value)[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 4] + "…" + text[-1]
+
+
 class InputError(OdcoreError, ValueError):
-    """Bad user input: data, parameters or options. The message names the problem and the fix."""
+    """Bad user input: data, parameters or options. The message names the problem and the fix.
+
+    A message longer than :data:`MAX_MESSAGE` characters is shortened in its middle."""
+
+    def __init__(self, *args: object):
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            text = args[0]
+            args = (f"{text[: MAX_MESSAGE * 2 // 3]} … {text[-(MAX_MESSAGE // 3 - 3):]}", *args[1:])
+        super().__init__(*args)
 
 
 class InputTypeError(InputError, TypeError):

@@ -19,8 +19,10 @@ snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here 
   owner. Nothing vanishes without a record.
 - Classical fits (scikit-learn gives no hook into a fit) cannot be interrupted: cancelling one
   says so in the job's message, and the run is kept as cancelled as soon as its fit returns.
-- ``data_check`` (the app's data roots policy) is applied to a spec's data before it is queued;
-  ``reserve_cores`` leaves cores to the server when training threads are sized.
+- ``data_check`` (the app's data roots policy) is applied to a spec's data before it is queued, and
+  ``data_context`` (the policy's :func:`odcore.data.access.confined`) wraps the run, so the job opens
+  its file through the policy again when it reads it; ``reserve_cores`` leaves cores to the server when
+  training threads are sized.
 """
 
 from __future__ import annotations
@@ -107,13 +109,14 @@ class JobRegistry:
     """Thread-safe registry of background jobs over a :class:`odcore.runs.store.RunStore`."""
 
     def __init__(self, store=None, max_running: int | None = None, *, data_check: Callable[[Any], Any] | None = None,
-                 reserve_cores: int = 0, resume: bool = True):
+                 data_context: Callable[[], Any] | None = None, reserve_cores: int = 0, resume: bool = True):
         from odcore.runs.store import RunStore
 
         self.store = store if store is not None else RunStore()
         self.store.recover()  # runs left "running" by a dead process are marked failed
         self._max_running = max_running
         self._data_check = data_check
+        self._data_context = data_context
         self._reserve = max(0, int(reserve_cores))
         self._lock = threading.RLock()
         self._jobs: dict[str, Job] = {}
@@ -197,8 +200,11 @@ class JobRegistry:
             epochs = spec.params.get("epochs", registry.defaults(spec.method).get("epochs"))
             job.epochs = epochs if isinstance(epochs, int) else None
             run_spec = self._place_on_device(job, spec)
-            out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id,
-                          owner=job.owner or None)
+            import contextlib
+
+            with self._data_context() if self._data_context is not None else contextlib.nullcontext():
+                out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id,
+                              owner=job.owner or None)
             job.result = out
             job.progress = 1.0
             job.eta = 0.0

@@ -2,17 +2,26 @@
 
 Scatter plots are WebGL (``Scattergl``) and carry the dataset row id in ``customdata`` so that a
 selection maps back to rows even when colours split the points into several traces.
+
+Text never becomes markup: every builder returns its figure through :func:`text_only`, which makes each
+text field (titles, axis titles and category labels, legends, hover text, annotations) literal with
+:func:`odcore.markup.plotly`, so a column named ``<a href=...>`` is shown as typed. A line break a builder
+wants is written ``\n``; hover templates are the builders' own and are left as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas  # noqa: F401 - loaded fully before plotly looks for it: plotly's validators take a half-imported
 import plotly.graph_objects as go  # pandas from sys.modules when another thread (the app's warm-up) imports it
 from plotly.subplots import make_subplots
+
+from odcore.markup import plotly as _literal
 
 INLIER_COLOUR = "#4c78a8"
 OUTLIER_COLOUR = "#e45756"
@@ -30,6 +39,73 @@ GAP_COLOUR = "#d9d9d9"
 #: blue = as normal as the training data, white = their upper tail, red = beyond every training point
 LEVELS = [[0.0, "#08306b"], [0.5, "#4292c6"], [0.85, "#c6dbef"], [0.95, "#ffffff"], [0.99, "#fcae91"],
           [1.0, "#cb181d"]]
+
+
+# ---------------------------------------------------------------------------------- text never becomes markup
+#: trace fields that hold text (category values in x / y become tick labels)
+_TRACE_TEXT = ("name", "text", "hovertext", "x", "y", "labels", "legendgrouptitle.text", "colorbar.title.text",
+               "marker.colorbar.title.text")
+#: layout keys whose strings are shown
+_LAYOUT_TEXT = ("text", "ticktext", "title")
+
+
+def _literal_values(v: Any) -> Any:
+    """``v`` with every string made literal (a string, a list or tuple, an array of text); other values as they are."""
+    if isinstance(v, str):
+        return _literal(v)
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind not in "OUS":
+            return v
+        return np.asarray([_literal(x) if isinstance(x, str) else x for x in v.ravel().tolist()],
+                          dtype=object).reshape(v.shape)
+    if isinstance(v, (list, tuple)) and any(isinstance(x, str) for x in v):
+        return [_literal(x) if isinstance(x, str) else x for x in v]
+    return v
+
+
+def _literal_layout(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: (_literal_values(v) if k in _LAYOUT_TEXT and not isinstance(v, dict) else _literal_layout(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_literal_layout(x) for x in node]
+    return node
+
+
+def text_only(fig: go.Figure) -> go.Figure:
+    """``fig`` with every text field literal (:func:`odcore.markup.plotly`): user names and values are shown as
+    typed, never as links or markup; ``\n`` in the builders' own text becomes a line break."""
+    for trace in fig.data:
+        for key in _TRACE_TEXT:
+            try:
+                v = trace[key]
+            except (KeyError, ValueError, AttributeError, TypeError):
+                continue
+            new = _literal_values(v)
+            if new is not v:
+                trace[key] = new
+    fig.layout = _literal_layout(fig.layout.to_plotly_json())
+    return fig
+
+
+_NESTING = threading.local()
+
+
+def _builder(fn: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """A figure builder whose figure goes through :func:`text_only` once (a builder calling another: at the end)."""
+
+    @functools.wraps(fn)
+    def build(*args: Any, **kwargs: Any) -> go.Figure:
+        depth = getattr(_NESTING, "depth", 0)
+        _NESTING.depth = depth + 1
+        try:
+            fig = fn(*args, **kwargs)
+        finally:
+            _NESTING.depth = depth
+        return text_only(fig) if depth == 0 else fig
+
+    return build
+
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 420) -> go.Figure:
@@ -55,6 +131,7 @@ def _categorical_colours(values: Sequence[Any]) -> dict[Any, str]:
     return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(sorted(cats, key=str))}
 
 
+@_builder
 def scatter_map(xy: Any, row_ids: Any, color: Any = None, *, color_kind: str = "categorical",
                 color_name: str = "", hover: Sequence[str] | None = None, title: str | None = None,
                 marker_size: int = 5, highlight: Sequence[int] = (), height: int = 520,
@@ -101,6 +178,7 @@ def scatter_map(xy: Any, row_ids: Any, color: Any = None, *, color_kind: str = "
     return _layout(fig, title, height)
 
 
+@_builder
 def score_histograms(scores: Any, y: Any = None, *, threshold: float | None = None, bins: int = 50,
                      title: str | None = "Decision scores", x_title: str = "anomaly score (higher = more anomalous)"
                      ) -> go.Figure:
@@ -126,6 +204,7 @@ def score_histograms(scores: Any, y: Any = None, *, threshold: float | None = No
     return _layout(fig, title, 380)
 
 
+@_builder
 def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
     """ROC and precision-recall curves side by side, the threshold's operating point marked."""
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -157,6 +236,7 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
     return _layout(fig, None, 360)
 
 
+@_builder
 def history_curves(history: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *,
                    title: str | None = "Training curves") -> go.Figure:
     """One line per numeric history field (losses, validation metrics) against the epoch."""
@@ -178,6 +258,7 @@ def history_curves(history: Sequence[Mapping[str, Any]], keys: Sequence[str] | N
     return _layout(fig, title, 360)
 
 
+@_builder
 def compare_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, *,
                    title: str | None = None) -> go.Figure:
     """The same history field for several runs (e.g. average precision per epoch, WALDO Fig. 5)."""
@@ -191,6 +272,7 @@ def compare_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: st
     return _layout(fig, title or key, 380)
 
 
+@_builder
 def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, height: int = 360) -> go.Figure:
     """Heat maps of decision scores over a 2-D grid, side by side, on the same axis ranges.
 
@@ -212,10 +294,10 @@ def boundary_panels(panels: Sequence[Mapping[str, Any]], *, cols: int = 4, heigh
         x_range, y_range = [float(xs.min()), float(xs.max())], [float(ys.min()), float(ys.max())]
         z = np.asarray(p["z"], dtype=np.float64)
         if p.get("calibrated"):
-            level, scale, bar = z, LEVELS, "share of<br>training points<br>scoring lower"
+            level, scale, bar = z, LEVELS, "share of\ntraining points\nscoring lower"
         else:
             level = z.ravel().argsort().argsort().reshape(z.shape) / max(z.size - 1, 1)
-            scale, bar = "RdBu_r", "anomaly<br>rank"
+            scale, bar = "RdBu_r", "anomaly\nrank"
         fig.add_trace(go.Heatmap(x=xs, y=ys, z=level, colorscale=scale, zmin=0, zmax=1,
                                  showscale=i == len(panels) - 1, colorbar=dict(title=bar),
                                  hovertemplate="x1=%{x:.2f}<br>x2=%{y:.2f}<br>level=%{z:.2f}<extra></extra>"), r, c)
@@ -284,6 +366,7 @@ def _mosaic(rows: Mapping[str, Any], shape: Sequence[int], ncols: int) -> tuple[
     return np.concatenate(out, axis=0), centres, names
 
 
+@_builder
 def image_rows(rows: Mapping[str, Any], shape: Sequence[int], *, title: str | None = None, ncols: int = 10,
                tile_px: int = 44, label_px: int = 210) -> go.Figure:
     """Rows of image tiles, one labelled band per entry (e.g. input | inlier decoder | outlier decoder).
@@ -311,6 +394,7 @@ def image_rows(rows: Mapping[str, Any], shape: Sequence[int], *, title: str | No
                       margin=dict(l=label_px, r=10, t=50 if title else 10, b=10))
     return fig
 
+@_builder
 def row_profile(values: Any, reconstructions: Mapping[str, Any], names: Sequence[str], *,
                 title: str | None = None) -> go.Figure:
     """A row's values against each decoder's reconstruction (lines) and the per-feature squared
@@ -329,6 +413,7 @@ def row_profile(values: Any, reconstructions: Mapping[str, Any], names: Sequence
     return _layout(fig, title, 360)
 
 
+@_builder
 def metric_bars(frame, metric: str, *, by: str = "method", title: str | None = None) -> go.Figure:
     """Bars of one metric per group (runs or methods), with the paper's value as a marker when the
     frame has a ``paper`` column."""
@@ -345,6 +430,7 @@ def metric_bars(frame, metric: str, *, by: str = "method", title: str | None = N
 # Builders of the figure recipes (odcore.recipes): each takes the recipe's figure data, a dict of plain
 # numbers and lists, and returns one figure.
 
+@_builder
 def decoder_swap(data: Mapping[str, Any]) -> go.Figure:
     """WALDO Fig. 1b: real inliers and real outliers, each through the inlier and the outlier decoder.
 
@@ -361,6 +447,7 @@ def decoder_swap(data: Mapping[str, Any]) -> go.Figure:
     return image_rows(rows, data["shape"], ncols=len(data["tiles"]["inliers"]["input"]))
 
 
+@_builder
 def prior_distance(data: Mapping[str, Any]) -> go.Figure:
     """WALDO Fig. 2a: distance of each code from the prior mean, inliers vs outliers, with the norm a
     prior sample has on average (``sigma * sqrt(latent)``)."""
@@ -374,6 +461,7 @@ def prior_distance(data: Mapping[str, Any]) -> go.Figure:
     return fig
 
 
+@_builder
 def f1_against_nu(data: Mapping[str, Any]) -> go.Figure:
     """WALDO Fig. 2b: F1 against the outlier share nu, with and without the advantage (mean and std over
     seeds). ``data``: ``nus``, ``curves`` {label: {"mean": [...], "std": [...]}}, ``metric``."""
@@ -387,6 +475,7 @@ def f1_against_nu(data: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, None, 380)
 
 
+@_builder
 def real_vs_generated(data: Mapping[str, Any]) -> go.Figure:
     """WALDO Fig. 4: real and generated inliers and outliers in one t-SNE map, and (for images) some of the
     generated rows. ``data``: ``xy`` (n, 2), ``group`` (n,), optional ``shape`` and ``tiles``."""
@@ -406,11 +495,13 @@ def real_vs_generated(data: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, None, 520)
 
 
+@_builder
 def generated_tiles(data: Mapping[str, Any]) -> go.Figure:
     """Generated images of WALDO Fig. 4 (inliers from G_i, outliers from G_o) beside real ones."""
     return image_rows(data["tiles"], data["shape"], ncols=len(next(iter(data["tiles"].values()))))
 
 
+@_builder
 def ap_per_epoch(data: Mapping[str, Any]) -> go.Figure:
     """WALDO Fig. 5: average precision per epoch of several methods (mean line, band = min..max over seeds).
     ``data``: ``curves`` {label: {"epoch": [...], "mean": [...], "low": [...], "high": [...]}}."""
@@ -429,6 +520,7 @@ def ap_per_epoch(data: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, None, 400)
 
 
+@_builder
 def boundary_maps(data: Mapping[str, Any]) -> go.Figure:
     """DROCC Fig. 1: the detectors' decision maps on the sine wave with their AUROC on the judge points."""
     panels = [{**p, "title": f"{p['title']} · AUROC {p['auroc']:.2f}", "xs": data["xs"], "ys": data["ys"],
@@ -436,6 +528,7 @@ def boundary_maps(data: Mapping[str, Any]) -> go.Figure:
     return boundary_panels(panels, cols=len(panels), height=300)
 
 
+@_builder
 def decision_histograms(data: Mapping[str, Any]) -> go.Figure:
     """OC-NN Figs. 3-5: the decision score ``S = y_hat - r`` of normal and anomalous rows, one panel per
     model, with S = 0 marked (below 0 = called anomalous). ``data``: ``panels`` [{"title", "score", "label"}]."""
@@ -457,6 +550,7 @@ def decision_histograms(data: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, None, 330 * len(panels))
 
 
+@_builder
 def score_ablation(data: Mapping[str, Any]) -> go.Figure:
     """ALAD's score ablation: F1 at the top 20% and AUROC of each anomaly score of the same fitted model,
     with the paper's F1 where it gives one. ``data``: ``scores``, ``f1``, ``auroc``, optional ``paper_f1``."""
@@ -474,6 +568,7 @@ def score_ablation(data: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, None, 380)
 
 
+@_builder
 def latent_maps(data: Mapping[str, Any], *, cols: int = 4) -> go.Figure:
     """One latent map per detector: the first two principal components of its codes of the same rows,
     inliers vs outliers, each centred and scaled to [-1, 1] so that all panels share one axis range.
@@ -500,6 +595,7 @@ def latent_maps(data: Mapping[str, Any], *, cols: int = 4) -> go.Figure:
     return fig
 
 
+@_builder
 def row_against(values: Any, references: Mapping[str, Any], share: Any, names: Sequence[str], *,
                 share_name: str = "share of the row's deviation", title: str | None = None,
                 lines: bool = True) -> go.Figure:
@@ -531,6 +627,7 @@ def row_against(values: Any, references: Mapping[str, Any], share: Any, names: S
     return fig
 
 
+@_builder
 def series_around(data: Mapping[str, Any], *, measure: str, unit: str = "", title: str | None = None) -> go.Figure:
     """One series over time: the actual values (black), the expected value (dashed) inside its band (shaded), the
     selected period (red), the same period of other years (orange) and the filled cells (hollow) -- from

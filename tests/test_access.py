@@ -143,12 +143,156 @@ def test_bad_settings_are_one_clear_message(monkeypatch, tmp_path):
         settings.get("limits.max_rows")
 
 
-def test_uploads_folder_is_a_root(roots):
+def test_uploads_are_private_and_no_session_reads_another_s_by_path(roots):
+    """The uploads folder is the server's own (0700), not a data root: an upload in progress has no name
+    anyone could type (it is unlinked at once and read through its descriptor)."""
+    import stat
+
+    import odcore.data
+
     up = Path(os.environ["ODCORE_UPLOADS_DIR"])
-    up.mkdir()
+    ds = odcore.data.load_bytes("u.csv", b"a,b\n1,2\n3,4\n5,7\n")
+    assert ds.n_rows == 3 and stat.S_IMODE(up.stat().st_mode) == 0o700
+    assert list(up.iterdir()) == []  # nothing left behind, nothing to open by name
     (up / "u.csv").write_text("a\n1\n")
-    assert access.resolve(up / "u.csv").name == "u.csv"
-    assert not any(p.parent == up.resolve() for _, p in access.listing())  # uploads in progress are not listed
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.resolve(up / "u.csv")
+    assert all(up.resolve() not in p.parents for _, p in access.listing())
+    long = odcore.data.load_bytes("b" * 300 + ".csv", b"a,b\n1,2\n3,4\n5,7\n")  # a name too long for a file
+    assert long.n_rows == 3
+
+
+def test_an_uploads_folder_that_is_a_symlink_or_someone_else_s_is_refused(tmp_path, monkeypatch):
+    """Whoever creates the uploads folder first (a symlink to /, a folder of another user) gets nothing."""
+    import odcore.data
+
+    monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
+    link = tmp_path / "uploads-link"
+    link.symlink_to("/")
+    monkeypatch.setenv("ODCORE_UPLOADS_DIR", str(link))
+    with pytest.raises(InputError, match="is a symbolic link"):
+        odcore.data.load_bytes("u.csv", b"a,b\n1,2\n3,4\n5,7\n")
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o777)
+    os.chmod(loose, 0o777)
+    monkeypatch.setenv("ODCORE_UPLOADS_DIR", str(loose))
+    assert odcore.data.load_bytes("u.csv", b"a,b\n1,2\n3,4\n5,7\n").n_rows == 3
+    assert loose.stat().st_mode & 0o077 == 0  # an own folder others could write is closed to them
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    os.chown(other, 12345, 12345) if os.geteuid() == 0 else pytest.skip("chown needs root")
+    monkeypatch.setenv("ODCORE_UPLOADS_DIR", str(other))
+    with pytest.raises(InputError, match="belongs to another user"):
+        odcore.data.load_bytes("u.csv", b"a,b\n1,2\n3,4\n5,7\n")
+
+
+def test_the_default_uploads_folder_is_not_in_a_world_writable_temp_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.delenv("ODCORE_UPLOADS_DIR", raising=False)
+    monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert access.uploads_dir() == tmp_path / "cache" / "odcore" / "uploads"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert Path(tempfile.gettempdir()) not in access.uploads_dir().parents
+
+
+def test_open_once_then_check_reads_nothing_outside_while_a_symlink_is_swapped(roots):
+    """A race: one thread swaps a file in a root for a symlink to a secret and back (and its folder for a
+    symlink to the secret's folder); the app's load path (open once, check the descriptor, read it) runs
+    meanwhile. Every load gives the file's own rows or one refusal, never the secret."""
+    import threading
+
+    import odcore.data
+
+    shared, secret = roots["shared"], roots["secret"]
+    (secret / "data.csv").write_text("a,b\n" + "".join(f"{i},{9000 + i}\n" for i in range(40)))  # the secret rows
+    folder = shared / "swap"
+    folder.mkdir()
+    real = folder / "data.csv"
+    real.write_text("a,b\n" + "".join(f"{i},{i % 7}\n" for i in range(40)))
+    keep = shared / "keep"
+    stop = threading.Event()
+
+    def swapper() -> None:
+        import time
+
+        tmp_link, tmp_dir = shared / ".l", shared / ".d"
+        n = 0
+        while not stop.is_set():
+            n += 1
+            tmp_link.symlink_to(secret / "data.csv")
+            os.replace(real, keep)  # the real file aside, a symlink to the secret in its place
+            os.replace(tmp_link, real)
+            time.sleep(0.001)
+            os.replace(keep, real)  # and back
+            time.sleep(0.001)
+            if n % 2 == 0:  # the folder itself becomes a symlink to the secret's folder, and back
+                os.rename(folder, tmp_dir)
+                folder.symlink_to(secret)
+                time.sleep(0.001)
+                folder.unlink()
+                os.rename(tmp_dir, folder)
+                time.sleep(0.001)
+
+    t = threading.Thread(target=swapper, daemon=True)
+    t.start()
+    loads = refused = leaked = 0
+    try:
+        for _ in range(300):
+            try:
+                with access.open_checked("swap/data.csv") as f:
+                    ds = odcore.data.load(f)
+            except InputError:
+                refused += 1
+                continue
+            loads += 1
+            leaked += bool((ds.X[:, 1] >= 9000).any())
+    finally:
+        stop.set()
+        t.join(10)
+    assert leaked == 0, f"{leaked} of {loads} loads read the secret"
+    assert loads + refused == 300 and loads > 0
+
+
+@pytest.mark.parametrize("swap", ["file", "folder"])
+def test_a_swap_right_after_the_check_is_refused(roots, monkeypatch, swap):
+    """The same swap placed exactly between the check (``resolve``) and the open: the file becomes a symlink
+    (``O_NOFOLLOW`` refuses it) or its folder does (the descriptor's real path is outside the roots)."""
+    shared, secret = roots["shared"], roots["secret"]
+    (secret / "data.csv").write_text("a,b\n" + "".join(f"{i},{9000 + i}\n" for i in range(40)))
+    folder = shared / "swap"
+    folder.mkdir()
+    (folder / "data.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
+    check = access.resolve
+
+    def check_then_swap(path, **kw):
+        real = check(path, **kw)
+        if swap == "file":
+            (folder / "data.csv").unlink()
+            (folder / "data.csv").symlink_to(secret / "data.csv")
+        else:
+            os.rename(folder, shared / "aside")
+            folder.symlink_to(secret)
+        return real
+
+    monkeypatch.setattr(access, "resolve", check_then_swap)
+    with pytest.raises(InputError, match="outside the data folders"):
+        access.open_checked("swap/data.csv")
+
+
+def test_confined_loads_open_through_the_policy(roots):
+    """Inside ``access.confined()`` a path load opens through the roots check (the app's loads and jobs)."""
+    import odcore.data
+
+    (roots["shared"] / "link.csv").symlink_to(roots["secret"] / ".env")
+    assert odcore.data.load(roots["shared"] / "odds" / "t.csv", min_rows=2).n_rows == 2
+    with access.confined():
+        assert odcore.data.load(roots["shared"] / "odds" / "t.csv", min_rows=2).n_rows == 2
+        with pytest.raises(InputError, match="outside the data folders"):
+            odcore.data.load(roots["shared"] / "link.csv")
+        with pytest.raises(InputError, match="outside the data folders"):
+            odcore.data.load(roots["secret"] / ".env")
 
 
 # ----------------------------------------------------------------------------- the Data page (AppTest)

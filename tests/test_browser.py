@@ -75,10 +75,10 @@ def goto(page, app_url: str, path: str, title: str) -> float:
     return time.perf_counter() - t0
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert page.locator(EXCEPTION).count() == 0, page.locator(EXCEPTION).first.inner_text()
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def choose(page, label: str, option: str) -> None:
@@ -192,7 +192,8 @@ def _select_first_row(page) -> None:
     """Tick the first row of the page's first table (its selection marker) and wait for the row's explanation."""
     box = page.get_by_test_id("stDataFrame").first.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
-    page.get_by_text(re.compile("Deviates most from|against an expected")).first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text=re.compile("Deviates most from|against an expected")).first.wait_for(timeout=60_000)
     settle(page)
     page.wait_for_timeout(1000)  # let plotly paint
 
@@ -266,6 +267,7 @@ def test_06a_store_weeks_that_broke_their_own_pattern(page, app_url, tmp_path):
     settle(page)
     page.get_by_text("measure: Weekly_Sales").first.wait_for(timeout=30_000)
     page.get_by_role("heading", name="Data roles").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(2500)  # the roles grid paints its canvas
     shot(page, "13-series-roles")
     goto(page, app_url, "flagged", "Flagged rows")
     page.get_by_text("The table on the Data page", exact=True).click()
@@ -275,9 +277,10 @@ def test_06a_store_weeks_that_broke_their_own_pattern(page, app_url, tmp_path):
     settle(page)
     shot(page, "14-series-flagged-table")
     _select_first_row(page)
-    page.get_by_text("against an expected").first.scroll_into_view_if_needed()
-    settle(page)
+    page.set_viewport_size({"width": 1400, "height": 2700})  # the row's sentence, its series and table in view
+    page.wait_for_timeout(2000)  # let plotly paint at the new size
     shot(page, "15-series-flagged-row")
+    page.set_viewport_size({"width": 1400, "height": 1600})
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download the ranking (CSV)").click()
     out = pd.read_csv(dl.value.path())
@@ -326,7 +329,8 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
     settle(page)
     shot(page, "11-flagged-table")
     _select_first_row(page)
-    page.get_by_text("against an expected").first.scroll_into_view_if_needed()
+    page.locator('[data-testid="stMarkdownContainer"]').filter(
+        has_text="against an expected").first.scroll_into_view_if_needed()
     shot(page, "12-flagged-row")
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download the ranking (CSV)").click()

@@ -21,8 +21,9 @@ PACKAGE = "odcore"
 LAYERS: dict[str, int] = {
     # core helpers: errors, the JSON helpers, metrics, the package itself (its __version__)
     "odcore": 0, "odcore.errors": 0, "odcore.jsonio": 0, "odcore.metrics": 0,
-    # deployment settings (environment variables and the settings file); declared settings (Param)
-    "odcore.settings": 0, "odcore.params": 0,
+    # deployment settings (environment variables and the settings file); declared settings (Param); user text
+    # made literal for the renderers (Markdown, Plotly)
+    "odcore.settings": 0, "odcore.params": 0, "odcore.markup": 0,
     # datasets: built-ins, formats, named sources, protocols, the standardiser
     "odcore.data": 1,
     # each series' expectation, deviation rows and series-aware fill (used by the table preparation)

@@ -2,7 +2,8 @@
 
 - a session sees its own runs and the shared demo runs; another session's run is not offered
   (the team store setting shows every run);
-- the owner token comes back from the page address, so a reload finds its jobs again;
+- the owner token comes back from the page address, so a reload finds its jobs again; the server issues
+  it and signs it, a token it did not sign is replaced (tests/test_session_tokens.py has the browser test);
 - user names are shown as text: Markdown, HTML, links and math are escaped; errors are one line
   without server paths;
 - the tray polls fast while jobs move, slower while nothing changes, not at all when they end;
@@ -37,11 +38,21 @@ def store_with_owners(tmp_path, monkeypatch):
     return ids
 
 
-def _page(page: str, owner: str):
+def link(owner: str) -> str:
+    """The ``?session=`` value the server issues for ``owner`` (signed with the runs folder's secret)."""
+    import os
+
+    from odcore.runs.store import RunStore
+    from ui import sessions
+
+    return sessions.sign(owner, RunStore(os.environ["ODCORE_RUNS_DIR"], read_only=True).root)
+
+
+def _page(page: str, session: str):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.query_params["session"] = owner
+    at.query_params["session"] = session
     at.run()
     at.switch_page(f"app_pages/{page}.py")
     at.run()
@@ -51,26 +62,28 @@ def _page(page: str, owner: str):
 
 def test_a_session_sees_its_runs_and_the_demo_runs_only(store_with_owners):
     ids = store_with_owners
-    at = _page("scores", "a" * 32)
+    at = _page("scores", link("a" * 32))
     shown = " ".join(at.selectbox(key="scores_run").options)
     assert ids["a"] in shown and ids["demo"] in shown and ids["b"] not in shown
-    cmp = _page("compare", "a" * 32)
+    cmp = _page("compare", link("a" * 32))
     table = cmp.dataframe[0].value
     assert set(table["id"]) == {ids["a"], ids["demo"]}
 
 
 def test_a_team_store_shows_every_run(store_with_owners, monkeypatch):
     monkeypatch.setenv("ODCORE_TEAM_STORE", "1")
-    table = _page("compare", "a" * 32).dataframe[0].value
+    table = _page("compare", link("a" * 32)).dataframe[0].value
     assert set(table["id"]) == set(store_with_owners.values())
 
 
 def test_the_owner_token_comes_back_from_the_address(store_with_owners):
-    at = _page("home", "c" * 32)
+    at = _page("home", link("c" * 32))
     assert at.session_state["owner"] == "c" * 32
-    assert at.query_params["session"] == ["c" * 32] or at.query_params["session"] == "c" * 32
-    bad = _page("home", "not-a-token")  # anything else gets a fresh random token
-    assert bad.session_state["owner"] != "not-a-token" and len(bad.session_state["owner"]) == 32
+    assert at.query_params["session"] in (link("c" * 32), [link("c" * 32)])
+    for bad_link in ("not-a-token", "a" * 32, "a" * 32 + "." + "0" * 32, link("c" * 32)[:-1] + "0"):
+        bad = _page("home", bad_link)  # a token the server did not sign gets a fresh random one
+        assert bad.session_state["owner"] not in ("a" * 32, "c" * 32, "not-a-token"), bad_link
+        assert len(bad.session_state["owner"]) == 32
 
 
 @pytest.mark.parametrize("text", ["![x](http://host/pixel.png)", "<img src=x onerror=alert(1)>", ":red[big]",

@@ -264,3 +264,45 @@ def test_a_classical_fit_says_it_cannot_be_interrupted(tmp_path):
         assert snap.message == NOT_CANCELLABLE
     final = reg.wait(job, 120)
     assert final.state == "cancelled" and reg.store.get(final.run_id).status == "cancelled"
+
+
+def test_once_it_can_write_again_the_store_stops_saying_it_cannot(tmp_path, monkeypatch):
+    """A store that degraded by itself (its index or its folder could not be written) checks again: once the
+    folder takes writes the warnings go (the app's sidebar stops saying the disk is full) and runs start."""
+    import errno
+    import sqlite3
+
+    store = RunStore(tmp_path / "runs")
+    store._index_unwritable(sqlite3.OperationalError("database or disk is full"))
+    store._go_read_only(OSError(errno.ENOSPC, "No space left on device"))
+    assert any("full" in w for w in store._warnings) and store.read_only
+    real_write = Path.write_bytes
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)  # still full: the check fails, the warnings stay
+    assert not store.heal(force=True) and store.read_only and store.warnings
+    monkeypatch.setattr(Path, "write_bytes", real_write)
+    assert store.heal(force=True)
+    assert store.warnings == [] and not store.read_only and not store._memory_index
+    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]  # runs start again
+    assert store.get(rid).status == "done" and (tmp_path / "runs" / "index.sqlite").exists()
+    assert not RunStore(tmp_path / "runs", read_only=True).heal(force=True)  # asked read-only: never writes
+
+
+def test_a_filled_disk_warns_then_stops_warning_once_freed(tmpfs):
+    root = tmpfs("4m")
+    RunStore(root).close()
+    (root / "index.sqlite").unlink()  # the next store must create its index on the full disk
+    filler = root / "_filler"
+    with open(filler, "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * 65536)
+        except OSError:
+            pass
+    store = RunStore(root)
+    assert store.warnings and any("full" in w for w in store.warnings), store.warnings
+    filler.unlink()
+    assert store.heal(force=True) and store.warnings == []

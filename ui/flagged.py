@@ -198,7 +198,7 @@ def series_row(run_id: str, pick: pd.Series) -> None:
                                  for v, f in zip(t["actual"], t["filled"])],
                          "expected": [analyst.fmt_amount(v, unit) for v in t["expected"]],
                          "change": [analyst.fmt_change(v) for v in t["change"]]})
-    st.dataframe(view, hide_index=True, height=min(320, 38 + 35 * len(view)), key=f"flag-around-{run_id}-{r}")
+    st.dataframe(view, hide_index=True, height=min(460, 38 + 35 * len(view)), key=f"flag-around-{run_id}-{r}")
 
 
 def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -> None:

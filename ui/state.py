@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
-import uuid
 from typing import Any
 
 import streamlit as st
@@ -30,18 +28,25 @@ SCRIPT_SECONDS: dict[str, float] = {}
 def owner() -> str:
     """This browser session's owner token for jobs and runs.
 
-    The token is kept in the page address (``?session=...``), so a reload, a reconnect after a
-    server restart or the same link opened later finds its jobs and runs again; a new browser
-    tab without the link is a new session. The token is a secret of 128 random bits: whoever has
-    the link acts as that session (share a run through a team store instead, see ``runs.team_store``).
+    The server issues it (:mod:`ui.sessions`: 128 random bits) and keeps it in the page address with
+    its signature (``?session=<token>.<hmac>``), so a reload, a reconnect after a server restart or the
+    same link opened later finds its jobs and runs again; a new browser tab without the link is a new
+    session. A link the server did not sign (a token someone chose and sent to a victim, a victim's
+    bare token, a changed signature) is replaced by a new session: nobody can hand a session to someone
+    else or walk into theirs. Whoever has a signed link acts as that session (share runs through a team
+    store instead, see ``runs.team_store``).
     """
+    from ui import sessions
+
+    folder = store().root
     if "owner" not in st.session_state:
         given = str(st.query_params.get(OWNER_PARAM, ""))
-        st.session_state["owner"] = given if re.fullmatch(r"[0-9a-f]{32}", given) else uuid.uuid4().hex
+        st.session_state["owner"] = sessions.verify(given, folder) or sessions.new_token()
     token = st.session_state["owner"]
+    link = sessions.sign(token, folder)
     try:
-        if st.query_params.get(OWNER_PARAM) != token:
-            st.query_params[OWNER_PARAM] = token
+        if st.query_params.get(OWNER_PARAM) != link:
+            st.query_params[OWNER_PARAM] = link
     except Exception:  # noqa: BLE001 - after st.stop the query parameters cannot be written; keep the token
         pass
     return token
@@ -83,10 +88,11 @@ def registry():
     """The one job registry of this process (thread-safe, shared by all sessions). Its jobs read
     files only inside the data roots, and leave one core to the server for the pages."""
     from odcore import settings
+    from odcore.data import access
     from odcore.jobs import JobRegistry
 
     return JobRegistry(store(), max_running=settings.get("jobs.max_running"), data_check=_check_data,
-                       reserve_cores=1)
+                       data_context=access.confined, reserve_cores=1)
 
 
 @st.cache_resource(show_spinner=False)
@@ -150,10 +156,27 @@ def warm_up_umap() -> threading.Thread | None:
     return t
 
 
+def max_loads() -> int:
+    """Files the app loads at once: the setting ``data.max_loads``, else as many memory budgets
+    (``limits.max_memory``) as fit in half the machine's memory, at least 1 and at most the cores."""
+    from odcore import settings
+
+    given = settings.get("data.max_loads")
+    if given:
+        return int(given)
+    budget = int(settings.get("limits.max_memory") or (1 << 30))
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 4 << 30
+    return max(1, min(os.cpu_count() or 1, total // 2 // budget))
+
+
 @st.cache_resource(show_spinner=False)
 def _load_pool() -> Any:
-    """Two threads for loading files, off the script thread, at a lower CPU priority than the pages
-    and the training jobs (one user's huge file cannot starve another user's job)."""
+    """Threads for loading files (:func:`max_loads`: their memory budgets fit the machine; more loads
+    wait), off the script thread, at a lower CPU priority than the pages and the training jobs (one
+    user's huge file cannot starve another user's job)."""
     from concurrent.futures import ThreadPoolExecutor
 
     def nice() -> None:
@@ -162,22 +185,24 @@ def _load_pool() -> Any:
         except (AttributeError, OSError):
             pass
 
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="odcore-load", initializer=nice)
+    return ThreadPoolExecutor(max_workers=max_loads(), thread_name_prefix="odcore-load", initializer=nice)
 
 
 def off_thread(fn: Any, *args: Any, what: str = "the data", **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` in the load pool, within the limits and the load timeout
-    (``data.load_timeout``); raises the load's InputError, or one when it takes too long."""
+    """``fn(*args, **kwargs)`` in the load pool, within the limits, the memory budget and the load timeout
+    (``data.load_timeout``, checked while the file is read), opening files only inside the data roots
+    (``access.confined``: open once, then check the descriptor); raises the load's InputError, or one when
+    it takes too long."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
     from odcore import settings
-    from odcore.data import limits
+    from odcore.data import access, limits
     from odcore.errors import InputError
 
     timeout = float(settings.get("data.load_timeout"))
 
     def work() -> Any:
-        with limits.using(limits.current().with_timeout(timeout)):
+        with limits.using(limits.current().with_timeout(timeout)), access.confined():
             return fn(*args, **kwargs)
 
     future = _load_pool().submit(work)

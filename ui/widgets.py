@@ -19,20 +19,16 @@ from ui import runs, state
 
 log = logging.getLogger("outlier_lab")
 
-#: characters with a meaning in Streamlit's Markdown (CommonMark + GFM, directives ``:red[...]``,
-#: emoji ``:smile:``, math ``$...$``, HTML); each is backslash-escaped by :func:`plain`
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&\"'^%@/])")
 _ABS_PATH = re.compile(r"(?<![\w.])/(?:[\w.@+-]+/)+([\w.@+-]+)")
 
 
 def plain(text: Any, limit: int | None = 500) -> str:
     """``text`` as literal text for ``st.markdown`` / ``st.error`` & co.: one line, Markdown and HTML
-    escaped, at most ``limit`` characters."""
-    s = " ".join(str(text).split())
-    if limit is not None and len(s) > limit:
-        s = s[: limit - 1] + "…"
-    s = s.replace("://", ":\u200b//")  # no autolink: a user's URL is shown, never made a link
-    return _MARKDOWN.sub(r"\\\1", s)
+    escaped, at most ``limit`` characters (:func:`odcore.markup.markdown`, the one escaping helper; figures
+    get theirs from :func:`odcore.markup.plotly`)."""
+    from odcore.markup import markdown
+
+    return markdown(text, limit)
 
 
 def one_line(err: BaseException) -> str:

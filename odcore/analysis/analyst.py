@@ -105,12 +105,42 @@ def ranked_table(scores: Any, threshold: float, *, keys: Any = None, columns: Ma
     return out.iloc[order].reset_index(drop=True)
 
 
+#: what a spreadsheet reads as the start of a formula (or of a cell it runs: DDE, tab and carriage return
+#: before one); a text cell starting with one of them is exported with a leading apostrophe
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: Any) -> Any:
+    """A copy of ``frame`` that a spreadsheet cannot run: every *text* cell (and column name) starting with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading apostrophe (``'=HYPERLINK(...)``
+    shows as that text, OWASP's advice for CSV injection). Number, boolean and date columns are left as
+    they are, so ``-2.5`` stays a number."""
+    import pandas as pd
+
+    def safe(v: Any) -> Any:
+        return "'" + v if isinstance(v, str) and v.startswith(FORMULA_START) else v
+
+    out = frame.copy()
+    for c in out.columns:
+        s = out[c]
+        if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+                or pd.api.types.is_datetime64_any_dtype(s)):
+            codes, uniques = pd.factorize(s)  # once per distinct value
+            fixed = np.asarray([safe(u) for u in np.asarray(uniques, dtype=object)] + [None], dtype=object)
+            out[c] = pd.Series(fixed[codes], index=s.index, dtype=object).where(codes >= 0, s)
+    out.columns = [safe(str(c)) for c in out.columns]
+    return out
+
+
 def export_bytes(frame: Any, fmt: str) -> bytes:
-    """The table as CSV (float64 at full precision, ISO dates) or Parquet bytes, in its row order."""
+    """The table as CSV for people (float64 at full precision, ISO dates, text cells that a spreadsheet
+    would run as formulas neutralised: :func:`spreadsheet_safe`) or Parquet bytes (every value exact), in
+    its row order."""
     import io
 
     if fmt == "csv":
-        return frame.to_csv(index=False, date_format="%Y-%m-%d").encode()
+        # CRLF line ends (RFC 4180): a text cell holding a lone carriage return is then quoted, not a row break
+        return spreadsheet_safe(frame).to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\r\n").encode()
     if fmt == "parquet":
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)

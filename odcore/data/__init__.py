@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from odcore.data import builtins as _b
 from odcore.data import options as data_options
 from odcore.data.access import shared_data_dir
+from odcore.data.files import DataFile, FileMissing
 from odcore.data.formats import frame_to_dataset
 from odcore.data.loaders import FORMATS, detect_format, load_file
 from odcore.data.protocols import PROTOCOLS, protocol_defaults, protocol_help, split
@@ -89,13 +90,17 @@ def parse_options(source: Any, texts: Mapping[str, Any]) -> dict[str, Any]:
     return decl.parse(texts, f"data {source}" if source is not None else "the data")
 
 
-def load(source: str | os.PathLike, **options: Any) -> Dataset:
+def load(source: str | os.PathLike | DataFile, **options: Any) -> Dataset:
     """Load a built-in by name, or a file by path (``format=`` one of :data:`FORMATS`, else detected).
 
     File options: CSV/Parquet ``label_column``, ``feature_columns``, ``meta_columns``,
     ``categorical="onehot"|"refuse"``, ``positive``; KDD ``positive``, ``categories``; MNIST
     ``labels``, ``inlier_classes``; abalone ``anomaly_rings``, ``normal_rings``; pharma ``categories``.
+    A file is opened once (through the policy in force, see :func:`odcore.data.access.confined`) and
+    read through that descriptor; an opened :class:`~odcore.data.files.DataFile` is read as it is.
     """
+    if isinstance(source, DataFile):
+        return load_file(source, **options)
     key = str(source)
     if key in _BUILTINS:
         fn = _BUILTINS[key][0]
@@ -106,25 +111,55 @@ def load(source: str | os.PathLike, **options: Any) -> Dataset:
                              + (f"; its options are {', '.join(decl.names())}" if len(decl)
                                 else "; it takes no options"))
         return fn(**decl.parse(options, f"built-in {key!r}"))
-    p = Path(key).expanduser()
-    if not p.exists():
-        raise InputError(f"{key!r} is neither a built-in dataset ({', '.join(_BUILTINS)}) nor an existing file; "
-                         "check the name or the path")
-    return load_file(p, **options)
+    try:
+        return load_file(Path(key).expanduser(), **options)
+    except FileMissing:
+        shown = key if len(key) <= 80 else key[:77] + "..."
+        raise InputError(f"{shown!r} is neither a built-in dataset ({', '.join(_BUILTINS)}) nor an existing file; "
+                         "check the name or the path") from None
+
+
+#: the longest uploaded file name kept (the rest is cut; the extension stays)
+UPLOAD_NAME_CHARS = 100
+
+
+def upload_name(filename: str) -> str:
+    """A safe file name for an upload: letters, digits, ``._-``, no leading dot, at most
+    :data:`UPLOAD_NAME_CHARS` characters with its extension kept."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(str(filename)).name).lstrip(".") or "upload"
+    if len(safe) > UPLOAD_NAME_CHARS:
+        suffix = "".join(Path(safe).suffixes)[-20:]
+        safe = safe[: UPLOAD_NAME_CHARS - len(suffix)] + suffix
+    return safe
 
 
 def load_bytes(filename: str, data: bytes, **options: Any) -> Dataset:
-    """Load an uploaded file's bytes (format from ``format=``, the name or the content)."""
+    """Load an uploaded file's bytes (format from ``format=``, the name or the content).
+
+    The bytes go to a new file in the server's private uploads folder
+    (:func:`odcore.data.access.uploads_folder`), created exclusively and never through a symbolic link;
+    its name is removed at once and the load reads the descriptor that wrote it."""
     if not data:
         raise InputError(f"{filename}: the uploaded file is empty")
-    from odcore.data.access import uploads_dir
+    from odcore.data.access import uploads_folder
 
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name).lstrip(".") or "upload"
-    folder = uploads_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".upload-", dir=folder) as tmp:  # hidden: not in the picker
-        path = Path(tmp) / safe
-        path.write_bytes(data)
-        ds = load_file(path, **options)
+    name = upload_name(filename)
+    path = uploads_folder() / f".upload-{uuid.uuid4().hex}-{name}"
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise InputError(f"{name}: the upload cannot be written to the uploads folder ({exc.strerror}); ask the "
+                         "administrator to check the setting data.uploads_dir") from None
+    try:
+        os.unlink(path)  # nobody can open it by name from now on; the descriptor keeps the bytes
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(f"{name}: the upload cannot be written ({exc.strerror})") from None
+    with DataFile(fd, name, name) as f:
+        ds = load_file(f, **options)
     ds.source = f"upload: {filename}"
     return ds

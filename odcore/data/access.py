@@ -4,12 +4,22 @@ The app never opens a path a user typed; it asks :func:`resolve` first. A path i
 after resolving symlinks and ``..``, it lies inside one of the data roots:
 
 - the shared datasets folder (:func:`shared_data_dir`, env ``ODCORE_DATA_DIR``),
-- the uploads folder (setting ``data.uploads_dir``), where uploads are written while they load,
 - the folders of the setting ``data.roots`` (env ``ODCORE_DATA_ROOTS``).
 
 Anything else (``/etc/shadow``, ``~/.ssh/id_rsa``, a symlink inside a root that points out of it,
 ``../../``) is refused with one message that names the setting, and nothing of the file is read.
 Only regular files are allowed (no FIFOs or devices, which could block a reader forever).
+
+Open once, then check (:func:`open_checked`): the resolved path is opened once, without following a
+symbolic link in its last part (``O_NOFOLLOW``), and the *opened descriptor's* real path
+(``/proc/self/fd``) must lie in a root; the readers then read that descriptor and never the name
+again, so a file swapped for a symlink between the check and the read reads nothing outside.
+:func:`confined` makes every load of the current thread open its files so (the app's loads and jobs).
+
+Uploads are written to a private folder of the server (:func:`uploads_folder`: mode 0700, its own
+user, never a symbolic link; by default in the user's cache, not in a world-writable temporary
+folder), read through the descriptor that wrote them and unlinked at once; that folder is not a
+data root, so no session can read another's upload by its path.
 
 The command line and the library do not go through this policy: whoever runs them can already
 read their own files.
@@ -17,14 +27,16 @@ read their own files.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
-import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 from odcore import settings
+from odcore.data import files
 from odcore.errors import InputError
 
 #: files the picker lists (what the loaders read); others in a root are not shown
@@ -41,15 +53,52 @@ def shared_data_dir() -> Path:
 
 
 def uploads_dir() -> Path:
-    """The folder uploads are written to while they load (setting ``data.uploads_dir``)."""
+    """The folder uploads are written to while they load (setting ``data.uploads_dir``; default
+    ``$XDG_CACHE_HOME/odcore/uploads``, else ``~/.cache/odcore/uploads``)."""
     p = settings.get("data.uploads_dir")
-    return Path(p) if p else Path(tempfile.gettempdir()) / "odcore-uploads"
+    if p:
+        return Path(p).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "odcore" / "uploads"
+
+
+def private_folder(path: str | os.PathLike) -> Path:
+    """``path`` as a folder private to this server: created with mode 0700 when missing; refused when it
+    exists as a symbolic link or as anything but a folder, or belongs to another user; an own folder that
+    others could read or write is closed to them (0700)."""
+    p = Path(path).expanduser().absolute()
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.mkdir(p, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise InputError(f"the uploads folder {p} cannot be created ({exc.strerror}); set "
+                         + settings.how_to_set("data.uploads_dir") + " to a folder the server may write") from None
+    st = os.lstat(p)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"
+        raise InputError(f"the uploads folder {p} is {what}; uploads are refused until it is a private folder of "
+                         "the server: remove it (it is created again), or set "
+                         + settings.how_to_set("data.uploads_dir"))
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise InputError(f"the uploads folder {p} belongs to another user; uploads are refused until it is the "
+                         "server's own: remove it (it is created again), or set "
+                         + settings.how_to_set("data.uploads_dir"))
+    if st.st_mode & 0o077:
+        os.chmod(p, 0o700)
+    return p
+
+
+def uploads_folder() -> Path:
+    """The private uploads folder (:func:`uploads_dir` checked by :func:`private_folder`)."""
+    return private_folder(uploads_dir())
 
 
 def roots() -> list[Path]:
-    """The data roots, resolved, in order: shared datasets, uploads, then ``data.roots``."""
+    """The data roots, resolved, in order: shared datasets, then ``data.roots``."""
     out: list[Path] = []
-    for p in (shared_data_dir(), uploads_dir(), *settings.get("data.roots")):
+    for p in (shared_data_dir(), *settings.get("data.roots")):
         r = Path(os.path.realpath(Path(p).expanduser()))
         if r not in out:
             out.append(r)
@@ -94,10 +143,13 @@ def resolve(path: str | os.PathLike, *, allowed: list[Path] | None = None) -> Pa
     candidates = [p] if p.is_absolute() else [r / p for r in base]
     real = None
     for cand in candidates:
-        r = Path(os.path.realpath(cand))
+        try:
+            r = Path(os.path.realpath(cand))
+        except OSError as exc:  # a link changed while it was being resolved, a name too long ...
+            raise InputError(files.os_message(exc, text)) from None
         if any(inside(r, root) for root in base):
             real = r
-            if r.exists():
+            if os.path.lexists(r):
                 break
     if real is None:
         raise InputError(refusal(text))
@@ -107,7 +159,7 @@ def resolve(path: str | os.PathLike, *, allowed: list[Path] | None = None) -> Pa
         raise InputError(f"{_shown(text)!r}: no such file in the data folders; check the name, or pick the file "
                          "with the picker") from None
     except OSError as exc:
-        raise InputError(f"{_shown(text)!r}: cannot be read ({exc.strerror})") from None
+        raise InputError(files.os_message(exc, text)) from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{_shown(text)!r} is a folder; pick the data file inside it")
     if not stat.S_ISREG(st.st_mode):
@@ -115,6 +167,56 @@ def resolve(path: str | os.PathLike, *, allowed: list[Path] | None = None) -> Pa
     if not os.access(real, os.R_OK):
         raise InputError(f"{_shown(text)!r}: the server has no permission to read it")
     return real
+
+
+def descriptor_path(fd: int) -> Path | None:
+    """The real path of an open descriptor (Linux: ``/proc/self/fd``), or None where it cannot be told."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    return Path(target.removesuffix(" (deleted)"))
+
+
+def open_checked(path: str | os.PathLike, *, allowed: list[Path] | None = None) -> files.DataFile:
+    """Open a file inside the data roots once and check what was opened; the readers read that descriptor.
+
+    :func:`resolve` first (the messages for paths outside, folders, missing files); then the resolved
+    path is opened without following a symbolic link in its last part, the descriptor must be a regular
+    file, and its real path (from the descriptor, not the name) must lie in a root: a file or a folder
+    swapped for a symbolic link after the check is refused, never read."""
+    base = allowed if allowed is not None else roots()
+    real = resolve(path, allowed=base)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # the last part became a symbolic link after the check
+            raise InputError(refusal(path)) from None
+        raise InputError(files.os_message(exc, path)) from None
+    f = files.checked(fd, real, _shown(Path(str(path)).name, 80))
+    opened_at = descriptor_path(fd)
+    if opened_at is None:  # no /proc: the descriptor must be the file the resolved path names now
+        st, now = os.fstat(fd), os.stat(real, follow_symlinks=False)
+        ok = (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino) and Path(os.path.realpath(real)) == real
+    else:
+        ok = any(inside(opened_at, root) for root in base)
+    if not ok:
+        f.close()
+        raise InputError(refusal(path))
+    return f
+
+
+@contextlib.contextmanager
+def confined(allowed: list[Path] | None = None) -> Iterator[None]:
+    """Within the block, every file this thread's loads open goes through :func:`open_checked` (the app
+    wraps its loads and its training jobs in it)."""
+    base = allowed if allowed is not None else roots()
+    token = files.OPENER.set(lambda p: open_checked(p, allowed=base))
+    try:
+        yield
+    finally:
+        files.OPENER.reset(token)
 
 
 def check_source(source: Any, *, builtins: Collection[str]) -> Any:
@@ -128,13 +230,12 @@ def check_source(source: Any, *, builtins: Collection[str]) -> Any:
 def listing(max_files: int = 2_000) -> list[tuple[str, Path]]:
     """Data files under the roots as ``(label, path)``: label = root name / relative path.
 
-    Hidden entries (names starting with '.') are skipped, so are the uploads in progress; symlinks
-    that leave their root are not listed. At most ``max_files`` entries.
+    Hidden entries (names starting with '.') are skipped; symlinks that leave their root are not
+    listed. At most ``max_files`` entries.
     """
     out: list[tuple[str, Path]] = []
-    up = Path(os.path.realpath(uploads_dir()))
     for root in roots():
-        if root == up or not root.is_dir():
+        if not root.is_dir():
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))

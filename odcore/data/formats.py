@@ -22,11 +22,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from odcore.data import limits
+from odcore.data import files, limits
+from odcore.data.files import DataFile, name_of, opened
 from odcore.data.limits import Limits
 from odcore.data.record import Dataset
 from odcore.data.validate import MIN_ROWS, check_finite, check_labels, check_rows
-from odcore.errors import InputError
+from odcore.errors import InputError, quoted
 
 GZIP_MAGIC = b"\x1f\x8b"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -38,27 +39,37 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # ----------------------------------------------------------------------------- helpers
 NPY_MAGIC = b"\x93NUMPY"
 #: text encodings recognised by their byte-order mark (longest first)
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
 
-def open_binary(path: Path, lim: Limits | None = None) -> BinaryIO:
+#: a data file: a path (opened through :func:`odcore.data.files.open_file`) or a file opened once
+Source = str | os.PathLike | DataFile
+
+
+def open_binary(src: Source, lim: Limits | None = None) -> BinaryIO:
     """The file's content for binary reading: through gzip when it starts with the gzip magic, and
     bounded by the limits in force (:func:`odcore.data.limits.active`): at most ``max_bytes``
-    decompressed bytes, then :class:`~odcore.data.limits.LimitError`."""
+    decompressed bytes, then :class:`~odcore.data.limits.LimitError`. An opened :class:`DataFile` is
+    read through its descriptor (a new stream from its start); a path is opened once, and closing the
+    stream closes it."""
     lim = lim or limits.active()
-    with open(path, "rb") as f:
-        magic = f.read(2)
-    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")  # noqa: SIM115 - closed by caller
-    return io.BufferedReader(limits.LimitedReader(raw, lim, Path(path).name), buffer_size=1 << 16)
+    owned = not isinstance(src, DataFile)
+    f = files.open_file(src) if owned else src
+    raw = f.stream(owned=owned)
+    if f.head(2) == GZIP_MAGIC:
+        gz = gzip.GzipFile(fileobj=raw, mode="rb")  # closing it leaves raw open: LimitedReader closes both
+        return io.BufferedReader(limits.LimitedReader(gz, lim, f.name, closing=raw), buffer_size=1 << 16)
+    return io.BufferedReader(limits.LimitedReader(raw, lim, f.name), buffer_size=1 << 16)
 
 
-def read_head(path: Path, n: int = 8192) -> bytes:
+def read_head(src: Source, n: int = 8192) -> bytes:
     """The first ``n`` bytes of the file's content (decompressed when it is gzip)."""
     try:
-        with open_binary(path) as f:
+        with open_binary(src) as f:
             return f.read(n)
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path.name}: cannot read the file ({_short(exc)}); it may be truncated or not really "
+        raise InputError(f"{name_of(src)}: cannot read the file ({_short(exc)}); it may be truncated or not really "
                          "gzip") from None
 
 
@@ -69,11 +80,20 @@ def is_idx(head: bytes) -> bool:
 
 
 def text_encoding(head: bytes) -> str | None:
-    """The encoding of a text file from its first bytes: a byte-order mark (UTF-8, UTF-16), UTF-16
-    without one (every other byte NUL), else UTF-8; None when the bytes are not text."""
+    """The encoding of a text file from its first bytes: a byte-order mark (UTF-8, UTF-32, UTF-16), UTF-32
+    or UTF-16 without one (three of four, or every other byte NUL), else UTF-8; None when the bytes are not
+    text."""
     for bom, enc in _BOMS:
         if head.startswith(bom):
             return enc
+    quad = head[: len(head) - len(head) % 4]
+    if len(quad) >= 16:  # UTF-32 without a mark: three of every four bytes NUL
+        lanes = [quad[i::4] for i in range(4)]
+        zero = [lane.count(0) > 0.9 * len(lane) for lane in lanes]
+        if zero == [False, True, True, True]:
+            return "utf-32-le"
+        if zero == [True, True, True, False]:
+            return "utf-32-be"
     sample = head[: len(head) - len(head) % 2]
     if len(sample) >= 8:
         even, odd = sample[0::2], sample[1::2]
@@ -111,20 +131,20 @@ def looks_binary(head: bytes) -> bool:
     return enc is None or "\x00" in decode_head(head, enc)
 
 
-def is_gzip(p: Path) -> bool:
+def is_gzip(src: Source) -> bool:
     """True when the file starts with the gzip magic."""
-    with open(p, "rb") as f:
-        return f.read(2) == GZIP_MAGIC
+    with opened(src) as f:
+        return f.head(2) == GZIP_MAGIC
 
 
-def open_text(path: Path, *, sep: str | None = None, lim: Limits | None = None, encoding: str | None = None) -> Any:
-    """The file's content as text: encoding from its first bytes (BOM, UTF-16), decompressed,
+def open_text(src: Source, *, sep: str | None = None, lim: Limits | None = None, encoding: str | None = None) -> Any:
+    """The file's content as text: encoding from its first bytes (BOM, UTF-16, UTF-32), decompressed,
     bounded by the limits in force, and, with ``sep``, refusing fields longer than ``max_field``."""
     lim = lim or limits.active()
     if encoding is None:
-        encoding = text_encoding(read_head(path)) or "utf-8"
-    text = io.TextIOWrapper(open_binary(path, lim), encoding=encoding, newline="")
-    return limits.FieldChecker(text, lim, path.name, sep) if sep is not None else text
+        encoding = text_encoding(read_head(src)) or "utf-8"
+    text = io.TextIOWrapper(open_binary(src, lim), encoding=encoding, newline="")
+    return limits.FieldChecker(text, lim, name_of(src), sep) if sep is not None else text
 
 
 def _short(exc: BaseException, limit: int = 100) -> str:
@@ -155,13 +175,17 @@ def as_list(v: Any) -> list[Any]:
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: Source) -> np.ndarray:
     """Read an IDX file (gz or plain) into an array of its declared shape.
 
     The declared shape is checked against the limits in force before the data are read, and the
     data must fill it exactly (a truncated file is refused, not padded)."""
-    p = Path(path)
     lim = limits.active()
+    with opened(path) as src:
+        return _read_idx(src, lim)
+
+
+def _read_idx(p: DataFile, lim: Limits) -> np.ndarray:
     try:
         with open_binary(p, lim) as f:
             magic = f.read(4)
@@ -174,8 +198,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                 raise InputError(f"{p.name}: the IDX header is truncated; the file is damaged, download it again")
             shape = tuple(int(v) for v in np.frombuffer(dims, dtype=">u4"))
             dtype = np.dtype(_IDX_DTYPES[magic[2]])
-            lim.check_shape(p.name, shape[0], int(np.prod(shape[1:], dtype=np.int64)) if ndim > 1 else 1)
-            need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            lim.check_shape(p.name, shape[0], product(shape[1:]) if ndim > 1 else 1)
+            need = product(shape) * dtype.itemsize
             lim.check_bytes(p.name, need)
             data = f.read(need + 1)
     except (OSError, EOFError, zlib.error) as exc:
@@ -191,7 +215,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 # ----------------------------------------------------------------------------- ODDS .mat / ADBench .npz
 
 
-def _xy_dataset(X: Any, y: Any, p: Path, kind: str) -> Dataset:
+def _xy_dataset(X: Any, y: Any, p: DataFile, kind: str) -> Dataset:
     X = np.asarray(X)
     if X.dtype.hasobject or X.dtype.kind not in "biuf":
         raise InputError(f"{p.name}: X is not a numeric matrix (it holds {X.dtype.name} values); save X as numbers")
@@ -206,7 +230,7 @@ def _xy_dataset(X: Any, y: Any, p: Path, kind: str) -> Dataset:
     check_finite(X, names, p.name)
     yy = None if y is None else check_labels(np.asarray(y).ravel(), p.name, n_rows=X.shape[0])
     share = "" if yy is None else f", {int(yy.sum())} outliers ({yy.mean():.2%})"
-    return Dataset(name=p.stem, X=X, y=yy, feature_names=names, source=str(p),
+    return Dataset(name=Path(p.name).stem, X=X, y=yy, feature_names=names, source=p.path,
                    notes=f"{kind}: {X.shape[0]:,} rows x {X.shape[1]} features{share}; y=1 marks outliers.")
 
 
@@ -214,24 +238,26 @@ _MAT_NOT_NUMERIC = {"cell": "a cell array", "struct": "a struct", "char": "text"
                     "sparse": "a sparse matrix", "function_handle": "a function handle", "logical": None}
 
 
-def load_mat(path: str | os.PathLike, **options: Any) -> Dataset:
+def load_mat(path: Source, **options: Any) -> Dataset:
     """ODDS ``.mat`` file with matrices ``X`` (n, d) and ``y`` (n, 1), y = 1 outlier.
 
     MATLAB v5 files are read with scipy (the shapes are checked against the limits from the file's
     variable headers first); v7.3 files (HDF5) with h5py.
     """
     refuse_unknown_options("load_mat", options)
-    p = Path(path)
-    lim = limits.active()
-    with open(p, "rb") as f:
-        head = f.read(128)
+    with opened(path) as p:
+        return _load_mat(p, limits.active())
+
+
+def _load_mat(p: DataFile, lim: Limits) -> Dataset:
+    head = p.head(128)
     if head.startswith(HDF5_MAGIC) or b"MATLAB 7.3" in head:
         return _load_mat73(p)
-    lim.check_bytes(p.name, p.stat().st_size)
+    lim.check_bytes(p.name, p.size)
     import scipy.io
 
     try:
-        variables = {name: (shape, cls) for name, shape, cls in scipy.io.whosmat(p)}
+        variables = {name: (shape, cls) for name, shape, cls in scipy.io.whosmat(p.stream())}
     except NotImplementedError:
         return _load_mat73(p)
     except Exception as exc:  # noqa: BLE001 - scipy raises several types on garbage
@@ -248,16 +274,69 @@ def load_mat(path: str | os.PathLike, **options: Any) -> Dataset:
             raise InputError(f"{p.name}: {key} is {_MAT_NOT_NUMERIC[cls]} in the .mat file, not a numeric matrix; "
                              f"save {key} as a numeric (double) matrix")
         rows = int(shape[0]) if shape else 0
-        lim.check_shape(p.name, rows, int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1)
+        lim.check_shape(p.name, rows, product(shape[1:]) if len(shape) > 1 else 1)
     try:
-        m = scipy.io.loadmat(p, variable_names=["X", "y"])
+        m = scipy.io.loadmat(p.stream(), variable_names=["X", "y"])
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{p.name}: not a readable MATLAB .mat file ({type(exc).__name__}: {_short(exc)}); "
                          "ODDS files are MATLAB v5 with matrices X and y") from None
     return _xy_dataset(m["X"], m["y"], p, "ODDS .mat")
 
 
-def _load_mat73(p: Path) -> Dataset:
+#: HDF5 filters built into the library (and h5py's own lzf): any other one would make HDF5 load a plugin
+HDF5_BUILTIN_FILTERS = {1: "deflate", 2: "shuffle", 3: "fletcher32", 4: "szip", 5: "nbit", 6: "scaleoffset",
+                        32000: "lzf"}
+#: the most links an HDF5 file may hold (each is checked before anything is read)
+HDF5_MAX_LINKS = 20_000
+
+
+def hdf5_self_contained(f: Any, name: str) -> None:
+    """Refuse an open HDF5 file (``h5py.File``) that refers outside itself, before any data is read.
+
+    Every link of the file is listed without being followed (``H5Lvisit``): external links and
+    user-defined links are refused (soft links stay inside the file once no link leaves it); then
+    every dataset's creation properties: external storage (``H5Pset_external``, raw data kept in
+    another file), virtual datasets whose sources are other files, and filters that are not built in
+    (reading them would load a plugin from the HDF5 plugin path). One line each, naming the object.
+    """
+    from h5py import h5d, h5l, h5o
+
+    links: list[tuple[str, int]] = []
+
+    def visit(path: bytes, info: Any) -> int | None:
+        links.append((path.decode("utf-8", "replace"), info.type))
+        return 1 if len(links) > HDF5_MAX_LINKS else None
+
+    f.id.links.visit(visit, info=True)
+    if len(links) > HDF5_MAX_LINKS:
+        raise InputError(f"{name}: the HDF5 file holds more than {HDF5_MAX_LINKS:,} objects; save X and y alone in a "
+                         "MATLAB file (save(f, 'X', 'y', '-v7.3'))")
+    outside = "; only self-contained files are read: save X and y as plain numeric matrices in the file itself"
+    for path, kind in links:
+        if kind == h5l.TYPE_EXTERNAL:
+            raise InputError(f"{name}: {quoted(path)} is an external link to another file{outside}")
+        if kind not in (h5l.TYPE_HARD, h5l.TYPE_SOFT):
+            raise InputError(f"{name}: {quoted(path)} is a user-defined HDF5 link{outside}")
+    for path, kind in links:
+        if kind != h5l.TYPE_HARD or h5o.get_info(f.id, path.encode()).type != h5o.TYPE_DATASET:
+            continue
+        dcpl = h5d.open(f.id, path.encode()).get_create_plist()
+        if dcpl.get_external_count():
+            raise InputError(f"{name}: dataset {quoted(path)} keeps its values in another file (HDF5 external "
+                             f"storage){outside}")
+        if dcpl.get_layout() == h5d.VIRTUAL:
+            sources = {dcpl.get_virtual_filename(i) for i in range(dcpl.get_virtual_count())}
+            if sources - {"."}:
+                raise InputError(f"{name}: dataset {quoted(path)} is a virtual dataset over other files "
+                                 f"({quoted(sorted(sources - {'.'})[0])}){outside}")
+        for i in range(dcpl.get_nfilters()):
+            code = dcpl.get_filter(i)[0]
+            if code not in HDF5_BUILTIN_FILTERS:
+                raise InputError(f"{name}: dataset {quoted(path)} uses HDF5 filter {code}, which is not built in "
+                                 "(reading it would load a plugin); save it uncompressed or with gzip")
+
+
+def _load_mat73(p: DataFile) -> Dataset:
     lim = limits.active()
     try:
         import h5py
@@ -265,7 +344,8 @@ def _load_mat73(p: Path) -> Dataset:
         raise InputError(f"{p.name} is a MATLAB v7.3 (HDF5) file, which needs the h5py package: "
                          "pip install h5py, or re-save it in MATLAB with save(..., '-v7')") from None
     try:
-        with h5py.File(p, "r") as f:
+        with h5py.File(p.stream(), "r") as f:
+            hdf5_self_contained(f, p.name)
             keys = sorted(f.keys())
             if "X" not in f or "y" not in f:
                 raise InputError(f"{p.name}: a .mat dataset must hold matrices named X and y (as ODDS files "
@@ -277,12 +357,26 @@ def _load_mat73(p: Path) -> Dataset:
                     raise InputError(f"{p.name}: {key} is not a numeric matrix in this MATLAB v7.3 file; save it "
                                      "as a numeric (double) matrix")
                 shape = tuple(reversed(d.shape))  # MATLAB stores column-major: h5py sees (d, n)
-                lim.check_shape(p.name, shape[0] if shape else 0,
-                                int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1)
-                arrays.append(np.asarray(d[()]).T)
+                lim.check_shape(p.name, shape[0] if shape else 0, product(shape[1:]) if len(shape) > 1 else 1)
+                arrays.append(_read_hdf5(d, lim, p.name).T)
     except OSError as exc:
         raise InputError(f"{p.name}: not a readable HDF5 / MATLAB v7.3 file ({_short(exc)})") from None
     return _xy_dataset(arrays[0], arrays[1], p, "MATLAB v7.3 .mat")
+
+
+def _read_hdf5(d: Any, lim: Limits, name: str) -> np.ndarray:
+    """An HDF5 dataset's values, read in blocks along its last axis (MATLAB's rows) within the memory
+    budget and the deadline."""
+    need = product(d.shape) * d.dtype.itemsize
+    lim.check_memory(name, need)
+    if d.ndim < 1 or d.shape[-1] == 0:
+        return np.asarray(d[()])
+    out = np.empty(d.shape, dtype=d.dtype)
+    per = max(1, (8 << 20) // max(1, need // d.shape[-1]))
+    for a in range(0, d.shape[-1], per):
+        lim.check_time(name)
+        out[..., a:a + per] = d[..., a:a + per]
+    return out
 
 
 def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
@@ -303,12 +397,23 @@ def _npy_header(f: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(s) for s in shape), dtype
 
 
+def product(values: Sequence[int]) -> int:
+    """The product of declared sizes in Python integers (NumPy's would overflow or wrap to 0)."""
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
 def _check_array(lim: Limits, where: str, shape: tuple[int, ...], dtype: np.dtype, stored: int | None) -> None:
-    rows = shape[0] if shape else 1
-    cols = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+    if any(int(s) < 0 for s in shape):
+        raise InputError(f"{where}: the header declares a negative size {shape}; the file is damaged")
+    rows = int(shape[0]) if shape else 1
+    cols = product(shape[1:]) if len(shape) > 1 else 1
     lim.check_shape(where, rows, cols)
-    need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    need = product(shape) * dtype.itemsize
     lim.check_bytes(where, need)
+    lim.check_memory(where, 2 * need)  # the array, then its float copy
     if stored is not None and need > stored:
         raise InputError(f"{where}: the header declares shape {shape} ({need:,} bytes) but only {stored:,} bytes "
                          "are stored; the file is truncated or damaged")
@@ -322,27 +427,31 @@ def _zip_kind(names: list[str]) -> str | None:
     return None
 
 
-def load_npz(path: str | os.PathLike, **options: Any) -> Dataset:
+def load_npz(path: Source, **options: Any) -> Dataset:
     """ADBench ``.npz`` file with arrays ``X`` and ``y`` (read with ``allow_pickle=False``).
 
     The arrays' declared shapes and sizes are checked against the limits before they are read, so a
     zip bomb is refused without being inflated (:func:`read_npz_arrays`)."""
     refuse_unknown_options("load_npz", options)
-    p = Path(path)
-    with open(p, "rb") as f:
-        if f.read(6) == NPY_MAGIC:
+    with opened(path) as p:
+        if p.head(6) == NPY_MAGIC:
             return load_npy(p)
-    X, y = read_npz_arrays(p)
-    return _xy_dataset(X, y, p, "ADBench .npz")
+        X, y = read_npz_arrays(p)
+        return _xy_dataset(X, y, p, "ADBench .npz")
 
 
-def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def read_npz_arrays(path: Source, lim: Limits | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y or None)`` of an ``.npz`` archive, checked from the archive's and the arrays' headers
-    against the limits before anything is inflated; object arrays (pickles) are refused."""
-    p = Path(path)
+    against the limits before anything is inflated; object arrays (pickles) are refused. Zip members
+    are read as the archive's own bytes (a member marked as a symbolic link is never followed)."""
     lim = lim or limits.active()
+    with opened(path) as p:
+        return _read_npz(p, lim)
+
+
+def _read_npz(p: DataFile, lim: Limits) -> tuple[np.ndarray, np.ndarray | None]:
     try:
-        with zipfile.ZipFile(p) as zf:
+        with zipfile.ZipFile(p.stream()) as zf:
             infos = {i.filename.removesuffix(".npy"): i for i in zf.infolist()}
             kind = _zip_kind([i.filename for i in zf.infolist()])
             if kind:
@@ -362,7 +471,8 @@ def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple
                     with zf.open(infos[key]) as fh:
                         shape, dtype = _npy_header(fh, f"{p.name} ({key})")
                     _check_array(lim, f"{p.name} ({key})", shape, dtype, infos[key].file_size)
-        with np.load(p, allow_pickle=False) as z:
+        archive = p.stream()
+        with np.load(archive, allow_pickle=False) as z:
             X = z["X"]
             y = z["y"] if "y" in z.files else None
     except InputError:
@@ -380,21 +490,22 @@ def read_npz_arrays(path: str | os.PathLike, lim: Limits | None = None) -> tuple
     return X, y
 
 
-def load_npy(path: str | os.PathLike, **options: Any) -> Dataset:
+def load_npy(path: Source, **options: Any) -> Dataset:
     """A NumPy ``.npy`` file holding one 2-D numeric array: the features, without labels."""
     refuse_unknown_options("load_npy", options)
-    p = Path(path)
     lim = limits.active()
-    with open(p, "rb") as f:
-        shape, dtype = _npy_header(f, p.name)
-    _check_array(lim, p.name, shape, dtype, p.stat().st_size)
-    try:
-        X = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{p.name}: not a readable .npy file ({_short(exc)})") from None
-    if not isinstance(X, np.ndarray):
-        raise InputError(f"{p.name}: not a single NumPy array; save X with np.save, or X and y with np.savez")
-    return _xy_dataset(X, None, p, "NumPy .npy (no labels; save X and y with np.savez for labels)")
+    with opened(path) as p:
+        with p.stream() as f:
+            shape, dtype = _npy_header(f, p.name)
+        _check_array(lim, p.name, shape, dtype, p.size)
+        try:
+            stream = p.stream()
+            X = np.load(stream, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise InputError(f"{p.name}: not a readable .npy file ({_short(exc)})") from None
+        if not isinstance(X, np.ndarray):
+            raise InputError(f"{p.name}: not a single NumPy array; save X with np.save, or X and y with np.savez")
+        return _xy_dataset(X, None, p, "NumPy .npy (no labels; save X and y with np.savez for labels)")
 
 
 # ----------------------------------------------------------------------------- CSV / Parquet
@@ -469,7 +580,8 @@ def _shown_sep(sep: str) -> str:
     return {"\t": "\\t"}.get(sep, sep)
 
 
-def csv_layout(p: Path, *, sep: str | None = None, decimal: str | None = None, lim: Limits | None = None) -> CsvLayout:
+def csv_layout(p: DataFile, *, sep: str | None = None, decimal: str | None = None,
+               lim: Limits | None = None) -> CsvLayout:
     """Detect a text table's layout from its first bytes and its first line (read within the limits).
 
     Refuses binary files, a first line with more columns than ``max_columns``, and duplicated column
@@ -529,7 +641,7 @@ def csv_layout(p: Path, *, sep: str | None = None, decimal: str | None = None, l
 _EXPECTED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _parse_error(p: Path, exc: Exception, layout: CsvLayout, lim: Limits) -> InputError:
+def _parse_error(p: DataFile, exc: Exception, layout: CsvLayout, lim: Limits) -> InputError:
     """The one message for a pandas parser error: ragged rows by line, or the parser's first line."""
     m = _EXPECTED.search(str(exc))
     if m:
@@ -540,12 +652,12 @@ def _parse_error(p: Path, exc: Exception, layout: CsvLayout, lim: Limits) -> Inp
     return InputError(f"{p.name}: cannot parse the CSV ({_short(exc)})")
 
 
-def _chunks(p: Path, layout: CsvLayout, lim: Limits, chunk_rows: int) -> Iterator[Any]:
+def _chunks(p: DataFile, layout: CsvLayout, lim: Limits, chunk_rows: int) -> Iterator[Any]:
     """DataFrames of ``chunk_rows`` rows read within the limits; every error as one InputError."""
     import pandas as pd
 
     n_cols = len(layout.names)
-    rows = 0
+    rows = held = 0
     try:
         with open_text(p, sep=layout.sep, lim=lim, encoding=layout.encoding) as fh:
             reader = pd.read_csv(fh, sep=layout.sep, decimal=layout.decimal, header=0 if layout.header else None,
@@ -556,6 +668,9 @@ def _chunks(p: Path, layout: CsvLayout, lim: Limits, chunk_rows: int) -> Iterato
                     chunk.columns = list(layout.names)
                 rows += len(chunk)
                 lim.check_shape(p.name, rows, n_cols, at_least=True)
+                if lim.max_memory is not None:  # the frame so far, and the model rows made from it
+                    held += int(chunk.memory_usage(index=False, deep=True).sum())
+                    lim.check_memory(p.name, 2 * held)
                 lim.check_time(p.name)
                 yield chunk
     except pd.errors.EmptyDataError:
@@ -569,7 +684,7 @@ def _chunks(p: Path, layout: CsvLayout, lim: Limits, chunk_rows: int) -> Iterato
         raise InputError(f"{p.name}: cannot read the file ({_short(exc)}); it may be truncated or damaged") from None
 
 
-def read_table(p: Path, layout: CsvLayout, lim: Limits | None = None) -> Any:
+def read_table(p: DataFile, layout: CsvLayout, lim: Limits | None = None) -> Any:
     """The whole text table as one DataFrame (read in chunks within the limits)."""
     import pandas as pd
 
@@ -579,16 +694,16 @@ def read_table(p: Path, layout: CsvLayout, lim: Limits | None = None) -> Any:
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
-def iter_csv(path: str | os.PathLike, chunk_size: int, *, sep: str | None = None) -> Iterator[Any]:
+def iter_csv(path: Source, chunk_size: int, *, sep: str | None = None) -> Iterator[Any]:
     """DataFrame chunks of a CSV file for streaming (scoring): layout detected as :func:`load_csv`
     does; rows and bytes unbounded, columns and field length bounded."""
-    p = Path(path)
     lim = limits.active().streaming()
-    layout = csv_layout(p, sep=sep, lim=lim)
-    yield from _chunks(p, layout, lim, chunk_size)
+    with opened(path) as p:
+        layout = csv_layout(p, sep=sep, lim=lim)
+        yield from _chunks(p, layout, lim, chunk_size)
 
 
-def _ragged_lines(path: Path, layout: CsvLayout, lim: Limits) -> list[tuple[int, int, int]]:
+def _ragged_lines(path: DataFile, layout: CsvLayout, lim: Limits) -> list[tuple[int, int, int]]:
     """(line number, fields, expected) for lines whose field count differs from the header's."""
     out = []
     try:
@@ -615,11 +730,11 @@ def _ragged_message(name: str, bad: list[tuple[int, int, int]]) -> str:
             "number of fields (check for stray delimiters or quotes, or a missing value)")
 
 
-def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: str | None = None,
+def load_csv(path: Source, *, sep: str | None = None, label_column: str | None = None,
              feature_columns: Sequence[str] | None = None, meta_columns: Sequence[str] | None = None,
              categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
              min_rows: int = MIN_ROWS, decimal: str | None = None, **options: Any) -> Dataset:
-    """A CSV file (gz or plain; UTF-8, UTF-8 with BOM or UTF-16) with a header line; see
+    """A CSV file (gz or plain; UTF-8, UTF-8 with BOM, UTF-16 or UTF-32) with a header line; see
     :func:`frame_to_dataset` for the options.
 
     ``sep`` and ``decimal`` are detected from the first lines when not given (``1,5;2,5`` is read
@@ -631,8 +746,17 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
 
     table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_csv", options)
-    p = Path(path)
     lim = limits.active()
+    with opened(path) as p:
+        df, layout = _read_csv(p, sep, decimal, lim)
+    return frame_to_dataset(df, name=p.name.split(".")[0], source=p.path, label_column=label_column,
+                            feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
+                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
+
+
+def _read_csv(p: DataFile, sep: str | None, decimal: str | None, lim: Limits) -> tuple[Any, CsvLayout]:
+    """The table of a text file and its layout; refuses a file read as one text column that holds another
+    delimiter, and ragged rows (by line)."""
     layout = csv_layout(p, sep=sep, decimal=decimal, lim=lim)
     df = read_table(p, layout, lim)
     if df.shape[1] == 1 and len(df) and not _numeric_column(df.iloc[:, 0]):
@@ -647,9 +771,7 @@ def load_csv(path: str | os.PathLike, *, sep: str | None = None, label_column: s
         bad = _ragged_lines(p, layout, lim)
         if bad:
             raise InputError(_ragged_message(p.name, bad))
-    return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
-                            feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
-                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
+    return df, layout
 
 
 def _numeric_column(s: Any) -> bool:
@@ -671,48 +793,135 @@ def _nested_types(schema: Any) -> list[tuple[str, str]]:
     return out
 
 
-def load_parquet(path: str | os.PathLike, *, label_column: str | None = None,
+def load_parquet(path: Source, *, label_column: str | None = None,
                  feature_columns: Sequence[str] | None = None, meta_columns: Sequence[str] | None = None,
                  categorical: str = "onehot", positive: Any = None, max_categories: int = 50,
                  min_rows: int = MIN_ROWS, **options: Any) -> Dataset:
     """A Parquet file; see :func:`frame_to_dataset` for the options.
 
-    Rows, columns and the uncompressed size are checked against the limits from the file's
-    metadata before anything is read; list, struct, map and binary columns and duplicated column
-    names are refused with the fix."""
-    import pyarrow.parquet as pq
-
+    Read by :func:`read_parquet`: the file's metadata is checked first (rows, columns, what the
+    columns decode to, nested and binary columns, names that repeat, column data kept in other
+    files), then the columns are read batch by batch within the limits and the deadline."""
     from odcore.data.table import pop_options
 
     table_options = pop_options(options)  # roles, blanks, windows, scaling: see odcore.data.table
     refuse_unknown_options("load_parquet", options)
-    p = Path(path)
-    lim = limits.active()
+    with opened(path) as p:
+        df = read_parquet(p, limits.active())
+    return frame_to_dataset(df, name=p.name.split(".")[0], source=p.path, label_column=label_column,
+                            feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
+                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
+
+
+#: rows per batch when a Parquet file is read (text columns: fewer, so one batch stays small)
+PARQUET_BATCH_ROWS = 65_536
+PARQUET_TEXT_BATCH_ROWS = 4_096
+
+
+def _is_text(t: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or (
+        pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)))
+
+
+def _fixed_width(t: Any) -> int:
+    """Bytes one value of a fixed-width Arrow type decodes to in pandas (8 when unknown)."""
     try:
-        pf = pq.ParquetFile(p)
-        meta = pf.metadata
-        schema = pf.schema_arrow
-        names = [str(n) for n in schema.names]
-        lim.check_shape(p.name, int(meta.num_rows), len(names))
-        lim.check_bytes(p.name, sum(int(meta.row_group(i).total_byte_size) for i in range(meta.num_row_groups)))
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise InputError(f"{p.name}: column names must be unique, but {', '.join(map(repr, dup[:5]))} appear "
-                             "more than once; rename the duplicates")
-        nested = _nested_types(schema)
-        if nested:
-            shown = ", ".join(f"{n!r} ({t})" for n, t in nested[:4])
-            raise InputError(f"{p.name}: column(s) {shown} hold lists, records or raw bytes, not one value per "
-                             "cell; flatten them into plain columns (one number or category each) or drop them")
+        return max(1, t.bit_width // 8)
+    except ValueError:
+        return 8
+
+
+def parquet_check(pf: Any, name: str, lim: Limits) -> list[str]:
+    """Check an open ``pyarrow.parquet.ParquetFile`` from its metadata alone; returns its text columns.
+
+    Refuses, before any column is read: rows, columns and cells above the limits; column names that
+    repeat (also when they differ only by surrounding spaces); list, struct, map and binary columns;
+    column chunks kept in another file (``file_path``); and a decoded size above ``max_bytes``
+    (fixed-width columns exactly, rows x width, however they are encoded; text columns at least
+    their uncompressed bytes)."""
+    meta = pf.metadata
+    schema = pf.schema_arrow
+    names = [str(n) for n in schema.names]
+    rows = int(meta.num_rows)
+    lim.check_shape(name, rows, len(names))
+    stripped = [n.strip() for n in names]
+    dup = sorted({n for n in stripped if stripped.count(n) > 1})
+    if dup:
+        spaced = [n for n in names if n.strip() in dup and n != n.strip()]
+        how = " (they differ only by spaces around the name)" if spaced else ""
+        raise InputError(f"{name}: column names must be unique, but {', '.join(quoted(n) for n in dup[:5])} appear "
+                         f"more than once{how}; rename the duplicates")
+    nested = _nested_types(schema)
+    if nested:
+        shown = ", ".join(f"{quoted(n)} ({t})" for n, t in nested[:4])
+        raise InputError(f"{name}: column(s) {shown} hold lists, records or raw bytes, not one value per "
+                         "cell; flatten them into plain columns (one number or category each) or drop them")
+    text = [f.name for f in schema if _is_text(f.type)]
+    decoded = sum(rows * _fixed_width(f.type) for f in schema if f.name not in text)
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        for j in range(rg.num_columns):
+            col = rg.column(j)
+            if col.file_path:
+                raise InputError(f"{name}: column {quoted(col.path_in_schema)} keeps its data in another file "
+                                 f"({quoted(col.file_path)}); only self-contained Parquet files are read: write the "
+                                 "table into one file")
+            if col.path_in_schema in text:
+                decoded += int(col.total_uncompressed_size)
+    lim.check_bytes(name, decoded)
+    return text
+
+
+def read_parquet(p: DataFile, lim: Limits) -> Any:
+    """The whole Parquet file as a DataFrame, read batch by batch within the limits.
+
+    Text columns are read dictionary-encoded, so a value repeated a million times is held once while
+    the batch is counted: what each batch decodes to (for text: the lengths of the values its rows
+    refer to) adds up against ``max_bytes``, what the load will hold (the batches and the frame made
+    of them) against ``max_memory``, a text value against ``max_field``, and the deadline is checked
+    after every batch. Only then are the text columns decoded into the frame."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        text = parquet_check(pq.ParquetFile(p.stream()), p.name, lim)
         lim.check_time(p.name)
-        df = pf.read().to_pandas()
+        pf = pq.ParquetFile(p.stream(), read_dictionary=text, pre_buffer=False)
+        rows_per = PARQUET_TEXT_BATCH_ROWS if text else PARQUET_BATCH_ROWS
+        decoded = held = rows = 0
+        batches = []
+        for batch in pf.iter_batches(batch_size=rows_per, use_threads=False):
+            rows += batch.num_rows
+            lim.check_shape(p.name, rows, batch.num_columns, at_least=True)
+            for col in batch.columns:
+                if pa.types.is_dictionary(col.type):
+                    lengths = pc.take(pc.binary_length(col.dictionary), col.indices)
+                    longest = pc.max(lengths).as_py() or 0
+                    if lim.max_field is not None and longest > lim.max_field:
+                        lim.check_field(p.name, longest)
+                    n = int(pc.sum(lengths).as_py() or 0) + 8 * len(col)
+                    decoded += n
+                    held += col.nbytes + 2 * n  # the frame holds the decoded text, encoding it may copy it once
+                else:
+                    decoded += col.nbytes
+                    held += 2 * col.nbytes  # the batch, then its column of the frame
+            lim.check_bytes(p.name, decoded)
+            lim.check_memory(p.name, held)
+            lim.check_time(p.name)
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=pf.schema_arrow if not batches else batches[0].schema)
+        del batches
+        if text:
+            table = table.cast(pa.schema([pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type)
+                                          else f for f in table.schema]))
+        return table.to_pandas()
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on damaged files
         raise InputError(f"{p.name}: not a readable Parquet file ({type(exc).__name__}: {_short(exc)})") from None
-    return frame_to_dataset(df, name=p.name.split(".")[0], source=str(p), label_column=label_column,
-                            feature_columns=feature_columns, meta_columns=meta_columns, categorical=categorical,
-                            positive=positive, max_categories=max_categories, min_rows=min_rows, **table_options)
 
 
 def _weekday_columns(cols: Sequence[str]) -> list[str]:
@@ -796,14 +1005,18 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
             blocks.append(s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
             names.append(c)
             continue
-        num = pd.to_numeric(s, errors="coerce")
+        # one look per distinct value (a value repeated a million times is parsed and copied once)
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        parsed = pd.to_numeric(pd.Series(np.asarray(uniques, dtype=object)), errors="coerce").to_numpy(np.float64)
+        num = pd.Series(np.where(codes >= 0, parsed[np.maximum(codes, 0)] if len(parsed) else np.nan, np.nan),
+                        index=s.index)
         bad = num.isna() & s.notna()
         if 0 < bad.sum() and bad.mean() < 0.5:
             rows = (np.flatnonzero(bad.to_numpy())[:3] + 1).tolist()
             example = str(s[bad].iloc[0])
             hint = (" (it looks like a decimal comma: pass decimal=',')"
-                    if re.fullmatch(r"-?\d+,\d+", example.strip()) else "")
-            raise InputError(f"{name}: column {c!r} is numeric except for values like {example!r} "
+                    if re.fullmatch(r"-?\d+,\d+", example.strip()[:100]) else "")
+            raise InputError(f"{name}: column {quoted(c)} is numeric except for values like {quoted(example)} "
                              f"(data rows {rows}){hint}; fix or remove those entries")
         if not bad.any():
             blocks.append(num.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
@@ -813,13 +1026,15 @@ def frame_to_dataset(df: Any, *, name: str, source: str, label_column: str | Non
         if categorical == "refuse":
             continue
         if s.isna().any():
-            raise InputError(f"{name}: text column {c!r} has missing values; fill them or drop the rows")
-        cats = sorted(s.astype(str).unique())
-        if len(cats) > max_categories:
-            raise InputError(f"{name}: text column {c!r} has {len(cats)} distinct values (more than "
+            raise InputError(f"{name}: text column {quoted(c)} has missing values; fill them or drop the rows")
+        if len(uniques) > max_categories:
+            raise InputError(f"{name}: text column {quoted(c)} has {len(uniques)} distinct values (more than "
                              f"{max_categories}), so it looks like an identifier or a date, not a category; "
                              f"pass it in meta_columns= (or drop it), or raise max_categories")
-        codes = pd.Categorical(s.astype(str), categories=cats).codes
+        labels = [str(u) for u in uniques]
+        cats = sorted(set(labels))
+        where = {v: i for i, v in enumerate(cats)}
+        codes = np.asarray([where[v] for v in labels], dtype=np.int64)[codes]
         blocks.append(np.eye(len(cats), dtype=np.float64)[codes])
         names.extend(f"{c}={v}" for v in cats)
     if text_cols and categorical == "refuse":

@@ -7,14 +7,19 @@ setting                    default                what it bounds
 ``limits.max_rows``        5,000,000              rows
 ``limits.max_columns``     5,000                  columns
 ``limits.max_cells``       50,000,000             rows x columns
-``limits.max_field``       10,000                 characters in one field of a text file
-``data.load_timeout``      120 s (the app only)   seconds one load may take
+``limits.max_field``       10,000                 characters in one field (quoted fields spanning
+                                                  lines included) or one Parquet text value
+``limits.max_memory``      1 GiB                  bytes one load holds in memory (decoded columns,
+                                                  parsed tables)
+``data.load_timeout``      120 s (the app only)   seconds one load may take, checked while it reads
 =========================  =====================  =========================================
 
 Every setting has an environment variable (``ODCORE_MAX_ROWS`` ...; see :mod:`odcore.settings`).
 A gzip bomb stops at ``max_bytes`` decompressed bytes (or earlier, at the row or field limit), an
-``.npz`` or IDX file is refused from its declared shapes before its arrays are read. The message
-names the limit, the value found and how to raise it.
+``.npz`` or IDX file is refused from its declared shapes before its arrays are read, a Parquet file
+from what its columns decode to (dictionary and run-length encodings included: computed from the
+metadata first, counted batch by batch while it reads). The message names the limit, the value
+found and how to raise it.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from odcore import settings
 from odcore.errors import InputError
 
-_KEYS = ("max_bytes", "max_rows", "max_columns", "max_cells", "max_field")
+_KEYS = ("max_bytes", "max_rows", "max_columns", "max_cells", "max_field", "max_memory")
 
 
 class LimitError(InputError):
@@ -46,12 +51,13 @@ class Limits:
     max_columns: int | None = 5_000
     max_cells: int | None = 50_000_000
     max_field: int | None = 10_000
+    max_memory: int | None = 1 << 30
     deadline: float | None = None
     timeout: float | None = None  # the seconds behind ``deadline``, for the message
 
     def streaming(self) -> Limits:
         """These limits for a reader that streams in chunks (scoring): rows, bytes and cells unbounded."""
-        return replace(self, max_bytes=None, max_rows=None, max_cells=None)
+        return replace(self, max_bytes=None, max_rows=None, max_cells=None, max_memory=None)
 
     def with_timeout(self, seconds: float | None) -> Limits:
         """These limits with a deadline ``seconds`` from now."""
@@ -76,6 +82,17 @@ class Limits:
         """Refuse ``n`` content bytes above ``max_bytes``."""
         if self.max_bytes is not None and n > self.max_bytes:
             raise LimitError(message(name, "max_bytes", n, "bytes of content", self.max_bytes,
+                                     at_least=True))
+
+    def check_memory(self, name: str, n: int) -> None:
+        """Refuse a load that would hold ``n`` bytes in memory, above ``max_memory``."""
+        if self.max_memory is not None and n > self.max_memory:
+            raise LimitError(message(name, "max_memory", n, "bytes in memory", self.max_memory, at_least=True))
+
+    def check_field(self, name: str, n: int) -> None:
+        """Refuse a field (a text value) of ``n`` characters, above ``max_field``."""
+        if self.max_field is not None and n > self.max_field:
+            raise LimitError(message(name, "max_field", n, "characters in one field", self.max_field,
                                      at_least=True))
 
     def check_time(self, name: str) -> None:
@@ -135,11 +152,12 @@ class LimitedReader(io.RawIOBase):
     deadline passed (checked every read).
     """
 
-    def __init__(self, raw: Any, lim: Limits, name: str):
+    def __init__(self, raw: Any, lim: Limits, name: str, *, closing: Any = None):
         self.raw = raw
         self.lim = lim
         self.name = name
         self.count = 0
+        self.closing = closing  # closed after ``raw`` (the file under a gzip stream)
 
     def readable(self) -> bool:
         return True
@@ -156,6 +174,8 @@ class LimitedReader(io.RawIOBase):
     def close(self) -> None:
         try:
             self.raw.close()
+            if self.closing is not None:
+                self.closing.close()
         finally:
             super().close()
 
@@ -163,38 +183,58 @@ class LimitedReader(io.RawIOBase):
 class FieldChecker(io.TextIOBase):
     """A text stream over ``text`` that refuses a field longer than ``max_field`` characters.
 
-    A field is a run of characters without ``sep`` or a line break (quotes are not parsed, so a
-    quoted field holding the delimiter counts as two: the check is never stricter than the file).
+    Fields are cut as a CSV parser cuts them: at ``sep`` and line breaks, except inside a quoted
+    field (``"..."``, ``""`` for a quote), which may span lines. The stream is matched one chunk at a
+    time (one regular expression, possessive, no backtracking): the complete fields of a chunk are
+    checked, the unfinished last one is carried into the next chunk, and a field that cannot end
+    within the limit is refused there, before the parser has buffered it.
     """
 
     def __init__(self, text: Any, lim: Limits, name: str, sep: str):
         self.text = text
         self.lim = lim
         self.name = name
-        self.run = 0  # length of the field running at the end of the last chunk
+        self.carry = ""  # the unfinished field at the end of the last chunk
         n = lim.max_field
-        stop = re.escape(sep) + r"\r\n"
-        self._long = re.compile(f"[^{stop}]{{{n + 1}}}") if n else None
-        self._stop = re.compile(f"[{stop}]")
-        self._stops = sep + "\r\n"
+        self._fields = None
+        if n:
+            s = re.escape(sep)
+            stop = f"{s}\\r\\n"
+            spaces = "" if sep == " " else f" {{0,{n}}}+"
+            quoted = f'"(?:[^"]|""){{0,{n}}}+'
+            plain = f'[^"{stop}][^{stop}]{{0,{n - 1}}}+'
+            field = f'{spaces}(?:{quoted}"[^{stop}]{{0,{n}}}+|{plain})?'
+            self._fields = re.compile(f"(?:{field}(?:{s}|\\r\\n?|\\n))*+")  # complete fields, each within n
+            self._unfinished = re.compile(f'{spaces}(?:{quoted}(?:"[^{stop}]{{0,{n}}}+)?|{plain})?')
+            self._long = re.compile(f"[^{stop}]{{{n + 1}}}")
+            self._stop = re.compile(f"[{stop}]")
+            self._stops = sep + "\r\n"
 
     def readable(self) -> bool:
         return True
 
     def _check(self, chunk: str) -> None:
-        if self._long is None or not chunk:
+        if self._fields is None or not chunk:
             return
-        n = self.lim.max_field
-        first = self._stop.search(chunk)
-        head = first.start() if first else len(chunk)
-        if self.run + head > n or self._long.search(chunk):
-            raise LimitError(message(self.name, "max_field", max(self.run + head, n + 1), "characters in one field",
-                                     n, at_least=True))
-        if first is None:
-            self.run += len(chunk)
-        else:
-            last = max(chunk.rfind(c) for c in self._stops)
-            self.run = len(chunk) - last - 1
+        if '"' not in chunk and '"' not in self.carry:  # no quoting: a field is a run without sep or line break
+            first = self._stop.search(chunk)
+            head = first.start() if first else len(chunk)
+            if len(self.carry) + head > self.lim.max_field or self._long.search(chunk):
+                self._refuse()
+            if first is None:
+                self.carry += chunk
+            else:
+                self.carry = chunk[max(chunk.rfind(c) for c in self._stops) + 1:]
+            return
+        text = self.carry + chunk if self.carry else chunk
+        rest = text[self._fields.match(text).end():]
+        if not self._unfinished.fullmatch(rest):  # what is left is not the start of a field within the limit
+            self._refuse()
+        self.carry = rest
+
+    def _refuse(self) -> None:
+        n = self.lim.max_field or 0
+        raise LimitError(message(self.name, "max_field", n + 1, "characters in one field", n, at_least=True))
 
     def read(self, size: int | None = -1) -> str:
         chunk = self.text.read(-1 if size is None else size)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from odcore.data import formats, sources
+from odcore.data.files import DataFile, opened
 from odcore.data.record import Dataset
 from odcore.errors import InputError
 
@@ -29,12 +30,15 @@ PICKLE_MAGICS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 log = logging.getLogger(__name__)
 
 
-def detect_format(path: str | os.PathLike) -> str:
+def detect_format(path: str | os.PathLike | DataFile) -> str:
     """Guess the format from the content (magic bytes, header) and the file name."""
-    p = Path(path)
+    with opened(path) as p:
+        return _detect(p)
+
+
+def _detect(p: DataFile) -> str:
     name = p.name.lower()
-    with open(p, "rb") as f:
-        raw = f.read(512)
+    raw = p.head(512)
     if name.endswith((".xlsx", ".xls", ".xlsm", ".ods")) or raw.startswith(OLE2_MAGIC):
         raise InputError(f"{p.name}: spreadsheets are not read directly; save the sheet as CSV (one header "
                          "line, one row per sample) and load that")
@@ -64,24 +68,24 @@ def detect_format(path: str | os.PathLike) -> str:
     return sources.sniff(name, first) or "csv"
 
 
-def load_file(path: str | os.PathLike, *, format: str | None = None, **options: Any) -> Dataset:
+def load_file(path: str | os.PathLike | DataFile, *, format: str | None = None, **options: Any) -> Dataset:
     """Load a file in one of :data:`FORMATS` (detected when ``format`` is None).
 
-    The file is read within the limits in force (:mod:`odcore.data.limits`); numeric warnings are
-    handled here (values beyond 32-bit floats get a message, not an overflow warning); a table
-    whose every feature column is constant is refused (there is nothing to learn); any other
-    failure of a reader on a damaged file becomes one :class:`InputError` naming the format.
+    The file is opened once (:func:`odcore.data.files.open_file`, through the policy in force: the app's
+    data roots) and every step reads that one descriptor, never the name again; a folder, a pipe or a
+    device is refused without blocking. The file is read within the limits in force
+    (:mod:`odcore.data.limits`); numeric warnings are handled here (values beyond 32-bit floats get a
+    message, not an overflow warning); a table whose every feature column is constant is refused
+    (there is nothing to learn); any other failure of a reader on a damaged file becomes one
+    :class:`InputError` naming the format.
     """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(f"{p.name}: no such file; check the path (relative paths start at the working folder)")
-    if p.is_dir():
-        raise InputError(f"{p.name} is a folder; pass the data file inside it")
-    if not p.is_file():
-        raise InputError(f"{p.name} is not a regular file (a device, a pipe or a socket); pass a data file")
-    if p.stat().st_size == 0:
+    if not isinstance(path, DataFile):
+        with opened(Path(path).expanduser()) as f:
+            return load_file(f, format=format, **options)
+    p = path
+    if p.size == 0:
         raise InputError(f"{p.name}: the file is empty; pick a file with a header and data rows")
-    fmt = format or detect_format(p)
+    fmt = format or _detect(p)
     if fmt not in _LOADERS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt not in ("csv", "parquet") and options.get("roles") == "auto":
@@ -108,7 +112,8 @@ def load_file(path: str | os.PathLike, *, format: str | None = None, **options: 
 
 
 def _check_values(ds: Dataset, name: str) -> None:
-    """Refuse values that overflowed 32-bit floats and tables where every column is constant."""
+    """Refuse values that overflowed 32-bit floats, columns whose every value is below their precision
+    (subnormal: they would all train as one number) and tables where every column is constant."""
     X = ds.X
     finite = np.isfinite(X)
     if not finite.all():
@@ -116,6 +121,14 @@ def _check_values(ds: Dataset, name: str) -> None:
         shown = ", ".join(c[:40] for c in cols[:6]) + (" ..." if len(cols) > 6 else "")
         raise InputError(f"{name}: values in column(s) {shown} are too large for 32-bit floats (beyond ±3.4e38); "
                          "rescale them (for example divide by a power of ten) before loading")
+    tiny = np.finfo(np.float32).tiny  # 1.2e-38: below it 32-bit floats lose their precision (subnormal)
+    peak = np.abs(X).max(axis=0) if X.size else np.zeros(X.shape[1])
+    small = np.flatnonzero((peak > 0) & (peak < tiny))
+    if small.size:
+        cols = ", ".join(str(ds.feature_names[j])[:40] for j in small[:6]) + (" ..." if small.size > 6 else "")
+        raise InputError(f"{name}: every value of column(s) {cols} is smaller than 1.2e-38, below the precision of "
+                         "32-bit floats (the model would see them all as the same number); rescale them (for "
+                         "example multiply by 1e40) before loading")
     if X.shape[0] > 1 and X.shape[1] and bool((X.min(axis=0) == X.max(axis=0)).all()):
         raise InputError(f"{name}: every feature column is constant (each holds a single value), so there is "
                          "nothing to learn; check that you picked the right file and columns")

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from odcore.data import limits
-from odcore.data.formats import WEEKDAYS, as_list, open_text, read_head, read_idx, refuse_unknown_options
+from odcore.data.files import opened
+from odcore.data.formats import WEEKDAYS, Source, as_list, open_text, read_head, read_idx, refuse_unknown_options
 from odcore.data.record import Dataset
 from odcore.data.validate import check_finite, check_rows
 from odcore.errors import InputError
@@ -53,16 +54,16 @@ KDD_COLUMNS = (
 KDD_CATEGORICAL = ("protocol_type", "service", "flag", "land", "logged_in", "is_host_login", "is_guest_login")
 
 
-def kdd_categories(path: str | os.PathLike) -> dict[str, list[str]]:
+def kdd_categories(path: Source) -> dict[str, list[str]]:
     """The categories of the 7 categorical KDD columns in a (training) file, sorted."""
     import pandas as pd
 
-    with open_text(Path(path), sep=",") as fh:
+    with open_text(path, sep=",") as fh:
         df = pd.read_csv(fh, header=None, names=[*KDD_COLUMNS, "label"], usecols=list(KDD_CATEGORICAL), dtype=str)
     return {c: sorted(df[c].str.strip().unique().tolist()) for c in KDD_CATEGORICAL}
 
 
-def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "normal.",
+def load_kdd99(path: Source, *, positive: str | Sequence[str] = "normal.",
                categories: dict[str, Sequence[str]] | None = None, max_rows: int | None = None,
                **options: Any) -> Dataset:
     """KDD Cup 99 raw file (``kddcup.data_10_percent`` gz or plain): 41 columns + label, no header.
@@ -76,10 +77,15 @@ def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "norm
     ``normal.`` traffic is the minority (19.7%) and plays the *anomaly*; pass e.g.
     ``positive=["smurf.", "neptune."]`` for another choice.
     """
+    refuse_unknown_options("load_kdd99", options)
+    with opened(path) as p:
+        return _load_kdd99(p, positive, categories, max_rows)
+
+
+def _load_kdd99(p: Any, positive: str | Sequence[str], categories: dict[str, Sequence[str]] | None,
+                max_rows: int | None) -> Dataset:
     import pandas as pd
 
-    refuse_unknown_options("load_kdd99", options)
-    p = Path(path)
     head = read_head(p).decode("utf-8", errors="replace").splitlines()
     if head and len(head[0].split(",")) != 42:
         raise InputError(f"{p.name}: a KDD Cup 99 row has 41 features and a label (42 comma-separated "
@@ -137,7 +143,7 @@ def load_kdd99(path: str | os.PathLike, *, positive: str | Sequence[str] = "norm
     y = np.isin(labels, pos).astype(np.int64)
     n_num = len(numeric_cols)
     return Dataset(
-        name=p.name.split(".")[0], X=X, y=y, feature_names=names, source=str(p), classes=labels,
+        name=p.name.split(".")[0], X=X, y=y, feature_names=names, source=p.path, classes=labels,
         notes=f"KDD Cup 99: {len(df):,} connections, {n_num} numeric + {X.shape[1] - n_num} one-hot features. "
               f"y=1 marks {', '.join(pos)} ({y.mean():.2%}): in the ALAD/WALDO protocol normal traffic is the "
               "minority and plays the anomaly. Use the kdd-alad protocol for ALAD's table.")
@@ -157,7 +163,7 @@ def _labels_path_for(images: Path) -> Path | None:
     return None
 
 
-def load_mnist(path: str | os.PathLike, *, labels: str | os.PathLike | None = None, inlier_classes: Any = None,
+def load_mnist(path: Source, *, labels: str | os.PathLike | None = None, inlier_classes: Any = None,
                max_rows: int | None = None, **options: Any) -> Dataset:
     """MNIST-style IDX images (gz or plain), values scaled to [0, 1], as flattened (1, H, W) images.
 
@@ -168,8 +174,9 @@ def load_mnist(path: str | os.PathLike, *, labels: str | os.PathLike | None = No
     from odcore.data.builtins import _one_vs_rest_labels
 
     refuse_unknown_options("load_mnist", options)
-    p = Path(path)
-    arr = read_idx(p)
+    with opened(path) as f:
+        arr = read_idx(f)
+    p = Path(f.path)
     if arr.ndim == 1:
         raise InputError(f"{p.name} is a labels file; pass the images file (…images-idx3-ubyte…) instead")
     if arr.ndim not in (3, 4):
@@ -184,7 +191,7 @@ def load_mnist(path: str | os.PathLike, *, labels: str | os.PathLike | None = No
     X = arr.reshape(n, -1).astype(np.float32)
     if arr.dtype == np.uint8:
         X /= 255.0
-    lab_path = Path(labels) if labels is not None else _labels_path_for(p)
+    lab_path = Path(labels) if labels is not None else _labels_path_for(p)  # opened through the policy in force
     classes = None
     if lab_path is not None:
         classes = read_idx(lab_path).astype(np.int64)
@@ -207,7 +214,7 @@ def load_mnist(path: str | os.PathLike, *, labels: str | os.PathLike | None = No
 # ----------------------------------------------------------------------------- pharmacy / abalone
 
 
-def load_pharma(path: str | os.PathLike, *, categories: Iterable[str] | None = None, **options: Any) -> Dataset:
+def load_pharma(path: Source, *, categories: Iterable[str] | None = None, **options: Any) -> Dataset:
     """The Kaggle pharmacy daily-sales file (``salesdaily.csv``) as weekly rows.
 
     Semicolon-separated, ``datum`` in m/d/Y, one column per drug category (ATC codes). Returns
@@ -219,9 +226,8 @@ def load_pharma(path: str | os.PathLike, *, categories: Iterable[str] | None = N
     import pandas as pd
 
     refuse_unknown_options("load_pharma", options)
-    p = Path(path)
     try:
-        with open_text(p, sep=";") as fh:
+        with opened(path) as p, open_text(p, sep=";") as fh:
             df = pd.read_csv(fh, sep=";")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"{p.name}: cannot read the pharmacy file ({str(exc).splitlines()[0][:100]})") from None
@@ -263,7 +269,7 @@ def load_pharma(path: str | os.PathLike, *, categories: Iterable[str] | None = N
                          "week_start": wide.index.get_level_values(1),
                          "week": np.tile(np.arange(len(weeks)), len(cats))})
     return Dataset(
-        name="pharma-weekly", X=X, y=None, feature_names=list(WEEKDAYS), source=str(p), meta=meta,
+        name="pharma-weekly", X=X, y=None, feature_names=list(WEEKDAYS), source=p.path, meta=meta,
         notes=f"Real pharmacy sales: {len(weeks)} whole weeks x {len(cats)} drug categories = {len(X):,} weekly rows "
               "(7 daily values, Mon..Sun). Unlabelled: the WALDO weekend rule does not fit this shop; use the "
               "'all' protocol and read the flagged rows.")
@@ -273,7 +279,7 @@ _ABALONE_COLUMNS = ("Sex", "Length", "Diam", "Ht", "WWt", "SWt", "VWt", "Shell",
 _SEX_CODES = {"M": 0, "F": 1, "I": 2}
 
 
-def load_abalone(path: str | os.PathLike, *, anomaly_rings: Sequence[int] = (3, 21),
+def load_abalone(path: Source, *, anomaly_rings: Sequence[int] = (3, 21),
                  normal_rings: Sequence[int] = (8, 9, 10), **options: Any) -> Dataset:
     """UCI abalone with the DROCC protocol: rings 3 and 21 anomalous, 8/9/10 normal, others dropped.
 
@@ -283,14 +289,14 @@ def load_abalone(path: str | os.PathLike, *, anomaly_rings: Sequence[int] = (3, 
     import pandas as pd
 
     refuse_unknown_options("load_abalone", options)
-    p = Path(path)
-    first = read_head(p, 256).decode("utf-8", errors="ignore").splitlines()[0:1]
-    has_header = bool(first) and first[0].split(",")[0].strip() not in _SEX_CODES
-    try:
-        with open_text(p, sep=",") as fh:
-            df = pd.read_csv(fh, header=0 if has_header else None, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p.name}: cannot read the abalone file ({str(exc).splitlines()[0][:100]})") from None
+    with opened(path) as p:
+        first = read_head(p, 256).decode("utf-8", errors="ignore").splitlines()[0:1]
+        has_header = bool(first) and first[0].split(",")[0].strip() not in _SEX_CODES
+        try:
+            with open_text(p, sep=",") as fh:
+                df = pd.read_csv(fh, header=0 if has_header else None, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise InputError(f"{p.name}: cannot read the abalone file ({str(exc).splitlines()[0][:100]})") from None
     limits.active().check_shape(p.name, len(df), df.shape[1])
     if df.shape[1] != 9:
         raise InputError(f"{p.name}: abalone rows have 9 fields (Sex, 7 measurements, Rings); found {df.shape[1]}")
@@ -306,7 +312,7 @@ def load_abalone(path: str | os.PathLike, *, anomaly_rings: Sequence[int] = (3, 
     check_rows(len(y), p.name)
     return Dataset(
         name="abalone", X=X, y=y, feature_names=["sex", *[c.lower() for c in _ABALONE_COLUMNS[1:8]]],
-        source=str(p), classes=rings[keep].astype(np.int64),
+        source=p.path, classes=rings[keep].astype(np.int64),
         notes=f"UCI abalone, DROCC protocol: rings {tuple(anomaly_rings)} anomalous ({int(y.sum())}), rings "
               f"{tuple(normal_rings)} normal ({int((y == 0).sum())}), {int((~keep).sum())} other rows dropped; "
               "sex encoded M=0, F=1, I=2. Use the drocc protocol for DROCC's Table 2.")

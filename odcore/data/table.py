@@ -247,6 +247,16 @@ def _words(name: str) -> set[str]:
     return {w for w in re.split(r"[^A-Za-z0-9]+", s.lower()) if w}
 
 
+def _distinct(s: Any) -> tuple[np.ndarray, Any]:
+    """``(codes, text)``: each row's position among the column's distinct values (-1 for NaN) and those
+    values as stripped text. Text work is done once per distinct value: a long value repeated on a
+    million rows is copied once, not a million times."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(s)
+    return codes, pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str).str.strip()
+
+
 def _blank(s: Any) -> np.ndarray:
     """True where a value is missing: NaN / None / NaT, or text that is empty after stripping."""
     import pandas as pd
@@ -254,7 +264,9 @@ def _blank(s: Any) -> np.ndarray:
     miss = s.isna().to_numpy()
     if not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)
             or pd.api.types.is_bool_dtype(s)):
-        miss = miss | (s.astype(str).str.strip() == "").to_numpy()
+        codes, text = _distinct(s)
+        if len(text):
+            miss = miss | ((codes >= 0) & (text == "").to_numpy()[np.maximum(codes, 0)])
     return miss
 
 
@@ -296,7 +308,8 @@ def detect_date_format(s: Any, *, sample: int = 2000) -> tuple[str | None, str]:
         return "datetime", ""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_integer_dtype(s):
         return None, ""
-    vals = pd.Series(s[~_blank(s)].astype(str).str.strip().unique())
+    text = _distinct(s)[1]
+    vals = pd.Series(text[text != ""].unique())
     if vals.empty:
         return None, ""
     head = vals.iloc[:sample]
@@ -363,7 +376,8 @@ def _kind(s: Any) -> tuple[str, str | None]:
     fmt, _ = detect_date_format(s)
     if fmt is not None:
         return "date", fmt
-    num = pd.to_numeric(s[~_blank(s)].astype(str).str.strip(), errors="coerce")
+    text = _distinct(s)[1]
+    num = pd.to_numeric(text[text != ""], errors="coerce")
     if len(num) and num.notna().all():
         return "number", None
     return "text", None
@@ -1182,7 +1196,7 @@ def pop_options(options: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- the roles editor's rows
 #: the editor's columns: what the analyst sees (read-only) and chooses (role, encoding, missing)
-EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "encoding", "if blank", "why")
+EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "unit", "encoding", "if blank", "why")
 #: the editor's mark for an encoding or a blank policy that does not apply (not a feature, no blanks)
 NOT_APPLICABLE = "-"
 
@@ -1199,6 +1213,7 @@ def editor_rows(prep: TablePrep | Mapping[str, Any]) -> list[dict[str, Any]]:
         role = prep.roles.get(c, "ignore")
         out.append({"column": c, "type": p["type"], "blanks": p["blanks"], "distinct": p["distinct"],
                     "example": p["example"], "role": role,
+                    "unit": prep.units.get(c, "") if role in ("measure", "context", "feature") else NOT_APPLICABLE,
                     "encoding": prep.encoding.get(c, "numeric") if role == "feature" else NOT_APPLICABLE,
                     "if blank": prep.missing.get(c, "refuse") if p["blanks"] or c in prep.missing else NOT_APPLICABLE,
                     "why": prep.reasons.get(c, "")})
@@ -1219,6 +1234,10 @@ def options_from_rows(rows: Sequence[Mapping[str, Any]], **settings: Any) -> dic
                                          if roles[str(r["column"])] == "feature" and r.get("encoding") not in given},
                             "missing": {str(r["column"]): str(r["if blank"]) for r in rows
                                         if r.get("if blank") not in given}}
+    units = {str(r["column"]): str(r["unit"]).strip() for r in rows
+             if roles[str(r["column"])] in ("measure", "context", "feature") and r.get("unit") not in given}
+    if units:
+        opts["units"] = units
     OPTIONS.unknown(settings, "the table preparation")
     opts.update({k: v for k, v in settings.items() if v not in (None, "")})
     return OPTIONS.parse(opts, "the table preparation")

@@ -106,7 +106,12 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("loda", f"{_PYOD}:LODA", "classical", "unsupervised", "LODA (lightweight online detector)",
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
-               "Rousseeuw, Van Driessen. Technometrics 1999.", recommended_for=("tables",)),
+               "Rousseeuw, Van Driessen. Technometrics 1999."),
+    # the analyst's table default (bench/analyst.py): a robust distance of each row's deviations from its series'
+    # expected values, 2% of the rows flagged (PyOD's 10% floods an analyst with store-weeks to review)
+    MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
+               "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
+               overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",

@@ -391,9 +391,10 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
     renamed at the end. Returns ``{"rows", "flagged", "threshold", "notes"}`` (``notes``: what the
     preparation did, e.g. blanks filled, rows dropped).
     """
+    from odcore.data.files import open_plain
+
     inp, out = Path(input_path), Path(output_path)
-    if not inp.exists():
-        raise InputError(f"input file {inp} does not exist")
+    open_plain(inp).close()  # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
     out_parquet = out.name.lower().endswith((".parquet", ".pq"))
     if not out_parquet and not out.name.lower().endswith(".csv"):
         raise InputError(f"output {out.name}: use a .parquet or .csv file name")

@@ -144,6 +144,128 @@ def _sig(path: Path) -> str | None:
     return f"{st.st_mtime_ns}-{st.st_size}"
 
 
+#: the largest config.json read (a bigger one is damage, not a record)
+MAX_RECORD_BYTES = 64 << 20
+#: the deepest nesting a record may have (a real one nests about 6 deep)
+MAX_RECORD_DEPTH = 64
+_NONE = type(None)
+_NUMBER = (int, float, _NONE)
+_SCALAR = (str, int, float, bool, _NONE)
+
+
+class _ListOf:
+    """A JSON list whose items are each of ``types``."""
+
+    def __init__(self, *types: Any):
+        self.types = types
+
+
+class _MapOf:
+    """A JSON object whose values are each of ``types``."""
+
+    def __init__(self, *types: Any):
+        self.types = types
+
+
+#: What each field of a run record must be, for the fields the store and the layers above read: a type or
+#: a tuple of types, a nested schema (a dict: that object's fields), a list or a map of a type. A field
+#: that is absent is fine, one not named here is kept as it is.
+RECORD_SCHEMA: dict[str, Any] = {
+    "id": str, "status": str, "created": (str, _NONE), "finished": (str, _NONE), "method": str,
+    "owner": (str, _NONE), "error": (str, _NONE), "device": (str, _NONE), "family": (str, _NONE),
+    "protocol": (str, _NONE), "seed": (int, _NONE), "split_seed": (int, _NONE), "pid": (int, _NONE),
+    "host": (str, _NONE), "process": (str, _NONE), "params": dict, "protocol_options": dict, "split": dict,
+    "versions": _MapOf(*_SCALAR), "metrics": _MapOf(*_SCALAR), "timings": _MapOf(*_NUMBER),
+    "files": _MapOf(int, _NONE), "state": (dict, _NONE), "report": (dict, _NONE),
+    "spec": {"data": (str, _NONE), "method": (str, _NONE), "protocol": (str, _NONE), "seed": (int, _NONE),
+             "params": dict, "data_options": dict, "protocol_options": dict},
+    "dataset": {"name": (str, _NONE), "hash": (str, _NONE), "source": (str, _NONE), "rows": (int, _NONE),
+                "features": (int, _NONE), "kind": (str, _NONE), "label_column": (str, _NONE),
+                "feature_names": (_ListOf(str), _NONE), "image_shape": (_ListOf(int), _NONE),
+                "meta_columns": (_ListOf(str), _NONE), "table": (dict, _NONE)},
+}
+_JSON_TYPES = {dict: "an object", list: "a list", str: "text", int: "a whole number", float: "a number",
+               bool: "true or false", _NONE: "null"}
+
+
+def _type_name(v: Any) -> str:
+    return _JSON_TYPES.get(type(v), type(v).__name__)
+
+
+def _expected(rule: Any) -> str:
+    if isinstance(rule, dict):
+        return "an object"
+    if isinstance(rule, _ListOf):
+        return f"a list of {' or '.join(_expected(t) for t in rule.types)}"
+    if isinstance(rule, _MapOf):
+        return "an object of " + " or ".join(_expected(t) for t in rule.types if t is not _NONE)
+    if isinstance(rule, tuple):
+        return " or ".join(_expected(t) for t in rule)
+    return _JSON_TYPES.get(rule, getattr(rule, "__name__", str(rule)))
+
+
+def _fits(v: Any, rule: Any) -> bool:
+    if isinstance(rule, tuple):
+        return any(_fits(v, r) for r in rule)
+    if isinstance(rule, dict):
+        return isinstance(v, dict)
+    if isinstance(rule, _ListOf):
+        return isinstance(v, list) and all(any(_fits(x, t) for t in rule.types) for x in v)
+    if isinstance(rule, _MapOf):
+        return isinstance(v, dict) and all(any(_fits(x, t) for t in rule.types) for x in v.values())
+    if rule is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if rule is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, rule)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(v, dict):
+            stack.extend((x, depth + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+    return False
+
+
+def record_problem(record: Any, run_id: str | None = None) -> str | None:
+    """Why ``record`` (a parsed config.json) cannot be a run's record, or None when it can.
+
+    Checks the nesting depth, that it is this run's record, the status, and the type of every field
+    of :data:`RECORD_SCHEMA` (nested objects too), so that one ill-typed record is one damaged run and
+    never an error in a page or a command that lists the runs."""
+    if not isinstance(record, dict):
+        return f"config.json is damaged (it holds {_type_name(record)}, not a run's record)"
+    if _too_deep(record, MAX_RECORD_DEPTH):
+        return f"config.json is damaged (nested more than {MAX_RECORD_DEPTH} levels deep)"
+    if run_id is not None and record.get("id") != run_id:
+        return "config.json is damaged (not this run's record)"
+    if "status" in record and record["status"] not in STATUSES:
+        return (f"config.json is damaged (status is {str(record['status'])[:40]!r}, not one of "
+                f"{', '.join(STATUSES)})")
+
+    def walk(obj: dict, schema: dict, where: str) -> str | None:
+        for key, rule in schema.items():
+            if key not in obj:
+                continue
+            v = obj[key]
+            if not _fits(v, rule):
+                return f"config.json is damaged ({where}{key} is {_type_name(v)}, not {_expected(rule)})"
+            if isinstance(rule, dict) and isinstance(v, dict):
+                why = walk(v, rule, f"{where}{key}.")
+                if why:
+                    return why
+        return None
+
+    return walk(record, RECORD_SCHEMA, "")
+
+
 class Run:
     """A run folder, read lazily. Fields: ``id``, ``path``, ``config``, ``status``, ``error``,
     ``traceback``, ``damage`` (why the run's files cannot be used, or None); properties ``history``,
@@ -195,9 +317,11 @@ class Run:
         out = []
         for line in text.splitlines():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+                rec = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
                 continue
+            if isinstance(rec, dict) and not _too_deep(rec, 4):  # one epoch's flat record; anything else is skipped
+                out.append(rec)
         return out
 
     @property
@@ -206,9 +330,9 @@ class Run:
         p = self.path / "metrics.json"
         try:
             out = json.loads(p.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return dict(self.config.get("metrics") or {})
-        return out if isinstance(out, dict) else {}
+        return out if _fits(out, RECORD_SCHEMA["metrics"]) else dict(self.config.get("metrics") or {})
 
     @property
     def scores(self) -> Any:
@@ -217,6 +341,9 @@ class Run:
         A damaged ``scores.parquet`` raises :class:`StoreError` naming the run, not pyarrow's error."""
         p = self.path / "scores.parquet"
         if not p.exists():
+            if self.config.get("status") == "done":
+                raise StoreError(f"run {self.id} is damaged: the file scores.parquet is missing; train the run "
+                                 "again, or delete it")
             return None
         import pandas as pd
 
@@ -276,7 +403,8 @@ class RunStore:
         self._lock = threading.RLock()
         self.read_only = bool(read_only)
         self._asked_read_only = bool(read_only)  # opened for reading on purpose: unwritten marks are not news
-        self.warnings: list[str] = []
+        self._warnings: list[str] = []  # what the store cannot do now (see the property warnings)
+        self._last_heal = 0.0
         self._pending: dict[str, dict[str, Any]] = {}  # run id -> config fields not yet written
         self._index_path = self.root / INDEX_FILE
         self._memory_index = False
@@ -305,9 +433,48 @@ class RunStore:
         why = _why(exc) if isinstance(exc, OSError) else exc
         if not self.read_only:
             msg = f"the run store at {self.root} cannot be written ({why}); it is open read-only"
-            self.warnings.append(msg)
+            self._warnings.append(msg)
             log.warning(msg)
         self.read_only = True
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the store cannot do now (it went read-only, its index cannot be written), in words. A
+        store that degraded by itself checks again at most every 5 s (:meth:`heal`): once its folder
+        can be written again (space freed, a remount), the warnings go."""
+        self.heal()
+        return self._warnings
+
+    def heal(self, *, force: bool = False) -> bool:
+        """Try again to write a store that degraded by itself (read-only or an in-memory index after a
+        failed write); returns True when it could. Not for a store opened with ``read_only=True``."""
+        if self._asked_read_only or not self._warnings:
+            return False
+        now = time.monotonic()
+        if not force and now - self._last_heal < 5.0:
+            return False
+        self._last_heal = now
+        with self._lock:
+            try:
+                probe = self.root / f".probe-{uuid.uuid4().hex[:8]}"
+                try:
+                    probe.write_bytes(b"\0" * 65536)  # room for a record, not only for a name
+                finally:
+                    probe.unlink(missing_ok=True)
+                con = self._connect(memory=False)
+            except (OSError, sqlite3.Error):
+                return False
+            try:
+                self._con.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._con, self._memory_index, self.read_only = con, False, False
+            self._warnings.clear()
+            self.sync(force=True)  # a failure here degrades the store again, with its warning
+        if not self._warnings:
+            log.info("the run store at %s can be written again", self.root)
+            self.retry_pending()
+        return not self._warnings
 
     def check_writable(self) -> None:
         """Raise :class:`StoreError` (what is wrong and how to fix it) when the store cannot be written."""
@@ -315,7 +482,9 @@ class RunStore:
 
     def _refuse_write(self) -> None:
         if self.read_only:
-            why = self.warnings[-1] if self.warnings else f"the run store at {self.root} was opened read-only"
+            self.heal()
+        if self.read_only:
+            why = self._warnings[-1] if self._warnings else f"the run store at {self.root} was opened read-only"
             raise StoreError(f"{why}; runs cannot be started or changed until it can be written")
 
     # ------------------------------------------------------------------ index
@@ -354,8 +523,8 @@ class RunStore:
 
     def _index_unwritable(self, exc: Exception) -> None:
         msg = f"the run index {self._index_path} cannot be written ({exc}); runs are listed from the folders"
-        if msg not in self.warnings:
-            self.warnings.append(msg)
+        if msg not in self._warnings:
+            self._warnings.append(msg)
             log.warning(msg)
         try:
             self._con.close()
@@ -511,16 +680,21 @@ class RunStore:
         """``(config, None)``, or ``(None, why it cannot be read)``."""
         p = self.root / run_id / "config.json"
         try:
-            cfg = json.loads(p.read_text())
+            with open(p, "rb") as fh:
+                raw = fh.read(MAX_RECORD_BYTES + 1)
+            if len(raw) > MAX_RECORD_BYTES:
+                return None, f"config.json is damaged (larger than {MAX_RECORD_BYTES >> 20} MB)"
+            cfg = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             return None, "config.json is missing"
         except (OSError, UnicodeDecodeError) as exc:
             return None, f"config.json cannot be read ({type(exc).__name__})"
         except json.JSONDecodeError:
             return None, "config.json is damaged (not valid JSON: truncated or overwritten)"
-        if not isinstance(cfg, dict) or cfg.get("id") != run_id:
-            return None, "config.json is damaged (not this run's record)"
-        return cfg, None
+        except (RecursionError, MemoryError):
+            return None, "config.json is damaged (nested too deeply to read)"
+        why = record_problem(cfg, run_id)
+        return (None, why) if why else (cfg, None)
 
     def _read_config(self, run_id: str) -> dict[str, Any] | None:
         return self._read_config_checked(run_id)[0]
@@ -756,9 +930,10 @@ class RunStore:
         try:
             raw = (self.root / run_id / RESERVED_FILE).read_bytes().rstrip(b"\0")
             rec = json.loads(raw) if raw else None
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
-        return rec if isinstance(rec, dict) and rec.get("status") in STATUSES else None
+        ok = isinstance(rec, dict) and rec.get("status") in STATUSES and isinstance(rec.get("error"), (str, type(None)))
+        return rec if ok else None
 
     def _write_outcome(self, run_id: str, fields: dict[str, Any], traceback: str | None) -> None:
         self._refuse_write()
