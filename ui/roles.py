@@ -57,6 +57,8 @@ def editor(ds) -> None:
                                                              f"{k}: {v}" for k, v in table.ENCODINGS.items())),
             "if blank": st.column_config.SelectboxColumn("if blank", options=[table.NOT_APPLICABLE, *table.MISSING],
                                                          help="; ".join(f"{k}: {v}" for k, v in table.MISSING.items())),
+            "unit": st.column_config.TextColumn("unit", help="how a measure's values are written: a currency symbol "
+                                                "($, €, £: $3.77M), units, % (values in percent), share (0-1), °"),
             "blanks": st.column_config.NumberColumn("blanks", format="%d"),
             "why": st.column_config.TextColumn("why", width="large"),
         })

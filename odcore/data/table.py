@@ -1196,7 +1196,7 @@ def pop_options(options: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- the roles editor's rows
 #: the editor's columns: what the analyst sees (read-only) and chooses (role, encoding, missing)
-EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "encoding", "if blank", "why")
+EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "unit", "encoding", "if blank", "why")
 #: the editor's mark for an encoding or a blank policy that does not apply (not a feature, no blanks)
 NOT_APPLICABLE = "-"
 
@@ -1213,6 +1213,7 @@ def editor_rows(prep: TablePrep | Mapping[str, Any]) -> list[dict[str, Any]]:
         role = prep.roles.get(c, "ignore")
         out.append({"column": c, "type": p["type"], "blanks": p["blanks"], "distinct": p["distinct"],
                     "example": p["example"], "role": role,
+                    "unit": prep.units.get(c, "") if role in ("measure", "context", "feature") else NOT_APPLICABLE,
                     "encoding": prep.encoding.get(c, "numeric") if role == "feature" else NOT_APPLICABLE,
                     "if blank": prep.missing.get(c, "refuse") if p["blanks"] or c in prep.missing else NOT_APPLICABLE,
                     "why": prep.reasons.get(c, "")})
@@ -1233,6 +1234,10 @@ def options_from_rows(rows: Sequence[Mapping[str, Any]], **settings: Any) -> dic
                                          if roles[str(r["column"])] == "feature" and r.get("encoding") not in given},
                             "missing": {str(r["column"]): str(r["if blank"]) for r in rows
                                         if r.get("if blank") not in given}}
+    units = {str(r["column"]): str(r["unit"]).strip() for r in rows
+             if roles[str(r["column"])] in ("measure", "context", "feature") and r.get("unit") not in given}
+    if units:
+        opts["units"] = units
     OPTIONS.unknown(settings, "the table preparation")
     opts.update({k: v for k, v in settings.items() if v not in (None, "")})
     return OPTIONS.parse(opts, "the table preparation")

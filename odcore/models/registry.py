@@ -52,6 +52,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_DTE = "Livernoche, Jain, Hezaveh, Ravanbakhsh. On Diffusion Modeling for Anomaly Detection. ICLR 2024."
 _P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
@@ -74,6 +75,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("dte", "odcore.models.dte:DTE", "deep", "one-class",
+               "DTE (diffusion time estimation, categorical)", _P_DTE),
     MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
                "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
@@ -106,7 +109,12 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("loda", f"{_PYOD}:LODA", "classical", "unsupervised", "LODA (lightweight online detector)",
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
-               "Rousseeuw, Van Driessen. Technometrics 1999.", recommended_for=("tables",)),
+               "Rousseeuw, Van Driessen. Technometrics 1999."),
+    # the analyst's table default (bench/analyst.py): a robust distance of each row's deviations from its series'
+    # expected values, 2% of the rows flagged (PyOD's 10% floods an analyst with store-weeks to review)
+    MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
+               "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
+               overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
@@ -247,10 +255,11 @@ def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
-                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+                   image_shape: Sequence[int] | None = None, clean_rows: bool = False) -> dict[str, Any]:
     """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
-    image data the image-data defaults the user did not set. The one validation of a run's parameters
+    ``input_shape=image_shape`` where the method has them and the user did not set them, on
+    image data the image-data defaults the user did not set, and with ``clean_rows`` (the training rows are
+    all normal) the clean-rows defaults the user did not set. The one validation of a run's parameters
     (each value against its declaration, then the rules across parameters); :func:`build` trusts it."""
     decl = declaration(name)
     out = check(name, params)
@@ -260,6 +269,9 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
         if "input_shape" in decl and "input_shape" not in out:
             out["input_shape"] = tuple(int(s) for s in image_shape)
         for k, v in decl.image_defaults().items():
+            out.setdefault(k, v)
+    if clean_rows:
+        for k, v in decl.clean_defaults().items():
             out.setdefault(k, v)
     get_class(name)(**out)._check_extra()  # the rules across parameters (and patterns, as the device's)
     return out

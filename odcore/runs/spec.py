@@ -320,7 +320,8 @@ def resolve(spec: RunSpec | dict, *, store: Any = None, data_check: Any = None, 
         ds, source_hash = load(data, data_options) if load is not None else prepared.load(data, data_options, store)
         ref = str(data)
     seed = int(spec.seed)
-    params = registry.resolve_params(spec.method, dict(spec.params), seed=seed, image_shape=ds.image_shape)
+    params = registry.resolve_params(spec.method, dict(spec.params), seed=seed, image_shape=ds.image_shape,
+                                     clean_rows=odcore.data.clean_training(spec.protocol, protocol_options))
     plan = registry.plan(spec.method, params)
     sp = None
     if split:  # the protocol on these data: one that they cannot run fails here
