@@ -261,7 +261,7 @@ def _spec_with_marks(spec: Any, args: argparse.Namespace, store: Any) -> Any:
     from odcore.runs.execution import load_data
     from odcore.runs.marks import read_document
 
-    if args.protocol not in ("unsupervised", *feedback.MARK_PROTOCOLS):
+    if args.protocol not in (None, "unsupervised", *feedback.MARK_PROTOCOLS):
         raise InputError(f"--marks retrains on every row (protocol 'all', or 'pu' for WALDO), not on protocol "
                          f"{args.protocol!r}; leave out --protocol")
     marks = None if args.marks == "stored" else read_document(args.marks)
@@ -393,6 +393,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 0
     if args.address is not None or args.workers != 1 or args.gpus:
         raise InputError("--address, --workers and --gpus belong to --engine ray; add --engine ray or drop them")
+    args.quick_exit = True  # score_file closes its files and threads: no teardown needed (see main)
     stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
     print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
           f"({stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
@@ -715,18 +716,21 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(fn=cmd_train)
 
-    from odcore.runs.scoring import OUTPUT_COLUMNS
+    from odcore.runs.scoring import CHUNK_ROWS, OUTPUT_COLUMNS
 
-    s = sub.add_parser("score", help="score a CSV / Parquet / .npz file with a stored run (streaming)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
+    s = sub.add_parser("score", help="score Parquet (a file, folder or glob), CSV or .npz data with a stored run "
+                       "(streaming)", formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="output columns:\n" + "\n".join(textwrap.fill(
                            v, 110, initial_indent=f"  {k:14s} ", subsequent_indent=" " * 17)
                            for k, v in OUTPUT_COLUMNS.items()))
     s.add_argument("--run", required=True, metavar="ID")
-    s.add_argument("--input", required=True, metavar="PATH")
+    s.add_argument("--input", required=True, metavar="PATH",
+                   help="a .parquet, .csv or .npz file, or a folder or glob of .parquet files (hive key=value "
+                        "folders become columns)")
     s.add_argument("--output", required=True, metavar="PATH",
-                   help=".parquet or .csv (--engine ray: a new folder for the Parquet parts)")
-    s.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per batch")
+                   help="a .parquet or .csv file, or a new folder for Parquet parts (one per input file; "
+                        "--engine ray: always a folder)")
+    s.add_argument("--chunk-size", type=int, default=CHUNK_ROWS, metavar="ROWS", help="rows per batch")
     s.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: this process (CSV, Parquet, .npz); ray: Ray Data over a Parquet file, folder or glob")
     s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
@@ -809,9 +813,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 other errors)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 other errors).
+
+    Run as a program (``argv`` None), a command that closed everything it wrote (``score`` on the
+    local engine sets ``args.quick_exit``) ends the process without the interpreter's teardown, which
+    would spend a good half second collecting torch's objects one by one."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _run(args)
+    if argv is None and getattr(args, "quick_exit", False):
+        import logging
+
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code, one line on stderr for an error."""
     try:
         return int(args.fn(args) or 0)
     except InputError as exc:

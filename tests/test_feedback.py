@@ -35,13 +35,26 @@ def test_similarity_is_one_at_a_mark_decays_with_its_neighbour_rank_and_ends():
     P = rng.normal(size=(200, 3))
     marks = P[:1]
     D = R._neighbour_distances(marks, P, k=5)
-    w, near = R.similarity(P, marks, D, k=5)
+    w, near, own = R.similarity(P, marks, D, k=5, strength=0.5)
+    assert own.tolist() == [True] + [False] * 199
     d = np.sqrt(((P - marks[0]) ** 2).sum(axis=1))
     rank = np.argsort(np.argsort(d, kind="stable"), kind="stable")  # 0 = the mark itself
-    assert w[0] == 1.0 and (near == 0).all()
-    inside = rank < D.shape[1]
-    np.testing.assert_allclose(w[inside], np.exp(-rank[inside] / 5.0))
-    assert (w[~inside] == 0).all()
+    assert w[0] == 1.0 and (near == 0).all()  # the marked row takes the mark's full weight
+    inside = (rank < D.shape[1]) & (rank > 0)
+    np.testing.assert_allclose(w[inside], 0.5 * np.exp(-rank[inside] / 5.0))
+    assert (w[rank >= D.shape[1]] == 0).all()
+
+
+def test_propagation_strength_is_what_the_marks_support():
+    s, m, t = np.array([1.0, 1.2, 1.1, 1.3]), 0.0, 2.0
+    y = np.array([0, 0, 1, 1])  # two expected marks, two confirmed (one of them below an expected one)
+    near_expected_are_anomalies = np.array([0.0, 0.0, 0.9, 0.9])  # leave-one-out weights from the other marks
+    a_e, a_c, how = R.calibrate(s, y, near_expected_are_anomalies, np.zeros(4), m, t)
+    assert a_e == 0.0 and a_c == R.DEFAULT_STRENGTH and "checked" in how  # carrying expected marks would hurt
+    a_e, a_c, _ = R.calibrate(s, y, np.zeros(4), near_expected_are_anomalies, m, t)
+    assert a_c > 0.0  # confirmed marks whose neighbours are the other anomalies carry
+    a_e, a_c, how = R.calibrate(s[:3], y[:3], np.zeros(3), np.zeros(3), m, t)
+    assert (a_e, a_c) == (R.DEFAULT_STRENGTH, R.DEFAULT_STRENGTH) and "default" in how  # one confirmed: no check
 
 
 @pytest.fixture()
@@ -80,12 +93,12 @@ def test_retrain_with_marks_moves_the_marked_rows_records_them_and_says_why(trai
     base = run.scores.set_index("row_id")["score"]
     model = load_model(new)
     assert isinstance(model, R.Reranked)
-    assert model.median == pytest.approx(np.median(model.base.decision_scores_))
+    _, split = load_split(new)
+    assert model.median == pytest.approx(np.median(model.base.decision_function(split.X_train)))
     assert (sc.loc[expected, "pred"] == 0).all()  # every expected row left the flags ...
     np.testing.assert_allclose(sc.loc[expected, "score"], model.median, rtol=1e-9)  # ... to the typical level
     assert sc["score"].idxmax() == confirmed[0] and sc.loc[confirmed[0], "pred"] == 1  # the confirmed row is first
     assert model.labels_.sum() == pytest.approx(model.base.labels_.sum(), abs=1)  # the flagged share stays the same
-    _, split = load_split(new)
     np.testing.assert_allclose(model.decision_function(split.X_test), sc.loc[split.test_index, "score"], rtol=1e-6)
     infl = model.influence(split.X_test)
     far = (infl["w_expected"] == 0) & (infl["w_confirmed"] == 0)

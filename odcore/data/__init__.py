@@ -25,7 +25,7 @@ from odcore.data.access import shared_data_dir
 from odcore.data.files import DataFile, FileMissing
 from odcore.data.formats import frame_to_dataset
 from odcore.data.loaders import FORMATS, detect_format, load_file
-from odcore.data.protocols import PROTOCOLS, protocol_defaults, protocol_help, split
+from odcore.data.protocols import PROTOCOLS, clean_training, protocol_defaults, protocol_help, split
 from odcore.data.record import Dataset, Split
 from odcore.data.retail import retail_panel
 from odcore.data.scaling import Standardizer
@@ -34,8 +34,8 @@ from odcore.errors import DataError, InputError
 from odcore.params import Declaration
 
 __all__ = [
-    "Dataset", "Split", "Standardizer", "DataError", "InputError", "FORMATS", "PROTOCOLS", "builtin_names",
-    "builtin_info", "load", "load_bytes", "options_for", "parse_options",
+    "Dataset", "Split", "Standardizer", "DataError", "InputError", "FORMATS", "PROTOCOLS", "clean_training",
+    "builtin_names", "builtin_info", "load", "load_bytes", "options_for", "parse_options",
     "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
     "detect_format", "frame_to_dataset", "sine_test_points", "sine_grid", "sine_wave_points",
 ]

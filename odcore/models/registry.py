@@ -52,6 +52,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_DTE = "Livernoche, Jain, Hezaveh, Ravanbakhsh. On Diffusion Modeling for Anomaly Detection. ICLR 2024."
 _P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
@@ -74,6 +75,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("dte", "odcore.models.dte:DTE", "deep", "one-class",
+               "DTE (diffusion time estimation, categorical)", _P_DTE),
     MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
                "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
@@ -246,10 +249,11 @@ def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
-                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+                   image_shape: Sequence[int] | None = None, clean_rows: bool = False) -> dict[str, Any]:
     """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
-    image data the image-data defaults the user did not set."""
+    ``input_shape=image_shape`` where the method has them and the user did not set them, on
+    image data the image-data defaults the user did not set, and with ``clean_rows`` (the training rows are
+    all normal) the clean-rows defaults the user did not set."""
     decl = declaration(name)
     out = check(name, params)
     if seed is not None and "random_state" in decl and "random_state" not in out:
@@ -258,6 +262,9 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
         if "input_shape" in decl and "input_shape" not in out:
             out["input_shape"] = tuple(int(s) for s in image_shape)
         for k, v in decl.image_defaults().items():
+            out.setdefault(k, v)
+    if clean_rows:
+        for k, v in decl.clean_defaults().items():
             out.setdefault(k, v)
     return out
 

@@ -232,6 +232,7 @@ def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4, max_probes: i
     errs long)."""
     import json
 
+    from odcore.data import clean_training
     from odcore.runs.execution import detector_params, make_split
     from odcore.runs.grid import cached_dataset
     from odcore.runs.spec import RunSpec
@@ -264,8 +265,9 @@ def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4, max_probes: i
     for key in chosen:
         spec = groups[key][0]
         ds, split, _ = prepared[key]
-        det = registry.create(spec.method, **detector_params(spec.method, dict(spec.params), seed=int(spec.seed),
-                                                             image_shape=ds.image_shape))
+        det = registry.create(spec.method, **detector_params(
+            spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape,
+            clean_rows=clean_training(spec.protocol, dict(spec.protocol_options))))
         est = estimate(prepared=(ds, split, det), steps=steps)
         measured[key] = est.seconds
         probe += est.probe_seconds

@@ -53,14 +53,17 @@ def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
                          f"({exc}){valid}") from None
 
 
-def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None) -> dict[str, Any]:
+def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None,
+                    clean_rows: bool = False) -> dict[str, Any]:
     """Parameters for ``registry.create``: the user's (validated against the method's declaration),
     plus ``random_state=seed`` and ``input_shape=image_shape`` where the method takes them and the
-    user did not set them, and on image data the image-data defaults the user did not set (see
+    user did not set them, on image data the image-data defaults the user did not set, and when the
+    protocol trains on normal rows only (``clean_rows``) the clean-rows defaults (see
     ``odcore.models.registry.resolve_params``)."""
     from odcore.models import registry
 
-    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape)
+    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape,
+                                   clean_rows=clean_rows)
 
 
 def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
@@ -68,12 +71,14 @@ def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, S
 
     Returns ``(Dataset, Split, detector)``. Raises :class:`InputError` for bad input.
     """
+    import odcore.data
     from odcore.models import registry
 
     registry.info(spec.method)  # unknown method -> InputError listing the valid ones
     ds = load_data(spec, store)
     split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
-    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape)
+    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape,
+                             clean_rows=odcore.data.clean_training(spec.protocol, dict(spec.protocol_options)))
     detector = registry.create(spec.method, **params)
     return ds, split, detector
 
