@@ -78,13 +78,13 @@ def write_parquet(path: Path, rows: int, *, seed: int, row_group: int = 100_000,
 
 def train_run(tmp: Path) -> tuple[str, str]:
     """A stored autoencoder run (121-64-32-64-121) on 5,000 rows of the benchmark's columns."""
-    from odcore.runs import RunSpec, RunStore, execute
+    from odcore.runs import RunSpec, RunStore, execute, resolve
 
     write_parquet(tmp / "train.parquet", 5_000, seed=1)
     store = RunStore(tmp / "runs")
     spec = RunSpec(str(tmp / "train.parquet"), "autoencoder", data_options={"meta_columns": "id"},
                    params={"epochs": 1, "hidden": [64], "latent": 32}, monitor=False)
-    return str(store.root), execute(spec, store=store)["run_id"]
+    return str(store.root), execute(resolve(spec, store=store), store=store)["run_id"]
 
 
 def bare_forward(runs_root: str, run_id: str, rows: int, threads: int) -> float:
