@@ -495,7 +495,7 @@ def output_kind(output: str | os.PathLike) -> str:
     is a file; an existing folder, a name ending in a slash or a name without a suffix is a folder."""
     text = str(output)
     p = Path(text)
-    if p.is_dir() or text.endswith(("/", os.sep)) or not p.suffix:
+    if _is_folder(text) or text.endswith(("/", os.sep)) or not p.suffix:
         return "folder"
     if p.name.lower().endswith(PARQUET_SUFFIXES):
         return "parquet"
