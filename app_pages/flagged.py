@@ -5,7 +5,7 @@ import json
 
 import streamlit as st
 
-from ui import flagged, marks, runs, state, widgets
+from ui import flagged, marks, runs, state, tables, widgets
 
 widgets.intro("Flagged rows", "For analysts: the store-weeks (or days, months) that broke their own pattern. Each "
               "series learns what every period was expected to be (its level, trend, season, holidays and what the "
@@ -18,7 +18,7 @@ source = st.radio("Rows", SOURCES, horizontal=True, key="flag_source")
 ds = spec_data = None
 data_options: dict = {}
 if source == SOURCES[0]:
-    ds, spec_data = state.dataset(), st.session_state.get(state.DATA_SPEC)
+    ds, spec_data = tables.dataset(), st.session_state.get(state.DATA_SPEC)
     data_options = dict(st.session_state.get(state.DATA_OPTIONS) or {})
     if ds is None or ds.kind == "image":
         st.info("Load a table on the **Data** page first (an upload or a file: its columns get roles there).")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from odcore.analysis import sanity
-from ui import choice, state, tray, widgets
+from ui import choice, state, tables, tray, widgets
 from ui.presets import METHOD_NOTES
 from ui.presets import TRAIN_PRESETS as PRESETS
 
@@ -40,7 +40,7 @@ def _fix_protocol(from_method: bool = False) -> None:
     method = st.session_state.get("train_method") or _first_method
     protocol = of_setting(method) if from_method else st.session_state.get("train_protocol") or of_setting(method)
     try:
-        ds = state.dataset() if data == "(session dataset)" else _builtin(data)
+        ds = tables.dataset() if data == "(session dataset)" else _builtin(data)
         choice = working_protocol(ds, method, protocol, {})
     except Exception as err:  # noqa: BLE001 - shown as a message
         _set_protocol(protocol, {})
@@ -79,7 +79,7 @@ with st.expander("Reproduce a paper setting", expanded=False):
     preset = c1.selectbox("Preset", list(PRESETS), key="train_preset", label_visibility="collapsed")
     c2.button("Apply preset", on_click=_apply, args=(preset,), key="train_apply")
 
-session_ds = state.dataset()
+session_ds = tables.dataset()
 data_choices = (["(session dataset)"] if session_ds is not None else []) + builtins
 methods = registry.available()
 proto_list = list(protocols)

@@ -86,12 +86,15 @@ def test_the_current_table_comes_back_after_a_reload_and_roles_apply_from_the_ke
     no_exception(at)
     assert any(s.value == "weekly" for s in at.subheader)  # the kept upload is the session's table again
     assert at.session_state["owner"] == token
-    at.radio(key="roles_scaling").set_value("series").run()
+    # series rows (a measure and a time column, no feature column): no scaling control, a sentence that says why
+    assert not [r for r in at.radio if r.key == "roles_scaling"]
+    assert any("own scale" in c.value for c in at.caption)
+    at.selectbox(key="roles_window").set_value("weeks").run()
     at.button(key="roles_apply").click().run()
     no_exception(at)
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["data_options"]["scaling"] == "series"
-    assert t.session(author_tag(token))["current"]["options"]["scaling"] == "series"  # kept for the next reload
+    assert at.session_state["data_options"]["window"] == "weeks"
+    assert t.session(author_tag(token))["current"]["options"]["window"] == "weeks"  # kept for the next reload
 
 
 def test_flagged_page_shows_marks_what_moved_and_every_run_of_the_session(tmp_path, monkeypatch):

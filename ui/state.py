@@ -259,16 +259,6 @@ def set_dataset(ds, spec: Any, options: dict | None = None) -> None:
     st.session_state[DATA_OPTIONS] = dict(options or {})
 
 
-def dataset():
-    """The session's dataset, or None. The first time a session asks, its current table comes back from the run
-    store (after a reload or a server restart: :mod:`ui.tables`)."""
-    if DATASET not in st.session_state:
-        from ui import tables
-
-        tables.restore()
-    return st.session_state.get(DATASET)
-
-
 def threshold(run_id: str, default: float) -> float:
     return float(st.session_state.setdefault(THRESHOLDS, {}).get(run_id, default))
 
