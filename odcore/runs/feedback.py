@@ -227,8 +227,10 @@ def moved(before: Run, after: Run, *, store: RunStore | None = None) -> Any:
     res = pd.concat([key_frame, out[["change", "rank before", "rank after", "score before", "score after", "why"]]],
                     axis=1)
     order = {"left": 0, "entered": 1, "stayed": 2}
-    return res.sort_values(["change", "rank after"], key=lambda s: s.map(order) if s.name == "change" else s,
-                           kind="stable").reset_index(drop=True)
+    res["_marked"] = ~res["why"].str.startswith("marked")  # the analyst's own rows first in each group
+    res = res.sort_values(["change", "_marked", "rank after"], key=lambda s: s.map(order) if s.name == "change" else s,
+                          kind="stable")
+    return res.drop(columns="_marked").reset_index(drop=True)
 
 
 def _why_moved(r: Any, mark: tuple[str, M.Mark] | None, used: dict[str, Any], infl: dict | None, i: int,

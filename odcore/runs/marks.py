@@ -36,7 +36,7 @@ import numpy as np
 from odcore.data import marks as M
 from odcore.data.record import Dataset
 from odcore.jsonio import atomic_write_json
-from odcore.runs.store import DATA_DIR, RunStore, StoreError, _why
+from odcore.runs.store import DATA_DIR, MAX_RECORD_DEPTH, RunStore, StoreError, _too_deep, _why
 
 MARKS_DIR = "marks"
 #: a marks document larger than this is damaged (a document of MAX_MARKS marks stays well below it)
@@ -132,6 +132,8 @@ class MarkStore:
             return self._damaged(base, p, f"it is {size:,} bytes, more than a marks file may hold")
         try:
             doc = json.loads(p.read_bytes())
+            if _too_deep(doc, MAX_RECORD_DEPTH):  # as the run store checks its records
+                raise M.MarksError(f"it is nested more than {MAX_RECORD_DEPTH} levels deep")
             got_table, marks = M.check_document(doc)
         except (OSError, ValueError, RecursionError) as exc:
             return self._damaged(base, p, f"it is not valid JSON ({type(exc).__name__})")
