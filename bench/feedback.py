@@ -118,6 +118,16 @@ def _metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     return {"p_at_k": float(metrics.precision_at_k(y, s, k)), "auprc": float(metrics.auprc(y, s))}
 
 
+def _known_placed(y: np.ndarray, s: np.ndarray, reviewed: np.ndarray) -> np.ndarray:
+    """The whole list as the analyst has it: the reviewed rows at their known places (confirmed above every row,
+    expected below), the others by the scores ``s``."""
+    out = np.asarray(s, dtype=np.float64).copy()
+    lo, hi = out.min(), out.max()
+    span = hi - lo + 1.0
+    out[reviewed] = np.where(y[reviewed] == 1, hi + span, lo - span)
+    return out
+
+
 def _scores(run) -> np.ndarray:
     sc = run.scores.sort_values("row_id")
     return sc["score"].to_numpy(dtype=np.float64)
@@ -149,6 +159,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
         assert len(base) == len(y), "every row must be scored"
         base_order = np.argsort(-base, kind="stable")
         out = [{"round": 0, "reviewed": 0, "found": 0, "found_base": 0, "seconds": time.perf_counter() - t0,
+                "list": {arm: _metrics(y, base) for arm in ("feedback", "remove", "none")},
                 "feedback": _metrics(y, base), "fit_only": None, "remove": _metrics(y, base),
                 "remove_same": _metrics(y, base), "none": _metrics(y, base)}]
         reviewed: list[int] = []
@@ -186,8 +197,12 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
                 strengths["chosen"] = [model.alpha_expected, model.alpha_confirmed]
             base_left = np.ones(len(y), dtype=bool)
             base_left[base_order[: r * batch]] = False
+            seen_base = base_order[: r * batch]
             out.append({"round": r, "reviewed": len(reviewed), "found": int(y[reviewed].sum()),
-                        "found_base": int(y[base_order[: r * batch]].sum()), "seconds": seconds,
+                        "found_base": int(y[seen_base].sum()), "seconds": seconds,
+                        "list": {"feedback": _metrics(y, _known_placed(y, current, np.asarray(reviewed))),
+                                 "remove": _metrics(y, _known_placed(y, base, seen_base)),
+                                 "none": _metrics(y, base)},
                         "feedback": _metrics(y[left], current[left]), "fit_only": fit_only,
                         "strengths": strengths,
                         "remove": _metrics(y[base_left], base[base_left]),
@@ -228,6 +243,17 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(_f(_mean(recs, (arm, m))) for m in ("p_at_k", "auprc")
                              for arm in ("feedback", "remove", "remove_same", "none"))
                 + f" | {_f(_mean(recs, ('seconds',)), 1)} |")
+    lines += ["", "The whole list the analyst has after each round, on every row (k = every injected row): the "
+              "reviewed rows at their known places (confirmed first, expected last), the others by the arm's "
+              "scores; no feedback = the round-0 list as it is (mean over seeds):", "",
+              "| method | round | P@k feedback | P@k remove reviewed | P@k no feedback | AUPRC feedback | "
+              "AUPRC remove reviewed | AUPRC no feedback |", "|---|---|---|---|---|---|---|---|"]
+    for label, per_seed in result["methods"].items():
+        for r in range(max(len(s) for s in per_seed)):
+            recs = [s[r] for s in per_seed if len(s) > r]
+            cells = [_f(_mean(recs, ("list", arm, m))) for m in ("p_at_k", "auprc")
+                     for arm in ("feedback", "remove", "none")]
+            lines.append(f"| {label} | {r} | " + " | ".join(cells) + " |")
     lines += ["", "The propagation strength: the marks carried to no neighbour (alpha 0: each mark holds on its own "
               "row only), at the strength the marks support (chosen, the product), at full strength (alpha 1); the "
               "same marks and unreviewed rows, mean over seeds (chosen alpha_E / alpha_C per seed):", "",
@@ -269,6 +295,10 @@ def gains(result: dict[str, Any]) -> dict[str, dict[str, float]]:
                 for ref in ("remove", "remove_same", "none"):
                     g[f"{m} r{r} vs {ref}"] = fb - _mean(recs, (ref, m))
             g[f"found r{r} vs round-0 order"] = _mean(recs, ("found",)) - _mean(recs, ("found_base",))
+            for m in ("p_at_k", "auprc"):
+                for ref in ("remove", "none"):
+                    g[f"whole list {m} r{r} vs {ref}"] = (_mean(recs, ("list", "feedback", m))
+                                                          - _mean(recs, ("list", ref, m)))
         out[label] = g
     return out
 
