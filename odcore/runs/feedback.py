@@ -59,7 +59,7 @@ def with_marks_spec(spec: RunSpec, ds: Dataset, *, store: RunStore, author: str 
                     marks: Sequence[M.Mark] | None = None, source: str | None = None) -> tuple[RunSpec, dict[str, Any]]:
     """``spec`` (a run spec on ``ds``) with marks in its protocol options, on the protocol that lets its
     detector use them (:func:`marks_protocol`; the options that protocol has are kept). The marks are the
-    table's stored ones (``author``'s and the authorless ones when ``author`` is given) or ``marks`` (from a
+    table's stored ones (those ``author`` sees when given: ``odcore.runs.marks.visible``) or ``marks`` (from a
     file). Marks on rows ``ds`` does not have are left out and reported (``info["not_in_table"]``) when some
     match; when none does, they are refused. Returns ``(spec, info)``: what it uses (``marks``, ``expected``,
     ``confirmed``, ``protocol``, ``problem`` of a damaged marks file, ``from`` = ``source``)."""
