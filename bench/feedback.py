@@ -303,6 +303,30 @@ def gains(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
+def summary(results: dict[str, dict[str, Any]]) -> str:
+    """The compact table of several runs of this script (``label -> result``): per data and method, after round 1 and
+    after the last round, the anomalies found (feedback / the round-0 order), the whole list's P@k and AUPRC
+    (feedback / remove reviewed / no feedback) and the P@k of the rows left to review (feedback / remove)."""
+    lines = ["| data | method | after round | found: feedback / round-0 order | whole list P@k: feedback / remove / "
+             "none | whole list AUPRC: feedback / remove / none | P@k of the rows left: feedback / remove |",
+             "|---|---|---|---|---|---|---|"]
+    for data, res in results.items():
+        for label, per_seed in res["methods"].items():
+            last = min(len(s) for s in per_seed) - 1
+            for r in (1, last):
+                recs = [s[r] for s in per_seed]
+                cell = {(arm, m): _f(_mean(recs, ("list", arm, m))) for arm in ("feedback", "remove", "none")
+                        for m in ("p_at_k", "auprc")}
+                left = {arm: _f(_mean(recs, (arm, "p_at_k"))) for arm in ("feedback", "remove")}
+                lines.append(
+                    f"| {data} | {label} | {r} ({recs[0]['reviewed']} rows reviewed) | "
+                    f"{_f(_mean(recs, ('found',)), 1)} / {_f(_mean(recs, ('found_base',)), 1)} | "
+                    + " / ".join(cell[(a, "p_at_k")] for a in ("feedback", "remove", "none")) + " | "
+                    + " / ".join(cell[(a, "auprc")] for a in ("feedback", "remove", "none")) + " | "
+                    f"{left['feedback']} / {left['remove']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", choices=list(DATA), default="injected")
@@ -313,7 +337,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--small", action="store_true", help="a small panel (12 markets x 60 weeks) for a quick look")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--summarise", nargs="+", default=None, metavar="LABEL=JSON",
+                    help="print the compact table of earlier runs (their --json files) and stop")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(summary({k: json.loads(Path(v).read_text()) for k, v in (a.split("=", 1) for a in args.summarise)}))
+        return
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     result: dict[str, Any] = {**machine(), "data": args.data, "rounds": args.rounds, "batch": args.batch,
                               "seeds": args.seeds, "methods": {}}
