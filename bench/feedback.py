@@ -76,9 +76,9 @@ DATA = {"injected": injected, "injected-heldout": lambda seed: injected(seed, "s
 def page_default(ds) -> tuple[str, dict[str, Any]]:
     """The Flagged rows page's default detector on an unlabelled table and the parameters its form gives
     (``ui.flagged.train_form``: the registry's default for tables, else the first of
-    ``presets.FLAGGED_DEFAULT_METHODS`` that needs no labels; 20 epochs, a code narrower than the row)."""
+    ``ui.presets.FLAGGED_DEFAULT_METHODS`` that needs no labels; 20 epochs, a code narrower than the row)."""
     from odcore.models import registry
-    from odcore.recipes import presets
+    from ui import presets
 
     table_default = (registry.recommended("tables"),) if getattr(ds, "table", None) else ()
     method = next(m for m in (*table_default, *presets.FLAGGED_DEFAULT_METHODS) if registry.info(m).setting != "pu")
@@ -142,7 +142,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
     from odcore.runs.execution import execute
     from odcore.runs.rebuild import load_model, load_split
     from odcore.runs.rerank import Reranked
-    from odcore.runs.spec import RunSpec
+    from odcore.runs.spec import RunSpec, resolve
     from odcore.runs.store import RunStore
 
     method, protocol, popts, params = spec
@@ -152,8 +152,8 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
     with tempfile.TemporaryDirectory(prefix="odcore-feedback-") as tmp:
         store = RunStore(tmp)
         t0 = time.perf_counter()
-        res = execute(RunSpec(data=blind, method=method, protocol=protocol, protocol_options=dict(popts),
-                              params=dict(params), seed=seed, monitor=False), store=store)
+        res = execute(resolve(RunSpec(data=blind, method=method, protocol=protocol, protocol_options=dict(popts),
+                                      params=dict(params), seed=seed, monitor=False), store=store), store=store)
         base_run = store.get(res["run_id"])
         base = _scores(base_run)
         assert len(base) == len(y), "every row must be scored"
@@ -175,7 +175,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
             reviewed.extend(int(i) for i in order)
             t0 = time.perf_counter()
             spec_r, _ = feedback.retrain_spec(base_run, store=store, marks=marks)
-            res = execute(spec_r, store=store)
+            res = execute(resolve(spec_r, store=store), store=store)
             run = store.get(res["run_id"])
             current = _scores(run)
             seconds = time.perf_counter() - t0

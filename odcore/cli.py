@@ -130,12 +130,11 @@ def cmd_describe(args: argparse.Namespace) -> int:
 def _describe_options(args: argparse.Namespace) -> int:
     """``describe --options``: the declared data, table and protocol options (of SOURCE's reader when given)."""
     import odcore.data
-    from odcore.data import options
 
     if args.markdown:
-        print(options.markdown())
+        print(odcore.data.options_markdown())
         return 0
-    sections = options.catalogue()
+    sections = odcore.data.option_catalogue()
     if args.source:
         sections = [("data", f"options of {args.source}", odcore.data.options_for(args.source))]
     if args.json:
@@ -184,22 +183,21 @@ def _spec_from_args(args):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from odcore.runs.execution import execute, prepare
+    from odcore.runs.execution import execute
+    from odcore.runs.spec import resolve
     from odcore.runs.store import RunStore
 
-    spec = _spec_from_args(args)
     store = RunStore(args.runs_dir)
     store.check_writable()  # a read-only or full runs folder: one message before anything is trained
+    spec = _spec_from_args(args)
     if args.marks is not None:
         spec = _spec_with_marks(spec, args, store)
-    prepared = prepare(spec, store=store)  # bad data / protocol -> exit 2 before a run exists
-    detector = prepared[2]
-    epochs = getattr(detector, "epochs", None)
+    run = resolve(spec, store=store)  # bad data / protocol / parameter -> exit 2, no run
     bar = None
-    if isinstance(epochs, int) and epochs > 0 and not args.quiet:
+    if run.epochs and not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, desc=spec.method, dynamic_ncols=True)
+        bar = tqdm(total=run.epochs, unit="epoch", file=sys.stderr, desc=run.method, dynamic_ncols=True)
 
     def on_epoch(rec: dict) -> None:
         if bar is not None:
@@ -214,7 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            outcome["result"] = execute(spec, store=store, callbacks=(on_epoch,), cancel=cancel, prepared=prepared)
+            outcome["result"] = execute(run, store=store, callbacks=(on_epoch,), cancel=cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             outcome["error"] = exc
         finally:
@@ -463,11 +461,9 @@ def _suite_cells(args: argparse.Namespace) -> tuple[list[dict], Any]:
         raise InputError("--suite runs the suite's own files; leave out --data (or drop --suite for a grid)")
     methods = [check_method(m.strip()) for m in (args.methods or ",".join(suite.methods)).split(",") if m.strip()]
     protocols = [check_protocol(args.protocol)] if args.protocol else list(suite.protocols)
-    cells = suite_cells(suite, seeds=args.seeds or suite.seeds, methods=methods, protocols=protocols)
     extra = parse_params(methods, args.param)  # --param k=v: for the whole suite (one setting per method)
-    for c in cells:
-        c["spec"]["params"].update(extra.get(c["spec"]["method"], {}))
-    return cells, suite
+    return suite_cells(suite, seeds=args.seeds or suite.seeds, methods=methods, protocols=protocols,
+                       params=extra), suite
 
 
 def _bench_header(started: float, load0: float, n: int) -> str:
@@ -556,12 +552,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from odcore.runs import tune
+    from odcore.runs.spec import resolve
+    from odcore.runs.store import RunStore
 
-    spec = _spec_from_args(args)
-    space = tune.parse_space(spec.method, args.space or [])
-    print(f"searching {', '.join(d.describe() for d in space.values())} for {spec.method} on {spec.data_ref()} "
+    run = resolve(_spec_from_args(args), store=RunStore(args.runs_dir), split=False)  # checked once, up front
+    space = tune.parse_space(run.method, args.space or [])
+    print(f"searching {', '.join(d.describe() for d in space.values())} for {run.method} on {run.data} "
           f"within {args.budget:g} s (objective: {args.objective}; ASHA stops weak trials early)", file=sys.stderr)
-    res = tune.search(spec, space, budget=args.budget, samples=args.samples, objective=args.objective,
+    res = tune.search(run, space, budget=args.budget, samples=args.samples, objective=args.objective,
                       runs_dir=args.runs_dir, address=args.address, max_concurrent=args.max_concurrent,
                       seed=args.seed)
     if args.json:

@@ -17,7 +17,7 @@ from odcore.runs import rerank as R
 from odcore.runs.execution import execute
 from odcore.runs.marks import MarkStore
 from odcore.runs.rebuild import load_model, load_split
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore
 from tests.test_marks import row_of, weekly
 
@@ -66,7 +66,8 @@ def trained(tmp_path):
     X[spikes, 1] += 80.0  # a temperature no week had
     ds.X = X
     store = RunStore(tmp_path)
-    res = execute(RunSpec(data=ds, method="knn", protocol="all", params={"contamination": 0.05}), store=store)
+    res = execute(resolve(RunSpec(data=ds, method="knn", protocol="all", params={"contamination": 0.05}),
+                          store=store), store=store)
     return ds, store, store.get(res["run_id"]), spikes
 
 
@@ -135,7 +136,8 @@ def test_retrain_refuses_without_marks_and_on_another_tables_marks(trained):
     with pytest.raises(M.MarksError, match="damaged"):
         feedback.retrain_spec(run, store=store)
     # the limited-negatives detector needs a confirmed row
-    lf = execute(RunSpec(data=ds, method="drocc-lf", protocol="all", params={"epochs": 1}), store=store)
+    lf = execute(resolve(RunSpec(data=ds, method="drocc-lf", protocol="all", params={"epochs": 1}), store=store),
+                 store=store)
     with pytest.raises(M.MarksError, match="confirm at least one"):
         feedback.retrain_spec(store.get(lf["run_id"]), store=store,
                               marks=[M.Mark(key={"Store": "1", "Date": "2011-03-04"}, kind="expected")])
@@ -147,17 +149,17 @@ def test_detectors_that_learn_from_marks_get_them_in_fit(trained):
             for r in spikes]
     marks = [M.Mark(key=keys[0], kind="confirmed")] + [M.Mark(key=k, kind="expected") for k in (
         {"Store": "1", "Date": "2011-01-07"}, {"Store": "2", "Date": "2011-01-07"})]
-    base = execute(RunSpec(data=ds, method="deep-sad", protocol="all", params={"epochs": 1, "hidden": (8,),
-                                                                              "rep_dim": 4}), store=store)
+    base = execute(resolve(RunSpec(data=ds, method="deep-sad", protocol="all", params={"epochs": 1, "hidden": (8,),
+                                                                              "rep_dim": 4}), store=store), store=store)
     res = feedback.retrain(store.get(base["run_id"]), store=store, marks=marks)
     used = store.get(res["run_id"]).config["marks_used"]
     assert used["fit"] == ["expected", "confirmed"]  # Deep SAD: labelled normals and labelled anomalies
-    waldo = execute(RunSpec(data=ds, method="waldo", protocol="pu", protocol_options={"known_normal":
+    waldo = execute(resolve(RunSpec(data=ds, method="waldo", protocol="pu", protocol_options={"known_normal":
                                                                                          "before=2011-04-01"},
-                            params={"epochs": 1}), store=store)
+                            params={"epochs": 1}), store=store), store=store)
     spec, info = feedback.retrain_spec(store.get(waldo["run_id"]), store=store, marks=marks)
     assert spec.protocol == "pu" and spec.protocol_options["known_normal"] == "before=2011-04-01"
-    res = execute(spec, store=store)
+    res = execute(resolve(spec, store=store), store=store)
     new = store.get(res["run_id"])
     assert new.config["marks_used"]["fit"] == ["expected"]
     _, split = load_split(new)

@@ -9,6 +9,7 @@ from conftest import require
 from odcore import cli
 from odcore.errors import InputError
 from odcore.runs import RunSpec, RunStore, execute, ray_scoring
+from odcore.runs.spec import resolve
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def run_and_folder(tmp_path_factory):
     store = RunStore(d / "runs")
     spec = RunSpec(str(d / "train.parquet"), "autoencoder", data_options={"meta_columns": "id"},
                    params={"epochs": 2, "batch_size": 64}, monitor=False)
-    run = store.get(execute(spec, store=store)["run_id"])
+    run = store.get(execute(resolve(spec, store=store), store=store)["run_id"])
     # ~2k new rows in three files: the training rows shuffled and jittered, ids that are not positions
     rng = np.random.default_rng(0)
     big = frame.sample(n=2100, replace=True, random_state=0).reset_index(drop=True)

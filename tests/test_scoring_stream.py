@@ -15,6 +15,7 @@ from odcore.errors import InputError
 from odcore.runs import RunSpec, RunStore, execute, scoring
 from odcore.runs.execution import score_rows
 from odcore.runs.scoring import Scorer, ahead, score_file, select_features
+from odcore.runs.spec import resolve
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def trained(tmp_path_factory):
     store = RunStore(d / "runs")
     spec = RunSpec(str(d / "train.parquet"), "autoencoder", data_options={"label_column": "label"},
                    params={"epochs": 2, "batch_size": 64}, monitor=False)
-    return store.get(execute(spec, store=store)["run_id"]), frame, d
+    return store.get(execute(resolve(spec, store=store), store=store)["run_id"]), frame, d
 
 
 def test_column_wise_standardisation_gives_the_standardisers_numbers():
@@ -162,7 +163,7 @@ def test_a_hive_partition_key_is_a_column_the_run_can_carry(tmp_path, monkeypatc
     frame.to_parquet(tmp_path / "train.parquet", index=False)
     store = RunStore(tmp_path / "runs")
     spec = RunSpec(str(tmp_path / "train.parquet"), "iforest", data_options={"meta_columns": "region"})
-    run = store.get(execute(spec, store=store)["run_id"])
+    run = store.get(execute(resolve(spec, store=store), store=store)["run_id"])
     for region, rows in frame.groupby("region"):
         (tmp_path / "lake" / f"region={region}").mkdir(parents=True)
         rows.drop(columns=["region"]).to_parquet(tmp_path / "lake" / f"region={region}" / "p.parquet", index=False)

@@ -10,6 +10,7 @@ import pytest
 
 from odcore.errors import InputError
 from odcore.runs.marks import author_tag
+from odcore.runs.spec import resolve
 from odcore.runs.store import RunStore
 from odcore.runs.tables import TableStore
 from tests.test_app import no_exception, open_page
@@ -107,7 +108,8 @@ def test_flagged_page_shows_marks_what_moved_and_every_run_of_the_session(tmp_pa
     p.write_bytes(weekly_csv(weeks=40))
     ds = odcore.data.load(p, roles="auto")
     store = RunStore(tmp_path)
-    base = store.get(execute(RunSpec(data=ds, method="iforest", protocol="all"), store=store)["run_id"])
+    run = resolve(RunSpec(data=ds, method="iforest", protocol="all"), store=store)
+    base = store.get(execute(run, store=store)["run_id"])
     top = base.scores.sort_values("score", ascending=False)["row_id"].tolist()
     MarkStore(store).add_rows(ds, top[:3], "expected", reason="promotion")
     MarkStore(store).add_rows(ds, top[3:4], "confirmed", note="stock-out")

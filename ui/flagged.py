@@ -312,8 +312,8 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     """Every registered detector that can learn from these rows, its protocol, WALDO's known-normal rows."""
     from odcore.data import table
     from odcore.models import registry
-    from odcore.recipes import presets
     from odcore.runs.spec import RunSpec, analyst_methods
+    from ui import presets
 
     labelled = ds.y is not None and 0 < int(ds.y.sum()) < ds.n_rows
     fits, not_offered = analyst_methods(labelled=labelled, has_meta=ds.meta is not None)

@@ -121,9 +121,11 @@ def retrain(run: Run, *, store: RunStore | None = None, author: str | None = Non
     """Train ``run``'s detector again with the marks (:func:`retrain_spec`) and store the new run. Returns
     :func:`odcore.runs.execution.execute`'s result with ``info`` (what was used)."""
     from odcore.runs.execution import execute
+    from odcore.runs.spec import resolve
 
     spec, info = retrain_spec(run, store=store, author=author, marks=marks)
-    res = execute(spec, store=_store_of(run, store), callbacks=callbacks, owner=owner, cancel=cancel)
+    st = _store_of(run, store)
+    res = execute(resolve(spec, store=st), store=st, callbacks=callbacks, owner=owner, cancel=cancel)
     return {**res, "info": info}
 
 

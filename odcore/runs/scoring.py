@@ -495,7 +495,7 @@ def output_kind(output: str | os.PathLike) -> str:
     is a file; an existing folder, a name ending in a slash or a name without a suffix is a folder."""
     text = str(output)
     p = Path(text)
-    if p.is_dir() or text.endswith(("/", os.sep)) or not p.suffix:
+    if _is_folder(text) or text.endswith(("/", os.sep)) or not p.suffix:
         return "folder"
     if p.name.lower().endswith(PARQUET_SUFFIXES):
         return "parquet"
@@ -583,6 +583,14 @@ def _read_ahead(scorer: Scorer, chunk_size: int) -> int:
     return int(min(32, max(1, READ_AHEAD_BYTES // max(1, chunk_size * scorer.n_features * 4))))
 
 
+def _is_folder(text: str) -> bool:
+    """Whether ``text`` names a folder (a name too long for the system is none: its open says so in one line)."""
+    try:
+        return Path(text).is_dir()
+    except OSError:
+        return False
+
+
 def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
                chunk_size: int = CHUNK_ROWS) -> dict[str, Any]:
     """Score a Parquet file, folder or glob, a CSV or an .npz file with a finished run, batch by batch
@@ -600,7 +608,7 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
     files written).
     """
     text = str(input_path)
-    if not glob.has_magic(text) and not _is_uri(text) and not Path(text).is_dir():
+    if not glob.has_magic(text) and not _is_uri(text) and not _is_folder(text):
         from odcore.data.files import open_plain
 
         # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
