@@ -142,7 +142,8 @@ def test_latent_map_marks_a_box_or_lasso_selection(tmp_path, monkeypatch):
     p.write_bytes(weekly_csv(weeks=20))
     ds = odcore.data.load(p, roles="auto")
     store = RunStore(tmp_path)
-    rid = execute(RunSpec(data=ds, method="autoencoder", protocol="all", params={"epochs": 1}), store=store)["run_id"]
+    spec = RunSpec(data=ds, method="autoencoder", protocol="all", params={"epochs": 1})
+    rid = execute(resolve(spec, store=store), store=store)["run_id"]
     at = open_page("latent", run_id=rid, latent_selected=[3, 7, 11])
     no_exception(at)
     assert any(m.value.startswith("**Mark 3 selected rows**") for m in at.markdown)
