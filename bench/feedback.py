@@ -118,6 +118,16 @@ def _metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     return {"p_at_k": float(metrics.precision_at_k(y, s, k)), "auprc": float(metrics.auprc(y, s))}
 
 
+def _known_placed(y: np.ndarray, s: np.ndarray, reviewed: np.ndarray) -> np.ndarray:
+    """The whole list as the analyst has it: the reviewed rows at their known places (confirmed above every row,
+    expected below), the others by the scores ``s``."""
+    out = np.asarray(s, dtype=np.float64).copy()
+    lo, hi = out.min(), out.max()
+    span = hi - lo + 1.0
+    out[reviewed] = np.where(y[reviewed] == 1, hi + span, lo - span)
+    return out
+
+
 def _scores(run) -> np.ndarray:
     sc = run.scores.sort_values("row_id")
     return sc["score"].to_numpy(dtype=np.float64)
@@ -149,6 +159,7 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
         assert len(base) == len(y), "every row must be scored"
         base_order = np.argsort(-base, kind="stable")
         out = [{"round": 0, "reviewed": 0, "found": 0, "found_base": 0, "seconds": time.perf_counter() - t0,
+                "list": {arm: _metrics(y, base) for arm in ("feedback", "remove", "none")},
                 "feedback": _metrics(y, base), "fit_only": None, "remove": _metrics(y, base),
                 "remove_same": _metrics(y, base), "none": _metrics(y, base)}]
         reviewed: list[int] = []
@@ -186,8 +197,12 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
                 strengths["chosen"] = [model.alpha_expected, model.alpha_confirmed]
             base_left = np.ones(len(y), dtype=bool)
             base_left[base_order[: r * batch]] = False
+            seen_base = base_order[: r * batch]
             out.append({"round": r, "reviewed": len(reviewed), "found": int(y[reviewed].sum()),
-                        "found_base": int(y[base_order[: r * batch]].sum()), "seconds": seconds,
+                        "found_base": int(y[seen_base].sum()), "seconds": seconds,
+                        "list": {"feedback": _metrics(y, _known_placed(y, current, np.asarray(reviewed))),
+                                 "remove": _metrics(y, _known_placed(y, base, seen_base)),
+                                 "none": _metrics(y, base)},
                         "feedback": _metrics(y[left], current[left]), "fit_only": fit_only,
                         "strengths": strengths,
                         "remove": _metrics(y[base_left], base[base_left]),
@@ -228,6 +243,17 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(_f(_mean(recs, (arm, m))) for m in ("p_at_k", "auprc")
                              for arm in ("feedback", "remove", "remove_same", "none"))
                 + f" | {_f(_mean(recs, ('seconds',)), 1)} |")
+    lines += ["", "The whole list the analyst has after each round, on every row (k = every injected row): the "
+              "reviewed rows at their known places (confirmed first, expected last), the others by the arm's "
+              "scores; no feedback = the round-0 list as it is (mean over seeds):", "",
+              "| method | round | P@k feedback | P@k remove reviewed | P@k no feedback | AUPRC feedback | "
+              "AUPRC remove reviewed | AUPRC no feedback |", "|---|---|---|---|---|---|---|---|"]
+    for label, per_seed in result["methods"].items():
+        for r in range(max(len(s) for s in per_seed)):
+            recs = [s[r] for s in per_seed if len(s) > r]
+            cells = [_f(_mean(recs, ("list", arm, m))) for m in ("p_at_k", "auprc")
+                     for arm in ("feedback", "remove", "none")]
+            lines.append(f"| {label} | {r} | " + " | ".join(cells) + " |")
     lines += ["", "The propagation strength: the marks carried to no neighbour (alpha 0: each mark holds on its own "
               "row only), at the strength the marks support (chosen, the product), at full strength (alpha 1); the "
               "same marks and unreviewed rows, mean over seeds (chosen alpha_E / alpha_C per seed):", "",
@@ -269,8 +295,36 @@ def gains(result: dict[str, Any]) -> dict[str, dict[str, float]]:
                 for ref in ("remove", "remove_same", "none"):
                     g[f"{m} r{r} vs {ref}"] = fb - _mean(recs, (ref, m))
             g[f"found r{r} vs round-0 order"] = _mean(recs, ("found",)) - _mean(recs, ("found_base",))
+            for m in ("p_at_k", "auprc"):
+                for ref in ("remove", "none"):
+                    g[f"whole list {m} r{r} vs {ref}"] = (_mean(recs, ("list", "feedback", m))
+                                                          - _mean(recs, ("list", ref, m)))
         out[label] = g
     return out
+
+
+def summary(results: dict[str, dict[str, Any]]) -> str:
+    """The compact table of several runs of this script (``label -> result``): per data and method, after round 1 and
+    after the last round, the anomalies found (feedback / the round-0 order), the whole list's P@k and AUPRC
+    (feedback / remove reviewed / no feedback) and the P@k of the rows left to review (feedback / remove)."""
+    lines = ["| data | method | after round | found: feedback / round-0 order | whole list P@k: feedback / remove / "
+             "none | whole list AUPRC: feedback / remove / none | P@k of the rows left: feedback / remove |",
+             "|---|---|---|---|---|---|---|"]
+    for data, res in results.items():
+        for label, per_seed in res["methods"].items():
+            last = min(len(s) for s in per_seed) - 1
+            for r in (1, last):
+                recs = [s[r] for s in per_seed]
+                cell = {(arm, m): _f(_mean(recs, ("list", arm, m))) for arm in ("feedback", "remove", "none")
+                        for m in ("p_at_k", "auprc")}
+                left = {arm: _f(_mean(recs, (arm, "p_at_k"))) for arm in ("feedback", "remove")}
+                lines.append(
+                    f"| {data} | {label} | {r} ({recs[0]['reviewed']} rows reviewed) | "
+                    f"{_f(_mean(recs, ('found',)), 1)} / {_f(_mean(recs, ('found_base',)), 1)} | "
+                    + " / ".join(cell[(a, "p_at_k")] for a in ("feedback", "remove", "none")) + " | "
+                    + " / ".join(cell[(a, "auprc")] for a in ("feedback", "remove", "none")) + " | "
+                    f"{left['feedback']} / {left['remove']} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -283,7 +337,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--small", action="store_true", help="a small panel (12 markets x 60 weeks) for a quick look")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--summarise", nargs="+", default=None, metavar="LABEL=JSON",
+                    help="print the compact table of earlier runs (their --json files) and stop")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(summary({k: json.loads(Path(v).read_text()) for k, v in (a.split("=", 1) for a in args.summarise)}))
+        return
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     result: dict[str, Any] = {**machine(), "data": args.data, "rounds": args.rounds, "batch": args.batch,
                               "seeds": args.seeds, "methods": {}}

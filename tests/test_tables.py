@@ -131,3 +131,26 @@ def test_flagged_page_shows_marks_what_moved_and_every_run_of_the_session(tmp_pa
     assert ranked.iloc[0]["mark"] == "confirmed"  # the confirmed row ranks first, with its mark beside it
     assert any("3 expected, 1 confirmed" in e.label for e in at.expander)
     assert at.button(key=f"marks-retrain-{new}")
+
+
+def test_latent_map_marks_a_box_or_lasso_selection(tmp_path, monkeypatch):
+    """Rows selected on the Latent map (a box or a lasso gives several) are marked in one click."""
+    import odcore.data
+    from odcore.runs.execution import execute
+    from odcore.runs.marks import MarkStore
+    from odcore.runs.spec import RunSpec
+
+    monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
+    p = tmp_path / "weekly.csv"
+    p.write_bytes(weekly_csv(weeks=20))
+    ds = odcore.data.load(p, roles="auto")
+    store = RunStore(tmp_path)
+    spec = RunSpec(data=ds, method="autoencoder", protocol="all", params={"epochs": 1})
+    rid = execute(resolve(spec, store=store), store=store)["run_id"]
+    at = open_page("latent", run_id=rid, latent_selected=[3, 7, 11])
+    no_exception(at)
+    assert any(m.value.startswith("**Mark 3 selected rows**") for m in at.markdown)
+    at.button(key="latent-marks-confirmed").click().run()
+    no_exception(at)
+    got = MarkStore(store).list(ds)
+    assert sorted(got.matched.confirmed.tolist()) == [3, 7, 11] and {m.run for m in got.marks} == {rid}

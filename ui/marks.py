@@ -27,7 +27,7 @@ def author() -> str:
 
 
 def _filter() -> str | None:
-    """Whose marks this session sees: its own and the authorless ones (everyone's in a team store)."""
+    """Whose marks this session sees: its own and the shared ones (odcore.runs.marks.visible; all in a team store)."""
     return None if runs.team_store() else author()
 
 

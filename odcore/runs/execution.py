@@ -181,7 +181,7 @@ def execute(run: ResolvedRun, *, store: RunStore | None = None, callbacks: Itera
         _warm_imports(detector)
         t0 = time.perf_counter()
         fit_detector(detector, split, monitor=run.monitor, callbacks=callbacks, cancel=cancel)
-        if split.marked is not None:  # the analyst's marks: what the fit did not learn from re-ranks its scores
+        if split.marked is not None:  # the analyst's marks: every mark re-ranks the scores near it
             from odcore.runs.rerank import with_marks
 
             detector, marks_used = with_marks(detector, ds, split)

@@ -180,7 +180,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     "protocol": (str, _NONE), "seed": (int, _NONE), "split_seed": (int, _NONE), "pid": (int, _NONE),
     "host": (str, _NONE), "process": (str, _NONE), "params": dict, "protocol_options": dict, "split": dict,
     "versions": _MapOf(*_SCALAR), "metrics": _MapOf(*_SCALAR), "timings": _MapOf(*_NUMBER),
-    "files": _MapOf(int, _NONE), "state": (dict, _NONE), "report": (dict, _NONE),
+    "files": _MapOf(int, _NONE), "state": (dict, _NONE), "report": (dict, _NONE), "marks_used": (dict, _NONE),
     "spec": {"data": (str, _NONE), "method": (str, _NONE), "protocol": (str, _NONE), "seed": (int, _NONE),
              "params": dict, "data_options": dict, "protocol_options": dict},
     "dataset": {"name": (str, _NONE), "hash": (str, _NONE), "source": (str, _NONE), "rows": (int, _NONE),
