@@ -447,9 +447,10 @@ def part_uploads(work: Path, args) -> dict:
 
 
 def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -> tuple[str, float]:
-    """On a fresh Data page of ``session``: upload ``path``, press Load, wait (at most ``limit`` s) for its
-    error message or its preview. Returns (the message, "ok" for a preview or "nothing", seconds)."""
-    page.goto(f"{url}/data?session={session}")  # a fresh page: no message of the previous file is left
+    """On a fresh Data page (a new session: the app keeps a session's table across pages, so a page of
+    ``session`` would show the previous file's preview): upload ``path``, press Load, wait (at most ``limit``
+    s) for its error message or its preview. Returns (the message, "ok" for a preview or "nothing", seconds)."""
+    page.goto(f"{url}/data")  # a fresh page of a new session: no message, no kept table of the previous file
     page.get_by_role("heading", name="Data").first.wait_for()
     settle(page)
     page.get_by_text("Upload", exact=True).click()
