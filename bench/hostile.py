@@ -539,8 +539,9 @@ GROUPS = {"file": "damaged or unsupported files", "path": "paths and non-regular
           "values": "values, names and encodings"}
 
 
-def write_corpus(folder: Path) -> Path:
+def write_corpus(folder: str | os.PathLike) -> Path:
     """Write every case of :data:`CORPUS` into ``folder`` (created; the files outside it go beside it)."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for case in CORPUS:
         case.write(folder / case.name)
