@@ -456,7 +456,9 @@ def upload_and_load(page, url: str, session: str, path: Path, *, limit: float) -
     page.get_by_text("Upload", exact=True).click()
     settle(page)
     page.locator('input[type="file"]').set_input_files(str(path))
-    page.get_by_test_id("stFileUploader").get_by_text(path.name[:6]).first.wait_for(timeout=120_000)
+    # the uploaded file's line (its size: the uploader cuts long names in the middle, "struc...lumn.parquet")
+    page.get_by_test_id("stFileUploader").get_by_text(re.compile(r"^\d+(\.\d+)?\s?[KMG]?B$")).first.wait_for(
+        timeout=120_000)
     settle(page)
     t0 = time.perf_counter()
     page.get_by_role("button", name="Load", exact=True).click()
