@@ -47,8 +47,11 @@ preparation builds with ``roles=auto`` (each series' deviation from its expectat
 deviation itself with no detector; ``old default`` is the Flagged page's previous default (an
 autoencoder on every column as a feature, blanks filled with the column's median, no expectation).
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m bench.analyst --seeds 3 --json bench/results/analyst.json \\
-        --markdown bench/results/analyst_table.md
+    OMP_NUM_THREADS=1 .venv/bin/python -m bench.analyst \\
+        --files storesales,storesales-heldout,pharma-daily,pharma-weekly,retail-weekly \\
+        --seeds 3 --json bench/results/analyst.json --markdown /tmp/analyst_table.md
+
+(the per-file tables go into bench/results/analyst.md; ``--files retail-daily`` is the daily tuning file)
 """
 
 from __future__ import annotations

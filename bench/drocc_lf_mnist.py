@@ -126,11 +126,49 @@ def build_split_60k(train, test, seed: int, args) -> dict:
         Xte0, Xte1 = test.X[ecls == 0], test.X[ecls == 1]
     if args.n_neg is not None:
         tr1 = np.sort(rng.permutation(tr1)[:args.n_neg])
+    order = (np.argsort(np.r_[np.flatnonzero(ecls == 0), np.flatnonzero(ecls == 1)], kind="stable")
+             if not args.val else rng.permutation(len(Xte0) + len(Xte1)))
     return {"X_tr": np.r_[train.X[tr0], train.X[tr1]],
             "y_tr": np.r_[np.zeros(len(tr0)), np.ones(len(tr1))].astype(int),
             "pos": Xte0, "far": Xte1,
             "close_pixel": pixel_mask(Xte0, args.mask_frac, rng),
-            "close_half": half_mask(Xte0, rng)}
+            "close_half": half_mask(Xte0, rng), "test_order": order}
+
+
+#: the MNIST pixel mean and standard deviation the authors z-score with (torchvision ``Normalize``)
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def zscore(sp: dict) -> dict:
+    """The authors' input scale: ``(x - 0.1307) / 0.3081`` on every image set (the masks were drawn on [0, 1]
+    pixels, so a masked pixel becomes the background value ``-0.4242``, as in their ``get_close_negs``)."""
+    return {k: ((v - MNIST_MEAN) / MNIST_STD).astype(np.float32) if k.startswith(("X_", "pos", "far", "close"))
+            else v for k, v in sp.items()}
+
+
+def bn_train_mode_scores(model, sp: dict, batch: int = 128, seed: int = 0) -> dict:
+    """Normality logits as the authors' ``test()`` computes them: the network left in training mode, so batch
+    norm uses each test batch's own statistics. Their normal loader is the t10k zeros and ones in file order
+    (unshuffled, batches of 128), their close-negative loader the masked zeros shuffled (batches of 128). Run
+    on a copy (training-mode forwards move the running statistics); a diagnostic of their protocol, never
+    the engine's scoring (METHODS.md: score in eval mode)."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(model.nets_["f"]).train()
+    n0 = len(sp["pos"])
+    mixed = np.r_[sp["pos"], sp["far"]][sp["test_order"]]
+    is_pos = (sp["test_order"] < n0)
+    close = sp["close_pixel"][np.random.default_rng(seed).permutation(len(sp["close_pixel"]))]
+
+    def logits(X):
+        with torch.no_grad():
+            return np.concatenate([net(torch.from_numpy(np.ascontiguousarray(X[i:i + batch]))).squeeze(1).numpy()
+                                   for i in range(0, len(X), batch)])
+
+    s_mixed = logits(mixed)
+    return {"pos": s_mixed[is_pos], "far": s_mixed[~is_pos], "close_pixel": logits(close)}
 
 
 def diag_recalls(model, sp: dict) -> dict:
@@ -139,6 +177,39 @@ def diag_recalls(model, sp: dict) -> dict:
     s = {k: -model._score(sp[k]) for k in ("pos", "far", "close_pixel")}
     return {"eval_recall3_pooled": round(recall_at_fpr(s["pos"], np.r_[s["far"], s["close_pixel"]], 0.03), 4),
             "eval_recall3_pixel": round(recall_at_fpr(s["pos"], s["close_pixel"], 0.03), 4)}
+
+
+def bn_recalibrated_scores(model, sp: dict, batch: int = 128, seed: int = 0) -> dict:
+    """Normality logits in eval mode after the batch-norm running statistics are recomputed on the training
+    rows (one pass in training mode, cumulative average). During training the 50 ascent forwards per batch run
+    in training mode, so the running statistics mostly describe the generated points; this puts back the
+    statistics of the data. A diagnostic on a copy of the network."""
+    import copy
+
+    import torch
+
+    net = copy.deepcopy(model.nets_["f"])
+    for mod in net.modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            mod.reset_running_stats()
+            mod.momentum = None
+    net.train()
+    X = sp["X_tr"][np.random.default_rng(seed).permutation(len(sp["X_tr"]))]
+    with torch.no_grad():
+        for i in range(0, len(X), batch):
+            net(torch.from_numpy(np.ascontiguousarray(X[i:i + batch])))
+        net.eval()
+        return {k: net(torch.from_numpy(np.ascontiguousarray(sp[k]))).squeeze(1).numpy()
+                for k in ("pos", "far", "close_pixel")}
+
+
+def bn_train_recalls(model, sp: dict, seed: int, recalibrate: bool = False) -> dict:
+    """The paper's metrics from :func:`bn_train_mode_scores` (the authors' training-mode scoring), or with
+    ``recalibrate`` from :func:`bn_recalibrated_scores`."""
+    s = bn_recalibrated_scores(model, sp, seed=seed) if recalibrate else bn_train_mode_scores(model, sp, seed=seed)
+    return {"recall3_pooled": recall_at_fpr(s["pos"], np.r_[s["far"], s["close_pixel"]], 0.03),
+            "recall5_pooled": recall_at_fpr(s["pos"], np.r_[s["far"], s["close_pixel"]], 0.05),
+            "recall3_pixel": recall_at_fpr(s["pos"], s["close_pixel"], 0.03)}
 
 
 def run(args) -> list[dict]:
@@ -157,10 +228,12 @@ def run(args) -> list[dict]:
     rows = []
     for seed in range(args.seed0, args.seed0 + args.seeds):
         sp = build_split(ds, cls, seed, args) if train is None else build_split_60k(train, ds, seed, args)
-        common = dict(radius=args.radius, gamma=args.gamma, ascent_step_size=args.ascent_step_size,
+        if args.zscore:
+            sp = zscore(sp)
+        common = dict(conv_arch=args.net, radius=args.radius, gamma=args.gamma, ascent_step_size=args.ascent_step_size,
                       ascent_num_steps=args.ascent_steps, mu=args.mu,
                       epochs=args.epochs, only_ce_epochs=args.only_ce_epochs, input_shape=(1, 28, 28),
-                      hidden=(64,), batch_size=128, lr=1e-3, random_state=seed,
+                      hidden=(args.hidden,), batch_size=128, lr=1e-3, random_state=seed,
                       lr_milestones=tuple(args.lr_milestones))
         runs = {  # class, extra settings, trained with the negatives
             "DROCC-LF": (DROCCLF, {"metric_weights": args.metric_weights}, True),
@@ -182,7 +255,9 @@ def run(args) -> list[dict]:
                      **{f"test_logit_{k}": round(float(-model._score(sp[k]).mean()), 4)
                         for k in ("pos", "far", "close_pixel")},
                      "test_logit_pos_sd": round(float(model._score(sp["pos"]).std()), 4),
-                     **diag_recalls(model, sp)}), flush=True))
+                     **diag_recalls(model, sp),
+                     **({f"eval_{k}_bn_train": round(v, 4) for k, v in bn_train_recalls(model, sp, seed).items()}
+                        if args.bn_train_scoring else {})}), flush=True))
             if labelled:
                 model.fit(sp["X_tr"], sp["y_tr"], callbacks=cb)
             else:
@@ -205,13 +280,20 @@ def run(args) -> list[dict]:
                    "recall3_far": recall_at_fpr(s["pos"], s["far"], 0.03),
                    "auroc_pooled": metrics.auroc(np.r_[np.ones(len(s["pos"])), np.zeros(len(pooled))].astype(int),
                                                  np.r_[s["pos"], pooled]),
+                   **({f"{k}_bn_train": v for k, v in bn_train_recalls(model, sp, seed).items()}
+                      if args.bn_train_scoring else {}),
+                   **({f"{k}_bn_recal": v for k, v in bn_train_recalls(model, sp, seed, recalibrate=True).items()}
+                      if args.bn_train_scoring else {}),
                    "cpu_s": cpu, "wall_s": wall, "cpu_s_per_epoch": cpu / len(model.history_),
                    "cpu_s_per_adv_epoch": adv_cpu / max(len(per_epoch) - model.only_ce_epochs, 1),
                    "settings": {k: getattr(args, k) for k in ("epochs", "only_ce_epochs", "ascent_steps",
                                                                "ascent_step_size", "radius", "gamma", "mu",
                                                                "mask_frac", "n_neg", "metric_weights",
-                                                               "lr_milestones", "train_set", "val", "ascent_eps")},
+                                                               "lr_milestones", "train_set", "val", "ascent_eps",
+                                                               "net", "zscore", "hidden")},
                    "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+            if args.save_model:
+                model.save(args.save_model / f"{name.replace(' ', '_')}-seed{seed}")
             rows.append(rec)
             print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}), flush=True)
     return rows
@@ -225,8 +307,12 @@ def markdown(rows: list[dict]) -> str:
             ("recall5_half", "recall @ 5% FPR (half-image-masked only)"),
             ("recall3_far", "recall @ 3% FPR (ones only)"),
             ("auroc_pooled", "AUROC (pooled negatives)"),
+            ("recall3_pooled_bn_train", "recall @ 3% FPR pooled, scored in training mode (the authors' test())"),
+            ("recall3_pooled_bn_recal", "recall @ 3% FPR pooled, eval mode after batch-norm statistics recomputed "
+                                        "on the training rows"),
             ("cpu_s_per_adv_epoch", "CPU s / adversarial epoch"),
             ("cpu_s", "CPU s / fit")]
+    cols = [c for c in cols if any(c[0] in r for r in rows)]
     out = ["| method | seeds | " + " | ".join(c[1] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
     for name in dict.fromkeys(r["method"] for r in rows):
         rr = [r for r in rows if r["method"] == name]
@@ -271,6 +357,16 @@ def main() -> None:
                     help="override odcore.models.drocc.EPS (1e-12) in this process: the ascent step is "
                          "eta * g / (||g|| + EPS), and the gradient of a saturated batch-mean BCE is ~1e-14, so "
                          "with 1e-12 the step shrinks to ~3%% of eta (a test of the engine fix, not the engine)")
+    ap.add_argument("--net", choices=("small", "lenet"), default="small",
+                    help="small: our conv net (two stride-2 convolutions); lenet: the authors' MNIST LeNet with "
+                         "batch norm (DROCC conv_arch='lenet')")
+    ap.add_argument("--hidden", type=int, default=64, help="width of the feature layer before the logit")
+    ap.add_argument("--zscore", action="store_true",
+                    help="z-score the pixels with the MNIST mean / std (0.1307 / 0.3081) as the authors do; "
+                         "--radius and --ascent-step-size are then in z-units")
+    ap.add_argument("--bn-train-scoring", action="store_true",
+                    help="also report the recalls with the network scored in training mode (batch norm on each "
+                         "test batch's statistics, the authors' loaders): their test() never calls eval()")
     ap.add_argument("--metric-weights", choices=("mean", "point"), default="mean",
                     help="DROCC-LF's metric: mean |gradient| over the training data, or each point's own")
     ap.add_argument("--methods", default=ALL_METHODS,
@@ -278,6 +374,8 @@ def main() -> None:
     ap.add_argument("--label", default="", help="appended to the method names in the table (for variants)")
     ap.add_argument("--diag", action="store_true",
                     help="print per epoch: losses, mean logits of training / generated / test points, shell shares")
+    ap.add_argument("--save-model", type=Path, default=None,
+                    help="save each fitted model under this folder (METHOD-seedS), to re-score it later")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--from-json", type=Path, nargs="*", default=None, help="only merge earlier --json runs")
     args = ap.parse_args()
@@ -287,6 +385,8 @@ def main() -> None:
         ap.error("--val needs --train-set 60k")
     if args.train_file is not None and args.train_set != "60k":
         ap.error("--train-file needs --train-set 60k")
+    if args.bn_train_scoring and args.train_set != "60k":
+        ap.error("--bn-train-scoring needs --train-set 60k (the authors' test loaders)")
     if args.from_json:
         rows = [r for p in args.from_json for r in json.loads(p.read_text())]
     else:

@@ -53,12 +53,13 @@ import traceback
 import urllib.request
 from pathlib import Path
 
+from ui import pages
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--no-first-run"]
-PAGES = {"": "Outlier Lab", "data": "Data", "train": "Train", "scores": "Scores", "latent": "Latent map",
-         "boundary": "DROCC boundary lab", "waldo": "WALDO decoders", "flagged": "Flagged rows", "compare": "Compare"}
+PAGES = {p.url_path: p.shown_heading for p in pages.PAGES}  # URL path -> the heading it draws (ui/pages.py)
 JOB_ID = re.compile(r"job-\d+-[0-9a-f]{6}")
 SHOTS = ROOT / "artifacts" / "screenshots"
 

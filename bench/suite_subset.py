@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--suite", default="adbench-dev")
     ap.add_argument("--methods", required=True)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--protocols", default="", help="comma-separated subset of the suite's protocols (default: all)")
     ap.add_argument("--exclude", default="", help="file labels (stems) to leave out, comma-separated")
     ap.add_argument("--with", dest="with_json", default=None)
     ap.add_argument("--with-methods", default="")
@@ -41,7 +42,9 @@ def main() -> None:
     a = ap.parse_args()
     suite = get(a.suite)
     exclude = {e for e in a.exclude.split(",") if e}
-    cells = [c for c in suite_cells(suite, seeds=a.seeds, methods=a.methods.split(",")) if c["dataset"] not in exclude]
+    protocols = [p for p in a.protocols.split(",") if p] or None
+    cells = [c for c in suite_cells(suite, seeds=a.seeds, methods=a.methods.split(","), protocols=protocols)
+             if c["dataset"] not in exclude]
     if a.from_json:
         saved = json.loads(Path(a.from_json).read_text())
         header, records = saved["header"], saved["records"]

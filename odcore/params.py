@@ -56,8 +56,10 @@ class Param:
     with another kind they are accepted *besides* its values (``"scale"`` or a float; ``"auto"`` or a
     mapping). ``values`` lists the allowed entries of a ``names`` list or a ``mapping``'s texts.
     ``optional`` allows None. ``image_default`` is the value runs on image data get unless the user sets
-    it; ``paper`` the papers' value as text; ``group`` sorts the form ("model" first, then "training",
-    then "scoring"; options use it for what they belong to).
+    it; ``clean_default`` the value runs whose training rows are all normal (the novelty protocols,
+    ``odcore.data.clean_training``) get unless the user sets it; ``paper`` the papers' value as text;
+    ``group`` sorts the form ("model" first, then "training", then "scoring"; options use it for what they
+    belong to).
     """
 
     name: str
@@ -72,6 +74,7 @@ class Param:
     optional: bool = False
     max_len: int = MAX_LAYERS
     image_default: Any = MISSING
+    clean_default: Any = MISSING
     paper: str = ""
     group: str = "model"
     values: tuple | None = None
@@ -129,6 +132,9 @@ class Param:
         if image and self.image_default is not MISSING:
             default = self.image_default
             help_text = f"{self.help} (image data: {self.image_default!r}; other data: {self.default!r})"
+        if self.clean_default is not MISSING:
+            help_text = (f"{help_text} (training rows all normal, e.g. the novelty protocol: {self.clean_default!r}; "
+                         f"otherwise: {default!r})")
         return {"name": self.name, "default": default, "help": help_text, "kind": self.kind, "low": self.low,
                 "high": self.high, "choices": list(self.choices) if self.choices else None,
                 "optional": self.optional, "paper": self.paper, "group": self.group,
@@ -383,6 +389,10 @@ class Declaration:
 
     def image_defaults(self) -> dict[str, Any]:
         return {p.name: p.image_default for p in self if p.image_default is not MISSING}
+
+    def clean_defaults(self) -> dict[str, Any]:
+        """The defaults of runs whose training rows are all normal (``Param.clean_default``)."""
+        return {p.name: p.clean_default for p in self if p.clean_default is not MISSING}
 
 
 def parse_pairs(items: Iterable[str] | None, what: str) -> dict[str, str]:

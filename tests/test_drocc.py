@@ -234,6 +234,27 @@ def test_images_use_a_conv_net():
     assert model.adversarial_points_.shape == (64, 64)
 
 
+def test_lenet_is_the_authors_mnist_net_and_scores_with_running_statistics(tmp_path):
+    """conv_arch='lenet': bias-free 5x5 convolutions of 8 and 4 maps, batch norm without affine parameters,
+    2x2 pooling, a bias-free 64-wide layer feeding the logit directly (EdgeML main_drocclf_mnist.py); scoring
+    runs in eval mode, so a row's score does not depend on the rows scored with it, and survives save/load."""
+    X = np.random.default_rng(0).random((96, 64)).astype(np.float32)
+    y = (np.arange(96) % 4 == 0).astype(int)
+    model = DROCCLF(**{**FAST, "epochs": 2, "hidden": (64,)}, input_shape=(1, 8, 8), conv_arch="lenet",
+                    metric_weights="point", radius=0.2).fit(X, y)
+    f = model.nets_["f"]
+    convs = [m for m in f.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size, c.bias) for c in convs] == [(8, (5, 5), None), (4, (5, 5), None)]
+    assert all(not m.affine for m in f.modules() if isinstance(m, nn.BatchNorm2d))
+    linears = [m for m in f.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features, m.bias) for m in linears] == [(4 * 2 * 2, 64, None), (64, 1, None)]
+    assert not any(isinstance(m, nn.ReLU) for m in f.modules())
+    s = model.decision_function(X)
+    np.testing.assert_allclose(model.decision_function(X[:5]), s[:5], rtol=1e-5, atol=1e-5)
+    again = BaseDetector.load(model.save(tmp_path / "m"))
+    np.testing.assert_allclose(again.decision_function(X), s, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("bad", [dict(gamma=0.5), dict(radius=-1.0), dict(ascent_num_steps=-1),
                                  dict(project_every=0), dict(mu=-1.0), dict(hidden=(0,))])
 def test_bad_parameters_raise(bad):

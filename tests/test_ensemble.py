@@ -7,6 +7,7 @@ import pytest
 from odcore import metrics
 from odcore.errors import InputError
 from odcore.models import auto, ensemble, registry
+from odcore.runs.spec import resolve
 
 FAST = "iforest,knn,hbos,ecod"
 
@@ -160,6 +161,69 @@ def test_the_run_records_the_report(tmp_path):
     from odcore.runs import RunSpec, RunStore, execute
 
     store = RunStore(tmp_path / "runs")
-    res = execute(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store)
+    res = execute(resolve(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store), store=store)
     assert res["report"]["summary"].startswith("auto chose")
     assert store.get(res["run_id"]).config["report"]["lines"] == res["report"]["lines"]
+
+
+# ---------------------------------------------------------------------------- Excess-Mass / Mass-Volume
+def test_mass_volume_and_excess_mass_prefer_the_true_density_over_its_reverse():
+    """Rows from N(0, 0.1^2) in the unit square's centre: scoring by the true density (normality = -distance from
+    the centre) keeps 90-99.9 % of the held-out mass in a small disc (MV ~ pi * (0.21 .. 0.37)^2), the reverse
+    score needs almost the whole square; the Excess-Mass curve of the true density lies above."""
+    rng = np.random.default_rng(0)
+    held = 0.5 + 0.1 * rng.normal(size=(2000, 2))
+    unif = rng.random((20000, 2))
+
+    def normality(P):
+        return -np.linalg.norm(P - 0.5, axis=1)
+
+    good = auto.mass_volume_curves(normality(held), normality(unif))
+    bad = auto.mass_volume_curves(-normality(held), -normality(unif), t_max=good["t_max"])
+    assert 0.15 < good["mv"] < 0.45 and bad["mv"] > 0.9, (good, bad)
+    assert good["em"] > bad["em"] + 0.1, (good, bad)
+    # MV(alpha) is the volume of the smallest level set holding alpha of the mass: for the disc, pi r_alpha^2
+    r90 = np.quantile(np.linalg.norm(held - 0.5, axis=1), 0.9)
+    one = auto.mass_volume_curves(normality(held), normality(unif), n_alpha=1)  # alpha = 0.9 only
+    assert abs(one["mv"] - np.pi * r90 ** 2) < 0.01, (one["mv"], np.pi * r90 ** 2)
+
+
+def test_em_mv_ranks_a_detector_that_sees_the_structure_above_one_that_does_not():
+    """A ring: kNN's level sets follow it, a Gaussian-like marginal score (ECOD) fills the hole; with held-out
+    ring rows the criteria rank kNN first on both curves."""
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 2 * np.pi, 1500)
+    X = (np.c_[np.cos(a), np.sin(a)] + 0.05 * rng.normal(size=(1500, 2))).astype(np.float32)
+    crit = auto.em_mv_scores(X[:1000], X[1000:], ["knn", "ecod"], lambda n: registry.create(n), n_uniform=5000,
+                             max_features=5, n_subsets=1, seed=0)
+    assert crit["em_rank"][0] == 1 and crit["mv_rank"][0] == 1, crit
+    assert crit["mv"][0] < crit["mv"][1] and crit["em"][0] > crit["em"][1]
+
+
+def test_auto_em_mv_chooses_one_candidate_and_says_why():
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 2 * np.pi, 800)
+    X = (np.c_[np.cos(a), np.sin(a), 0.1 * rng.normal(size=(800, 1))] + 0.05 * rng.normal(size=(800, 3)))
+    m = registry.create("auto", candidates="knn,ecod", criterion="em-mv").fit(X.astype(np.float32))
+    assert m.weights_ == [1.0, 0.0]
+    rep = m.report()
+    assert rep["summary"].startswith("auto chose knn alone") and "Goix 2016" in rep["summary"]
+    assert any("Excess-Mass rank" in line and "chosen" in line for line in rep["lines"])
+    T = X[:20].astype(np.float32)
+    knn = m.members_[0].decision_scores_  # the chosen member alone, on its training scores' z-scale
+    np.testing.assert_allclose(m.decision_function(T),
+                               (m.members_[0].decision_function(T) - knn.mean()) / knn.std(), rtol=1e-6)
+
+
+def test_runs_on_clean_training_rows_get_the_em_mv_criterion():
+    from odcore import data
+    from odcore.runs.spec import RunSpec, resolve
+
+    assert data.clean_training("novelty") and data.clean_training("one-vs-rest", {"inlier_classes": [0]})
+    assert not data.clean_training("unsupervised") and not data.clean_training("one-vs-rest", {"train_on": "all"})
+    assert resolve(RunSpec("breast-cancer", "auto", protocol="novelty"), split=False).params["criterion"] == "em-mv"
+    assert "criterion" not in resolve(RunSpec("breast-cancer", "auto"), split=False).params  # declared: centrality
+    assert registry.resolve_params("auto", {"criterion": "centrality"}, seed=0, clean_rows=True)["criterion"] == \
+        "centrality"
+    row = next(r for r in registry.param_table("auto") if r["name"] == "criterion")
+    assert "training rows all normal" in row["help"] and "'em-mv'" in row["help"]

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from bench.hostile import CORPUS, NUMS, SECRET, UPLOADS, Case, write_corpus  # the one corpus, shared with bench.faults
+from odcore.runs.spec import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_LIMIT = 30.0  # seconds per file through the API (the loaded 2-core machine; most take well under 1 s)
@@ -125,7 +126,7 @@ def trained(tmp_path_factory):
     train = d / "train.csv"
     train.write_text("a,b,c\n" + NUMS)
     store = RunStore(d / "runs")
-    rid = execute(RunSpec(str(train), "iforest"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec(str(train), "iforest"), store=store), store=store)["run_id"]
     return store, rid
 
 
@@ -183,7 +184,8 @@ def test_training_on_what_loads_gives_a_run_or_one_message(corpus, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                res = execute(RunSpec(str(corpus / case.name), "iforest", params={"n_estimators": 10}), store=store)
+                res = execute(resolve(RunSpec(str(corpus / case.name), "iforest", params={"n_estimators": 10}),
+                                      store=store), store=store)
                 made += store.get(res["run_id"]).status == "done"
             except InputError as err:
                 assert "\n" not in str(err), str(err)

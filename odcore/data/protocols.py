@@ -96,6 +96,16 @@ def _check_name(name: str) -> None:
         raise InputError(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}")
 
 
+def clean_training(protocol: str, options: dict[str, Any] | None = None) -> bool:
+    """True when ``protocol`` (with ``options``) fits on normal rows only: ``novelty``, ``kdd-alad``,
+    ``drocc`` (its limited negatives are labelled) and ``one-vs-rest`` with ``train_on='inliers'``. Detectors
+    may choose differently then (``Param.clean_default``: ``auto`` judges its candidates on held-out
+    training rows, which only makes sense when those rows are normal)."""
+    if protocol == "one-vs-rest":
+        return str((options or {}).get("train_on", "inliers")) == "inliers"
+    return protocol in ("novelty", "kdd-alad", "drocc")
+
+
 def split(ds: Dataset, protocol: str, *, seed: int = 0, **options: Any) -> Split:
     """Split ``ds`` by ``protocol`` (see :data:`PROTOCOLS`), seeded by ``seed``."""
     opts = {**protocol_defaults(protocol), **check_options(protocol, options)}

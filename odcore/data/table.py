@@ -68,7 +68,8 @@ WINDOWS: dict[str, str] = {
 }
 SCALINGS: dict[str, str] = {
     "global": "one standardisation for all rows (the run's standardiser)",
-    "series": "each series in its own level first: (x - series mean) / series std, per source column",
+    "series": "each series in its own level first: (x - series mean) / series std, per source column (feature "
+              "columns; a measure's deviation from its series' expectation is already on its series' own scale)",
 }
 #: the options of :func:`from_options` (also the CSV / Parquet readers' table options), declared once: the
 #: CLI's ``--data-option``, the roles editor and the library parse them here. A new option is one Param line
@@ -869,10 +870,11 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     else:
         X, feat, src, meta, y = _windows(d, V, names, sources, y, prep, groups, dates, name, notes)
 
-    # per-series scaling
+    # per-series scaling (of the plain features: series deviations are already on their series' own scale)
     if prep.scaling == "series":
         keys = series_keys(meta, prep)
-        X = _scale_series(X, keys, src, fitted, fit, name)
+        own = set(sources) - set(_plain_features(prep)) if prep.series_mode else set()
+        X = _scale_series(X, keys, [None if s in own else s for s in src], fitted, fit, name)
     if fit:
         fitted["feature_names"] = list(feat)
         fitted["sources"] = list(src)
@@ -1196,7 +1198,7 @@ def pop_options(options: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------- the roles editor's rows
 #: the editor's columns: what the analyst sees (read-only) and chooses (role, encoding, missing)
-EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "encoding", "if blank", "why")
+EDITOR_COLUMNS = ("column", "type", "blanks", "distinct", "example", "role", "unit", "encoding", "if blank", "why")
 #: the editor's mark for an encoding or a blank policy that does not apply (not a feature, no blanks)
 NOT_APPLICABLE = "-"
 
@@ -1213,6 +1215,7 @@ def editor_rows(prep: TablePrep | Mapping[str, Any]) -> list[dict[str, Any]]:
         role = prep.roles.get(c, "ignore")
         out.append({"column": c, "type": p["type"], "blanks": p["blanks"], "distinct": p["distinct"],
                     "example": p["example"], "role": role,
+                    "unit": prep.units.get(c, "") if role in ("measure", "context", "feature") else NOT_APPLICABLE,
                     "encoding": prep.encoding.get(c, "numeric") if role == "feature" else NOT_APPLICABLE,
                     "if blank": prep.missing.get(c, "refuse") if p["blanks"] or c in prep.missing else NOT_APPLICABLE,
                     "why": prep.reasons.get(c, "")})
@@ -1233,6 +1236,10 @@ def options_from_rows(rows: Sequence[Mapping[str, Any]], **settings: Any) -> dic
                                          if roles[str(r["column"])] == "feature" and r.get("encoding") not in given},
                             "missing": {str(r["column"]): str(r["if blank"]) for r in rows
                                         if r.get("if blank") not in given}}
+    units = {str(r["column"]): str(r["unit"]).strip() for r in rows
+             if roles[str(r["column"])] in ("measure", "context", "feature") and r.get("unit") not in given}
+    if units:
+        opts["units"] = units
     OPTIONS.unknown(settings, "the table preparation")
     opts.update({k: v for k, v in settings.items() if v not in (None, "")})
     return OPTIONS.parse(opts, "the table preparation")

@@ -151,6 +151,8 @@ class DROCC(DeepDetector):
     hidden : hidden widths (tabular net ``d-128-ReLU-1``); for images the width of the feature
         layer after the convolutional encoder.
     input_shape : (C, H, W) for image rows (small conv net + linear head), None for tabular.
+    conv_arch : image network, ``"small"`` or ``"lenet"`` (the authors' MNIST LeNet with batch norm,
+        :class:`odcore.models.nets.LeNetEncoder`, then a bias-free linear logit).
     """
 
     params = (
@@ -172,6 +174,9 @@ class DROCC(DeepDetector):
         widths("hidden", (128,), "hidden layer widths (for images: the width of the feature layer after the "
                "convolutional encoder)", paper="one layer of 128 ReLU units"),
         INPUT_SHAPE,
+        Param("conv_arch", "small", "image networks: 'small' (two stride-2 convolutions, ReLU, linear head) or "
+              "'lenet' (the authors' MNIST LeNet: 8 and 4 maps of 5x5 with batch norm and max-pooling, bias-free "
+              "linear layers)", kind="str", choices=("small", "lenet"), paper="lenet (MNIST)"),
     )
     param_overrides = {"epochs": {"default": 100, "paper": "100 Thyroid, 200 Arrhythmia / Abalone"},
                        "lr": {"paper": "1e-3 Thyroid / Abalone, 1e-4 Arrhythmia"}}
@@ -191,6 +196,9 @@ class DROCC(DeepDetector):
         hidden = tuple(int(v) for v in (self.hidden or ()))
         if self.input_shape is not None:
             width = hidden[0] if hidden else 128
+            if self.conv_arch == "lenet":  # the authors' net: the feature layer feeds the logit directly
+                shape = nets.check_image_shape(self.input_shape, n_features)
+                return {"f": nn.Sequential(nets.LeNetEncoder(shape, width), nn.Linear(width, 1, bias=False))}
             enc = nets.encoder(n_features, width, input_shape=self.input_shape, act="relu")
             return {"f": nn.Sequential(enc, nn.ReLU(), nn.Linear(width, 1))}
         return {"f": nets.mlp([n_features, *hidden, 1], act="relu")}

@@ -158,6 +158,30 @@ class WAEConvDecoder(nn.Module):
         return self.body(self.fc(z).view(z.shape[0], 8 * self.width, 7, 7))
 
 
+class LeNetEncoder(nn.Module):
+    """The DROCC authors' MNIST classifier body (EdgeML ``main_drocclf_mnist.py``, after Deep SVDD's LeNet):
+    two bias-free 5x5 convolutions of 8 and 4 maps (padding 2), each followed by batch norm without affine
+    parameters (eps 1e-4), leaky ReLU (slope 0.01) and 2x2 max-pooling, then a bias-free linear layer.
+
+    (n, C*H*W) -> (n, 8, H/2, W/2) -> (n, 4, H/4, W/4) -> (n, latent)
+    """
+
+    def __init__(self, shape: Sequence[int], latent: int = 64):
+        super().__init__()
+        c, h, w = shape
+        self.shape = (c, h, w)
+        self.body = nn.Sequential(
+            nn.Conv2d(c, 8, 5, padding=2, bias=False), nn.BatchNorm2d(8, eps=1e-4, affine=False),
+            nn.LeakyReLU(0.01), nn.MaxPool2d(2),
+            nn.Conv2d(8, 4, 5, padding=2, bias=False), nn.BatchNorm2d(4, eps=1e-4, affine=False),
+            nn.LeakyReLU(0.01), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(4 * (h // 4) * (w // 4), latent, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.view(x.shape[0], *self.shape))
+
+
 def _wae_shape(shape: Sequence[int]) -> tuple[int, int, int]:
     from odcore.errors import InputError
 

@@ -519,4 +519,9 @@ def build(name: str) -> type:
 def __getattr__(name: str) -> type:
     if name in SPECS:
         return build(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from odcore.models import registry
+
+    try:  # a registry variant of an adapted detector (MCDSeries: MCD with other defaults), for pickle
+        return registry.variant_class(name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

@@ -52,6 +52,7 @@ _P_DROCC = "Goyal et al. DROCC: Deep Robust One-Class Classification. ICML 2020.
 _P_ALAD = "Zenati et al. Adversarially Learned Anomaly Detection. ICDM 2018."
 _P_OCNN = "Chalapathy, Menon, Chawla. Anomaly Detection using One-Class Neural Networks. 2018."
 _P_SVDD = "Ruff et al. Deep One-Class Classification. ICML 2018."
+_P_DTE = "Livernoche, Jain, Hezaveh, Ravanbakhsh. On Diffusion Modeling for Anomaly Detection. ICLR 2024."
 _P_SAD = "Ruff et al. Deep Semi-Supervised Anomaly Detection. ICLR 2020."
 _PYOD = "odcore.models.pyod_adapter"
 
@@ -74,6 +75,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "OC-NN (one-class neural network)", _P_OCNN),
     MethodInfo("deep-svdd", "odcore.models.deepsvdd:DeepSVDD", "deep", "one-class",
                "Deep SVDD (hypersphere)", _P_SVDD),
+    MethodInfo("dte", "odcore.models.dte:DTE", "deep", "one-class",
+               "DTE (diffusion time estimation, categorical)", _P_DTE),
     MethodInfo("deep-sad", "odcore.models.deepsad:DeepSAD", "deep", "one-class",
                "Deep SAD (Deep SVDD + labelled normals and anomalies)", _P_SAD),
     MethodInfo("autoencoder", "odcore.models.autoencoder:AutoEncoder", "deep", "unsupervised",
@@ -106,7 +109,12 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("loda", f"{_PYOD}:LODA", "classical", "unsupervised", "LODA (lightweight online detector)",
                "Pevny. Machine Learning 2016."),
     MethodInfo("mcd", f"{_PYOD}:MCD", "classical", "unsupervised", "MCD (robust Mahalanobis distance)",
-               "Rousseeuw, Van Driessen. Technometrics 1999.", recommended_for=("tables",)),
+               "Rousseeuw, Van Driessen. Technometrics 1999."),
+    # the analyst's table default (bench/analyst.py): a robust distance of each row's deviations from its series'
+    # expected values, 2% of the rows flagged (PyOD's 10% floods an analyst with store-weeks to review)
+    MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
+               "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
+               overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
@@ -229,6 +237,12 @@ def parse_params(name: str, texts: Mapping[str, Any]) -> dict[str, Any]:
     return declaration(name).parse(texts, name)
 
 
+def from_record(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters read back from a JSON record (JSON lists back into tuples where the parameter is a tuple
+    kind); not validated again."""
+    return _tuples(name, params)
+
+
 def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """JSON lists back into tuples where the parameter is a tuple kind."""
     decl = declaration(name)
@@ -241,10 +255,12 @@ def _tuples(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = None,
-                   image_shape: Sequence[int] | None = None) -> dict[str, Any]:
+                   image_shape: Sequence[int] | None = None, clean_rows: bool = False) -> dict[str, Any]:
     """The parameters a run of ``name`` gets: the user's (validated), plus ``random_state=seed`` and
-    ``input_shape=image_shape`` where the method has them and the user did not set them, and on
-    image data the image-data defaults the user did not set."""
+    ``input_shape=image_shape`` where the method has them and the user did not set them, on
+    image data the image-data defaults the user did not set, and with ``clean_rows`` (the training rows are
+    all normal) the clean-rows defaults the user did not set. The one validation of a run's parameters
+    (each value against its declaration, then the rules across parameters); :func:`build` trusts it."""
     decl = declaration(name)
     out = check(name, params)
     if seed is not None and "random_state" in decl and "random_state" not in out:
@@ -254,6 +270,41 @@ def resolve_params(name: str, params: Mapping[str, Any], *, seed: int | None = N
             out["input_shape"] = tuple(int(s) for s in image_shape)
         for k, v in decl.image_defaults().items():
             out.setdefault(k, v)
+    if clean_rows:
+        for k, v in decl.clean_defaults().items():
+            out.setdefault(k, v)
+    get_class(name)(**out)._check_extra()  # the rules across parameters (and patterns, as the device's)
+    return out
+
+
+def plan(name: str, params: Mapping[str, Any]):
+    """What a run of ``name`` with resolved ``params`` needs (:class:`~odcore.models.capabilities.Plan`: its
+    epochs for progress, its device, its time budget)."""
+    return get_class(name)(**params).plan()
+
+
+def build(name: str, params: Mapping[str, Any], *, device: str | None = None):
+    """The detector of a resolved run: ``params`` are :func:`resolve_params`' output and are not checked again
+    (``fit`` skips its check while they are unchanged); ``device`` (a run's placement) replaces the device
+    the parameters ask for, on detectors that have one."""
+    cls = get_class(name)
+    values = dict(params)
+    if device is not None and "device" in cls.declaration:
+        values["device"] = device
+    model = cls(**values)
+    model._resolved_params = model.get_params(deep=False)
+    return model
+
+
+def copy(model: Any):
+    """An unfitted copy of ``model`` (``sklearn.base.clone``) that keeps being trusted when ``model`` was built
+    from a resolved run (:func:`build`): the estimate's probes fit such copies."""
+    from sklearn.base import clone
+
+    out = clone(model)
+    resolved = model.__dict__.get("_resolved_params")
+    if resolved is not None:
+        out._resolved_params = dict(resolved)
     return out
 
 

@@ -22,7 +22,7 @@ ODDS_FILES = ("odds/thyroid.mat", "odds/arrhythmia.mat", "odds/cardio.mat")
 #: of these on the development pool, BENCHMARKS.md)
 CLASSICAL = ("iforest", "knn", "lof", "hbos", "ecod", "copod", "pca")
 COMBINED = ("ensemble", "auto")
-OURS_DEEP = ("autoencoder", "deep-svdd", "alad")
+OURS_DEEP = ("autoencoder", "deep-svdd", "alad", "dte")
 PYOD_DEEP = ("pyod-autoencoder", "pyod-deep-svdd", "pyod-alad")
 
 #: PyOD's deep ports get the training budget of ours (50 epochs of 256-row batches) instead of PyOD's defaults:
