@@ -890,11 +890,12 @@ def _dictionary_encoded(meta: Any, text: list[str]) -> list[str]:
 def read_parquet(p: DataFile, lim: Limits) -> Any:
     """The whole Parquet file as a DataFrame, read batch by batch within the limits.
 
-    Text columns stored dictionary-encoded are read so, a value repeated a million times is held once while
-    the batch is counted (text stored plain is read plain, in small batches): what each batch decodes to (for text: the lengths of the values its rows
-    refer to) adds up against ``max_bytes``, what the load will hold (the batches and the frame made
-    of them) against ``max_memory``, a text value against ``max_field``, and the deadline is checked
-    after every batch. Only then are the text columns decoded into the frame."""
+    Text columns stored dictionary-encoded are read so (a value repeated a million times is held once
+    while the batch is counted); text stored plain is read plain, in small batches. What each batch
+    decodes to (for text: the lengths of the values its rows refer to) adds up against ``max_bytes``,
+    what the load will hold (the batches and the frame made of them) against ``max_memory``, a text
+    value against ``max_field``, and the deadline is checked after every batch. Only then are the text
+    columns decoded into the frame."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
