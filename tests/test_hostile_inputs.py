@@ -263,3 +263,36 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
     assert proc.poll() is None  # no server crash
     assert RunStore(runs, read_only=True).list_runs() == []  # the store is intact (uploads make no runs)
     (SHOTS / "hostile-uploads.json").write_text(json.dumps(results, indent=1))
+
+
+def test_the_deadline_and_the_budgets_act_while_a_parquet_file_is_read(tmp_path, monkeypatch):
+    """Limits on what a column decodes to are counted batch by batch, and the load deadline is checked after
+    every batch, not only before the read: a deadline that passes mid-read stops it there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from odcore.data import formats, limits
+    from odcore.errors import InputError
+
+    n = 60_000
+    words = pa.DictionaryArray.from_arrays(pa.array(np.arange(n, dtype=np.int32) % 3), pa.array(["a", "b", "c"]))
+    pq.write_table(pa.table({"w": words, "v": np.arange(n, dtype=np.float64)}), tmp_path / "t.parquet")
+    batches = -(-n // formats.PARQUET_TEXT_BATCH_ROWS)
+    calls = []
+    real = limits.Limits.check_time
+
+    def deadline_after_three(self, name):
+        calls.append(name)
+        if len(calls) > 3:
+            raise limits.LimitError(f"{name}: loading took longer than the deadline")
+        return real(self, name)
+
+    monkeypatch.setattr(limits.Limits, "check_time", deadline_after_three)
+    with pytest.raises(InputError, match="took longer"):
+        formats.load_parquet(tmp_path / "t.parquet")
+    assert len(calls) == 4 < batches  # stopped at the deadline, batches before the end
+    monkeypatch.setattr(limits.Limits, "check_time", real)
+    small = limits.Limits(max_memory=2_000_000)  # ~1 MB of floats held twice: refused part-way through
+    with limits.using(small), pytest.raises(InputError, match="max_memory|bytes in memory"):
+        formats.load_parquet(tmp_path / "t.parquet")
+    assert formats.load_parquet(tmp_path / "t.parquet", categorical="onehot").n_rows == n

@@ -85,7 +85,8 @@ def test_a_forged_session_token_is_replaced_and_sees_nothing_of_the_victim(tmp_p
                 settle(pg)
                 pg.wait_for_timeout(1500)
                 given = pg.url.split("session=")[-1] if "session=" in pg.url else ""
-                text = pg.locator("section.main, [data-testid='stMain']").first.inner_text()
+                text = pg.locator("[data-testid='stMain']").first.inner_text() + " ".join(
+                    pg.get_by_test_id("stSelectbox").all_inner_texts()) + pg.content()
                 ctx.close()
                 return given, text
 
