@@ -115,6 +115,11 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
     MethodInfo("mcd-series", f"{_PYOD}:MCD", "classical", "unsupervised",
                "Series deviations: robust distance (MCD), 2% flagged", "Rousseeuw, Van Driessen. Technometrics 1999.",
                overrides={"contamination": 0.02}, class_name="MCDSeries", recommended_for=("tables",)),
+    # the lab's deep detector on the same rows, level with it on bench/analyst.py: DTE with each deviation folded (a dip
+    # counts as a spike), 2% flagged
+    MethodInfo("dte-series", "odcore.models.dte:DTE", "deep", "one-class",
+               "Series deviations: diffusion time (DTE, folded), 2% flagged", _P_DTE,
+               overrides={"fold": True, "contamination": 0.02}, class_name="DTESeries"),
     MethodInfo("pyod-pca", f"{_PYOD}:PCA", "classical", "unsupervised", "PCA (PyOD: weighted distances to the "
                "components)", "Shyu et al. ICDM 2003."),
     MethodInfo("qmcd", f"{_PYOD}:QMCD", "classical", "unsupervised", "QMCD (quasi-Monte Carlo discrepancy)",
