@@ -10,25 +10,13 @@ import time
 
 import streamlit as st
 
-from ui import state, tray, widgets
+from ui import pages, state, tray, widgets
 
 st.set_page_config(page_title="Outlier Lab", page_icon=":material/search:", layout="wide")
 
-PAGES = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/data.py", title="Data", icon=":material/table_view:"),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("app_pages/scores.py", title="Scores", icon=":material/bar_chart:"),
-    st.Page("app_pages/latent.py", title="Latent map", icon=":material/scatter_plot:"),
-    st.Page("app_pages/boundary.py", title="DROCC boundary lab", icon=":material/waves:"),
-    st.Page("app_pages/waldo.py", title="WALDO decoders", icon=":material/compare:"),
-    st.Page("app_pages/flagged.py", title="Flagged rows", icon=":material/flag:"),
-    st.Page("app_pages/compare.py", title="Compare", icon=":material/balance:"),
-]
-
 t0 = time.perf_counter()
 state.warm_up()  # torch and the detectors load in the background after the first request
-page = st.navigation(PAGES)
+page = st.navigation(pages.navigation())  # the one list of pages: ui/pages.py
 me = state.owner()  # read before the page: after st.stop() every Streamlit call raises again
 state.setup_logging()
 try:

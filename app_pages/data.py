@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from odcore import embed, plots
-from ui import data_source, roles, state, widgets
+from ui import data_source, roles, tables, widgets
 
 widgets.intro("Data", "Every experiment starts from a dataset: the built-ins need no network (the DROCC sine "
               "wave, the OC-NN Gaussian set, scikit-learn's digits and breast cancer, a synthetic retail panel "
@@ -13,7 +13,7 @@ widgets.intro("Data", "Every experiment starts from a dataset: the built-ins nee
 
 data_source.render()  # built-in / data folders / file path / upload, loaded off the script thread
 
-ds = state.dataset()
+ds = tables.dataset()
 if ds is None:
     st.info("Load a dataset to see its preview.")
     st.stop()

@@ -34,12 +34,13 @@ st.markdown("Each page below has a **Reproduce figure** button: it shows the fig
 def _figures() -> list[dict]:
     from odcore import recipes
     from odcore.recipes import framework
+    from ui import pages
 
     out = []
     for name, r in recipes.all_recipes().items():
         ship = framework.shipped(name)
         out.append({"paper": r.paper or "all", "figure": r.figure, "what": r.title,
-                    "page": recipes.PAGE_TITLES.get(r.page, r.page),
+                    "page": pages.title(r.page),
                     "idea shows (teaching run)": "yes" if ship and ship.check.ok else "no" if ship else "not shipped",
                     "teaching budget": r.training.budget("teaching").what})
     return out

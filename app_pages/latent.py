@@ -3,7 +3,7 @@
 import streamlit as st
 
 from odcore import embed, plots
-from ui import figures, row_details, runs, state, widgets
+from ui import figures, marks, row_details, runs, state, widgets
 from ui.selection import selected_rows
 
 widgets.intro("Latent map", "A detector's encoder maps each row to a latent code; if the model works, outliers "
@@ -67,15 +67,16 @@ hover = [f"row {r} · score {v:.4g}" for r, v in zip(ids, df["score"].to_numpy()
 sel = st.session_state.get("latent_selected", [])
 fig = plots.scatter_map(xy[idx], ids[idx], colour[idx], color_kind=kind, color_name=colour_by,
                         hover=[hover[i] for i in idx], highlight=sel)
-event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points",))
+event = st.plotly_chart(fig, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"))
 picked = selected_rows(event.selection.points if event else None)
 if picked:
-    st.session_state["latent_selected"] = picked[:1]
+    st.session_state["latent_selected"] = picked  # a click, or a box / lasso around a group of rows
 if len(idx) < len(df):
     st.caption(f"Drawing {len(idx):,} of {len(df):,} points (all outliers kept).")
 
-sel = st.session_state.get("latent_selected", [])
-if sel and int(sel[0]) in set(ids.tolist()):
-    row_details.row_details(rid, int(sel[0]))
+sel = [int(r) for r in st.session_state.get("latent_selected", []) if int(r) in set(ids.tolist())]
+marks.mark_controls(rid, sel, key="latent-marks")  # a table's rows: mark the selected group expected / confirmed
+if sel:
+    row_details.row_details(rid, sel[0])
 else:
-    st.caption("Click a point to see its details.")
+    st.caption("Click a point to see its details; draw a box or a lasso around a group to mark it.")

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from odcore.analysis import sanity
-from odcore.recipes.presets import TRAIN_PRESETS as PRESETS
-from ui import choice, state, tray, widgets
+from ui import choice, state, tables, tray, widgets
+from ui.presets import METHOD_NOTES
+from ui.presets import TRAIN_PRESETS as PRESETS
 
 widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; the parameters start at the "
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
@@ -32,14 +33,14 @@ def _builtin(name: str):
 
 def _fix_protocol(from_method: bool = False) -> None:
     """Replace a protocol the chosen data cannot run by the nearest working one (the message says which option)."""
-    from odcore.recipes.presets import working_protocol
     from odcore.runs.spec import default_protocol as of_setting
+    from odcore.runs.spec import working_protocol
 
     data = st.session_state.get("train_data") or _first_data
     method = st.session_state.get("train_method") or _first_method
     protocol = of_setting(method) if from_method else st.session_state.get("train_protocol") or of_setting(method)
     try:
-        ds = state.dataset() if data == "(session dataset)" else _builtin(data)
+        ds = tables.dataset() if data == "(session dataset)" else _builtin(data)
         choice = working_protocol(ds, method, protocol, {})
     except Exception as err:  # noqa: BLE001 - shown as a message
         _set_protocol(protocol, {})
@@ -78,7 +79,7 @@ with st.expander("Reproduce a paper setting", expanded=False):
     preset = c1.selectbox("Preset", list(PRESETS), key="train_preset", label_visibility="collapsed")
     c2.button("Apply preset", on_click=_apply, args=(preset,), key="train_apply")
 
-session_ds = state.dataset()
+session_ds = tables.dataset()
 data_choices = (["(session dataset)"] if session_ds is not None else []) + builtins
 methods = registry.available()
 proto_list = list(protocols)
@@ -108,10 +109,8 @@ st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protoco
 fix = st.session_state.get("train_fix")
 if fix:
     (st.error if fix[0] == "error" else st.info)(fix[1])
-if any(r["name"] == "activation" and "radial" in (r.get("choices") or ()) for r in registry.param_table(method)):
-    from odcore.recipes.presets import OCNN_ACTIVATION_NOTE
-
-    st.caption(OCNN_ACTIVATION_NOTE)
+if method in METHOD_NOTES:  # a declared note on this method (ui/presets.py)
+    st.caption(METHOD_NOTES[method])
 
 proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup
@@ -174,10 +173,10 @@ def _spec():
                    protocol_options=proto_opts, params=params, seed=int(seed))
 
 
-def _start(spec, eta_text: str | None) -> None:
+def _start(run, eta_text: str | None) -> None:
     st.session_state["train_pending"] = None
     st.session_state["train_eta"] = eta_text
-    widgets.start_job(spec, title=f"{method} on {getattr(spec.data, 'name', spec.data)}")
+    widgets.start_job(run, title=f"{method} on {run.name}")
 
 
 if st.button("Start training", type="primary", key="train_start"):
@@ -185,20 +184,21 @@ if st.button("Start training", type="primary", key="train_start"):
 
     spec = _spec()
     with st.spinner("Estimating how long the run takes ..."):  # a few timed steps / subsample fits
-        est = widgets.guarded(lambda: eta.estimate(spec, store=state.store()))
+        run = widgets.guarded(lambda: state.resolve(spec))  # the request checked once, its data prepared once
+        est = widgets.guarded(lambda: eta.estimate(run, store=state.store())) if run is not None else None
     if est is not None and est.needs_confirmation():  # longer than a couple of minutes: ask first
-        st.session_state["train_pending"] = (spec, est.text())
+        st.session_state["train_pending"] = (run, est.text(), choice.spec_key(spec))
     elif est is not None:
-        _start(spec, est.text())
+        _start(run, est.text())
 pending = st.session_state.get("train_pending")
-if pending and choice.spec_key(pending[0]) != choice.spec_key(_spec()):  # the form changed: the estimate is stale
+if pending and pending[2] != choice.spec_key(_spec()):  # the form changed: the estimate is stale
     st.session_state["train_pending"] = pending = None
 if pending:
     st.warning(f"This run will take **{pending[1]}**. Start it anyway? (Fewer epochs or a time_budget make it "
                "shorter.)")
     c1, c2 = st.columns([1, 5])
     if c1.button("Start anyway", key="train_confirm"):
-        _start(*pending)
+        _start(*pending[:2])
     if c2.button("Not now", key="train_not_now"):
         st.session_state["train_pending"] = None
         st.rerun()

@@ -25,8 +25,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ui import pages
+
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["home", "data", "train", "scores", "latent", "boundary", "waldo", "flagged", "compare"]
+PAGES = [p.stem for p in pages.PAGES]  # the app's one list of pages
 
 
 def start_to_health() -> float:
@@ -80,18 +82,16 @@ def main() -> None:
 
     os.environ["ODCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="app-speed-")
     from odcore.runs.execution import execute
-    from odcore.runs.spec import RunSpec
+    from odcore.runs.spec import RunSpec, resolve
     from odcore.runs.store import RunStore
 
     t0 = time.perf_counter()
     store = RunStore()
-    ids = {"ae": execute(RunSpec(data="breast-cancer", method="autoencoder", params={"epochs": 1}), store=store)
-           ["run_id"],
-           "digits": execute(RunSpec(data="digits", method="waldo", protocol="pu",
-                                     protocol_options={"inlier_classes": [0], "nu": 0.1}, params={"epochs": 1}),
-                             store=store)["run_id"],
-           "retail": execute(RunSpec(data="retail-synthetic", method="waldo", protocol="pu", params={"epochs": 1}),
-                             store=store)["run_id"]}
+    specs = {"ae": RunSpec(data="breast-cancer", method="autoencoder", params={"epochs": 1}),
+             "digits": RunSpec(data="digits", method="waldo", protocol="pu",
+                               protocol_options={"inlier_classes": [0], "nu": 0.1}, params={"epochs": 1}),
+             "retail": RunSpec(data="retail-synthetic", method="waldo", protocol="pu", params={"epochs": 1})}
+    ids = {k: execute(resolve(spec, store=store), store=store)["run_id"] for k, spec in specs.items()}
     setup = time.perf_counter() - t0
     cold = timed_run(session("home", ids), "scores")  # first page to load a run in this process
     first, idle = {}, {}
@@ -103,7 +103,8 @@ def main() -> None:
     from ui import state
 
     reg = state.registry()
-    job = reg.submit(RunSpec(data="digits", method="autoencoder", params={"epochs": 1000}), owner="bench")
+    job = reg.submit(resolve(RunSpec(data="digits", method="autoencoder", params={"epochs": 1000}), store=reg.store),
+                     owner="bench")
     while reg.get(job).state != "running" or reg.get(job).epoch < 1:
         time.sleep(0.2)
     rerun = {}

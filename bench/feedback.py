@@ -20,12 +20,15 @@ by working down the list, with the same review effort; its ``found`` counts the 
 20 x round rows). ``remove (same rows)`` scores the feedback arm's unreviewed rows with the round-0 model:
 the difference to ``feedback`` on identical rows is what retraining added.
 
-Data: ``retail`` is the synthetic retail panel (``odcore.data.retail``, 52 markets x 198 weeks, each market
-scaled on its own; labels = the WALDO paper's weekend rule, ~0.6% of weeks), seeds = panel seeds.
-``injected`` uses ``bench.analyst``'s injected store-week anomalies when that module is present.
+Data: ``injected`` is ``bench.analyst``'s Walmart-like weekly store table (45 stores x 143 weeks, 1.7% of the
+store-weeks injected: spikes, dips, level shifts, flattened and shifted holiday peaks; generator and
+injection seeds = the seed), prepared as the app prepares it (``roles=auto``: each store's sales against its
+own expectation); ``injected-heldout`` its held-out variant (30 stores x 160 weeks, other noise, never tuned
+on); ``retail`` the synthetic retail panel (``odcore.data.retail``, 52 markets x 198 weeks, each market
+scaled on its own; labels = the WALDO paper's weekend rule, ~0.6% of weeks).
 
-    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python -m bench.feedback --data retail --seeds 3 \\
-        --json bench/results/feedback.json --markdown bench/results/feedback_table.md
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python -m bench.feedback --data injected --seeds 3 \\
+        --json bench/results/feedback_injected.json --markdown bench/results/feedback_injected_table.md
 """
 
 from __future__ import annotations
@@ -54,29 +57,31 @@ def retail(seed: int, *, n_markets: int = 52, n_weeks: int = 198):
     return ds, np.asarray(ds.y)
 
 
-def injected(seed: int):
-    """bench.analyst's table with injected store-week anomalies (issue 21), when that module exists."""
-    import importlib
+def injected(seed: int, name: str = "storesales"):
+    """``bench.analyst``'s weekly store table (issue 21) with its injected store-week anomalies, prepared as the
+    app prepares it (``roles=auto``: each store's sales against its own expectation), and the injected labels."""
+    from bench import analyst
 
-    try:
-        analyst = importlib.import_module("bench.analyst")
-    except ImportError:
-        raise SystemExit("bench.analyst is not here yet (issue 21): use --data retail") from None
-    return analyst.feedback_table(seed)  # (Dataset, labels)
+    frame, info = analyst.load_file(name, seed)
+    df, y, _ = analyst.inject(frame, info, seed=1000 + seed)
+    ds, src = analyst.lab_rows(df, info)
+    return ds, np.asarray(y)[src]
 
 
-DATA = {"retail": retail, "injected": injected}
+DATA = {"injected": injected, "injected-heldout": lambda seed: injected(seed, "storesales-heldout"),
+        "retail": retail}
 
 
 # ---------------------------------------------------------------------------------- methods
 def page_default(ds) -> tuple[str, dict[str, Any]]:
     """The Flagged rows page's default detector on an unlabelled table and the parameters its form gives
-    (``ui.details.train_form``: the first of ``presets.FLAGGED_DEFAULT_METHODS`` that needs no labels, 20 epochs,
-    a code narrower than the row)."""
+    (``ui.flagged.train_form``: the registry's default for tables, else the first of
+    ``ui.presets.FLAGGED_DEFAULT_METHODS`` that needs no labels; 20 epochs, a code narrower than the row)."""
     from odcore.models import registry
-    from odcore.recipes import presets
+    from ui import presets
 
-    method = next(m for m in presets.FLAGGED_DEFAULT_METHODS if registry.info(m).setting != "pu")
+    table_default = (registry.recommended("tables"),) if getattr(ds, "table", None) else ()
+    method = next(m for m in (*table_default, *presets.FLAGGED_DEFAULT_METHODS) if registry.info(m).setting != "pu")
     defaults = registry.defaults(method)
     params: dict[str, Any] = {}
     if "epochs" in defaults:
@@ -113,6 +118,16 @@ def _metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
     return {"p_at_k": float(metrics.precision_at_k(y, s, k)), "auprc": float(metrics.auprc(y, s))}
 
 
+def _known_placed(y: np.ndarray, s: np.ndarray, reviewed: np.ndarray) -> np.ndarray:
+    """The whole list as the analyst has it: the reviewed rows at their known places (confirmed above every row,
+    expected below), the others by the scores ``s``."""
+    out = np.asarray(s, dtype=np.float64).copy()
+    lo, hi = out.min(), out.max()
+    span = hi - lo + 1.0
+    out[reviewed] = np.where(y[reviewed] == 1, hi + span, lo - span)
+    return out
+
+
 def _scores(run) -> np.ndarray:
     sc = run.scores.sort_values("row_id")
     return sc["score"].to_numpy(dtype=np.float64)
@@ -123,10 +138,11 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
     """The rounds of one method on one table (module docstring); one record per round (round 0: no marks)."""
     from odcore.data import marks as M
     from odcore.runs import feedback
+    from odcore.runs import rerank as R
     from odcore.runs.execution import execute
     from odcore.runs.rebuild import load_model, load_split
     from odcore.runs.rerank import Reranked
-    from odcore.runs.spec import RunSpec
+    from odcore.runs.spec import RunSpec, resolve
     from odcore.runs.store import RunStore
 
     method, protocol, popts, params = spec
@@ -136,13 +152,14 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
     with tempfile.TemporaryDirectory(prefix="odcore-feedback-") as tmp:
         store = RunStore(tmp)
         t0 = time.perf_counter()
-        res = execute(RunSpec(data=blind, method=method, protocol=protocol, protocol_options=dict(popts),
-                              params=dict(params), seed=seed, monitor=False), store=store)
+        res = execute(resolve(RunSpec(data=blind, method=method, protocol=protocol, protocol_options=dict(popts),
+                                      params=dict(params), seed=seed, monitor=False), store=store), store=store)
         base_run = store.get(res["run_id"])
         base = _scores(base_run)
         assert len(base) == len(y), "every row must be scored"
         base_order = np.argsort(-base, kind="stable")
         out = [{"round": 0, "reviewed": 0, "found": 0, "found_base": 0, "seconds": time.perf_counter() - t0,
+                "list": {arm: _metrics(y, base) for arm in ("feedback", "remove", "none")},
                 "feedback": _metrics(y, base), "fit_only": None, "remove": _metrics(y, base),
                 "remove_same": _metrics(y, base), "none": _metrics(y, base)}]
         reviewed: list[int] = []
@@ -158,23 +175,36 @@ def simulate(ds, y: np.ndarray, spec: tuple[str, str, dict, dict], *, seed: int,
             reviewed.extend(int(i) for i in order)
             t0 = time.perf_counter()
             spec_r, _ = feedback.retrain_spec(base_run, store=store, marks=marks)
-            res = execute(spec_r, store=store)
+            res = execute(resolve(spec_r, store=store), store=store)
             run = store.get(res["run_id"])
             current = _scores(run)
             seconds = time.perf_counter() - t0
             left = np.ones(len(y), dtype=bool)
             left[reviewed] = False
             model = load_model(run)
-            fit_only = None
-            if isinstance(model, Reranked) and run.config.get("marks_used", {}).get("fit"):
+            fit_only, strengths = None, {}
+            if isinstance(model, Reranked):
                 _, split = load_split(run)
+                assert (split.test_index == np.arange(len(y))).all()
                 fit_scores = np.asarray(model.base.decision_function(split.X_test), dtype=np.float64)
-                fit_only = _metrics(y[left], fit_scores[left])
+                if run.config.get("marks_used", {}).get("fit"):
+                    fit_only = _metrics(y[left], fit_scores[left])
+                P = model.codes(split.X_test)
+                for a in (0.0, 1.0):  # the same marks carried to no neighbour / at full strength (ablation)
+                    w_e, _, w_c, _ = model.weights(P, a, a)
+                    alt = R.rerank(fit_scores, w_e, w_c, model.median, model.top)
+                    strengths[f"alpha {a:g}"] = _metrics(y[left], alt[left])
+                strengths["chosen"] = [model.alpha_expected, model.alpha_confirmed]
             base_left = np.ones(len(y), dtype=bool)
             base_left[base_order[: r * batch]] = False
+            seen_base = base_order[: r * batch]
             out.append({"round": r, "reviewed": len(reviewed), "found": int(y[reviewed].sum()),
-                        "found_base": int(y[base_order[: r * batch]].sum()), "seconds": seconds,
+                        "found_base": int(y[seen_base].sum()), "seconds": seconds,
+                        "list": {"feedback": _metrics(y, _known_placed(y, current, np.asarray(reviewed))),
+                                 "remove": _metrics(y, _known_placed(y, base, seen_base)),
+                                 "none": _metrics(y, base)},
                         "feedback": _metrics(y[left], current[left]), "fit_only": fit_only,
+                        "strengths": strengths,
                         "remove": _metrics(y[base_left], base[base_left]),
                         "remove_same": _metrics(y[left], base[left]), "none": _metrics(y, base),
                         "marks_used": run.config.get("marks_used")})
@@ -213,6 +243,30 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(_f(_mean(recs, (arm, m))) for m in ("p_at_k", "auprc")
                              for arm in ("feedback", "remove", "remove_same", "none"))
                 + f" | {_f(_mean(recs, ('seconds',)), 1)} |")
+    lines += ["", "The whole list the analyst has after each round, on every row (k = every injected row): the "
+              "reviewed rows at their known places (confirmed first, expected last), the others by the arm's "
+              "scores; no feedback = the round-0 list as it is (mean over seeds):", "",
+              "| method | round | P@k feedback | P@k remove reviewed | P@k no feedback | AUPRC feedback | "
+              "AUPRC remove reviewed | AUPRC no feedback |", "|---|---|---|---|---|---|---|---|"]
+    for label, per_seed in result["methods"].items():
+        for r in range(max(len(s) for s in per_seed)):
+            recs = [s[r] for s in per_seed if len(s) > r]
+            cells = [_f(_mean(recs, ("list", arm, m))) for m in ("p_at_k", "auprc")
+                     for arm in ("feedback", "remove", "none")]
+            lines.append(f"| {label} | {r} | " + " | ".join(cells) + " |")
+    lines += ["", "The propagation strength: the marks carried to no neighbour (alpha 0: each mark holds on its own "
+              "row only), at the strength the marks support (chosen, the product), at full strength (alpha 1); the "
+              "same marks and unreviewed rows, mean over seeds (chosen alpha_E / alpha_C per seed):", "",
+              "| method | round | P@k alpha 0 | P@k chosen | P@k alpha 1 | AUPRC alpha 0 | AUPRC chosen | "
+              "AUPRC alpha 1 | chosen (alpha_E / alpha_C) |", "|---|---|---|---|---|---|---|---|---|"]
+    paths = (("strengths", "alpha 0", "p_at_k"), ("feedback", "p_at_k"), ("strengths", "alpha 1", "p_at_k"),
+             ("strengths", "alpha 0", "auprc"), ("feedback", "auprc"), ("strengths", "alpha 1", "auprc"))
+    for label, per_seed in result["methods"].items():
+        for r in range(1, max(len(s) for s in per_seed)):
+            recs = [s[r] for s in per_seed if len(s) > r]
+            chosen = ", ".join("/".join(f"{a:g}" for a in (x.get("strengths") or {}).get("chosen", [])) for x in recs)
+            lines.append(f"| {label} | {r} | " + " | ".join(_f(_mean(recs, path)) for path in paths)
+                         + f" | {chosen} |")
     abl = [(label, s) for label, s in result["methods"].items() if any(r.get("fit_only") for r in s[0])]
     if abl:
         lines += ["", "Detectors that learn from the marks in fit: the retrained model's own scores (fit only) "
@@ -241,13 +295,41 @@ def gains(result: dict[str, Any]) -> dict[str, dict[str, float]]:
                 for ref in ("remove", "remove_same", "none"):
                     g[f"{m} r{r} vs {ref}"] = fb - _mean(recs, (ref, m))
             g[f"found r{r} vs round-0 order"] = _mean(recs, ("found",)) - _mean(recs, ("found_base",))
+            for m in ("p_at_k", "auprc"):
+                for ref in ("remove", "none"):
+                    g[f"whole list {m} r{r} vs {ref}"] = (_mean(recs, ("list", "feedback", m))
+                                                          - _mean(recs, ("list", ref, m)))
         out[label] = g
     return out
 
 
+def summary(results: dict[str, dict[str, Any]]) -> str:
+    """The compact table of several runs of this script (``label -> result``): per data and method, after round 1 and
+    after the last round, the anomalies found (feedback / the round-0 order), the whole list's P@k and AUPRC
+    (feedback / remove reviewed / no feedback) and the P@k of the rows left to review (feedback / remove)."""
+    lines = ["| data | method | after round | found: feedback / round-0 order | whole list P@k: feedback / remove / "
+             "none | whole list AUPRC: feedback / remove / none | P@k of the rows left: feedback / remove |",
+             "|---|---|---|---|---|---|---|"]
+    for data, res in results.items():
+        for label, per_seed in res["methods"].items():
+            last = min(len(s) for s in per_seed) - 1
+            for r in (1, last):
+                recs = [s[r] for s in per_seed]
+                cell = {(arm, m): _f(_mean(recs, ("list", arm, m))) for arm in ("feedback", "remove", "none")
+                        for m in ("p_at_k", "auprc")}
+                left = {arm: _f(_mean(recs, (arm, "p_at_k"))) for arm in ("feedback", "remove")}
+                lines.append(
+                    f"| {data} | {label} | {r} ({recs[0]['reviewed']} rows reviewed) | "
+                    f"{_f(_mean(recs, ('found',)), 1)} / {_f(_mean(recs, ('found_base',)), 1)} | "
+                    + " / ".join(cell[(a, "p_at_k")] for a in ("feedback", "remove", "none")) + " | "
+                    + " / ".join(cell[(a, "auprc")] for a in ("feedback", "remove", "none")) + " | "
+                    f"{left['feedback']} / {left['remove']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", choices=list(DATA), default="retail")
+    ap.add_argument("--data", choices=list(DATA), default="injected")
     ap.add_argument("--methods", default="waldo,page default,deep-sad,iforest")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=ROUNDS)
@@ -255,7 +337,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--small", action="store_true", help="a small panel (12 markets x 60 weeks) for a quick look")
     ap.add_argument("--json", default=None)
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--summarise", nargs="+", default=None, metavar="LABEL=JSON",
+                    help="print the compact table of earlier runs (their --json files) and stop")
     args = ap.parse_args(argv)
+    if args.summarise:
+        print(summary({k: json.loads(Path(v).read_text()) for k, v in (a.split("=", 1) for a in args.summarise)}))
+        return
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
     result: dict[str, Any] = {**machine(), "data": args.data, "rounds": args.rounds, "batch": args.batch,
                               "seeds": args.seeds, "methods": {}}

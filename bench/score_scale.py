@@ -1,7 +1,7 @@
 """End-to-end ``odcore score`` at scale beside a bare forward pass of the same network (issue 17).
 
     OMP_NUM_THREADS=1 python -m bench.score_scale --rows 1000000 [--rows 10000000] [--ray-workers 1,2] \\
-        --json bench/results/scoring_scale.json
+        [--repeat 3] [--stages] --json bench/results/scoring_scale.json
 
 Generates a Parquet file of N rows x 121 float64 columns in a temporary folder (deleted at the end),
 trains a small autoencoder (121-64-32-64-121) on 5,000 rows of the same columns, then measures, in
@@ -12,8 +12,10 @@ this order and in one run:
   computing the same per-row squared error; rows/s, before and after the end-to-end runs (mean);
 - **end to end**: ``python -m odcore score --run ID --input big.parquet --output out.parquet`` as a
   child process: wall seconds from the start of the process to its exit (imports, loading the run,
-  reading, converting, scoring, writing) and its peak RSS (``os.wait4``: this child only); the
-  start-up alone is a 1,000-row file scored the same way;
+  reading, converting, scoring, writing) and its peak RSS (``/usr/bin/time``: this child only); the
+  start-up alone is a 1,000-row file scored the same way, and ``python -X importtime`` of it says how
+  much of the start-up is imports (torch, scikit-learn, the rest); ``--repeat`` times,
+  each between two bare passes;
 - **stages** (``--stages``): the local engine's steps one after the other in this process (read,
   features, model, write seconds), to show where the time goes;
 - **Ray Data** (``--ray-workers``): ``score_dataset`` on the same rows as a folder of part files,
@@ -76,13 +78,13 @@ def write_parquet(path: Path, rows: int, *, seed: int, row_group: int = 100_000,
 
 def train_run(tmp: Path) -> tuple[str, str]:
     """A stored autoencoder run (121-64-32-64-121) on 5,000 rows of the benchmark's columns."""
-    from odcore.runs import RunSpec, RunStore, execute
+    from odcore.runs import RunSpec, RunStore, execute, resolve
 
     write_parquet(tmp / "train.parquet", 5_000, seed=1)
     store = RunStore(tmp / "runs")
     spec = RunSpec(str(tmp / "train.parquet"), "autoencoder", data_options={"meta_columns": "id"},
                    params={"epochs": 1, "hidden": [64], "latent": 32}, monitor=False)
-    return str(store.root), execute(spec, store=store)["run_id"]
+    return str(store.root), execute(resolve(spec, store=store), store=store)["run_id"]
 
 
 def bare_forward(runs_root: str, run_id: str, rows: int, threads: int) -> float:
@@ -135,7 +137,7 @@ def peak_child(argv: list[str]) -> dict[str, Any]:
     return {"seconds": sec, "rc": proc.returncode, "peak_rss_mb": kb / 1024, "stderr": proc.stderr.decode()[-2000:]}
 
 
-def stages(runs_root: str, run_id: str, path: Path, threads: int, chunk: int = 100_000) -> dict[str, float]:
+def stages(runs_root: str, run_id: str, path: Path, threads: int, chunk: int = 65_536) -> dict[str, float]:
     """Seconds of each step of the local engine done one after the other in this process (no threads):
     reading record batches, turning them into standardised float32 rows, the model, writing Parquet."""
     import pyarrow.parquet as pq
@@ -149,7 +151,7 @@ def stages(runs_root: str, run_id: str, path: Path, threads: int, chunk: int = 1
     scorer.score_batch(next(scoring.iter_chunks(path, 1000)))  # one-off costs (lazy imports, kernels)
     sec = {"read": 0.0, "features": 0.0, "model": 0.0, "write": 0.0}
     writer = None
-    it = scoring.iter_chunks(path, chunk)
+    it = (batch for _, batch in scoring.read_input(path, chunk, wanted=scorer.columns))
     with tempfile.TemporaryDirectory() as d:
         while True:
             t0 = time.perf_counter()
@@ -169,6 +171,31 @@ def stages(runs_root: str, run_id: str, path: Path, threads: int, chunk: int = 1
                 sec[k] += b_ - a
         writer.close()
     return {k: round(v, 2) for k, v in sec.items()}
+
+
+def import_seconds(argv: list[str]) -> dict[str, float]:
+    """Seconds the command spends importing (``python -X importtime``: the sum of the top-level imports'
+    cumulative times), and within it torch (with safetensors) and scikit-learn (with the SciPy and pandas
+    it imports); the rest is numpy, pyarrow, odcore and the standard library."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, cwd=str(ROOT),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    total, first = 0.0, {}
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cum, name = line.split("|")
+        try:
+            sec = int(cum) / 1e6
+        except ValueError:  # the header line
+            continue
+        if not name.startswith("  "):  # a top-level import: its cumulative time holds everything below it
+            total += sec
+        first.setdefault(name.strip(), sec)
+    out = {"total": total, "torch": first.get("safetensors.torch", 0.0) or first.get("torch", 0.0),
+           "sklearn": first.get("sklearn.base", 0.0)}
+    out["rest"] = out["total"] - out["torch"] - out["sklearn"]
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 RAY_CHILD = """
@@ -196,6 +223,8 @@ def main() -> None:
     ap.add_argument("--bare-rows", type=int, default=1_000_000)
     ap.add_argument("--stages", action="store_true",
                     help="also time reading, conversion, model and writing one after the other in this process")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="end-to-end runs per row count, each between two bare passes (the machine is shared)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     rows_list = a.rows or [1_000_000]
@@ -217,26 +246,37 @@ def main() -> None:
             size_mb = (tmp / "big.parquet").stat().st_size / 2**20
             print(f"wrote {rows} rows ({size_mb:.0f} MB) in {time.perf_counter() - t:.1f} s", flush=True)
             r: dict[str, Any] = {"rows": rows, "file_mb": round(size_mb, 1)}
-            l0 = load()
-            bare1 = bare_forward(root, rid, min(rows, a.bare_rows), threads)
-            start = peak_child([*cli, "--input", str(tmp / "small.parquet"), "--output", str(tmp / "s.parquet")])
-            e2e = peak_child([*cli, "--input", str(tmp / "big.parquet"), "--output", str(tmp / "out.parquet")])
-            if e2e["rc"] != 0:
-                raise SystemExit(f"odcore score failed: {e2e['stderr']}")
-            bare2 = bare_forward(root, rid, min(rows, a.bare_rows), threads)
+            for rep in range(a.repeat):
+                l0 = load()
+                bare1 = bare_forward(root, rid, min(rows, a.bare_rows), threads)
+                start = peak_child([*cli, "--input", str(tmp / "small.parquet"), "--output", str(tmp / "s.parquet")])
+                e2e = peak_child([*cli, "--input", str(tmp / "big.parquet"), "--output", str(tmp / "out.parquet")])
+                if e2e["rc"] != 0:
+                    raise SystemExit(f"odcore score failed: {e2e['stderr']}")
+                bare2 = bare_forward(root, rid, min(rows, a.bare_rows), threads)
+                imports = import_seconds([*cli, "--input", str(tmp / "small.parquet"), "--output",
+                                          str(tmp / "s.parquet")])
+                bare = (bare1 + bare2) / 2
+                work = max(e2e["seconds"] - start["seconds"], 1e-9)
+                m = dict(repeat=rep, bare_rows_per_s=round(bare), bare_before=round(bare1), bare_after=round(bare2),
+                         e2e_seconds=round(e2e["seconds"], 2), e2e_rows_per_s=round(rows / e2e["seconds"]),
+                         ratio=round(rows / e2e["seconds"] / bare, 3), peak_rss_mb=round(e2e["peak_rss_mb"]),
+                         startup_seconds=round(start["seconds"], 2), startup_peak_rss_mb=round(start["peak_rss_mb"]),
+                         after_startup_rows_per_s=round(rows / work), ratio_after_startup=round(rows / work / bare, 3),
+                         bare_seconds=round(rows / bare, 2), import_seconds=imports,
+                         load_before=l0, load_after=load())
+                r.setdefault("runs", []).append(m)
+                print(json.dumps(m), flush=True)
+                save_json(rec, a.json)
+            runs = r["runs"]
+            r.update(ratio_median=float(np.median([m["ratio"] for m in runs])),
+                     ratio_best=max(m["ratio"] for m in runs),
+                     peak_rss_mb_max=max(m["peak_rss_mb"] for m in runs))
             if a.stages:
                 r["stages_seconds"] = stages(root, rid, tmp / "big.parquet", threads)
-            bare = (bare1 + bare2) / 2
-            work = max(e2e["seconds"] - start["seconds"], 1e-9)
-            r.update(bare_rows_per_s=round(bare), bare_before=round(bare1), bare_after=round(bare2),
-                     e2e_seconds=round(e2e["seconds"], 2), e2e_rows_per_s=round(rows / e2e["seconds"]),
-                     ratio=round(rows / e2e["seconds"] / bare, 3), peak_rss_mb=round(e2e["peak_rss_mb"]),
-                     startup_seconds=round(start["seconds"], 2), startup_peak_rss_mb=round(start["peak_rss_mb"]),
-                     after_startup_rows_per_s=round(rows / work), ratio_after_startup=round(rows / work / bare, 3),
-                     load_before=l0, load_after=load())
             rec["local"].append(r)
             save_json(rec, a.json)  # kept if a later step fails
-            print(json.dumps(r), flush=True)
+            print(json.dumps({k: v for k, v in r.items() if k != "runs"}), flush=True)
             (tmp / "big.parquet").unlink()
             (tmp / "out.parquet").unlink(missing_ok=True)
         workers = [int(w) for w in a.ray_workers.split(",") if w.strip()]

@@ -130,12 +130,11 @@ def cmd_describe(args: argparse.Namespace) -> int:
 def _describe_options(args: argparse.Namespace) -> int:
     """``describe --options``: the declared data, table and protocol options (of SOURCE's reader when given)."""
     import odcore.data
-    from odcore.data import options
 
     if args.markdown:
-        print(options.markdown())
+        print(odcore.data.options_markdown())
         return 0
-    sections = options.catalogue()
+    sections = odcore.data.option_catalogue()
     if args.source:
         sections = [("data", f"options of {args.source}", odcore.data.options_for(args.source))]
     if args.json:
@@ -184,22 +183,21 @@ def _spec_from_args(args):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from odcore.runs.execution import execute, prepare
+    from odcore.runs.execution import execute
+    from odcore.runs.spec import resolve
     from odcore.runs.store import RunStore
 
-    spec = _spec_from_args(args)
     store = RunStore(args.runs_dir)
     store.check_writable()  # a read-only or full runs folder: one message before anything is trained
+    spec = _spec_from_args(args)
     if args.marks is not None:
         spec = _spec_with_marks(spec, args, store)
-    prepared = prepare(spec, store=store)  # bad data / protocol -> exit 2 before a run exists
-    detector = prepared[2]
-    epochs = getattr(detector, "epochs", None)
+    run = resolve(spec, store=store)  # bad data / protocol / parameter -> exit 2, no run
     bar = None
-    if isinstance(epochs, int) and epochs > 0 and not args.quiet:
+    if run.epochs and not args.quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, desc=spec.method, dynamic_ncols=True)
+        bar = tqdm(total=run.epochs, unit="epoch", file=sys.stderr, desc=run.method, dynamic_ncols=True)
 
     def on_epoch(rec: dict) -> None:
         if bar is not None:
@@ -214,7 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def work() -> None:
         try:
-            outcome["result"] = execute(spec, store=store, callbacks=(on_epoch,), cancel=cancel, prepared=prepared)
+            outcome["result"] = execute(run, store=store, callbacks=(on_epoch,), cancel=cancel)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             outcome["error"] = exc
         finally:
@@ -261,7 +259,7 @@ def _spec_with_marks(spec: Any, args: argparse.Namespace, store: Any) -> Any:
     from odcore.runs.execution import load_data
     from odcore.runs.marks import read_document
 
-    if args.protocol not in ("unsupervised", *feedback.MARK_PROTOCOLS):
+    if args.protocol not in (None, "unsupervised", *feedback.MARK_PROTOCOLS):
         raise InputError(f"--marks retrains on every row (protocol 'all', or 'pu' for WALDO), not on protocol "
                          f"{args.protocol!r}; leave out --protocol")
     marks = None if args.marks == "stored" else read_document(args.marks)
@@ -393,6 +391,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         return 0
     if args.address is not None or args.workers != 1 or args.gpus:
         raise InputError("--address, --workers and --gpus belong to --engine ray; add --engine ray or drop them")
+    args.quick_exit = True  # score_file closes its files and threads: no teardown needed (see main)
     stats = score_file(run, args.input, args.output, chunk_size=args.chunk_size)
     print(f"scored {stats['rows']} rows with run {run.id} -> {args.output} "
           f"({stats['flagged']} flagged at threshold {stats['threshold']:.6g})")
@@ -462,11 +461,9 @@ def _suite_cells(args: argparse.Namespace) -> tuple[list[dict], Any]:
         raise InputError("--suite runs the suite's own files; leave out --data (or drop --suite for a grid)")
     methods = [check_method(m.strip()) for m in (args.methods or ",".join(suite.methods)).split(",") if m.strip()]
     protocols = [check_protocol(args.protocol)] if args.protocol else list(suite.protocols)
-    cells = suite_cells(suite, seeds=args.seeds or suite.seeds, methods=methods, protocols=protocols)
     extra = parse_params(methods, args.param)  # --param k=v: for the whole suite (one setting per method)
-    for c in cells:
-        c["spec"]["params"].update(extra.get(c["spec"]["method"], {}))
-    return cells, suite
+    return suite_cells(suite, seeds=args.seeds or suite.seeds, methods=methods, protocols=protocols,
+                       params=extra), suite
 
 
 def _bench_header(started: float, load0: float, n: int) -> str:
@@ -555,12 +552,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from odcore.runs import tune
+    from odcore.runs.spec import resolve
+    from odcore.runs.store import RunStore
 
-    spec = _spec_from_args(args)
-    space = tune.parse_space(spec.method, args.space or [])
-    print(f"searching {', '.join(d.describe() for d in space.values())} for {spec.method} on {spec.data_ref()} "
+    run = resolve(_spec_from_args(args), store=RunStore(args.runs_dir), split=False)  # checked once, up front
+    space = tune.parse_space(run.method, args.space or [])
+    print(f"searching {', '.join(d.describe() for d in space.values())} for {run.method} on {run.data} "
           f"within {args.budget:g} s (objective: {args.objective}; ASHA stops weak trials early)", file=sys.stderr)
-    res = tune.search(spec, space, budget=args.budget, samples=args.samples, objective=args.objective,
+    res = tune.search(run, space, budget=args.budget, samples=args.samples, objective=args.objective,
                       runs_dir=args.runs_dir, address=args.address, max_concurrent=args.max_concurrent,
                       seed=args.seed)
     if args.json:
@@ -715,18 +714,21 @@ def build_parser() -> argparse.ArgumentParser:
     common(s)
     s.set_defaults(fn=cmd_train)
 
-    from odcore.runs.scoring import OUTPUT_COLUMNS
+    from odcore.runs.scoring import CHUNK_ROWS, OUTPUT_COLUMNS
 
-    s = sub.add_parser("score", help="score a CSV / Parquet / .npz file with a stored run (streaming)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
+    s = sub.add_parser("score", help="score Parquet (a file, folder or glob), CSV or .npz data with a stored run "
+                       "(streaming)", formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="output columns:\n" + "\n".join(textwrap.fill(
                            v, 110, initial_indent=f"  {k:14s} ", subsequent_indent=" " * 17)
                            for k, v in OUTPUT_COLUMNS.items()))
     s.add_argument("--run", required=True, metavar="ID")
-    s.add_argument("--input", required=True, metavar="PATH")
+    s.add_argument("--input", required=True, metavar="PATH",
+                   help="a .parquet, .csv or .npz file, or a folder or glob of .parquet files (hive key=value "
+                        "folders become columns)")
     s.add_argument("--output", required=True, metavar="PATH",
-                   help=".parquet or .csv (--engine ray: a new folder for the Parquet parts)")
-    s.add_argument("--chunk-size", type=int, default=100_000, metavar="ROWS", help="rows per batch")
+                   help="a .parquet or .csv file, or a new folder for Parquet parts (one per input file; "
+                        "--engine ray: always a folder)")
+    s.add_argument("--chunk-size", type=int, default=CHUNK_ROWS, metavar="ROWS", help="rows per batch")
     s.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: this process (CSV, Parquet, .npz); ray: Ray Data over a Parquet file, folder or glob")
     s.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray instance)")
@@ -809,9 +811,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 other errors)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 130 interrupted, 1 other errors).
+
+    Run as a program (``argv`` None), a command that closed everything it wrote (``score`` on the
+    local engine sets ``args.quick_exit``) ends the process without the interpreter's teardown, which
+    would spend a good half second collecting torch's objects one by one."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _run(args)
+    if argv is None and getattr(args, "quick_exit", False):
+        import logging
+
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code, one line on stderr for an error."""
     try:
         return int(args.fn(args) or 0)
     except InputError as exc:

@@ -19,10 +19,12 @@ snapshots from :meth:`JobRegistry.get` / :meth:`JobRegistry.list`. Nothing here 
   owner. Nothing vanishes without a record.
 - Classical fits (scikit-learn gives no hook into a fit) cannot be interrupted: cancelling one
   says so in the job's message, and the run is kept as cancelled as soon as its fit returns.
-- ``data_check`` (the app's data roots policy) is applied to a spec's data before it is queued, and
-  ``data_context`` (the policy's :func:`odcore.data.access.confined`) wraps the run, so the job opens
-  its file through the policy again when it reads it; ``reserve_cores`` leaves cores to the server when
-  training threads are sized.
+- A training job takes a :class:`~odcore.runs.spec.ResolvedRun` (``odcore.runs.resolve``): it checks
+  nothing again; its progress counts ``run.epochs``, its device is ``run.device``. ``data_check`` (the
+  app's data roots policy, which resolving applied) is applied again to the jobs queued again after a
+  restart; ``data_context`` (the policy's :func:`odcore.data.access.confined`) wraps the run, so a job
+  that reads its file (a run resumed after a restart, a prepared table no longer cached) opens it through
+  the policy again; ``reserve_cores`` leaves cores to the server when training threads are sized.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ KEEP_FINISHED_SECONDS = 7 * 24 * 3600
 NOT_CANCELLABLE = ("this method's fit cannot be interrupted (scikit-learn gives no hook into it): the job stops when "
                    "its fit ends and is then kept as cancelled")
 _PERSISTED = ("id", "owner", "title", "kind", "state", "epoch", "epochs", "message", "error", "run_id", "spec",
-              "submitted", "started", "finished", "cancellable")
+              "run", "submitted", "started", "finished", "cancellable")
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +95,8 @@ class Job:
     traceback: str | None = None
     run_id: str | None = None
     result: Any = None
-    spec: dict | None = None
+    spec: dict | None = None  # the request (RunSpec record)
+    run: dict | None = None  # the resolved run (ResolvedRun record), what a restart queues again
     submitted: float = 0.0
     started: float | None = None
     finished: float | None = None
@@ -156,29 +159,22 @@ class JobRegistry:
         self._pump()
         return job.id
 
-    def submit(self, spec: Any, *, owner: str = "", title: str | None = None) -> str:
-        """Queue a training run of ``spec`` (a RunSpec or its dict); returns the job id.
+    def submit(self, run: Any, *, owner: str = "", title: str | None = None) -> str:
+        """Queue a training run; returns the job id.
 
-        The spec is checked before queueing (the method, its parameters' types, ranges and sizes,
-        and the data against ``data_check``), so mistakes raise :class:`InputError` here, before a
-        job or a run record exists.
+        ``run`` is a :class:`~odcore.runs.spec.ResolvedRun` (``odcore.runs.resolve(spec, data_check=...)``):
+        its method, parameters, options and data were checked when it was resolved, so nothing is checked
+        here; the job reports progress against ``run.epochs`` and runs on ``run.device``.
         """
-        import dataclasses
+        from odcore.runs.spec import ResolvedRun
 
-        from odcore.runs.execution import detector_params
-        from odcore.runs.spec import RunSpec
+        if not isinstance(run, ResolvedRun):
+            raise TypeError(f"submit takes a ResolvedRun (odcore.runs.resolve(spec)), not {type(run).__name__}")
+        job = Job(id=self._new_id(), owner=owner, kind="train", title=title or run.title(),
+                  spec=run.spec().to_dict(), run=run.to_dict(), cancellable=run.cancellable)
+        return self._add(job, self._train_work(run, self.store.new_id(run.method)))
 
-        if isinstance(spec, dict):
-            spec = RunSpec.from_dict(spec)
-        detector_params(spec.method, dict(spec.params), seed=spec.seed)  # raises InputError early
-        if self._data_check is not None:
-            spec = dataclasses.replace(spec, data=self._data_check(spec.data))
-        job = Job(id=self._new_id(), owner=owner, kind="train",
-                  title=title or f"{spec.method} on {spec.data_ref()} ({spec.protocol}, seed {spec.seed})",
-                  spec=spec.to_dict(), cancellable=_cancellable(spec.method))
-        return self._add(job, self._train_work(spec, self.store.new_id(spec.method)))
-
-    def _train_work(self, spec: Any, run_id: str) -> Callable[[Job, threading.Event], None]:
+    def _train_work(self, run: Any, run_id: str) -> Callable[[Job, threading.Event], None]:
         def work(job: Job, cancel: threading.Event) -> None:
             from odcore.runs.execution import execute
 
@@ -195,16 +191,12 @@ class JobRegistry:
                 job.eta = job.elapsed / job.epoch * (job.epochs - job.epoch) if job.epoch else None
                 job.updated = now
 
-            from odcore.models import registry
-
-            epochs = spec.params.get("epochs", registry.defaults(spec.method).get("epochs"))
-            job.epochs = epochs if isinstance(epochs, int) else None
-            run_spec = self._place_on_device(job, spec)
+            job.epochs = run.epochs
             import contextlib
 
             with self._data_context() if self._data_context is not None else contextlib.nullcontext():
-                out = execute(run_spec, store=self.store, callbacks=(on_epoch,), cancel=cancel, run_id=job.run_id,
-                              owner=job.owner or None)
+                out = execute(self._place_on_device(job, run), store=self.store, callbacks=(on_epoch,),
+                              cancel=cancel, run_id=job.run_id, owner=job.owner or None)
             job.result = out
             job.progress = 1.0
             job.eta = 0.0
@@ -232,7 +224,6 @@ class JobRegistry:
     def _restore(self, resume: bool) -> None:
         """Jobs recorded by an earlier process: queued ones queued again (or marked cancelled when
         ``resume`` is False), running ones marked failed, recent finished ones listed again."""
-        from odcore.runs.spec import RunSpec
 
         try:
             files = sorted(self._jobs_dir().glob("job-*.json"))
@@ -253,10 +244,8 @@ class JobRegistry:
             state = job.state
             if state == "queued" and resume:
                 try:
-                    spec = RunSpec.from_dict(job.spec or {})
-                    if self._data_check is not None:
-                        self._data_check(spec.data)
-                    work = self._train_work(spec, self.store.new_id(spec.method))
+                    run = self._restored_run(job)
+                    work = self._train_work(run, self.store.new_id(run.method))
                 except Exception as exc:  # noqa: BLE001 - a record that cannot run again is marked, not lost
                     self._mark_restored(job, "failed", f"could not be resumed after a server restart: {exc}")
                     continue
@@ -271,6 +260,19 @@ class JobRegistry:
                 self._add_finished(job)
                 self.restored["listed"].append(job.id)
         self._pump()
+
+    def _restored_run(self, job: Job) -> Any:
+        """The resolved run of a queued job recorded before a restart (its data checked against the data roots
+        policy again: the settings may have changed); a record without one (written by an older version) is
+        resolved from its request."""
+        from odcore.runs.spec import ResolvedRun, RunSpec, resolve
+
+        if job.run:
+            run = ResolvedRun.from_dict(job.run)
+            if self._data_check is not None:
+                self._data_check(run.data)
+            return run
+        return resolve(RunSpec.from_dict(job.spec or {}), store=self.store, data_check=self._data_check)
 
     def _add_finished(self, job: Job) -> None:
         with self._lock:
@@ -338,23 +340,17 @@ class JobRegistry:
             n = max(1, len(self._running))
         torch.set_num_threads(max(1, (cpu_count() - self._reserve) // n))
 
-    def _place_on_device(self, job: Job, spec):
-        """With several GPUs, give each running job its own (device 'auto' -> 'cuda:<slot>')."""
-        import dataclasses
-
+    def _place_on_device(self, job: Job, run):
+        """With several GPUs, give each running job that asks for device 'auto' its own ('cuda:<slot>')."""
         import torch
 
-        if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
-            return spec
-        from odcore.models import registry
-
-        if "device" not in registry.defaults(spec.method) or spec.params.get("device", "auto") != "auto":
-            return spec
+        if run.device != "auto" or not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+            return run
         with self._lock:
             used = set(self._gpu_slots.values())
             slot = next(i for i in itertools.count() if i not in used)
             self._gpu_slots[job.id] = slot
-        return dataclasses.replace(spec, params={**spec.params, "device": f"cuda:{slot % torch.cuda.device_count()}"})
+        return run.with_device(f"cuda:{slot % torch.cuda.device_count()}")
 
     def _run(self, job_id: str) -> None:
         job = self._jobs[job_id]
@@ -463,13 +459,3 @@ class JobRegistry:
             pass
         return True
 
-
-def _cancellable(method: str) -> bool:
-    """Whether a fit of ``method`` stops on cancel within a batch (the deep family's shared loop does;
-    scikit-learn fits do not)."""
-    try:
-        from odcore.models import registry
-
-        return registry.info(method).family != "classical"
-    except Exception:  # noqa: BLE001
-        return True

@@ -335,3 +335,18 @@ def test_the_path_field_can_be_switched_off(roots, monkeypatch, tmp_path):
     assert "File path" not in options and "Data folders" in options
     at.radio(key="data_source").set_value("Data folders").run()
     assert "shared/odds/t.csv" in list(at.selectbox(key="data_pick").options)
+
+
+def test_the_app_loads_as_many_files_at_once_as_budgets_fit(tmp_path, monkeypatch):
+    """The load pool's size: the setting, else as many memory budgets as fit in half the machine's memory."""
+    from ui import state
+
+    monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("ODCORE_MAX_LOADS", raising=False)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    monkeypatch.setenv("ODCORE_MAX_MEMORY", str(total))  # one budget is the whole machine: one load at a time
+    assert state.max_loads() == 1
+    monkeypatch.setenv("ODCORE_MAX_MEMORY", str(total // 8))
+    assert state.max_loads() == min(os.cpu_count() or 1, 4)
+    monkeypatch.setenv("ODCORE_MAX_LOADS", "3")
+    assert state.max_loads() == 3

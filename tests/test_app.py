@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from odcore.runs.spec import resolve
+from ui import pages
+
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["home", "data", "train", "scores", "latent", "boundary", "waldo", "flagged", "compare"]
+PAGES = [p.stem for p in pages.PAGES]  # the app's one list of pages
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def runs_dir(tmp_path_factory):
                           protocol_options={"inlier_classes": [0], "nu": 0.1}, params={"epochs": 1}),
         "retail": RunSpec(data="retail-synthetic", method="waldo", protocol="pu", params={"epochs": 1}),
     }.items():
-        ids[name] = execute(spec, store=store)["run_id"]
+        ids[name] = execute(resolve(spec, store=store), store=store)["run_id"]
     yield ids
     if old is None:
         os.environ.pop("ODCORE_RUNS_DIR", None)
@@ -178,7 +181,7 @@ def test_flagged_rows_of_a_prepared_table_are_traceable_and_explained(runs_dir, 
     p = tmp_path / "panel.csv"
     messy_weekly_panel(p)
     ds = odcore.data.load(p, roles="auto", scaling="series")
-    execute(RunSpec(data=ds, method="iforest", protocol="all"), store=RunStore())
+    execute(resolve(RunSpec(data=ds, method="iforest", protocol="all"), store=RunStore()), store=RunStore())
     at = open_page("data", dataset=ds, data_spec=ds, data_options={"roles": "auto", "scaling": "series"})
     no_exception(at)
     assert any(s.value == "Data roles" for s in at.subheader) and at.button(key="roles_apply")

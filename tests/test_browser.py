@@ -354,6 +354,79 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
     assert page.get_by_text("rows scored").first.inner_text().startswith("60 rows scored")
 
 
+def _tick_rows(page, rows: list[int]) -> None:
+    """Tick rows ``rows`` (0 = the first) of the page's first table by their selection markers, one by one."""
+    for r in rows:
+        box = page.get_by_test_id("stDataFrame").first.bounding_box()
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17 + 35 * r)
+        settle(page)
+
+
+def test_06c_marks_survive_a_reload_and_teach_the_model(page, app_url, tmp_path):
+    """The analyst's loop: upload a weekly table, train, mark three flags expected (a promotion) and one confirmed,
+    reload the browser (the table, the run and the marks come back), retrain with the marks and see the expected
+    rows leave the flags, each with its reason."""
+    import pandas as pd
+
+    from odcore.data.storesales import store_sales
+
+    src = tmp_path / "weekly_stores.csv"
+    store_sales(seed=11, n_stores=8, blanks=100, sales_blanks=0).to_csv(src, index=False)
+    goto(page, app_url, "data", "Data")
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator('input[type="file"]').set_input_files(str(src))
+    settle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
+    settle(page)
+    goto(page, app_url, "flagged", "Flagged rows")
+    page.get_by_text("The table on the Data page", exact=True).click()
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("rows flagged").first.wait_for(timeout=240_000)
+    settle(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download the ranking (CSV)").click()
+    before = pd.read_csv(dl.value.path())
+    _tick_rows(page, [0, 1, 2])
+    page.get_by_text("Mark 3 selected rows").first.wait_for()
+    page.get_by_role("button", name="Expected", exact=True).click()
+    page.get_by_text("Your marks on this table: 3 expected, 0 confirmed").first.wait_for(timeout=60_000)
+    settle(page)
+    _tick_rows(page, [0, 1, 2])  # untick them
+    _tick_rows(page, [3])
+    page.get_by_text("Mark 1 selected row").first.wait_for()
+    page.get_by_label("Note (optional)").fill("stock-out")
+    page.get_by_role("button", name="Confirmed", exact=True).click()
+    page.get_by_text("Your marks on this table: 3 expected, 1 confirmed").first.wait_for(timeout=60_000)
+    settle(page)
+    shot(page, "16-marks")
+    page.reload()  # the same link: the session's table, its run and its marks come back
+    page.get_by_role("heading", name="Flagged rows").first.wait_for()
+    page.get_by_text("rows flagged").first.wait_for(timeout=120_000)
+    page.get_by_text("Your marks on this table: 3 expected, 1 confirmed").first.wait_for(timeout=60_000)
+    settle(page)
+    page.get_by_role("button", name=re.compile("Retrain with my marks")).click()
+    page.get_by_text(re.compile(r"rows left the flags")).first.wait_for(timeout=300_000)
+    settle(page)
+    shot(page, "17-marks-retrained")
+    moved = page.get_by_test_id("stDataFrame").first
+    assert moved.is_visible()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download the ranking (CSV)").click()
+    after = pd.read_csv(dl.value.path())
+    keys = ["Store", "Date"]
+    expected = before.head(3)[keys].astype(str).apply(tuple, axis=1).tolist()
+    flagged_now = set(after[keys].astype(str).apply(tuple, axis=1))  # the export holds the flagged rows shown
+    assert not set(expected) & flagged_now  # the three expected rows left the flags
+    top = after.iloc[0]
+    assert (str(top["Store"]), str(top["Date"])) == tuple(before.iloc[3][keys].astype(str))
+    assert top["mark"] == "confirmed"  # the confirmed row ranks first, its mark exported beside it
+    said = re.search(r"(\d+) rows left the flags \((\d+) of them marked expected\)", page.locator("body").inner_text())
+    assert said and int(said.group(2)) == 3  # the table of what moved (a canvas) says why, row by row
+
+
 def test_07_waldo_decoders(page, app_url):
     goto(page, app_url, "waldo", "WALDO decoders")
     reproduce(page, "waldo-fig1b")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from odcore.runs.spec import resolve
+
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("fresh_caches")
 
@@ -19,10 +21,11 @@ def test_compare_marks_the_runs_of_a_search(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
     store = RunStore(tmp_path)
-    plain = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    plain = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     tag = {"tune": {"id": "tune-20261202-000000-abc123", "values": {"n_components": 3, "lr": 0.0031415},
                     "objective": "validation"}}
-    trial = execute(RunSpec("breast-cancer", "pca", params={"n_components": 3}), store=store, tags=tag)["run_id"]
+    trial = execute(resolve(RunSpec("breast-cancer", "pca", params={"n_components": 3}), store=store), store=store,
+                    tags=tag)["run_id"]
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.run()

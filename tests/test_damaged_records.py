@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.hostile import RECORDS
+from odcore.runs.spec import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("fresh_caches")
@@ -32,7 +33,7 @@ def gallery(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("gallery")
     store = RunStore(root)
-    good = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    good = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     text = (root / good / "config.json").read_text()
     bad = {}
     for i, (name, edit) in enumerate(RECORDS):

@@ -7,6 +7,7 @@ import pytest
 from odcore import metrics
 from odcore.errors import InputError
 from odcore.models import auto, ensemble, registry
+from odcore.runs.spec import resolve
 
 FAST = "iforest,knn,hbos,ecod"
 
@@ -160,7 +161,7 @@ def test_the_run_records_the_report(tmp_path):
     from odcore.runs import RunSpec, RunStore, execute
 
     store = RunStore(tmp_path / "runs")
-    res = execute(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store)
+    res = execute(resolve(RunSpec("breast-cancer", "auto", params={"candidates": FAST}), store=store), store=store)
     assert res["report"]["summary"].startswith("auto chose")
     assert store.get(res["run_id"]).config["report"]["lines"] == res["report"]["lines"]
 
@@ -228,12 +229,13 @@ def test_auto_em_mv_chooses_one_candidate_and_says_why():
 
 def test_runs_on_clean_training_rows_get_the_em_mv_criterion():
     from odcore import data
-    from odcore.runs.execution import detector_params
+    from odcore.runs.spec import RunSpec, resolve
 
     assert data.clean_training("novelty") and data.clean_training("one-vs-rest", {"inlier_classes": [0]})
     assert not data.clean_training("unsupervised") and not data.clean_training("one-vs-rest", {"train_on": "all"})
-    assert detector_params("auto", {}, seed=0, clean_rows=True)["criterion"] == "em-mv"
-    assert "criterion" not in detector_params("auto", {}, seed=0)  # the declared default: centrality
-    assert detector_params("auto", {"criterion": "centrality"}, seed=0, clean_rows=True)["criterion"] == "centrality"
+    assert resolve(RunSpec("breast-cancer", "auto", protocol="novelty"), split=False).params["criterion"] == "em-mv"
+    assert "criterion" not in resolve(RunSpec("breast-cancer", "auto"), split=False).params  # declared: centrality
+    assert registry.resolve_params("auto", {"criterion": "centrality"}, seed=0, clean_rows=True)["criterion"] == \
+        "centrality"
     row = next(r for r in registry.param_table("auto") if r["name"] == "criterion")
     assert "training rows all normal" in row["help"] and "'em-mv'" in row["help"]

@@ -9,6 +9,7 @@ from odcore.errors import InputError
 from odcore.models import registry
 from odcore.models.deep import batch_bounds
 from odcore.runs import eta
+from odcore.runs.spec import resolve
 
 
 def rows(n=300, d=4, seed=0):
@@ -122,7 +123,7 @@ def test_the_power_law_between_the_two_fits():
 def test_estimate_of_a_run_spec_uses_its_split(clock):
     from odcore.runs import RunSpec
 
-    e = eta.estimate(RunSpec("breast-cancer", "iforest"))
+    e = eta.estimate(resolve(RunSpec("breast-cancer", "iforest")))
     assert "fitted all 398 training rows" in e.how  # the unsupervised protocol's 70 % of 569 rows
 
 
@@ -142,15 +143,16 @@ def test_a_suite_estimate_probes_a_few_groups_and_scales_the_rest(monkeypatch):
 
     calls = []
 
-    def fake(*, prepared, steps):
-        _, split, det = prepared
-        calls.append((type(det).__name__, split.X_train.size))
-        per_cell = {"IsolationForest": 1e-4, "KNN": 3e-4}.get(type(det).__name__, 2e-4)
+    def fake(run, *, steps):
+        name, split = registry.get_class(run.method).__name__, run.split
+        calls.append((name, split.X_train.size))
+        per_cell = {"IsolationForest": 1e-4, "KNN": 3e-4}.get(name, 2e-4)
         return eta.Estimate(per_cell * split.X_train.size, 0.0, 0.0, "fake", probe_seconds=0.5)
 
     monkeypatch.setattr(eta, "estimate", fake)
-    cells = [{"spec": RunSpec(d, m, protocol=p, seed=s).to_dict()} for d in ("breast-cancer", "sine", "sine-noisy")
-             for m in ("iforest", "knn") for p in ("unsupervised", "all") for s in (0, 1)]
+    cells = [{"run": resolve(RunSpec(d, m, protocol=p, seed=s), split=False).to_dict()}
+             for d in ("breast-cancer", "sine", "sine-noisy") for m in ("iforest", "knn")
+             for p in ("unsupervised", "all") for s in (0, 1)]
     exact, probe_all = eta.estimate_cells(cells, max_probes=100)
     calls.clear()
     sampled, probe = eta.estimate_cells(cells, max_probes=3)

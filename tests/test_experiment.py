@@ -11,7 +11,7 @@ import pytest
 from odcore.errors import InputError
 from odcore.runs.execution import execute, prepare
 from odcore.runs.grid import grid_cells, run_grid
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 
 BENCH_KEYS = {"dataset", "method", "protocol", "seed", "auroc", "auprc", "precision_at_10", "f1",
               "fit_seconds", "score_seconds"}
@@ -37,13 +37,13 @@ def test_spec_with_a_dataset_object_refers_to_its_hash():
 
 
 def test_prepare_passes_seed_and_image_shape():
-    ds, split, det = prepare(RunSpec("digits", "autoencoder", protocol="one-vs-rest",
-                                     protocol_options={"inlier_classes": [0]}, params={"epochs": 1}, seed=7))
+    ds, split, det = prepare(resolve(RunSpec("digits", "autoencoder", protocol="one-vs-rest",
+                                     protocol_options={"inlier_classes": [0]}, params={"epochs": 1}, seed=7)))
     assert ds.image_shape == (1, 8, 8)
     assert det.random_state == 7 and det.input_shape == (1, 8, 8) and det.epochs == 1
     assert split.X_test.shape[1] == 64
     # the user's own values win
-    _, _, det = prepare(RunSpec("breast-cancer", "autoencoder", params={"random_state": 1, "hidden": [4, 2]}))
+    _, _, det = prepare(resolve(RunSpec("breast-cancer", "autoencoder", params={"random_state": 1, "hidden": [4, 2]})))
     assert det.random_state == 1 and det.hidden == (4, 2) and det.input_shape is None
 
 
@@ -51,11 +51,11 @@ def test_drocc_on_images_skips_the_warm_up_unless_the_user_sets_it():
     from odcore.models import registry
 
     digits = RunSpec("digits", "drocc", protocol="one-vs-rest", protocol_options={"inlier_classes": [0]})
-    assert prepare(digits)[2].only_ce_epochs == 0  # one-class images: the warm-up saturates the logits
-    assert prepare(RunSpec("breast-cancer", "drocc", protocol="novelty"))[2].only_ce_epochs == 50
+    assert prepare(resolve(digits))[2].only_ce_epochs == 0  # one-class images: the warm-up saturates the logits
+    assert prepare(resolve(RunSpec("breast-cancer", "drocc", protocol="novelty")))[2].only_ce_epochs == 50
     mine = RunSpec("digits", "drocc", protocol="one-vs-rest", protocol_options={"inlier_classes": [0]},
                    params={"only_ce_epochs": 7})
-    assert prepare(mine)[2].only_ce_epochs == 7
+    assert prepare(resolve(mine))[2].only_ce_epochs == 7
     # DROCC-LF's warm-up sees negatives (finite minimum): the class default stays on images
     assert registry.get_class("drocc-lf").image_defaults == {}
     # the form shows the default a run will get
@@ -73,11 +73,11 @@ def test_drocc_on_images_skips_the_warm_up_unless_the_user_sets_it():
 ])
 def test_bad_specs_raise_input_errors(spec, message):
     with pytest.raises(InputError, match=message):
-        prepare(spec)
+        prepare(resolve(spec))
 
 
 def test_execute_without_store_returns_metrics_and_timings():
-    res = execute(RunSpec("breast-cancer", "iforest", params={"n_estimators": 25}, seed=1))
+    res = execute(resolve(RunSpec("breast-cancer", "iforest", params={"n_estimators": 25}, seed=1)))
     assert res["run_id"] is None
     assert set(res["metrics"]) == {"auroc", "auprc", "precision_at_10", "f1"}
     assert 0.5 < res["metrics"]["auroc"] <= 1.0  # malignant tumours are easier than chance to isolate
@@ -85,9 +85,9 @@ def test_execute_without_store_returns_metrics_and_timings():
 
 
 def test_same_seed_same_scores_different_seed_different_split():
-    a = execute(RunSpec("breast-cancer", "pca", seed=0))
-    b = execute(RunSpec("breast-cancer", "pca", seed=0))
-    c = execute(RunSpec("breast-cancer", "pca", seed=1))
+    a = execute(resolve(RunSpec("breast-cancer", "pca", seed=0)))
+    b = execute(resolve(RunSpec("breast-cancer", "pca", seed=0)))
+    c = execute(resolve(RunSpec("breast-cancer", "pca", seed=1)))
     assert a["metrics"] == b["metrics"] and a["metrics"] != c["metrics"]
 
 
@@ -158,9 +158,11 @@ def test_ray_engine_without_ray_says_how_to_install(monkeypatch):
 
 
 def test_pu_protocol_passes_positives():
-    ds, split, det = prepare(RunSpec("breast-cancer", "iforest", protocol="pu"))
+    run = resolve(RunSpec("breast-cancer", "iforest", protocol="pu"))
+    ds, split, det = prepare(run)
     assert split.X_pos is not None and len(split.X_pos) > 0
-    res = execute(RunSpec("breast-cancer", "iforest", protocol="pu"), prepared=(ds, split, det))
+    assert split is run.split  # the split resolve made is the one the run uses
+    res = execute(run)
     assert np.isfinite(res["metrics"]["auroc"])
 
 

@@ -17,7 +17,7 @@ from odcore.runs import rerank as R
 from odcore.runs.execution import execute
 from odcore.runs.marks import MarkStore
 from odcore.runs.rebuild import load_model, load_split
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore
 from tests.test_marks import row_of, weekly
 
@@ -35,13 +35,26 @@ def test_similarity_is_one_at_a_mark_decays_with_its_neighbour_rank_and_ends():
     P = rng.normal(size=(200, 3))
     marks = P[:1]
     D = R._neighbour_distances(marks, P, k=5)
-    w, near = R.similarity(P, marks, D, k=5)
+    w, near, own = R.similarity(P, marks, D, k=5, strength=0.5)
+    assert own.tolist() == [True] + [False] * 199
     d = np.sqrt(((P - marks[0]) ** 2).sum(axis=1))
     rank = np.argsort(np.argsort(d, kind="stable"), kind="stable")  # 0 = the mark itself
-    assert w[0] == 1.0 and (near == 0).all()
-    inside = rank < D.shape[1]
-    np.testing.assert_allclose(w[inside], np.exp(-rank[inside] / 5.0))
-    assert (w[~inside] == 0).all()
+    assert w[0] == 1.0 and (near == 0).all()  # the marked row takes the mark's full weight
+    inside = (rank < D.shape[1]) & (rank > 0)
+    np.testing.assert_allclose(w[inside], 0.5 * np.exp(-rank[inside] / 5.0))
+    assert (w[rank >= D.shape[1]] == 0).all()
+
+
+def test_propagation_strength_is_what_the_marks_support():
+    s, m, t = np.array([1.0, 1.2, 1.1, 1.3]), 0.0, 2.0
+    y = np.array([0, 0, 1, 1])  # two expected marks, two confirmed (one of them below an expected one)
+    near_expected_are_anomalies = np.array([0.0, 0.0, 0.9, 0.9])  # leave-one-out weights from the other marks
+    a_e, a_c, how = R.calibrate(s, y, near_expected_are_anomalies, np.zeros(4), m, t)
+    assert a_e == 0.0 and a_c == R.DEFAULT_STRENGTH and "checked" in how  # carrying expected marks would hurt
+    a_e, a_c, _ = R.calibrate(s, y, np.zeros(4), near_expected_are_anomalies, m, t)
+    assert a_c > 0.0  # confirmed marks whose neighbours are the other anomalies carry
+    a_e, a_c, how = R.calibrate(s[:3], y[:3], np.zeros(3), np.zeros(3), m, t)
+    assert (a_e, a_c) == (R.DEFAULT_STRENGTH, R.DEFAULT_STRENGTH) and "default" in how  # one confirmed: no check
 
 
 @pytest.fixture()
@@ -53,7 +66,8 @@ def trained(tmp_path):
     X[spikes, 1] += 80.0  # a temperature no week had
     ds.X = X
     store = RunStore(tmp_path)
-    res = execute(RunSpec(data=ds, method="knn", protocol="all", params={"contamination": 0.05}), store=store)
+    res = execute(resolve(RunSpec(data=ds, method="knn", protocol="all", params={"contamination": 0.05}),
+                          store=store), store=store)
     return ds, store, store.get(res["run_id"]), spikes
 
 
@@ -80,12 +94,12 @@ def test_retrain_with_marks_moves_the_marked_rows_records_them_and_says_why(trai
     base = run.scores.set_index("row_id")["score"]
     model = load_model(new)
     assert isinstance(model, R.Reranked)
-    assert model.median == pytest.approx(np.median(model.base.decision_scores_))
+    _, split = load_split(new)
+    assert model.median == pytest.approx(np.median(model.base.decision_function(split.X_train)))
     assert (sc.loc[expected, "pred"] == 0).all()  # every expected row left the flags ...
     np.testing.assert_allclose(sc.loc[expected, "score"], model.median, rtol=1e-9)  # ... to the typical level
     assert sc["score"].idxmax() == confirmed[0] and sc.loc[confirmed[0], "pred"] == 1  # the confirmed row is first
     assert model.labels_.sum() == pytest.approx(model.base.labels_.sum(), abs=1)  # the flagged share stays the same
-    _, split = load_split(new)
     np.testing.assert_allclose(model.decision_function(split.X_test), sc.loc[split.test_index, "score"], rtol=1e-6)
     infl = model.influence(split.X_test)
     far = (infl["w_expected"] == 0) & (infl["w_confirmed"] == 0)
@@ -122,7 +136,8 @@ def test_retrain_refuses_without_marks_and_on_another_tables_marks(trained):
     with pytest.raises(M.MarksError, match="damaged"):
         feedback.retrain_spec(run, store=store)
     # the limited-negatives detector needs a confirmed row
-    lf = execute(RunSpec(data=ds, method="drocc-lf", protocol="all", params={"epochs": 1}), store=store)
+    lf = execute(resolve(RunSpec(data=ds, method="drocc-lf", protocol="all", params={"epochs": 1}), store=store),
+                 store=store)
     with pytest.raises(M.MarksError, match="confirm at least one"):
         feedback.retrain_spec(store.get(lf["run_id"]), store=store,
                               marks=[M.Mark(key={"Store": "1", "Date": "2011-03-04"}, kind="expected")])
@@ -134,17 +149,17 @@ def test_detectors_that_learn_from_marks_get_them_in_fit(trained):
             for r in spikes]
     marks = [M.Mark(key=keys[0], kind="confirmed")] + [M.Mark(key=k, kind="expected") for k in (
         {"Store": "1", "Date": "2011-01-07"}, {"Store": "2", "Date": "2011-01-07"})]
-    base = execute(RunSpec(data=ds, method="deep-sad", protocol="all", params={"epochs": 1, "hidden": (8,),
-                                                                              "rep_dim": 4}), store=store)
+    base = execute(resolve(RunSpec(data=ds, method="deep-sad", protocol="all", params={"epochs": 1, "hidden": (8,),
+                                                                              "rep_dim": 4}), store=store), store=store)
     res = feedback.retrain(store.get(base["run_id"]), store=store, marks=marks)
     used = store.get(res["run_id"]).config["marks_used"]
     assert used["fit"] == ["expected", "confirmed"]  # Deep SAD: labelled normals and labelled anomalies
-    waldo = execute(RunSpec(data=ds, method="waldo", protocol="pu", protocol_options={"known_normal":
+    waldo = execute(resolve(RunSpec(data=ds, method="waldo", protocol="pu", protocol_options={"known_normal":
                                                                                          "before=2011-04-01"},
-                            params={"epochs": 1}), store=store)
+                            params={"epochs": 1}), store=store), store=store)
     spec, info = feedback.retrain_spec(store.get(waldo["run_id"]), store=store, marks=marks)
     assert spec.protocol == "pu" and spec.protocol_options["known_normal"] == "before=2011-04-01"
-    res = execute(spec, store=store)
+    res = execute(resolve(spec, store=store), store=store)
     new = store.get(res["run_id"])
     assert new.config["marks_used"]["fit"] == ["expected"]
     _, split = load_split(new)

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from bench.hostile import CORPUS, NUMS, SECRET, UPLOADS, Case, write_corpus  # the one corpus, shared with bench.faults
+from odcore.runs.spec import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 TIME_LIMIT = 30.0  # seconds per file through the API (the loaded 2-core machine; most take well under 1 s)
@@ -125,7 +126,7 @@ def trained(tmp_path_factory):
     train = d / "train.csv"
     train.write_text("a,b,c\n" + NUMS)
     store = RunStore(d / "runs")
-    rid = execute(RunSpec(str(train), "iforest"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec(str(train), "iforest"), store=store), store=store)["run_id"]
     return store, rid
 
 
@@ -183,7 +184,8 @@ def test_training_on_what_loads_gives_a_run_or_one_message(corpus, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             try:
-                res = execute(RunSpec(str(corpus / case.name), "iforest", params={"n_estimators": 10}), store=store)
+                res = execute(resolve(RunSpec(str(corpus / case.name), "iforest", params={"n_estimators": 10}),
+                                      store=store), store=store)
                 made += store.get(res["run_id"]).status == "done"
             except InputError as err:
                 assert "\n" not in str(err), str(err)
@@ -261,3 +263,36 @@ def test_upload_widget_gives_each_file_its_message(app, corpus):
     assert proc.poll() is None  # no server crash
     assert RunStore(runs, read_only=True).list_runs() == []  # the store is intact (uploads make no runs)
     (SHOTS / "hostile-uploads.json").write_text(json.dumps(results, indent=1))
+
+
+def test_the_deadline_and_the_budgets_act_while_a_parquet_file_is_read(tmp_path, monkeypatch):
+    """Limits on what a column decodes to are counted batch by batch, and the load deadline is checked after
+    every batch, not only before the read: a deadline that passes mid-read stops it there."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from odcore.data import formats, limits
+    from odcore.errors import InputError
+
+    n = 60_000
+    words = pa.DictionaryArray.from_arrays(pa.array(np.arange(n, dtype=np.int32) % 3), pa.array(["a", "b", "c"]))
+    pq.write_table(pa.table({"w": words, "v": np.arange(n, dtype=np.float64)}), tmp_path / "t.parquet")
+    batches = -(-n // formats.PARQUET_TEXT_BATCH_ROWS)
+    calls = []
+    real = limits.Limits.check_time
+
+    def deadline_after_three(self, name):
+        calls.append(name)
+        if len(calls) > 3:
+            raise limits.LimitError(f"{name}: loading took longer than the deadline")
+        return real(self, name)
+
+    monkeypatch.setattr(limits.Limits, "check_time", deadline_after_three)
+    with pytest.raises(InputError, match="took longer"):
+        formats.load_parquet(tmp_path / "t.parquet")
+    assert len(calls) == 4 < batches  # stopped at the deadline, batches before the end
+    monkeypatch.setattr(limits.Limits, "check_time", real)
+    small = limits.Limits(max_memory=2_000_000)  # ~1 MB of floats held twice: refused part-way through
+    with limits.using(small), pytest.raises(InputError, match="max_memory|bytes in memory"):
+        formats.load_parquet(tmp_path / "t.parquet")
+    assert formats.load_parquet(tmp_path / "t.parquet", categorical="onehot").n_rows == n

@@ -168,6 +168,51 @@ def test_the_store_imports_nothing_above_the_data_layer():
     assert above == [], above
 
 
+#: what odcore never imports: the clients (the app, its pages and helpers, the benches, the tests) and Streamlit
+CLIENTS = ("streamlit", "app", "app_pages", "ui", "bench", "tests")
+
+
+def outside_imports(path: Path) -> set[str]:
+    """The top-level names of every absolute import in a file (inside functions and import_module included)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            fn = node.func
+            called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+            if called in ("import_module", "__import__"):
+                out.add(node.args[0].value.split(".")[0])
+    return out
+
+
+def test_odcore_never_imports_its_clients():
+    """The engine is a library: the app, its pages, ui/, the benches, the tests and Streamlit are its clients."""
+    bad = sorted(f"{m} imports {name}" for m, path in module_files().items()
+                 for name in outside_imports(path) if name in CLIENTS)
+    assert not bad, "odcore imports its clients:\n" + "\n".join(bad)
+    assert outside_imports(Path(__file__)) >= {"pytest", "ast"}  # the scan sees imports
+
+
+def test_the_architecture_map_names_every_module():
+    """ARCHITECTURE.md's map has a line for every module of odcore (a path, or a file name on a row that names
+    its folder)."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    section = text[text.index("## The map"):text.index("### Following one parameter")]
+    rows = section.splitlines()
+    missing = []
+    for path in module_files().values():
+        rel = path.relative_to(ROOT / PACKAGE).as_posix()
+        folder, _, base = rel.rpartition("/")
+        if f"`{rel}`" in section or (folder and any(f"`{folder}/" in r and f"`{base}`" in r for r in rows)):
+            continue
+        missing.append(rel)
+    assert not missing, f"add these modules to the map in ARCHITECTURE.md: {missing}"
+
+
 def test_the_checker_sees_function_level_relative_and_dynamic_imports(tmp_path):
     """The graph builder itself: imports inside functions, relative imports and import_module count."""
     pkg = tmp_path / "odcore" / "sub"
@@ -195,3 +240,14 @@ def test_importing_a_lower_layer_loads_nothing_above_it(module, heavy):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", f"importing {module} loaded {out.stdout.strip()}"
+
+
+def test_no_import_cycle_among_the_app_modules():
+    """ui/ has no import cycle either (imports inside functions count): ui.tables imports ui.state, never the other
+    way round (the session's table, ``ui.tables.dataset``, is asked of ui.tables)."""
+    root = Path(__file__).resolve().parents[1] / "ui"
+    files = {f"ui.{p.stem}": p for p in root.glob("*.py") if p.stem != "__init__"}
+    graph = {m: imports_of(m, p, set(files)) for m, p in files.items()}
+    assert "ui.state" in graph["ui.tables"]  # the graph sees the imports (a check that cannot pass empty)
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

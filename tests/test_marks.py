@@ -137,12 +137,13 @@ def test_remove_by_id_authors_and_replacing_a_mark(tmp_path):
     m2 = ms.add(ds, {"Store": 1, "Date": "2011-01-07"}, "confirmed", author=a)  # the same row again: replaced
     ms.add(ds, {"Store": 2, "Date": "2011-01-07"}, "expected", author=b)
     ms.add(ds, {"Store": 3, "Date": "2011-01-07"}, "expected")  # no author: everyone's
-    assert [m.id for m in ms.list(ds, author=a).marks] == [m2.id, ms.list(ds).marks[-1].id]
+    ms.add(ds, {"Store": 3, "Date": "2011-01-14"}, "confirmed", author="cli:analyst")  # the command line's: shared
+    assert [m.id for m in ms.list(ds, author=a).marks] == [m2.id, *[m.id for m in ms.list(ds).marks[-2:]]]
     assert m1.id not in ms.list(ds).by_id()
     with pytest.raises(M.MarksError, match="no mark"):
         ms.remove(ds, [ms.list(ds, author=b).marks[0].id], author=a)  # another author's mark
     assert ms.remove(ds, [m2.id], author=a) == 1
-    assert len(ms.list(ds)) == 2
+    assert len(ms.list(ds)) == 3
 
 
 def test_concurrent_writers_lose_no_mark(tmp_path):

@@ -11,13 +11,14 @@ from pathlib import Path
 from odcore.models import registry
 
 ROOT = Path(__file__).resolve().parents[1]
-#: declarations of runs and of the papers' numbers: naming methods is their purpose
-DECLARATIONS = ("odcore/recipes/",)
+#: declarations of runs and of the papers' numbers: naming methods is their purpose (the app's presets too)
+DECLARATIONS = ("odcore/recipes/", "ui/presets.py")
 #: "pca" here is the embedding method (PCA / t-SNE / UMAP), and "drocc" in the data layer is the DROCC
 #: split protocol, not the detectors of the same names; "auto" everywhere is also the "choose for me" value
-#: of many options (device, file format, bins ...), besides the ``auto`` detector
+#: of many options (device, file format, bins ...), besides the ``auto`` detector; "waldo" in ui/pages.py is the
+#: stem of the WALDO decoders page's script
 OTHER_MEANINGS = {"": {"auto"}, "odcore/embed.py": {"pca"}, "odcore/data/": {"drocc"}, "app_pages/latent.py": {"pca"},
-                  "ui/": {"pca"}, "odcore/plots.py": {"pca"}, "odcore/runs/": {"drocc"}}
+                  "ui/": {"pca"}, "odcore/plots.py": {"pca"}, "odcore/runs/": {"drocc"}, "ui/pages.py": {"waldo"}}
 
 
 def files():

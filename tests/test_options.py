@@ -10,7 +10,7 @@ import pytest
 
 import odcore.data
 from odcore import cli
-from odcore.data import formats, options, protocols, sources, table
+from odcore.data import formats, loaders, protocols, sources, table
 from odcore.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +25,12 @@ def _keywords(fn) -> dict:
 
 
 def test_every_reader_keyword_is_declared_with_its_default():
-    assert set(READER_FUNCTIONS) == set(options.READERS)
+    assert set(READER_FUNCTIONS) == set(loaders.FORMATS)
     for fmt, fn in READER_FUNCTIONS.items():
-        decl = options.reader(fmt, table=False)
+        assert loaders.FORMATS[fmt].reader is fn
+        decl = loaders.reader_options(fmt, table=False)
         kw = _keywords(fn)
-        assert set(kw) == set(options.READERS[fmt][0]), fmt
+        assert set(kw) == set(loaders.FORMATS[fmt].options), fmt
         for name, default in kw.items():
             want = tuple(default) if isinstance(default, (list, tuple)) else default
             assert decl[name].default == want, f"{fmt}.{name}: declared {decl[name].default!r}, reader {default!r}"
@@ -83,9 +84,9 @@ def test_a_form_field_and_a_typed_value_give_the_same_option():
 
 def test_the_docs_list_every_option_from_the_declarations():
     text = (ROOT / "docs" / "OPTIONS.md").read_text()
-    assert text.strip() == options.markdown().strip(), ("docs/OPTIONS.md is stale: python -m odcore describe "
-                                                       "--options --markdown > docs/OPTIONS.md")
-    for _, _, decl in options.catalogue():
+    assert text.strip() == odcore.data.options_markdown().strip(), (
+        "docs/OPTIONS.md is stale: python -m odcore describe --options --markdown > docs/OPTIONS.md")
+    for _, _, decl in odcore.data.option_catalogue():
         for p in decl:
             assert f"`{p.name}`" in text
 

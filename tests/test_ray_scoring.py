@@ -1,13 +1,15 @@
 """odcore score --engine ray: a folder of Parquet files scored on local Ray Data (one ray.init) gives,
-row for row, the local engine's scores; bad inputs are refused before Ray starts."""
+row for row, the local engine's scores on the same folder; bad inputs are refused before Ray starts."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import require
 
+from odcore import cli
 from odcore.errors import InputError
-from odcore.runs import RunSpec, RunStore, execute, ray_scoring, score_file
+from odcore.runs import RunSpec, RunStore, execute, ray_scoring
+from odcore.runs.spec import resolve
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def run_and_folder(tmp_path_factory):
     store = RunStore(d / "runs")
     spec = RunSpec(str(d / "train.parquet"), "autoencoder", data_options={"meta_columns": "id"},
                    params={"epochs": 2, "batch_size": 64}, monitor=False)
-    run = store.get(execute(spec, store=store)["run_id"])
+    run = store.get(execute(resolve(spec, store=store), store=store)["run_id"])
     # ~2k new rows in three files: the training rows shuffled and jittered, ids that are not positions
     rng = np.random.default_rng(0)
     big = frame.sample(n=2100, replace=True, random_state=0).reset_index(drop=True)
@@ -38,8 +40,12 @@ def run_and_folder(tmp_path_factory):
 def test_ray_scores_equal_the_local_engine_row_for_row(run_and_folder, tmp_path):
     require("ray.data")
     run, folder, big, _ = run_and_folder
-    local = pd.concat([pd.read_parquet(tmp_path / f"{f.stem}.parquet") for f in sorted(folder.glob("*.parquet"))
-                       if score_file(run, f, tmp_path / f"{f.stem}.parquet")], ignore_index=True)
+    # the local engine reads the folder too: odcore score --input parts/ --output out/
+    assert cli.main(["score", "--run", run.id, "--runs-dir", str(run.store.root), "--input", f"{folder}/",
+                     "--output", f"{tmp_path / 'local-out'}/"]) == 0
+    assert len(list((tmp_path / "local-out").glob("part-*.parquet"))) == 3  # one part per input file
+    local = pd.read_parquet(tmp_path / "local-out")
+    assert list(local.columns) == ["id", "row_id", "score", "pred", "label"] and len(local) == len(big)
     out = tmp_path / "ray-out"
     stats = ray_scoring.score_dataset(run, folder, out, workers=2, batch_size=300)
     remote = pd.read_parquet(out)

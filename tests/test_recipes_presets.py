@@ -8,7 +8,8 @@ import pytest
 from odcore import data
 from odcore.errors import InputError
 from odcore.models import registry
-from odcore.recipes import presets
+from odcore.runs.spec import resolve, working_protocol
+from ui import presets
 
 
 @pytest.mark.parametrize("name", list(presets.TRAIN_PRESETS))
@@ -19,7 +20,7 @@ def test_every_preset_starts_a_run_that_succeeds(name, tmp_path):
     spec = presets.preset_spec(name)
     short = {"epochs": 1} if "epochs" in registry.declaration(spec.method) else {}
     store = RunStore(tmp_path)
-    res = execute(presets.preset_spec(name, params=short), store=store)
+    res = execute(resolve(presets.preset_spec(name, params=short), store=store), store=store)
     run = store.get(res["run_id"])
     assert run.status == "done", run.error
     assert run.scores is not None and len(run.scores) > 0
@@ -34,7 +35,7 @@ def test_digits_get_inlier_classes_and_the_message_names_the_option(method, prot
     ds = data.load("digits")
     with pytest.raises(InputError):
         data.split(ds, protocol, seed=0)
-    c = presets.working_protocol(ds, method, protocol)
+    c = working_protocol(ds, method, protocol)
     assert c.protocol == want and c.options["inlier_classes"] == [0]
     assert "inlier_classes=0" in c.message
     data.split(ds, c.protocol, seed=0, **c.options)  # it splits
@@ -44,15 +45,15 @@ def test_digits_get_inlier_classes_and_the_message_names_the_option(method, prot
 
 def test_a_working_choice_is_kept_and_a_method_needing_positives_gets_pu():
     ds = data.load("breast-cancer")
-    keep = presets.working_protocol(ds, "deep-svdd", "novelty")
+    keep = working_protocol(ds, "deep-svdd", "novelty")
     assert (keep.protocol, keep.options, keep.message) == ("novelty", {}, None)
-    pu = presets.working_protocol(ds, "waldo", "novelty")
+    pu = working_protocol(ds, "waldo", "novelty")
     assert pu.protocol == "pu" and "labelled inliers" in pu.message
 
 
 def test_unlabelled_data_without_classes_fall_back_to_all_or_say_why():
     ds = data.load("sine")
-    c = presets.working_protocol(ds, "drocc", "novelty")
+    c = working_protocol(ds, "drocc", "novelty")
     assert c.protocol == "all" and "label_column" in c.message
     with pytest.raises(InputError, match="labelled anomalies"):
-        presets.working_protocol(ds, "waldo", "pu")  # WALDO needs labelled inliers: no protocol can give them
+        working_protocol(ds, "waldo", "pu")  # WALDO needs labelled inliers: no protocol can give them

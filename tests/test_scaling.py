@@ -10,6 +10,7 @@ import pytest
 
 from odcore import data
 from odcore.data.scaling import Standardizer
+from odcore.runs.spec import resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,10 +66,10 @@ def test_the_run_saves_its_standardiser(tmp_path):
     from odcore.runs.store import RunStore
 
     store = RunStore(tmp_path / "runs")
-    run = store.get(execute(RunSpec("breast-cancer", "pca", seed=2), store=store)["run_id"])
+    run = store.get(execute(resolve(RunSpec("breast-cancer", "pca", seed=2), store=store), store=store)["run_id"])
     assert run.standardizer() == load_split(run)[1].scaler and run.standardizer().active
-    img = store.get(execute(RunSpec("digits", "pca", protocol="one-vs-rest",
-                                    protocol_options={"inlier_classes": [0]}), store=store)["run_id"])
+    img = store.get(execute(resolve(RunSpec("digits", "pca", protocol="one-vs-rest",
+                                    protocol_options={"inlier_classes": [0]}), store=store), store=store)["run_id"])
     assert not img.standardizer().active and not (img.path / "transform.npz").exists()
 
 

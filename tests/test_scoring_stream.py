@@ -12,9 +12,10 @@ import pytest
 
 from odcore.data.scaling import Standardizer
 from odcore.errors import InputError
-from odcore.runs import RunSpec, RunStore, execute
+from odcore.runs import RunSpec, RunStore, execute, scoring
 from odcore.runs.execution import score_rows
 from odcore.runs.scoring import Scorer, ahead, score_file, select_features
+from odcore.runs.spec import resolve
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def trained(tmp_path_factory):
     store = RunStore(d / "runs")
     spec = RunSpec(str(d / "train.parquet"), "autoencoder", data_options={"label_column": "label"},
                    params={"epochs": 2, "batch_size": 64}, monitor=False)
-    return store.get(execute(spec, store=store)["run_id"]), frame, d
+    return store.get(execute(resolve(spec, store=store), store=store)["run_id"]), frame, d
 
 
 def test_column_wise_standardisation_gives_the_standardisers_numbers():
@@ -105,3 +106,68 @@ def test_the_reader_thread_hands_its_error_over_and_stops(trained, tmp_path):
     with pytest.raises(InputError, match="cut.parquet"):
         score_file(run, bad, tmp_path / "o.parquet", chunk_size=50)
     assert not list(tmp_path.glob("*o.parquet*"))
+
+
+@pytest.mark.parametrize("row_group_limit", [None, 0], ids=["scanner", "streaming"])
+def test_a_folder_or_glob_of_parts_scores_as_the_whole_file(trained, tmp_path, monkeypatch, row_group_limit):
+    """The local engine reads a Parquet folder (recursively, hive key=value folders as columns, hidden and
+    _-prefixed files skipped) or a glob, in path order, and writes a file or a folder of parts; with
+    both readers (row groups above the limit are streamed)."""
+    if row_group_limit is not None:
+        monkeypatch.setattr(scoring, "THREADED_ROW_GROUP_BYTES", row_group_limit)
+    run, frame, d = trained
+    whole = Scorer(run).score_batch(frame).column("score").to_numpy()
+    parts = tmp_path / "lake"
+    bounds = [(0, 250, "region=north"), (250, 400, "region=north"), (400, 600, "region=south")]
+    for k, (a, b, sub) in enumerate(bounds):
+        (parts / sub).mkdir(parents=True, exist_ok=True)
+        frame.iloc[a:b].to_parquet(parts / sub / f"part-{k}.parquet", index=False)
+    (parts / "_tmp").mkdir()
+    frame.iloc[:5].to_parquet(parts / "_tmp" / "stale.parquet", index=False)  # a writer's leftovers: skipped
+    frame.iloc[:5].to_parquet(parts / ".part-9.parquet", index=False)
+
+    stats = score_file(run, parts, tmp_path / "out", chunk_size=100)  # a folder in, a folder of parts out
+    assert stats["rows"] == len(frame) and stats["parts"] == 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"part-{k:05d}.parquet" for k in range(3)]
+    got = pq.read_table(tmp_path / "out")
+    np.testing.assert_array_equal(got.column("row_id").to_numpy(), np.arange(len(frame)))  # input order
+    np.testing.assert_allclose(got.column("score").to_numpy(), whole, rtol=1e-6)
+    assert pq.read_table(tmp_path / "out" / "part-00002.parquet").num_rows == 200  # one part per input file
+
+    score_file(run, str(parts / "region=*" / "*.parquet"), tmp_path / "glob.parquet")  # a glob in, one file out
+    np.testing.assert_allclose(pq.read_table(tmp_path / "glob.parquet").column("score").to_numpy(), whole, rtol=1e-6)
+
+    with pytest.raises(InputError, match="exists and is not empty"):
+        score_file(run, parts, tmp_path / "out")
+    (tmp_path / "csvs").mkdir()
+    frame.to_csv(tmp_path / "csvs" / "a.csv", index=False)
+    with pytest.raises(InputError, match="has no .parquet files"):
+        score_file(run, tmp_path / "csvs", tmp_path / "o2")
+    with pytest.raises(InputError, match="glob is read as Parquet"):
+        score_file(run, str(tmp_path / "csvs" / "*"), tmp_path / "o3")
+    frame.drop(columns=["f3"]).to_parquet(parts / "region=south" / "part-3.parquet", index=False)
+    with pytest.raises(InputError, match=r"part-3.parquet: the input lacks 1 of the run's 6 feature columns"):
+        score_file(run, parts, tmp_path / "o4")
+    assert not (tmp_path / "o4").exists() and not list(tmp_path.glob(".o4*"))  # nothing half-written is left
+
+
+@pytest.mark.parametrize("row_group_limit", [None, 0], ids=["scanner", "streaming"])
+def test_a_hive_partition_key_is_a_column_the_run_can_carry(tmp_path, monkeypatch, row_group_limit):
+    """A run whose training rows carried a key column gets it back from the folder names of a
+    hive-partitioned lake (region=north/...), as Ray Data reads it (with both readers)."""
+    if row_group_limit is not None:
+        monkeypatch.setattr(scoring, "THREADED_ROW_GROUP_BYTES", row_group_limit)
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    frame["region"] = np.where(np.arange(300) < 150, "north", "south")
+    frame.to_parquet(tmp_path / "train.parquet", index=False)
+    store = RunStore(tmp_path / "runs")
+    spec = RunSpec(str(tmp_path / "train.parquet"), "iforest", data_options={"meta_columns": "region"})
+    run = store.get(execute(resolve(spec, store=store), store=store)["run_id"])
+    for region, rows in frame.groupby("region"):
+        (tmp_path / "lake" / f"region={region}").mkdir(parents=True)
+        rows.drop(columns=["region"]).to_parquet(tmp_path / "lake" / f"region={region}" / "p.parquet", index=False)
+    score_file(run, tmp_path / "lake", tmp_path / "scored.parquet")
+    got = pq.read_table(tmp_path / "scored.parquet")
+    assert got.column_names[0] == "region"
+    assert got.column("region").to_pylist() == frame["region"].tolist()

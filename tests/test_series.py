@@ -155,3 +155,19 @@ def test_methods_declare_the_table_default(capsys):
 
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows if "tables" in r["recommended_for"]] == [registry.recommended("tables")]
+
+
+def test_per_series_scaling_leaves_series_deviations_as_they_are():
+    """Series rows are each series' deviation over its own robust spread: per-series scaling is for feature
+    columns only (the roles editor says so instead of offering a control that would do nothing)."""
+    df = _panel()
+    df.loc[7, "Weekly_Sales"] *= 1.5  # a spike: its series' std (not its robust spread) grows
+    plain = table.prepare(df, table.from_options(df, roles="auto"))
+    scaled = table.prepare(df, table.from_options(df, roles="Temperature:feature", scaling="series"))
+    assert scaled.feature_names == ["Temperature", "Weekly_Sales vs expected"]
+    np.testing.assert_array_equal(scaled.X[:, 1], plain.X[:, 0])
+    t = scaled.X[:, 0]  # the feature column is in each store's own level: mean 0, std 1 per store
+    keys = df["Store"].to_numpy()
+    assert all(abs(t[keys == s].mean()) < 1e-9 and abs(t[keys == s].std() - 1) < 1e-9 for s in np.unique(keys))
+    np.testing.assert_allclose(table.to_units(scaled.prep.to_dict(), scaled.X, scaled.meta)[:, 0],
+                               df["Temperature"].to_numpy())

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from odcore.runs.spec import resolve
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,14 +85,16 @@ def test_a_forged_session_token_is_replaced_and_sees_nothing_of_the_victim(tmp_p
                 settle(pg)
                 pg.wait_for_timeout(1500)
                 given = pg.url.split("session=")[-1] if "session=" in pg.url else ""
-                text = pg.locator("section.main, [data-testid='stMain']").first.inner_text()
+                text = pg.locator("[data-testid='stMain']").first.inner_text() + " ".join(
+                    pg.get_by_test_id("stSelectbox").all_inner_texts()) + pg.content()
                 ctx.close()
                 return given, text
 
             link, _ = open_scores(None)  # the victim's session: the server issues its link
             victim = link.split(".")[0]
             assert len(victim) == 32 and len(link) == 65
-            rid = execute(RunSpec("breast-cancer", "pca"), store=RunStore(runs), owner=victim)["run_id"]
+            store = RunStore(runs)
+            rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store, owner=victim)["run_id"]
             again, text = open_scores(link)
             assert again == link and rid in text  # the victim's link shows the victim's run
             forged = [victim, f"{victim}.{'0' * 32}", f"{'ab' * 16}.{'cd' * 16}", "ab" * 16]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from odcore.runs.spec import resolve
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,7 +35,8 @@ def store_with_owners(tmp_path, monkeypatch):
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
     monkeypatch.setenv("ODCORE_SETTINGS", str(tmp_path / "none.toml"))
     store = RunStore(tmp_path)
-    ids = {who: execute(RunSpec("breast-cancer", "pca", seed=i), store=store, owner=owner)["run_id"]
+    ids = {who: execute(resolve(RunSpec("breast-cancer", "pca", seed=i), store=store), store=store,
+                        owner=owner)["run_id"]
            for i, (who, owner) in enumerate((("a", "a" * 32), ("b", "b" * 32), ("demo", None)))}
     return ids
 

@@ -14,7 +14,7 @@ import pytest
 from odcore.errors import InputError
 from odcore.runs.execution import execute
 from odcore.runs.rebuild import load_model, load_split
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,7 +27,7 @@ def store(tmp_path):
 
 
 def test_run_folder_holds_everything_and_reloads_to_identical_scores(store):
-    res = execute(RunSpec("breast-cancer", "autoencoder", params=AE, seed=3), store=store)
+    res = execute(resolve(RunSpec("breast-cancer", "autoencoder", params=AE, seed=3), store=store), store=store)
     run = store.get(res["run_id"])
     assert run.status == "done"
     cfg = run.config
@@ -56,8 +56,8 @@ def test_in_memory_dataset_is_kept_once_and_reloads(store):
 
     ds = odcore.data.load("breast-cancer")
     ds.name = "my upload"
-    a = execute(RunSpec(ds, "iforest", params={"n_estimators": 20}), store=store)
-    b = execute(RunSpec(ds, "pca"), store=store)
+    a = execute(resolve(RunSpec(ds, "iforest", params={"n_estimators": 20}), store=store), store=store)
+    b = execute(resolve(RunSpec(ds, "pca"), store=store), store=store)
     saved = list((store.root / "_data").glob("*.npz"))
     assert len(saved) == 1 and saved[0].stem == ds.content_hash()
     for rid in (a["run_id"], b["run_id"]):
@@ -70,13 +70,20 @@ def test_in_memory_dataset_is_kept_once_and_reloads(store):
 
 def test_bad_parameters_are_refused_before_a_run_record_exists(store):
     with pytest.raises(InputError, match="batch_size"):
-        execute(RunSpec("breast-cancer", "autoencoder", params={**AE, "batch_size": 0}), store=store)
+        execute(resolve(RunSpec("breast-cancer", "autoencoder", params={**AE, "batch_size": 0}), store=store),
+                store=store)
     assert store.list_runs() == [] and not any(store.root.glob("*/config.json"))
 
 
-def test_failed_run_keeps_error_and_traceback(store):
-    with pytest.raises(InputError) as info:  # the protocol's options are checked once the data are loaded
-        execute(RunSpec("breast-cancer", "autoencoder", params=AE, protocol_options={"bogus": 1}), store=store)
+def test_failed_run_keeps_error_and_traceback(store, monkeypatch):
+    from odcore.runs import execution
+
+    def fails(*a, **k):  # a failure during the fit (the request itself was valid)
+        raise InputError("the bogus layer ran out of memory (simulated)")
+
+    monkeypatch.setattr(execution, "fit_detector", fails)
+    with pytest.raises(InputError) as info:
+        execute(resolve(RunSpec("breast-cancer", "autoencoder", params=AE), store=store), store=store)
     run = store.get(info.value.run_id)
     assert run.status == "failed"
     assert "bogus" in run.error and "Traceback" in run.traceback
@@ -120,7 +127,8 @@ def test_live_run_of_this_process_is_not_marked_failed(store):
 
 
 def test_index_is_rebuilt_from_run_folders(store):
-    ids = [execute(RunSpec("breast-cancer", "pca", seed=s), store=store)["run_id"] for s in range(2)]
+    ids = [execute(resolve(RunSpec("breast-cancer", "pca", seed=s), store=store),
+                   store=store)["run_id"] for s in range(2)]
     # a garbage index file
     store._con.close()
     for suffix in ("-wal", "-shm"):

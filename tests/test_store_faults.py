@@ -23,7 +23,7 @@ import pytest
 from odcore.errors import InputError
 from odcore.runs.execution import execute
 from odcore.runs.rebuild import load_model
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore, StoreError
 from tests.conftest import missing
 
@@ -73,7 +73,7 @@ def dead_running_run(store: RunStore) -> str:
 
 def test_opening_for_reading_never_writes(tmp_path):
     store = RunStore(tmp_path / "runs")
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     dead = dead_running_run(store)
     (tmp_path / "runs" / "index.sqlite").unlink()
     before = snapshot(tmp_path / "runs")
@@ -92,7 +92,7 @@ def test_a_read_only_folder_lists_and_refuses_writes_with_one_message(tmpfs, cap
 
     root = tmpfs("8m")
     store = RunStore(root)
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     dead = dead_running_run(store)
     store.close()
     before = snapshot(root)
@@ -103,7 +103,7 @@ def test_a_read_only_folder_lists_and_refuses_writes_with_one_message(tmpfs, cap
         assert {r["id"]: r["status"] for r in ro.list_runs()} == {rid: "done", dead: "failed"}
         assert ro.get(rid).scores is not None
         with pytest.raises(StoreError, match="read-only"):
-            execute(RunSpec("breast-cancer", "pca"), store=ro)
+            execute(resolve(RunSpec("breast-cancer", "pca"), store=ro), store=ro)
         assert cli.main(["runs", "--runs-dir", str(root)]) == 0 and rid in capsys.readouterr().out
         code = cli.main(["train", "--data", "breast-cancer", "--method", "pca", "--runs-dir", str(root)])
         err = capsys.readouterr().err
@@ -128,14 +128,15 @@ def test_a_full_disk_keeps_the_cause_in_memory_and_writes_it_later(tmpfs):
                     pass
 
     with pytest.raises(StoreError, match="disk is full") as err:
-        execute(RunSpec("breast-cancer", "autoencoder", params={**AE, "epochs": 3}), store=store, callbacks=(fill,))
+        execute(resolve(RunSpec("breast-cancer", "autoencoder", params={**AE, "epochs": 3}), store=store),
+                store=store, callbacks=(fill,))
     rid = err.value.run_id
     run = store.get(rid)  # the record on disk still says "running": the store does not lie about it
     assert run.status == "failed" and "disk is full" in run.error
     assert store.list_runs()[0]["status"] == "failed" and rid in store.pending()
     assert json.loads((root / rid / "config.json").read_text())["status"] == "running"
     with pytest.raises(StoreError, match="disk is full"):  # a new run gets one clear message, leaves no folder
-        execute(RunSpec("breast-cancer", "pca"), store=store)
+        execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)
     assert [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_")] == [rid]
     assert RunStore(root, read_only=True).list_runs()  # reading works on a full disk
     restarted = RunStore(root)  # a new start while the disk is still full: the cause was kept in the run's
@@ -152,7 +153,8 @@ def test_damaged_runs_are_listed_with_the_reason_and_break_nothing_else(tmp_path
     from odcore import cli
 
     store = RunStore(tmp_path / "runs")
-    a, b, c, d = (execute(RunSpec("breast-cancer", "pca", seed=s), store=store)["run_id"] for s in range(4))
+    a, b, c, d = (execute(resolve(RunSpec("breast-cancer", "pca", seed=s), store=store),
+                          store=store)["run_id"] for s in range(4))
     cfg = store.root / a / "config.json"
     cfg.write_text(cfg.read_text()[:40])  # truncated
     (store.root / b / "model" / "weights.safetensors").unlink()  # deleted weights
@@ -182,7 +184,7 @@ def test_damaged_runs_are_listed_with_the_reason_and_break_nothing_else(tmp_path
 
 def test_damage_found_while_the_store_is_open(tmp_path):
     store = RunStore(tmp_path / "runs")
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     (store.root / rid / "model" / "weights.safetensors").unlink()
     assert store.get(rid).status == "damaged"
     assert store.list_runs(status="done") == [] and store.list_runs()[0]["status"] == "damaged"
@@ -190,10 +192,10 @@ def test_damage_found_while_the_store_is_open(tmp_path):
 
 def test_the_index_follows_changes_made_behind_its_back(tmp_path):
     store = RunStore(tmp_path / "runs")
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]
     other = RunStore(tmp_path / "runs")  # another process, say
     other.update(rid, error="note")
-    other_rid = execute(RunSpec("breast-cancer", "pca", seed=1), store=other)["run_id"]
+    other_rid = execute(resolve(RunSpec("breast-cancer", "pca", seed=1), store=other), store=other)["run_id"]
     store.sync(force=True)
     rows = {r["id"]: r for r in store.list_runs()}
     assert rows[rid]["error"] == "note" and other_rid in rows
@@ -218,12 +220,12 @@ def test_queued_jobs_survive_a_kill_of_their_process(tmp_path):
     code = textwrap.dedent(f"""
         import time
         from odcore.jobs import JobRegistry
-        from odcore.runs.spec import RunSpec
+        from odcore.runs.spec import RunSpec, resolve
         from odcore.runs.store import RunStore
         reg = JobRegistry(RunStore({str(runs)!r}), max_running=1)
-        slow = reg.submit(RunSpec("breast-cancer", "autoencoder", params={{"epochs": 100000, "batch_size": 8,
-                          "hidden": [8], "latent": 2}}, monitor=False), owner="alice")
-        q = [reg.submit(RunSpec("breast-cancer", "pca", seed=s), owner="alice") for s in (1, 2)]
+        slow = reg.submit(resolve(RunSpec("breast-cancer", "autoencoder", params={{"epochs": 100000, "batch_size": 8,
+                          "hidden": [8], "latent": 2}}, monitor=False)), owner="alice")
+        q = [reg.submit(resolve(RunSpec("breast-cancer", "pca", seed=s)), owner="alice") for s in (1, 2)]
         while reg.get(slow).epoch < 1:
             time.sleep(0.05)
         print(slow, *q, flush=True)
@@ -253,7 +255,7 @@ def test_a_classical_fit_says_it_cannot_be_interrupted(tmp_path):
     from odcore.jobs import NOT_CANCELLABLE, JobRegistry
 
     reg = JobRegistry(RunStore(tmp_path / "runs"), max_running=1)
-    job = reg.submit(RunSpec("breast-cancer", "iforest", params={"n_estimators": 3000}), owner="a")
+    job = reg.submit(resolve(RunSpec("breast-cancer", "iforest", params={"n_estimators": 3000})), owner="a")
     deadline = time.time() + 60
     while reg.get(job).state != "running" and time.time() < deadline:
         time.sleep(0.02)
@@ -286,7 +288,7 @@ def test_once_it_can_write_again_the_store_stops_saying_it_cannot(tmp_path, monk
     monkeypatch.setattr(Path, "write_bytes", real_write)
     assert store.heal(force=True)
     assert store.warnings == [] and not store.read_only and not store._memory_index
-    rid = execute(RunSpec("breast-cancer", "pca"), store=store)["run_id"]  # runs start again
+    rid = execute(resolve(RunSpec("breast-cancer", "pca"), store=store), store=store)["run_id"]  # runs start again
     assert store.get(rid).status == "done" and (tmp_path / "runs" / "index.sqlite").exists()
     assert not RunStore(tmp_path / "runs", read_only=True).heal(force=True)  # asked read-only: never writes
 

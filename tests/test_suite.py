@@ -56,9 +56,9 @@ def test_every_method_of_a_file_protocol_and_seed_gets_the_same_split(tmp_path):
                           methods=["iforest", "knn"], protocols=["novelty"])
     assert len(cells) == 15 * 2 * 2
     first = [c for c in cells if c["dataset"] == "thyroid"]
-    assert {(c["spec"]["method"], c["spec"]["seed"]) for c in first} == {(m, s) for m in ("iforest", "knn")
+    assert {(c["run"]["method"], c["run"]["seed"]) for c in first} == {(m, s) for m in ("iforest", "knn")
                                                                          for s in (0, 1)}
-    assert {c["spec"]["data"] for c in first} == {str(tmp_path / "odds/thyroid.mat")}
+    assert {c["run"]["data"] for c in first} == {str(tmp_path / "odds/thyroid.mat")}
 
 
 def test_ranks_critical_difference_and_win_tie_loss_against_direct_computations():

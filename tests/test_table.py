@@ -14,6 +14,7 @@ import pytest
 from odcore import data
 from odcore.data import table
 from odcore.errors import InputError
+from odcore.runs.spec import resolve
 
 
 def messy_weekly_panel(path, *, stores: int = 5, weeks: int = 48, seed: int = 0, blank_share: float = 0.2):
@@ -247,7 +248,7 @@ def test_known_normal_rows_are_the_labelled_inliers(panel):
     assert sp.X_pos.shape[0] == int(marked.sum()) and sp.X_train.shape[0] == int((~marked).sum())
     assert sp.X_test.shape[0] == ds.n_rows  # every row is scored
     assert table.known_normal_mask(ds.meta, "Store=1|2").sum() == 2 * 48
-    with pytest.raises(InputError, match="marks 0 of"):
+    with pytest.raises(InputError, match=r"known normal rows \(before=1999-01-01\): 0 of"):
         data.split(ds, "pu", known_normal="before=1999-01-01")
 
 
@@ -259,7 +260,8 @@ def test_scoring_round_trip_gives_the_run_s_scores_for_the_same_rows(panel, tmp_
     opts = {"roles": ",".join(f"{c}:feature" for c in ("Weekly_Sales", "Holiday_Flag", "Type", "Temperature",
                                                                  "Fuel_Price", "CPI", "Unemployment")),
             "scaling": "series"}
-    rid = execute(RunSpec(str(path), "iforest", protocol="all", data_options=opts), store=store)["run_id"]
+    rid = execute(resolve(RunSpec(str(path), "iforest", protocol="all", data_options=opts), store=store),
+                  store=store)["run_id"]
     run = store.get(rid)
     assert run.config["dataset"]["table"]["scaling"] == "series"
     new = df.iloc[::-1].drop(columns=["Unnamed: 0"]).head(120)  # other order, fewer rows, an unused column gone
@@ -292,7 +294,7 @@ def test_waldo_learns_from_the_rows_marked_known_normal(panel, tmp_path):
     store = RunStore(tmp_path / "runs")
     spec = RunSpec(str(path), "waldo", protocol="pu", data_options={"roles": "auto", "scaling": "series"},
                    protocol_options={"known_normal": "before=2010-06-01"}, params={"epochs": 1, "batch_size": 64})
-    run = store.get(execute(spec, store=store)["run_id"])
+    run = store.get(execute(resolve(spec, store=store), store=store)["run_id"])
     assert run.status == "done" and len(run.scores) == len(df)  # every row scored
     assert run.config["split"]["pos"] == int((pd.to_datetime(df["Date"], format="%d-%m-%Y") < "2010-06-01").sum())
 
@@ -306,7 +308,7 @@ def test_score_carries_the_id_columns_of_a_plain_weekly_rows_run(tmp_path):
     p = tmp_path / "weekly.csv"
     df.to_csv(p, index=False)
     store = RunStore(tmp_path / "runs")
-    run = store.get(execute(RunSpec(str(p), "iforest", protocol="all"), store=store)["run_id"])
+    run = store.get(execute(resolve(RunSpec(str(p), "iforest", protocol="all"), store=store), store=store)["run_id"])
     out = tmp_path / "scored.csv"
     score_file(run, p, out)
     scored = pd.read_csv(out)

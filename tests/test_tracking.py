@@ -6,7 +6,7 @@ import pytest
 from conftest import require
 
 from odcore.runs import execution
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore
 
 
@@ -25,7 +25,8 @@ def test_a_run_is_logged_with_params_history_metrics_and_files(tmp_path, mlflow_
     from mlflow.tracking import MlflowClient
 
     store = RunStore(tmp_path / "runs")
-    res = execution.execute(RunSpec("breast-cancer", "autoencoder", params={"epochs": 3, "latent": 4}), store=store)
+    res = execution.execute(resolve(RunSpec("breast-cancer", "autoencoder", params={"epochs": 3, "latent": 4}),
+                                    store=store), store=store)
     client = MlflowClient(tracking_uri=uri)
     runs = client.search_runs([client.get_experiment_by_name("odcore").experiment_id])
     assert len(runs) == 1
@@ -51,7 +52,7 @@ def test_a_stored_run_loads_as_a_pyfunc_model_with_the_same_scores(tmp_path, mlf
     from odcore.runs.scoring import score_file
 
     store = RunStore(tmp_path / "runs")
-    res = execution.execute(RunSpec("breast-cancer", "knn", protocol="unsupervised"), store=store)
+    res = execution.execute(resolve(RunSpec("breast-cancer", "knn", protocol="unsupervised"), store=store), store=store)
     run = store.get(res["run_id"])
     model_uri = tracking.log_model(run, uri=uri)
     model = mlflow.pyfunc.load_model(model_uri)
@@ -71,5 +72,5 @@ def test_tracking_is_off_without_a_uri(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert not tracking.enabled()
     store = RunStore(tmp_path / "runs")
-    res = execution.execute(RunSpec("breast-cancer", "knn"), store=store)
+    res = execution.execute(resolve(RunSpec("breast-cancer", "knn"), store=store), store=store)
     assert tracking.log_run(store.get(res["run_id"])) is None

@@ -6,7 +6,7 @@ from conftest import require
 
 from odcore.errors import InputError
 from odcore.runs import tune
-from odcore.runs.spec import RunSpec
+from odcore.runs.spec import RunSpec, resolve
 from odcore.runs.store import RunStore
 
 
@@ -21,7 +21,7 @@ def test_spaces_are_checked_against_the_declared_parameters():
         with pytest.raises(InputError, match=match):
             tune.parse_space("autoencoder", [bad])
     with pytest.raises(InputError, match="labelled objective"):
-        tune.search(RunSpec("breast-cancer", "iforest"), tune.parse_space("iforest", ["n_estimators=10:50"]),
+        tune.search(resolve(RunSpec("breast-cancer", "iforest")), tune.parse_space("iforest", ["n_estimators=10:50"]),
                     budget=10)
 
 
@@ -35,7 +35,7 @@ def test_objectives_read_the_loop_records():
 def test_a_tiny_search_on_local_ray_stores_its_trials(tmp_path):
     require("ray.tune")
     store_dir = tmp_path / "runs"
-    res = tune.search(RunSpec("breast-cancer", "autoencoder", params={"epochs": 3, "batch_size": 64}),
+    res = tune.search(resolve(RunSpec("breast-cancer", "autoencoder", params={"epochs": 3, "batch_size": 64})),
                       tune.parse_space("autoencoder", ["lr=1e-3:3e-2:log"]), budget=300, samples=2,
                       objective="validation", runs_dir=str(store_dir), seed=0)
     ran = [t for t in res["trials"] if t["run_id"]]

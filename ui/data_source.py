@@ -15,7 +15,6 @@ import streamlit as st
 
 from ui import state, tables, widgets
 
-FORMATS = ["auto", "csv", "parquet", "npz", "npy", "mat", "kdd99", "mnist", "pharma", "abalone"]
 DELIMITERS = {"auto": None, "comma ,": ",", "semicolon ;": ";", "tab": "\t", "bar |": "|"}
 DECIMALS = {"auto": None, "point 1.5": ".", "comma 1,5": ","}
 BUILTIN, FOLDERS, PATH, UPLOAD = "Built-in", "Data folders", "File path", "Upload"
@@ -35,6 +34,15 @@ def _builtins() -> list[str]:
     return list(odcore.data.builtin_names())
 
 
+def _formats() -> tuple[list[str], dict[str, str], str]:
+    """The format choices ("auto" first), their labels and the generic formats' names: odcore's one list
+    (odcore.data.loaders.FORMATS)."""
+    from odcore.data.loaders import FORMATS, generic_labels
+
+    labels = {"auto": "auto (detected)", **{k: f"{k}: {f.label}" for k, f in FORMATS.items()}}
+    return list(labels), labels, generic_labels()
+
+
 def path_field_on() -> bool:
     """Whether the free path field is shown (setting ``data.path_field``)."""
     from odcore import settings
@@ -48,6 +56,7 @@ def render() -> None:
     source = st.radio("Source", kinds, horizontal=True, key="data_source")
     options: dict = {}
     name = upload = None
+    formats, format_labels, generic = _formats()
     with st.form("load_form", border=False):
         if source == BUILTIN:
             name = st.selectbox("Built-in dataset", widgets.guarded(_builtins) or [], key="data_builtin")
@@ -57,16 +66,14 @@ def render() -> None:
                                 placeholder="no data files in the data folders" if not files else "Choose a file")
             name = files.get(name) if name else None
         elif source == PATH:
-            name = st.text_input("Path to a file inside the data folders (CSV, Parquet, .npz, .npy, .mat, KDD Cup 99, "
-                                 "MNIST IDX)", key="data_path",
+            name = st.text_input(f"Path to a file inside the data folders ({generic})", key="data_path",
                                  help="Relative paths are looked up in the data folders (odds/thyroid.mat); paths "
                                       "outside them are refused.")
         else:
-            upload = st.file_uploader("Upload a file (CSV, Parquet, .npz, .npy, .mat, KDD Cup 99, MNIST IDX)",
-                                      key="data_upload")
+            upload = st.file_uploader(f"Upload a file ({generic})", key="data_upload")
         if source != BUILTIN:
             c1, c2, c3, c4 = st.columns(4)
-            fmt = c1.selectbox("Format", FORMATS, key="data_format")
+            fmt = c1.selectbox("Format", formats, key="data_format", format_func=format_labels.get)
             label = c2.text_input("Label column (optional; 1 = outlier)", key="data_label")
             sep = c3.selectbox("Delimiter (CSV)", list(DELIMITERS), key="data_sep")
             dec = c4.selectbox("Decimal mark (CSV)", list(DECIMALS), key="data_decimal")

@@ -312,8 +312,8 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     """Every registered detector that can learn from these rows, its protocol, WALDO's known-normal rows."""
     from odcore.data import table
     from odcore.models import registry
-    from odcore.recipes import presets
     from odcore.runs.spec import RunSpec, analyst_methods
+    from ui import presets
 
     labelled = ds.y is not None and 0 < int(ds.y.sum()) < ds.n_rows
     fits, not_offered = analyst_methods(labelled=labelled, has_meta=ds.meta is not None)
@@ -394,8 +394,9 @@ def flagged_view(run_id: str, frame: pd.DataFrame, info: dict) -> pd.DataFrame:
     return view
 
 
-def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | None:
-    """The ranked table (one row selectable), the CSV and Parquet exports of what it shows; the picked row."""
+def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """The ranked table (rows selectable: to see one, to mark several), the CSV and Parquet exports of what it
+    shows; the picked rows (empty when none is)."""
     from odcore.analysis.explain import METHODS
 
     hidden = ["row"] + [c for c in view.columns if c.startswith("top")]
@@ -404,9 +405,10 @@ def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | No
     shown = view.drop(columns=hidden)
     dates = {c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in shown.columns
              if pd.api.types.is_datetime64_any_dtype(shown[c])}
-    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="flag_table",
+    event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row", key="flag_table",
                          height=340, column_config={
                              "score": st.column_config.NumberColumn(format="%.4g"),
+                             "mark": st.column_config.TextColumn("mark", width=90),
                              "why": st.column_config.TextColumn(
                                  "why (against the expected value)" if info["method"] == "series"
                                  else "why (deviation in data units, share)", width="large"),
@@ -417,8 +419,8 @@ def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | No
     note = f"Why: {methods[info['method']]}"
     if info["explained"] < len(view) or info["explained"] < len(runs.data_split(run_id)[0].X):
         note += f" (the {info['explained']:,} highest-scored rows are explained)"
-    st.caption(note + ". The exports hold every shown row in rank order with its original columns at full precision "
-               "and the top three features (name, deviation, share).")
+    st.caption(note + ". The exports hold every shown row in rank order with its original columns at full precision, "
+               "the top three features (name, deviation, share) and the analyst's marks.")
     export = view.drop(columns=["row"])
     c1, c2 = st.columns(2)
     c1.download_button("Download the ranking (CSV)", lambda: analyst.export_bytes(export, "csv"),
@@ -426,5 +428,5 @@ def flagged_table(run_id: str, view: pd.DataFrame, info: dict) -> pd.Series | No
     c2.download_button("Download the ranking (Parquet)", lambda: analyst.export_bytes(export, "parquet"),
                        file_name=f"flagged-{run_id}.parquet", mime="application/octet-stream",
                        key="flag_download_parquet")
-    picked = list(event.selection.rows) if event is not None else []
-    return view.iloc[picked[0]] if picked and picked[0] < len(view) else None
+    picked = [i for i in (list(event.selection.rows) if event is not None else []) if i < len(view)]
+    return view.iloc[picked]

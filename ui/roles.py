@@ -71,9 +71,19 @@ def editor(ds) -> None:
     weeks = c2.number_input("weeks per window", 1, 52, int(prep.window_weeks), key="roles_weeks",
                             disabled=window != "weeks")
     scalings = list(table.SCALINGS)
-    scaling = c3.radio("Scaling", scalings, index=scalings.index(prep.scaling), key="roles_scaling",
-                       format_func=lambda s: {"global": "global", "series": "per series (each group's own level)"}[s],
-                       help="; ".join(f"{k}: {v}" for k, v in table.SCALINGS.items()))
+    roles_now = [r.get("role") for r in edited.to_dict("records")]
+    series_rows = "measure" in roles_now and "time" in roles_now
+    if series_rows and "feature" not in roles_now:  # nothing left for the control to scale: say why it is gone
+        scaling = prep.scaling
+        c3.caption("Scaling: series rows are each measure's deviation from its series' expectation over that "
+                   "series' own spread, already on each series' own scale (per-series scaling is for feature "
+                   "columns).")
+    else:
+        scaling = c3.radio("Scaling of the feature columns" if series_rows else "Scaling", scalings,
+                           index=scalings.index(prep.scaling), key="roles_scaling",
+                           format_func=lambda s: {"global": "global",
+                                                  "series": "per series (each group's own level)"}[s],
+                           help="; ".join(f"{k}: {v}" for k, v in table.SCALINGS.items()))
     wide = c4.checkbox("one series per numeric column (a wide table, e.g. one column per product)",
                        value=bool(prep.columns_are_series), key="roles_wide", disabled=window == "rows")
     fmt = (prep.fitted or {}).get("time_format") or prep.time_format or ""

@@ -215,9 +215,21 @@ def off_thread(fn: Any, *args: Any, what: str = "the data", **kwargs: Any) -> An
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _load_cached(source: str, options_json: str, stamp: str):
-    import odcore.data
+    """A built-in, or a file read and prepared once per content and options (kept in the run store's cache,
+    where the run, its estimate and its rebuild find it: odcore.runs.prepared)."""
+    from odcore.runs import prepared
 
-    return off_thread(odcore.data.load, source, what=source.rsplit("/", 1)[-1], **json.loads(options_json))
+    return off_thread(lambda: prepared.load(source, json.loads(options_json), store())[0],
+                      what=source.rsplit("/", 1)[-1])
+
+
+def resolve(spec: Any):
+    """A page's run request checked once (``odcore.runs.resolve``: parameters, options, the data roots policy),
+    its data loaded off the script thread within the limits (a prepared table from the store's cache)."""
+    from odcore.runs.spec import resolve as resolve_run
+
+    return off_thread(resolve_run, spec, store=store(), data_check=_check_data,
+                      what=getattr(spec.data, "name", None) or str(spec.data).rsplit("/", 1)[-1])
 
 
 def load_dataset(source: str, options_json: str = "{}"):
@@ -245,16 +257,6 @@ def set_dataset(ds, spec: Any, options: dict | None = None) -> None:
     st.session_state[DATASET] = ds
     st.session_state[DATA_SPEC] = spec
     st.session_state[DATA_OPTIONS] = dict(options or {})
-
-
-def dataset():
-    """The session's dataset, or None. The first time a session asks, its current table comes back from the run
-    store (after a reload or a server restart: :mod:`ui.tables`)."""
-    if DATASET not in st.session_state:
-        from ui import tables
-
-        tables.restore()
-    return st.session_state.get(DATASET)
 
 
 def threshold(run_id: str, default: float) -> float:

@@ -1,7 +1,8 @@
 """The session's current table, kept in the run store (:mod:`odcore.runs.tables`) so that it survives a change of
 page, a reload and a server restart: an upload's bytes are kept once (content-addressed) with the loader options
 the analyst chose; a built-in or a file is remembered by its name or path. No Streamlit widget here is drawn:
-:func:`restore` is called by :func:`ui.state.dataset` the first time a session asks for its table."""
+the pages ask :func:`dataset` for the session's table, which calls :func:`restore` the first time. (This module
+imports :mod:`ui.state`, never the other way round.)"""
 
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ def current_upload() -> tuple[str, bytes]:
                          "then apply the roles")
     rec, data = _tables().read(cur["sha"])
     return rec["name"], data
+
+
+def dataset():
+    """The session's dataset, or None. The first time a session asks, its current table comes back from the run
+    store (after a reload or a server restart)."""
+    if state.DATASET not in st.session_state:
+        restore()
+    return st.session_state.get(state.DATASET)
 
 
 def restore() -> None:

@@ -108,15 +108,20 @@ def history_figure(job) -> Any:
     return cache["figure"]
 
 
-def start_job(spec, title: str | None = None, *, rerun: bool = True) -> str | None:
-    """Submit a training job for this session; returns the job id (errors shown, not raised)."""
+def start_job(run, title: str | None = None, *, rerun: bool = True) -> str | None:
+    """Submit a training job for this session; returns the job id (errors shown, not raised). ``run`` is a
+    ResolvedRun, or a RunSpec that is resolved here (``state.resolve``: checked once)."""
     try:
-        job_id = state.registry().submit(spec, owner=state.owner(), title=title)
+        from odcore.runs.spec import ResolvedRun
+
+        if not isinstance(run, ResolvedRun):
+            run = state.resolve(run)
+        job_id = state.registry().submit(run, owner=state.owner(), title=title)
     except Exception as err:  # noqa: BLE001
         show_error(err)
         return None
     st.session_state["last_job"] = job_id
-    st.toast(f"Started {title or spec.method} ({job_id})")
+    st.toast(f"Started {title or run.method} ({job_id})")
     if rerun:
         st.rerun()  # redraw at once so that the sidebar tray starts polling the new job
     return job_id

@@ -24,7 +24,7 @@ from odcore.data import options as data_options
 from odcore.data.access import shared_data_dir
 from odcore.data.files import DataFile, FileMissing
 from odcore.data.formats import frame_to_dataset
-from odcore.data.loaders import FORMATS, detect_format, load_file
+from odcore.data.loaders import FORMATS, detect_format, every_file_option, load_file, reader_options
 from odcore.data.protocols import PROTOCOLS, clean_training, protocol_defaults, protocol_help, split
 from odcore.data.record import Dataset, Split
 from odcore.data.retail import retail_panel
@@ -35,7 +35,8 @@ from odcore.params import Declaration
 
 __all__ = [
     "Dataset", "Split", "Standardizer", "DataError", "InputError", "FORMATS", "PROTOCOLS", "clean_training",
-    "builtin_names", "builtin_info", "load", "load_bytes", "options_for", "parse_options",
+    "builtin_names", "builtin_info", "load", "load_bytes", "options_for", "parse_options", "option_catalogue",
+    "options_markdown",
     "split", "protocol_defaults", "protocol_help", "describe", "shared_data_dir",
     "detect_format", "frame_to_dataset", "sine_test_points", "sine_grid", "sine_wave_points",
 ]
@@ -71,15 +72,15 @@ def options_for(source: Any = None, *, fmt: str | None = None) -> Declaration:
     key = "" if source is None else str(source)
     if key in _BUILTINS:
         return data_options.builtin(_BUILTINS[key][0])
-    if fmt in data_options.READERS:
-        return data_options.reader(fmt)
+    if fmt in FORMATS:
+        return reader_options(fmt)
     try:
         p = Path(key).expanduser()
         if key and p.is_file() and p.stat().st_size:
-            return data_options.reader(detect_format(p))
+            return reader_options(detect_format(p))
     except (OSError, InputError):
         pass
-    return data_options.every_file_option()
+    return every_file_option()
 
 
 def parse_options(source: Any, texts: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,3 +164,42 @@ def load_bytes(filename: str, data: bytes, **options: Any) -> Dataset:
         ds = load_file(f, **options)
     ds.source = f"upload: {filename}"
     return ds
+
+
+# ---------------------------------------------------------------------------------- the catalogue
+def option_catalogue() -> list[tuple[str, str, Declaration]]:
+    """Every declared data, table and protocol option as ``(section, title, declaration)``: the readers', the
+    table preparation's, each protocol's (``odcore describe --options`` and docs/OPTIONS.md show it)."""
+    from odcore.data.protocols import declaration
+    from odcore.data.table import OPTIONS
+
+    out = [("data", f"reader {fmt} ({f.label})", reader_options(fmt, table=False).only(f.options))
+           for fmt, f in FORMATS.items()]
+    out.append(("data", "every file", Declaration.of(data_options.format_param(tuple(FORMATS)))))
+    out.append(("table", "CSV and Parquet tables (the table preparation)", OPTIONS))
+    out += [("protocol", f"protocol {name}", declaration(name)) for name in PROTOCOLS]
+    return out
+
+
+def _cell(v: Any) -> str:
+    text = "-" if v is None else repr(v) if not isinstance(v, str) else v
+    return text.replace("|", "\\|")
+
+
+def options_markdown() -> str:
+    """The catalogue as Markdown (docs/OPTIONS.md is this text; ``tests/test_options.py`` keeps them equal)."""
+    lines = ["# Data, table and protocol options", "",
+             "Generated from the declarations (`python -m odcore describe --options --markdown > docs/OPTIONS.md`). "
+             "The CLI takes them as `--data-option K=V` and `--protocol-option K=V`, the library as keyword "
+             "arguments of `odcore.data.load` and `odcore.data.split` (and the `data_options` / `protocol_options` "
+             "of a `RunSpec`); the app's forms parse their fields with the same declarations.", ""]
+    for _, title, decl in option_catalogue():
+        lines.append(f"## {title}")
+        lines.append("")
+        if not len(decl):
+            lines += ["No options of its own.", ""]
+            continue
+        lines += ["| option | default | accepts | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{p.name}` | {_cell(p.default)} | {_cell(p.constraint())} | {_cell(p.help)} |" for p in decl]
+        lines.append("")
+    return "\n".join(lines)

@@ -874,22 +874,37 @@ def parquet_check(pf: Any, name: str, lim: Limits) -> list[str]:
     return text
 
 
+def _dictionary_encoded(meta: Any, text: list[str]) -> list[str]:
+    """The text columns stored dictionary-encoded (read so, a repeated value is held once); a column stored
+    plain is read plain (building a dictionary of it would hold its values twice)."""
+    coded = set()
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        for j in range(rg.num_columns):
+            col = rg.column(j)
+            if col.path_in_schema in text and any("DICTIONARY" in e for e in col.encodings):
+                coded.add(col.path_in_schema)
+    return [t for t in text if t in coded]
+
+
 def read_parquet(p: DataFile, lim: Limits) -> Any:
     """The whole Parquet file as a DataFrame, read batch by batch within the limits.
 
-    Text columns are read dictionary-encoded, so a value repeated a million times is held once while
-    the batch is counted: what each batch decodes to (for text: the lengths of the values its rows
-    refer to) adds up against ``max_bytes``, what the load will hold (the batches and the frame made
-    of them) against ``max_memory``, a text value against ``max_field``, and the deadline is checked
-    after every batch. Only then are the text columns decoded into the frame."""
+    Text columns stored dictionary-encoded are read so (a value repeated a million times is held once
+    while the batch is counted); text stored plain is read plain, in small batches. What each batch
+    decodes to (for text: the lengths of the values its rows refer to) adds up against ``max_bytes``,
+    what the load will hold (the batches and the frame made of them) against ``max_memory``, a text
+    value against ``max_field``, and the deadline is checked after every batch. Only then are the text
+    columns decoded into the frame."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        text = parquet_check(pq.ParquetFile(p.stream()), p.name, lim)
+        first = pq.ParquetFile(p.stream())
+        text = parquet_check(first, p.name, lim)
         lim.check_time(p.name)
-        pf = pq.ParquetFile(p.stream(), read_dictionary=text, pre_buffer=False)
+        pf = pq.ParquetFile(p.stream(), read_dictionary=_dictionary_encoded(first.metadata, text), pre_buffer=False)
         rows_per = PARQUET_TEXT_BATCH_ROWS if text else PARQUET_BATCH_ROWS
         decoded = held = rows = 0
         batches = []
@@ -906,6 +921,10 @@ def read_parquet(p: DataFile, lim: Limits) -> Any:
                     decoded += n
                     held += col.nbytes + 2 * n  # the frame holds the decoded text, encoding it may copy it once
                 else:
+                    if _is_text(col.type) and len(col) and lim.max_field is not None:
+                        longest = pc.max(pc.binary_length(col)).as_py() or 0
+                        if longest > lim.max_field:
+                            lim.check_field(p.name, longest)
                     decoded += col.nbytes
                     held += 2 * col.nbytes  # the batch, then its column of the frame
             lim.check_bytes(p.name, decoded)

@@ -2,9 +2,9 @@
 
 Generic formats (CSV, Parquet, ADBench ``.npz``, ODDS ``.mat``, IDX) are read by
 :mod:`odcore.data.formats`; named benchmark sources (KDD Cup 99 raw, MNIST IDX images, the Kaggle
-pharmacy daily-sales file, UCI abalone) by :mod:`odcore.data.sources`. To add a source, write its
-loader there, add it to :data:`_LOADERS` and, when its files can be recognised, to
-:func:`odcore.data.sources.sniff`.
+pharmacy daily-sales file, UCI abalone) by :mod:`odcore.data.sources`. Every format is declared once, in
+:data:`FORMATS` (its reader, label and options); to add a source, write its loader there, add a
+:class:`Format` line and, when its files can be recognised, extend :func:`odcore.data.sources.sniff`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ import numpy as np
 
 from odcore.data import formats, sources
 from odcore.data.files import DataFile, opened
+from odcore.data.options import DECLARED, format_param
 from odcore.data.record import Dataset
 from odcore.errors import InputError
+from odcore.params import Declaration
 
-FORMATS = ("kdd99", "mnist", "mat", "npz", "npy", "csv", "parquet", "pharma", "abalone")
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old Excel .xls (and other Office files)
 PICKLE_MAGICS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
@@ -62,7 +64,7 @@ def _detect(p: DataFile) -> str:
         return "csv"  # Latin-1 / Windows-1252 text: the CSV reader says how to fix the encoding
     if formats.looks_binary(head):
         raise InputError(f"{p.name}: this looks like a binary file of an unknown format; supported: "
-                         "KDD Cup 99 raw (.gz or text), MNIST IDX, ODDS .mat, ADBench .npz, NumPy .npy, CSV, Parquet")
+                         f"{generic_labels()}")
     text = formats.decode_head(head, formats.text_encoding(head) or "utf-8").lstrip("\ufeff")
     first = text.splitlines()[0] if text.splitlines() else ""
     return sources.sniff(name, first) or "csv"
@@ -86,17 +88,15 @@ def load_file(path: str | os.PathLike | DataFile, *, format: str | None = None, 
     if p.size == 0:
         raise InputError(f"{p.name}: the file is empty; pick a file with a header and data rows")
     fmt = format or _detect(p)
-    if fmt not in _LOADERS:
+    if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt not in ("csv", "parquet") and options.get("roles") == "auto":
         options.pop("roles")  # roles="auto": understand the columns when the file is a table (odcore.data.table)
-    from odcore.data.options import reader
-
-    options = reader(fmt).parse(options, p.name)  # the declared options: text parsed, values checked
+    options = reader_options(fmt).parse(options, p.name)  # the declared options: text parsed, values checked
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            ds = _LOADERS[fmt](p, **options)
+            ds = FORMATS[fmt].reader(p, **options)
     except InputError:
         raise
     except MemoryError:
@@ -134,8 +134,60 @@ def _check_values(ds: Dataset, name: str) -> None:
                          "nothing to learn; check that you picked the right file and columns")
 
 
-_LOADERS: dict[str, Callable[..., Dataset]] = {
-    "kdd99": sources.load_kdd99, "mnist": sources.load_mnist, "mat": formats.load_mat, "npz": formats.load_npz,
-    "npy": formats.load_npy, "csv": formats.load_csv, "parquet": formats.load_parquet, "pharma": sources.load_pharma,
-    "abalone": sources.load_abalone,
+@dataclass(frozen=True)
+class Format:
+    """One file format, declared once (the loader, ``odcore describe --options`` and the Data page read it):
+    ``label`` what people call it, ``reader`` the function that reads it, ``options`` the reader's keywords
+    (declared in :data:`odcore.data.options.DECLARED`) and ``defaults`` where its defaults differ, ``table``
+    when its frame goes through the table preparation (whose options it then takes), ``generic`` for a layout
+    anyone may have (named in upload prompts) rather than one known file of a paper (a named source)."""
+
+    label: str
+    reader: Callable[..., Dataset]
+    options: tuple[str, ...] = ()
+    defaults: dict[str, Any] = field(default_factory=dict)
+    table: bool = False
+    generic: bool = True
+
+
+_TABLE_READER = ("label_column", "feature_columns", "meta_columns", "categorical", "positive", "max_categories",
+                 "min_rows")
+#: every format, in the order the Data page lists them
+FORMATS: dict[str, Format] = {
+    "csv": Format("CSV", formats.load_csv, (*_TABLE_READER, "decimal", "sep"), table=True),
+    "parquet": Format("Parquet", formats.load_parquet, _TABLE_READER, table=True),
+    "npz": Format("ADBench .npz", formats.load_npz),
+    "npy": Format("NumPy .npy", formats.load_npy),
+    "mat": Format("ODDS .mat", formats.load_mat),
+    "kdd99": Format("KDD Cup 99 raw", sources.load_kdd99, ("positive", "categories", "max_rows"),
+                    {"positive": "normal."}),
+    "mnist": Format("MNIST IDX", sources.load_mnist, ("labels", "inlier_classes", "max_rows")),
+    "pharma": Format("pharmacy daily sales (Kaggle salesdaily.csv)", sources.load_pharma, ("categories",),
+                     generic=False),
+    "abalone": Format("UCI abalone (DROCC's protocol)", sources.load_abalone, ("anomaly_rings", "normal_rings"),
+                      generic=False),
 }
+
+
+def generic_labels() -> str:
+    """The generic formats by name, for prompts: ``CSV, Parquet, ADBench .npz, ...``."""
+    return ", ".join(f.label for f in FORMATS.values() if f.generic)
+
+
+def reader_options(fmt: str, *, table: bool = True) -> Declaration:
+    """The declared options of format ``fmt``'s reader: its own, then ``format``, then (CSV and Parquet, when
+    ``table``) the table preparation's."""
+    from odcore.data.table import OPTIONS
+
+    f = FORMATS[fmt]
+    own = Declaration({n: replace(DECLARED[n], default=f.defaults[n]) if n in f.defaults else DECLARED[n]
+                       for n in f.options}, "option")
+    decl = own + Declaration.of(format_param(tuple(FORMATS)))
+    return decl + OPTIONS if table and f.table else decl
+
+
+def every_file_option() -> Declaration:
+    """Every option any file may be given (every reader's, ``format``, the table preparation's)."""
+    from odcore.data.table import OPTIONS
+
+    return DECLARED + Declaration.of(format_param(tuple(FORMATS))) + OPTIONS

@@ -2,19 +2,20 @@
 
 ``odcore.data.load(source, **options)``, the CLI's ``--data-option k=v``, the app's Data and Flagged pages
 and ``odcore describe --options`` all read these declarations: text values are parsed by them, typed values
-checked, unknown names refused with the valid ones. A file's options are its reader's (:data:`READERS`)
-plus ``format`` and, for the table formats, the table preparation's (:data:`odcore.data.table.OPTIONS`);
+checked, unknown names refused with the valid ones. A file's options are its reader's
+(:func:`odcore.data.loaders.reader_options`) plus ``format`` and, for the table formats, the table
+preparation's (:data:`odcore.data.table.OPTIONS`);
 a built-in's are its keyword-only arguments (their defaults give their kinds).
 
 A new reader option: one :class:`~odcore.params.Param` in :data:`DECLARED` and its name in the reader's
-entry of :data:`READERS` (``tests/test_options.py`` checks every reader's keywords against them).
+:class:`~odcore.data.loaders.Format` line (``tests/test_options.py`` checks every reader's keywords against
+them).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from odcore.data.validate import MIN_ROWS
@@ -52,45 +53,9 @@ DECLARED = Declaration.of(
           group="file"),
 )
 
-#: the options each reader takes, and the defaults that differ from :data:`DECLARED`'s
-READERS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "csv": (("label_column", "feature_columns", "meta_columns", "categorical", "positive", "max_categories",
-             "min_rows", "decimal", "sep"), {}),
-    "parquet": (("label_column", "feature_columns", "meta_columns", "categorical", "positive", "max_categories",
-                 "min_rows"), {}),
-    "kdd99": (("positive", "categories", "max_rows"), {"positive": "normal."}),
-    "mnist": (("labels", "inlier_classes", "max_rows"), {}),
-    "mat": ((), {}), "npz": ((), {}), "npy": ((), {}),
-    "pharma": (("categories",), {}),
-    "abalone": (("anomaly_rings", "normal_rings"), {}),
-}
-#: the readers that hand their frame to the table preparation (its options apply)
-TABLE_FORMATS = ("csv", "parquet")
-
-
 def format_param(formats: tuple[str, ...]) -> Param:
     return Param("format", None, "the file's format (default: detected from its content and name)", kind="str",
                  choices=formats, optional=True, group="file")
-
-
-def reader(fmt: str, *, table: bool = True) -> Declaration:
-    """The options of the reader of format ``fmt``: its own, then ``format``, then (CSV and Parquet, when
-    ``table``) the table preparation's."""
-    from odcore.data.table import OPTIONS
-
-    names, overrides = READERS[fmt]
-    decl = Declaration({n: replace(DECLARED[n], default=overrides[n]) if n in overrides else DECLARED[n]
-                        for n in names}, "option")
-    decl = decl + Declaration.of(format_param(tuple(READERS)))
-    return decl + OPTIONS if table and fmt in TABLE_FORMATS else decl
-
-
-def every_file_option() -> Declaration:
-    """The options of any file (every reader's, ``format`` and the table options): what a file of a format not
-    known yet may be given."""
-    from odcore.data.table import OPTIONS
-
-    return DECLARED + Declaration.of(format_param(tuple(READERS))) + OPTIONS
 
 
 #: help of the built-ins' options (their keyword-only arguments)
@@ -127,42 +92,3 @@ def builtin(fn: Callable[..., Any], help_text: Mapping[str, str] | None = None) 
             out.append(Param(p.name, default, text,
                              group="built-in", **_kind_of(default)))
     return Declaration.of(*out)
-
-
-
-# ---------------------------------------------------------------------------------- the catalogue
-def catalogue() -> list[tuple[str, str, Declaration]]:
-    """Every declared data, table and protocol option as ``(section, title, declaration)``: the readers', the
-    table preparation's, each protocol's (``odcore describe --options`` and docs/OPTIONS.md show it)."""
-    from odcore.data.protocols import PROTOCOLS, declaration
-    from odcore.data.table import OPTIONS
-
-    out = [("data", f"reader {fmt}", reader(fmt, table=False).only(READERS[fmt][0])) for fmt in READERS]
-    out.append(("data", "every file", Declaration.of(format_param(tuple(READERS)))))
-    out.append(("table", "CSV and Parquet tables (the table preparation)", OPTIONS))
-    out += [("protocol", f"protocol {name}", declaration(name)) for name in PROTOCOLS]
-    return out
-
-
-def _cell(v: Any) -> str:
-    text = "-" if v is None else repr(v) if not isinstance(v, str) else v
-    return text.replace("|", "\\|")
-
-
-def markdown() -> str:
-    """The catalogue as Markdown (docs/OPTIONS.md is this text; ``tests/test_options.py`` keeps them equal)."""
-    lines = ["# Data, table and protocol options", "",
-             "Generated from the declarations (`python -m odcore describe --options --markdown > docs/OPTIONS.md`). "
-             "The CLI takes them as `--data-option K=V` and `--protocol-option K=V`, the library as keyword "
-             "arguments of `odcore.data.load` and `odcore.data.split` (and the `data_options` / `protocol_options` "
-             "of a `RunSpec`); the app's forms parse their fields with the same declarations.", ""]
-    for _, title, decl in catalogue():
-        lines.append(f"## {title}")
-        lines.append("")
-        if not len(decl):
-            lines += ["No options of its own.", ""]
-            continue
-        lines += ["| option | default | accepts | meaning |", "|---|---|---|---|"]
-        lines += [f"| `{p.name}` | {_cell(p.default)} | {_cell(p.constraint())} | {_cell(p.help)} |" for p in decl]
-        lines.append("")
-    return "\n".join(lines)

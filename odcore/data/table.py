@@ -68,7 +68,8 @@ WINDOWS: dict[str, str] = {
 }
 SCALINGS: dict[str, str] = {
     "global": "one standardisation for all rows (the run's standardiser)",
-    "series": "each series in its own level first: (x - series mean) / series std, per source column",
+    "series": "each series in its own level first: (x - series mean) / series std, per source column (feature "
+              "columns; a measure's deviation from its series' expectation is already on its series' own scale)",
 }
 #: the options of :func:`from_options` (also the CSV / Parquet readers' table options), declared once: the
 #: CLI's ``--data-option``, the roles editor and the library parse them here. A new option is one Param line
@@ -869,10 +870,11 @@ def _run(df: Any, prep: TablePrep, *, name: str, fit: bool) -> PreparedTable:
     else:
         X, feat, src, meta, y = _windows(d, V, names, sources, y, prep, groups, dates, name, notes)
 
-    # per-series scaling
+    # per-series scaling (of the plain features: series deviations are already on their series' own scale)
     if prep.scaling == "series":
         keys = series_keys(meta, prep)
-        X = _scale_series(X, keys, src, fitted, fit, name)
+        own = set(sources) - set(_plain_features(prep)) if prep.series_mode else set()
+        X = _scale_series(X, keys, [None if s in own else s for s in src], fitted, fit, name)
     if fit:
         fitted["feature_names"] = list(feat)
         fitted["sources"] = list(src)

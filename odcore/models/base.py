@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 
 from odcore.errors import FitCancelled, InputError, InputTypeError, NotFittedError
 from odcore.jsonio import jsonable
-from odcore.models.capabilities import Capabilities
+from odcore.models.capabilities import Capabilities, Plan
 from odcore.models.params import Declaration, Param, collect, make_init
 
 Callback = Callable[[dict], None]
@@ -163,10 +163,20 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         return cls.declaration.check(values, cls.registry_name or cls.__name__)
 
     def _check_params(self) -> None:
-        """Every declared parameter against its declaration, then the cross-parameter rules."""
+        """Every declared parameter against its declaration, then the cross-parameter rules. A detector built
+        by ``registry.build`` from a run's resolved parameters (validated once, by ``registry.resolve_params``)
+        skips this while its parameters are the ones resolved."""
+        resolved = self.__dict__.get("_resolved_params")
+        if resolved is not None and resolved == self.get_params(deep=False):
+            return
         for p in self.declaration:
             p.check(getattr(self, p.name))
         self._check_extra()
+
+    def plan(self) -> Plan:
+        """What a run of this detector needs (:class:`~odcore.models.capabilities.Plan`): a one-step fit on
+        no particular device by default; the deep detectors say their epochs, device and time budget."""
+        return Plan()
 
     def _check_extra(self) -> None:
         """Rules that involve several parameters (a subclass hook)."""

@@ -67,3 +67,15 @@ class Capabilities:
 
 
 NONE = Capabilities()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run of a detector (with its parameters) needs from whoever runs it, so that jobs and runs never
+    read a parameter by name: ``epochs`` the epochs its history reports (all phases; None for a one-step
+    fit), ``device`` the device it asks for (``"auto"``, ``"cpu"``, ``"cuda:1"``; None when it has none),
+    ``time_budget`` its training time limit in seconds (None: none)."""
+
+    epochs: int | None = None
+    device: str | None = None
+    time_budget: float | None = None

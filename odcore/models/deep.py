@@ -491,6 +491,15 @@ class DeepDetector(BaseDetector):
             nets = self._build(n_features)
         self.nets_ = {k: v.to(self.device_) for k, v in nets.items()}
 
+    def plan(self):
+        """Epochs of every phase (what the history's ``epochs`` field reports), the device asked for, the time
+        budget."""
+        from odcore.models.capabilities import Plan
+
+        budget = self.time_budget
+        return Plan(epochs=sum(int(ph.epochs) for ph in self._phases() if ph.epochs > 0), device=str(self.device),
+                    time_budget=None if budget is None else float(budget))
+
     def _phases(self) -> list[Phase]:
         """The stages of training; by default one phase ``"train"`` of ``epochs`` epochs."""
         return [Phase("train", int(self.epochs), self._train_step, end=self._on_epoch_end)]

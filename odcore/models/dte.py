@@ -40,6 +40,15 @@ of the logits, Eq. (3).
 
 The noise in Eq. (1) assumes standardised features (the paper: "standard scaling is crucial"); runs
 get them from the split's standardiser.
+
+**Folded rows** (``fold=True``, not in the paper; the registry's ``dte-series``). On an analyst's series rows
+(:mod:`odcore.series`: each measure's standardised deviation from its series' expectation) a dip is as anomalous
+as a spike, and with one measure a row is a single number whose anomalies lie beyond the reach of Eq. (1)'s noise
+(``sigma_t < 1`` on standardised rows; injected anomalies sit 3-6 deviations out): the classifier's score there
+is an extrapolation, and on the signed deviation it extrapolates differently on either side, while the training
+rows' own dips (one tail heavier than the other) lower the score of that side. Folding each feature about its
+training median, ``x' = (|x - median| - mean) / std`` (mean and std of the folded training rows), makes both
+tails one, which the classifier ranks as the robust distance does (``bench/analyst.py``, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -91,6 +100,9 @@ class DTE(DeepDetector):
               low_open=True, high_open=True, paper="1e-4"),
         Param("beta_end", 1e-2, "noise variance of the last diffusion step (linear schedule)", low=0.0, high=1.0,
               low_open=True, high_open=True, paper="1e-2"),
+        Param("fold", False, "fold each feature about its training median, |x - median| (re-standardised), before the "
+              "classifier: a deviation either way counts alike (series deviation rows: a dip is as anomalous as a "
+              "spike); not in the paper", kind="bool", paper="no folding"),
         Param("max_steps", 10_000, "at most this many optimisation steps: the epochs are cut to fit (None: all epochs; "
               "bounds the cost on large tables, where the paper's 400 epochs mean hundreds of thousands of steps)",
               kind="int", low=1, high=100_000_000, optional=True, group="training", paper="none (400 epochs)"),
@@ -99,6 +111,7 @@ class DTE(DeepDetector):
     # development suite's first seed 50 epochs of 256 rows left the small files untrained (WDBC, 250 rows: AUROC 0.50
     # after 50 steps), and 3,000 steps at 10x the learning rate lost 0.03-0.14 on four files against this
     # (BENCHMARKS.md, "DTE")
+    _saved_attrs = ("fold_",)
     param_overrides = {
         "epochs": {"default": 400, "paper": "400"},
         "batch_size": {"default": 64, "paper": "64"},
@@ -138,6 +151,14 @@ class DTE(DeepDetector):
         return [Phase("train", epochs, self._train_step, end=self._on_epoch_end)]
 
     def _prepare(self, X, y, X_pos) -> None:
+        self.fold_, self._fold_t = None, None
+        if self.fold:  # median, mean and std of the folded training rows (module docstring, "Folded rows")
+            X = np.asarray(X, dtype=np.float32)
+            center = np.median(X, axis=0)
+            F = np.abs(X - center)
+            mean, std = F.mean(axis=0), F.std(axis=0)
+            self.fold_ = np.stack([center, mean, np.where(std > 0, std, 1.0)]).astype(np.float32)
+            X = self._fold(X)
         super()._prepare(X, y, X_pos)
         sigma = noise_schedule(int(self.timesteps), float(self.beta_start), float(self.beta_end))
         self._sigma = self._tensor(sigma)
@@ -157,11 +178,26 @@ class DTE(DeepDetector):
         opt.step()
         return {"loss": loss.detach()}
 
+    def _fold(self, x):
+        """``(|x - median| - mean) / std`` per feature with the training rows' ``fold_`` (numpy or tensor rows);
+        ``x`` itself without folding."""
+        if getattr(self, "fold_", None) is None:
+            return x
+        if isinstance(x, np.ndarray):
+            c, m, s = self.fold_
+            return (np.abs(x - c) - m) / s
+        if getattr(self, "_fold_t", None) is None or self._fold_t.device != x.device:
+            import torch
+
+            self._fold_t = torch.as_tensor(self.fold_, device=x.device)
+        c, m, s = self._fold_t.to(x.dtype)
+        return ((x - c).abs() - m) / s
+
     def _score_batch(self, xb):
         """Eq. (4): the mean predicted bin of the (clean) row."""
         import torch
 
-        p = torch.softmax(self.nets_["classifier"](xb), dim=1)
+        p = torch.softmax(self.nets_["classifier"](self._fold(xb)), dim=1)
         k = torch.arange(p.shape[1], dtype=p.dtype, device=p.device)
         return p @ k
 
@@ -170,4 +206,12 @@ class DTE(DeepDetector):
         row of ``X`` (the score is its mean, Eq. 4)."""
         import torch
 
-        return self._apply_batched(X, lambda xb: torch.softmax(self.nets_["classifier"](xb), dim=1))
+        return self._apply_batched(X, lambda xb: torch.softmax(self.nets_["classifier"](self._fold(xb)), dim=1))
+
+
+def __getattr__(name: str):
+    """``DTESeries``: the registry's variant of :class:`DTE` with folded rows (``fold=True``, 2% flagged), found here
+    by pickle. See odcore.models.registry."""
+    from odcore.models import registry
+
+    return registry.variant_class(name)

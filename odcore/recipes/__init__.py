@@ -5,8 +5,8 @@
 - The figures: :mod:`waldo_figures` (WALDO Figs. 1b, 2a, 2b, 4, 5), :mod:`boundary` (DROCC Fig. 1, 2-D and
   noisy 10-D), :mod:`ocnn_figures` (OC-NN Figs. 3-4), :mod:`alad_figures` (ALAD's score ablation),
   :mod:`latent_figures` (one latent map per deep detector).
-- :mod:`presets`: the Train page's presets and the data-aware default protocol; :mod:`paper`: the papers'
-  published numbers.
+- :mod:`paper`: the papers' published numbers; :mod:`suites` and :mod:`tables`: the benchmark suites and
+  the paper tables of ``odcore reproduce``. (The Train page's presets are the app's: ``ui/presets.py``.)
 
 ``python -m odcore.recipes.ship`` rewrites the shipped teaching runs (``odcore/recipes/shipped/``).
 """
@@ -16,9 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: the app page (script stem in app_pages/) each recipe's ``page`` names, and its title
-PAGE_TITLES = {"waldo": "WALDO decoders", "boundary": "DROCC boundary lab", "scores": "Scores",
-               "latent": "Latent map"}
 #: the modules that declare figure recipes (each has a ``RECIPES`` tuple)
 MODULES = ("waldo_figures", "boundary", "ocnn_figures", "alad_figures", "latent_figures")
 _CACHE: dict[str, Any] = {}

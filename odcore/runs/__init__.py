@@ -1,6 +1,9 @@
 """Runs: what to run, running it, keeping it, and using it afterwards.
 
-- :mod:`odcore.runs.spec`: :class:`RunSpec`, a plain record of what to run;
+- :mod:`odcore.runs.spec`: :class:`RunSpec`, a plain record of what to run, and :func:`resolve`, which
+  validates it once into a :class:`ResolvedRun` (what jobs, estimates, execution, grids and searches take);
+- :mod:`odcore.runs.prepared`: a file's data loaded and prepared once per (content, options), cached in
+  the run store;
 - :mod:`odcore.runs.execution`: :func:`prepare` (data, split, detector) and :func:`execute` (fit,
   score, metrics, store);
 - :mod:`odcore.runs.store`: :class:`RunStore`, runs on disk as plain records (it imports nothing
@@ -18,7 +21,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "RunSpec": "odcore.runs.spec", "STORED_PREFIX": "odcore.runs.spec",
+    "RunSpec": "odcore.runs.spec", "STORED_PREFIX": "odcore.runs.spec", "ResolvedRun": "odcore.runs.spec",
+    "resolve": "odcore.runs.spec",
     "prepare": "odcore.runs.execution", "execute": "odcore.runs.execution",
     "RunStore": "odcore.runs.store", "Run": "odcore.runs.store",
     "load_model": "odcore.runs.rebuild", "load_split": "odcore.runs.rebuild", "run_spec": "odcore.runs.rebuild",

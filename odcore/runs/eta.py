@@ -19,6 +19,7 @@ untimed fit on a few rows keeps one-off costs (imports, numba compilation) out o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -92,13 +93,11 @@ def _fit_kwargs(detector: Any, X: np.ndarray, y: np.ndarray | None, X_pos: np.nd
 
 # ---------------------------------------------------------------------------------- deep
 def _deep(detector: Any, X: np.ndarray, n_test: int, *, y=None, X_pos=None, steps: int = 8) -> Estimate:
-    from sklearn.base import clone
-
+    from odcore.models import registry
     from odcore.models.base import as_matrix
 
     t_probe = time.perf_counter()
-    m = clone(detector)
-    m._check_params()
+    m = registry.copy(detector)  # unfitted, its parameters as checked when the run was resolved
     X = as_matrix(X)
     yy = np.asarray(y).astype(np.int64) if (y is not None and m.uses_labels) else None
     Xp = as_matrix(X_pos, name="X_pos") if X_pos is not None else None
@@ -141,7 +140,7 @@ def _deep(detector: Any, X: np.ndarray, n_test: int, *, y=None, X_pos=None, step
         fit += ph.epochs * epoch
         parts.append(f"{ph.name}: {ph.epochs} epochs x {n_batches} steps x {step * 1e3:.1f} ms")
     upper = val is not None
-    budget = getattr(m, "time_budget", None)
+    budget = m.plan().time_budget  # the detector's plan: no parameter read by name here
     if budget is not None and fit > float(budget):
         fit = float(budget) + epoch
         upper = True
@@ -168,7 +167,7 @@ def extrapolate(t_small: float, t_large: float, small: int, large: int, n: int) 
 
 def _subsample(detector: Any, X: np.ndarray, n_test: int, *, y=None, X_pos=None, small: int = SMALL,
                large: int = LARGE) -> Estimate:
-    from sklearn.base import clone
+    from odcore.models import registry
 
     t_probe = time.perf_counter()
     n = X.shape[0]
@@ -177,7 +176,7 @@ def _subsample(detector: Any, X: np.ndarray, n_test: int, *, y=None, X_pos=None,
 
     def fit_on(k: int):
         idx = np.sort(order[:k])
-        m = clone(detector)
+        m = registry.copy(detector)
         yk = None if y is None else np.asarray(y)[idx]
         t = _timed(lambda: m.fit(X[idx], **_fit_kwargs(m, X[idx], yk, X_pos)))
         return m, t
@@ -209,12 +208,15 @@ def estimate_detector(detector: Any, X_train: np.ndarray, n_test: int = 0, *, y:
     return _subsample(detector, X_train, n_test, y=y, X_pos=X_pos)
 
 
-def estimate(spec: Any = None, *, prepared: tuple | None = None, store: Any = None, steps: int = 8) -> Estimate:
-    """The :class:`Estimate` of a :class:`~odcore.runs.spec.RunSpec` (or of ``prepared`` = ``prepare(spec)``)
-    on its own split: its training part and its test part."""
+def estimate(run: Any, *, store: Any = None, steps: int = 8) -> Estimate:
+    """The :class:`Estimate` of a :class:`~odcore.runs.spec.ResolvedRun` on its own split: its training part
+    and its test part (the data and split the run was resolved with; nothing is checked again)."""
     from odcore.runs.execution import prepare
+    from odcore.runs.spec import ResolvedRun
 
-    _, split, detector = prepared if prepared is not None else prepare(spec, store=store)
+    if not isinstance(run, ResolvedRun):
+        raise TypeError(f"estimate takes a ResolvedRun (odcore.runs.resolve(spec)), not {type(run).__name__}")
+    _, split, detector = prepare(run, store=store)
     y = split.y_train if getattr(detector, "uses_labels", False) else None
     return estimate_detector(detector, split.X_train, len(split.X_test), y=y, X_pos=split.X_pos, steps=steps)
 
@@ -232,24 +234,21 @@ def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4, max_probes: i
     errs long)."""
     import json
 
-    from odcore.data import clean_training
-    from odcore.runs.execution import detector_params, make_split
+    from odcore.runs.execution import make_split
     from odcore.runs.grid import cached_dataset
-    from odcore.runs.spec import RunSpec
+    from odcore.runs.spec import ResolvedRun
 
-    groups: dict[str, list[RunSpec]] = {}
+    groups: dict[str, list[ResolvedRun]] = {}
     for c in cells:
-        spec = RunSpec.from_dict(c["spec"])
-        key = json.dumps([spec.data, spec.method, spec.protocol, spec.params, spec.protocol_options,
-                          spec.data_options], sort_keys=True, default=str)
-        groups.setdefault(key, []).append(spec)
-    from odcore.models import registry
-
+        run = ResolvedRun.from_dict(c["run"])
+        key = json.dumps([run.data, run.method, run.protocol, run.requested, run.protocol_options,
+                          run.data_options], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(run)
     prepared: dict[str, tuple] = {}
-    for key, specs in groups.items():
-        spec = specs[0]
-        ds = cached_dataset(spec.data, spec.data_options)
-        split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
+    for key, runs in groups.items():
+        run = runs[0]
+        ds = cached_dataset(run)
+        split = make_split(ds, run.protocol, run.seed, dict(run.protocol_options))
         prepared[key] = (ds, split, int(np.asarray(split.X_train).size))
     by_method: dict[str, list[str]] = {}
     for key in sorted(groups, key=lambda k: -prepared[k][2]):  # largest first within each method
@@ -263,22 +262,18 @@ def estimate_cells(cells: list[dict[str, Any]], *, steps: int = 4, max_probes: i
     measured: dict[str, float] = {}
     probe = 0.0
     for key in chosen:
-        spec = groups[key][0]
         ds, split, _ = prepared[key]
-        det = registry.create(spec.method, **detector_params(
-            spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape,
-            clean_rows=clean_training(spec.protocol, dict(spec.protocol_options))))
-        est = estimate(prepared=(ds, split, det), steps=steps)
+        est = estimate(dataclasses.replace(groups[key][0], dataset=ds, split=split), steps=steps)
         measured[key] = est.seconds
         probe += est.probe_seconds
     total = 0.0
-    for key, specs in groups.items():
+    for key, runs in groups.items():
         if key in measured:
-            total += measured[key] * len(specs)
+            total += measured[key] * len(runs)
             continue
-        same = [k for k in measured if groups[k][0].method == specs[0].method]
+        same = [k for k in measured if groups[k][0].method == runs[0].method]
         if not same:  # more methods than probes: this method is not measured at all
             same = list(measured)
         rate = sum(measured[k] for k in same) / max(sum(prepared[k][2] for k in same), 1)
-        total += rate * prepared[key][2] * len(specs)
+        total += rate * prepared[key][2] * len(runs)
     return total, probe

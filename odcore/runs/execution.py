@@ -1,6 +1,7 @@
 """One run = data -> protocol split -> detector.fit -> scores -> metrics -> (run store).
 
-:func:`prepare` builds the dataset, split and unfitted detector of a :class:`~odcore.runs.spec.RunSpec`;
+:func:`prepare` builds the dataset, split and unfitted detector of a :class:`~odcore.runs.spec.ResolvedRun`
+(a request validated once by :func:`odcore.runs.spec.resolve`);
 :func:`execute` fits, scores the test part, computes :func:`odcore.metrics.summary` and writes the
 run to a :class:`~odcore.runs.store.RunStore` when one is given (with the split's standardiser, so
 the run can score new files later). The job registry, the command line and the benchmarks all go
@@ -19,24 +20,29 @@ import numpy as np
 from odcore.data.record import Dataset, Split
 from odcore.errors import FitCancelled, InputError
 from odcore.jsonio import jsonable
-from odcore.runs.spec import STORED_PREFIX, RunSpec
+from odcore.runs.spec import STORED_PREFIX, ResolvedRun, RunSpec
 from odcore.runs.store import RunStore
 
 Callback = Callable[[dict], None]
 
 
 # ---------------------------------------------------------------------------------- prepare
-def load_data(spec: RunSpec, store: RunStore | None = None) -> Dataset:
-    """The spec's Dataset: the object itself, a stored dataset, or ``odcore.data.load``."""
-    if isinstance(spec.data, Dataset):
-        return spec.data
-    if not isinstance(spec.data, str) or not spec.data:
-        raise InputError("data must be a built-in name, a file path or a Dataset")
-    if spec.data.startswith(STORED_PREFIX):
-        return (store if store is not None else RunStore()).load_dataset(spec.data[len(STORED_PREFIX):])
-    import odcore.data
+def load_data(run: ResolvedRun | RunSpec, store: RunStore | None = None) -> Dataset:
+    """The run's Dataset: the one :func:`~odcore.runs.spec.resolve` loaded in this process, else the stored
+    dataset or the file's prepared table (read from the store's cache: :mod:`odcore.runs.prepared`), which must
+    still be the data the run was resolved on (same content hash). A :class:`RunSpec` (a request, or a stored
+    run's record) gives the Dataset it names, loaded the same way."""
+    from odcore.runs import prepared
 
-    return odcore.data.load(spec.data, **spec.data_options)
+    if isinstance(run, RunSpec):
+        return prepared.spec_data(run, store)
+    if run.dataset is not None:
+        return run.dataset
+    ds = prepared.spec_data(run.spec(), store)
+    if ds.content_hash() != run.data_hash:
+        raise InputError(f"the data behind {run.data} changed since the run was requested (hash {ds.content_hash()} "
+                         f"!= {run.data_hash}); restore the original file or start the run again")
+    return ds
 
 
 def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
@@ -53,34 +59,15 @@ def make_split(ds: Dataset, protocol: str, seed: int, options: dict) -> Split:
                          f"({exc}){valid}") from None
 
 
-def detector_params(method: str, params: dict, *, seed: int, image_shape: tuple | None = None,
-                    clean_rows: bool = False) -> dict[str, Any]:
-    """Parameters for ``registry.create``: the user's (validated against the method's declaration),
-    plus ``random_state=seed`` and ``input_shape=image_shape`` where the method takes them and the
-    user did not set them, on image data the image-data defaults the user did not set, and when the
-    protocol trains on normal rows only (``clean_rows``) the clean-rows defaults (see
-    ``odcore.models.registry.resolve_params``)."""
+def prepare(run: ResolvedRun, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
+    """The run's ``(Dataset, Split, detector)``: the data and split :func:`~odcore.runs.spec.resolve` made (or
+    loaded and split again, in another process), and the unfitted detector built from the resolved parameters
+    (``registry.build``: nothing is validated again)."""
     from odcore.models import registry
 
-    return registry.resolve_params(method, dict(params), seed=int(seed), image_shape=image_shape,
-                                   clean_rows=clean_rows)
-
-
-def prepare(spec: RunSpec, *, store: RunStore | None = None) -> tuple[Dataset, Split, Any]:
-    """Load the data, split it by the protocol and create the (unfitted) detector.
-
-    Returns ``(Dataset, Split, detector)``. Raises :class:`InputError` for bad input.
-    """
-    import odcore.data
-    from odcore.models import registry
-
-    registry.info(spec.method)  # unknown method -> InputError listing the valid ones
-    ds = load_data(spec, store)
-    split = make_split(ds, spec.protocol, int(spec.seed), dict(spec.protocol_options))
-    params = detector_params(spec.method, dict(spec.params), seed=int(spec.seed), image_shape=ds.image_shape,
-                             clean_rows=odcore.data.clean_training(spec.protocol, dict(spec.protocol_options)))
-    detector = registry.create(spec.method, **params)
-    return ds, split, detector
+    ds = load_data(run, store)
+    split = run.split if run.split is not None else make_split(ds, run.protocol, run.seed, dict(run.protocol_options))
+    return ds, split, registry.build(run.method, run.params, device=run.device)
 
 
 # ---------------------------------------------------------------------------------- execute
@@ -137,105 +124,99 @@ def compute_metrics(split: Split, scores: np.ndarray) -> dict[str, Any]:
     return jsonable(metrics.summary(y, scores))
 
 
-def run_details(spec: RunSpec, ds: Dataset, split: Split, detector: Any) -> dict[str, Any]:
+def run_details(run: ResolvedRun, ds: Dataset, split: Split, detector: Any) -> dict[str, Any]:
     """The config fields a prepared run adds to its record: dataset identity, full parameters,
     protocol, seeds, device, family and split sizes (plain JSON types)."""
-    from odcore.models import registry
-
-    dataset = {"name": ds.name, "source": ds.source, "ref": spec.data_ref(), "options": spec.data_options,
-               "hash": ds.content_hash(), "rows": ds.n_rows, "features": ds.n_features, "kind": ds.kind,
-               "image_shape": list(ds.image_shape) if ds.image_shape else None,
-               "feature_names": list(ds.feature_names), "label_column": spec.data_options.get("label_column"),
+    dataset = {"name": ds.name, "source": ds.source, "ref": run.data, "options": run.data_options,
+               "hash": run.data_hash, "source_hash": run.source_hash, "rows": ds.n_rows, "features": ds.n_features,
+               "kind": ds.kind, "image_shape": list(ds.image_shape) if ds.image_shape else None,
+               "feature_names": list(ds.feature_names), "label_column": run.data_options.get("label_column"),
                "meta_columns": [] if ds.meta is None else [str(c) for c in ds.meta.columns],
                "table": ds.table}  # the fitted table preparation that new data go through (odcore.data.table)
-    params = detector.get_params(deep=False)
-    device = params.get("device", "cpu")
+    device = run.device or "cpu"
     if device == "auto":
         from odcore.models.deep import resolve_device
 
         device = resolve_device("auto")
-    return {"dataset": dataset, "params": params, "protocol": spec.protocol,
-            "protocol_options": spec.protocol_options, "split_seed": int(spec.seed), "seed": int(spec.seed),
-            "device": device, "family": registry.info(spec.method).family,
+    return {"dataset": dataset, "params": detector.get_params(deep=False), "protocol": run.protocol,
+            "protocol_options": run.protocol_options, "split_seed": run.seed, "seed": run.seed,
+            "device": device, "family": run.family,
             "split": {"train": int(len(split.train_index)), "test": int(len(split.test_index)),
                       "pos": None if split.X_pos is None else int(len(split.X_pos))}}
 
 
-def execute(spec: RunSpec, *, store: RunStore | None = None, callbacks: Iterable[Callback] = (), cancel: Any = None,
-            run_id: str | None = None, prepared: tuple[Dataset, Split, Any] | None = None,
-            tags: dict[str, Any] | None = None, owner: str | None = None) -> dict[str, Any]:
+def execute(run: ResolvedRun, *, store: RunStore | None = None, callbacks: Iterable[Callback] = (),
+            cancel: Any = None, run_id: str | None = None, tags: dict[str, Any] | None = None,
+            owner: str | None = None) -> dict[str, Any]:
     """Fit, score the test part, compute metrics and (when ``store`` is given) write the run.
 
-    Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}`` (``run_id`` is None without a
-    store), plus ``"report"`` (also in the run's record) for detectors whose capabilities include
-    ``report`` (``ensemble``, ``auto``: what they chose and why). A cancelled fit raises
-    :class:`FitCancelled` and any other failure re-raises; in both cases the run is kept in the
-    store (status ``cancelled`` / ``failed``, with the history so far and, for failures, the error
-    and traceback) and the exception carries ``run_id``. ``prepared`` may pass an earlier
-    ``prepare(spec)`` result; ``tags`` are extra fields of the run's record (a parameter search
-    records its id and the trial's values there); ``owner`` the session that asked for the run (the
-    app's sessions see their own runs). The method and its parameters are validated before any
-    record is created: a bad value raises :class:`InputError` and leaves nothing in the store.
+    ``run`` is a :class:`~odcore.runs.spec.ResolvedRun` (``odcore.runs.resolve(spec)``): its method,
+    parameters, protocol and data were checked when it was resolved, before anything here, so a bad value
+    never leaves a record in the store. Returns ``{"run_id", "metrics", "fit_seconds", "score_seconds"}``
+    (``run_id`` is None without a store), plus ``"report"`` (also in the run's record) for detectors whose
+    capabilities include ``report`` (``ensemble``, ``auto``: what they chose and why). A cancelled fit raises
+    :class:`FitCancelled` and any other failure re-raises; in both cases the run is kept in the store
+    (status ``cancelled`` / ``failed``, with the history so far and, for failures, the error and traceback)
+    and the exception carries ``run_id``. ``tags`` are extra fields of the run's record (a parameter search
+    records its id and the trial's values there); ``owner`` the session that asked for the run (the app's
+    sessions see their own runs).
     """
+    if not isinstance(run, ResolvedRun):
+        raise TypeError(f"execute takes a ResolvedRun (odcore.runs.resolve(spec)), not {type(run).__name__}")
     callbacks = tuple(callbacks)
-    run = None
+    rec = None
     if store is not None:
-        if prepared is None:
-            from odcore.models import registry
-
-            registry.info(spec.method)  # unknown method -> InputError, before a record exists
-            detector_params(spec.method, dict(spec.params), seed=int(spec.seed))  # types, ranges, sizes
-        if isinstance(spec.data, Dataset):
-            store.save_dataset(spec.data)  # so that "stored:<hash>" in the record can be reloaded
-        run = store.begin(spec.method, spec.to_dict(), run_id=run_id, owner=owner)
-        run_id = run.id
+        if run.dataset is not None and run.data.startswith(STORED_PREFIX):
+            store.save_dataset(run.dataset)  # so that "stored:<hash>" in the record can be reloaded
+        rec = store.begin(run.method, run.spec().to_dict(), run_id=run_id, owner=owner)
+        run_id = rec.id
         if tags:
-            store.update(run.id, **jsonable(tags))
+            store.update(rec.id, **jsonable(tags))
     try:
-        ds, split, detector = prepared if prepared is not None else prepare(spec, store=store)
-        if run is not None:
-            store.update(run.id, **run_details(spec, ds, split, detector))
-            store.save_standardizer(run.id, split.scaler)
-            callbacks = (lambda rec: store.append_history(run.id, rec),) + callbacks
+        ds, split, detector = prepare(run, store=store)
+        if rec is not None:
+            store.update(rec.id, **run_details(run, ds, split, detector))
+            store.save_standardizer(rec.id, split.scaler)
+            callbacks = (lambda h: store.append_history(rec.id, h),) + callbacks
         _warm_imports(detector)
         t0 = time.perf_counter()
-        fit_detector(detector, split, monitor=spec.monitor, callbacks=callbacks, cancel=cancel)
-        if split.marked is not None:  # the analyst's marks: what the fit did not learn from re-ranks its scores
+        fit_detector(detector, split, monitor=run.monitor, callbacks=callbacks, cancel=cancel)
+        if split.marked is not None:  # the analyst's marks: every mark re-ranks the scores near it
             from odcore.runs.rerank import with_marks
 
             detector, marks_used = with_marks(detector, ds, split)
-            if run is not None:
-                store.update(run.id, marks_used=marks_used)
+            if rec is not None:
+                store.update(rec.id, marks_used=marks_used)
         fit_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         cols = score_split(detector, split)
         score_seconds = time.perf_counter() - t0
         result_metrics = compute_metrics(split, cols["score"])
         report = detector.report() if detector.capabilities().report else None  # what it chose and why
-        if run is not None:
+        if rec is not None:
             if report is not None:
-                store.update(run.id, report=jsonable(report))
-            store.finish(run.id, model=detector, scores=cols, metrics=result_metrics,
+                store.update(rec.id, report=jsonable(report))
+            store.finish(rec.id, model=detector, scores=cols, metrics=result_metrics,
                          timings={"fit_seconds": fit_seconds, "score_seconds": score_seconds},
                          device=getattr(detector, "device_", None))
     except FitCancelled as exc:
-        if run is not None:
-            store.mark(run.id, "cancelled", error=str(exc))
+        if rec is not None:
+            store.mark(rec.id, "cancelled", error=str(exc))
         exc.run_id = run_id
         raise
     except BaseException as exc:  # KeyboardInterrupt included: the run is kept, then re-raised
-        if run is not None:
+        if rec is not None:
             status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
             message = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else error_message(exc)
-            store.mark(run.id, status, error=message, traceback=tb.format_exc())
+            store.mark(rec.id, status, error=message, traceback=tb.format_exc())
         try:
             exc.run_id = run_id
         except AttributeError:
             pass
         raise
     finally:
-        if run is not None:
-            _track(store, run.id)
+        if rec is not None:
+            _track(store, rec.id)
     out = {"run_id": run_id, "metrics": result_metrics, "fit_seconds": fit_seconds, "score_seconds": score_seconds}
     if report is not None:
         out["report"] = report

@@ -59,7 +59,7 @@ def with_marks_spec(spec: RunSpec, ds: Dataset, *, store: RunStore, author: str 
                     marks: Sequence[M.Mark] | None = None, source: str | None = None) -> tuple[RunSpec, dict[str, Any]]:
     """``spec`` (a run spec on ``ds``) with marks in its protocol options, on the protocol that lets its
     detector use them (:func:`marks_protocol`; the options that protocol has are kept). The marks are the
-    table's stored ones (``author``'s and the authorless ones when ``author`` is given) or ``marks`` (from a
+    table's stored ones (those ``author`` sees when given: ``odcore.runs.marks.visible``) or ``marks`` (from a
     file). Marks on rows ``ds`` does not have are left out and reported (``info["not_in_table"]``) when some
     match; when none does, they are refused. Returns ``(spec, info)``: what it uses (``marks``, ``expected``,
     ``confirmed``, ``protocol``, ``problem`` of a damaged marks file, ``from`` = ``source``)."""
@@ -121,9 +121,11 @@ def retrain(run: Run, *, store: RunStore | None = None, author: str | None = Non
     """Train ``run``'s detector again with the marks (:func:`retrain_spec`) and store the new run. Returns
     :func:`odcore.runs.execution.execute`'s result with ``info`` (what was used)."""
     from odcore.runs.execution import execute
+    from odcore.runs.spec import resolve
 
     spec, info = retrain_spec(run, store=store, author=author, marks=marks)
-    res = execute(spec, store=_store_of(run, store), callbacks=callbacks, owner=owner, cancel=cancel)
+    st = _store_of(run, store)
+    res = execute(resolve(spec, store=st), store=st, callbacks=callbacks, owner=owner, cancel=cancel)
     return {**res, "info": info}
 
 
@@ -227,8 +229,10 @@ def moved(before: Run, after: Run, *, store: RunStore | None = None) -> Any:
     res = pd.concat([key_frame, out[["change", "rank before", "rank after", "score before", "score after", "why"]]],
                     axis=1)
     order = {"left": 0, "entered": 1, "stayed": 2}
-    return res.sort_values(["change", "rank after"], key=lambda s: s.map(order) if s.name == "change" else s,
-                           kind="stable").reset_index(drop=True)
+    res["_marked"] = ~res["why"].str.startswith("marked")  # the analyst's own rows first in each group
+    res = res.sort_values(["change", "_marked", "rank after"], key=lambda s: s.map(order) if s.name == "change" else s,
+                          kind="stable")
+    return res.drop(columns="_marked").reset_index(drop=True)
 
 
 def _why_moved(r: Any, mark: tuple[str, M.Mark] | None, used: dict[str, Any], infl: dict | None, i: int,

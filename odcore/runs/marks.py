@@ -12,7 +12,8 @@ repair it) before it writes a new document, so nothing the analyst wrote is over
 
 Marks name who made them (``author``): the app's sessions write a tag derived from their token (never
 the token), the command line ``cli:<user>``. :meth:`MarkStore.list` with ``author=`` shows that author's
-marks and the marks without an author, as the app shows a session its own runs and the shared ones.
+marks and the shared ones (no author, or the command line's: :func:`visible`), as the app shows a session
+its own runs and the shared ones.
 
 Like the run store, this module persists records and imports nothing above the data layer.
 """
@@ -36,7 +37,7 @@ import numpy as np
 from odcore.data import marks as M
 from odcore.data.record import Dataset
 from odcore.jsonio import atomic_write_json
-from odcore.runs.store import DATA_DIR, RunStore, StoreError, _why
+from odcore.runs.store import DATA_DIR, MAX_RECORD_DEPTH, RunStore, StoreError, _too_deep, _why
 
 MARKS_DIR = "marks"
 #: a marks document larger than this is damaged (a document of MAX_MARKS marks stays well below it)
@@ -60,6 +61,12 @@ def cli_author() -> str:
     except Exception:  # noqa: BLE001 - no user name (a container without passwd entry)
         user = "unknown"
     return "cli:" + re.sub(r"[^A-Za-z0-9._-]", "_", user)[:40]
+
+
+def visible(mark: M.Mark, author: str | None) -> bool:
+    """Whether ``author`` sees (and may remove) ``mark``: its own marks and the shared ones (no author, or made with
+    the command line); everyone's when ``author`` is None."""
+    return author is None or mark.author in (author, None) or str(mark.author).startswith("cli:")
 
 
 @dataclass
@@ -132,6 +139,8 @@ class MarkStore:
             return self._damaged(base, p, f"it is {size:,} bytes, more than a marks file may hold")
         try:
             doc = json.loads(p.read_bytes())
+            if _too_deep(doc, MAX_RECORD_DEPTH):  # as the run store checks its records
+                raise M.MarksError(f"it is nested more than {MAX_RECORD_DEPTH} levels deep")
             got_table, marks = M.check_document(doc)
         except (OSError, ValueError, RecursionError) as exc:
             return self._damaged(base, p, f"it is not valid JSON ({type(exc).__name__})")
@@ -152,12 +161,12 @@ class MarkStore:
         return MarkSet(table, problem=msg, path=p)
 
     def list(self, ds: Dataset, *, author: str | None = None) -> MarkSet:
-        """The marks of ``ds``'s table (those of ``author`` and those without an author, when ``author`` is
-        given), with the rows they name in ``ds`` (``matched``)."""
+        """The marks of ``ds``'s table (``author``'s and the shared ones when ``author`` is given: :func:`visible`),
+        with the rows they name in ``ds`` (``matched``)."""
         table = M.table_record(ds)
         got = self.read(table["identity"], table)
         if author is not None:
-            got.marks = [m for m in got.marks if m.author in (author, None)]
+            got.marks = [m for m in got.marks if visible(m, author)]
         if got.marks:
             got.matched = M.match(ds, got.marks, keys=table["keys"])
         else:
@@ -252,12 +261,12 @@ class MarkStore:
         return self.add_many(ds, items, author=author, run=run)
 
     def remove(self, ds: Dataset, ids: Iterable[str], *, author: str | None = None) -> int:
-        """Remove the marks with ids ``ids`` (only ``author``'s and authorless ones when ``author`` is given);
+        """Remove the marks with ids ``ids`` (only those ``author`` sees when ``author`` is given: :func:`visible`);
         returns how many were removed. Refuses an id the table's marks do not have."""
         ids = [str(i) for i in ids]
 
         def change(marks: list[M.Mark]) -> int:
-            mine = {m.id for m in marks if author is None or m.author in (author, None)}
+            mine = {m.id for m in marks if visible(m, author)}
             unknown = [i for i in ids if i not in mine]
             if unknown:
                 raise M.MarksError(f"no mark {', '.join(unknown[:5])} on {ds.name}; list them with `odcore marks "

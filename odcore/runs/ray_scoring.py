@@ -43,28 +43,20 @@ def _is_uri(path: str) -> bool:
 
 
 def input_paths(source: str | os.PathLike) -> list[str] | str:
-    """What ``read_parquet`` reads: a URI as given, or the local Parquet file, folder or glob's files
-    (refused when nothing matches)."""
+    """What ``read_parquet`` reads: a URI as given, or the local Parquet file or folder, or a glob's
+    files (checked by the local engine's :func:`odcore.runs.scoring.parquet_files`; refused when
+    nothing matches)."""
+    from odcore.runs.scoring import PARQUET_SUFFIXES, parquet_files
+
     text = str(source)
     if _is_uri(text):
         return text
-    if glob.has_magic(text):
-        files = sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
-        if not files:
-            raise InputError(f"no file matches {text}; give a Parquet file, a folder of Parquet files or a glob")
-        bad = [p for p in files if not p.lower().endswith((".parquet", ".pq"))][:3]
-        if bad:
-            raise InputError(f"--engine ray reads Parquet only, but {', '.join(bad)} match {text}; narrow the glob "
-                             "(e.g. *.parquet) or score CSV files with --engine local")
-        return files
     p = Path(text)
-    if not p.exists():
-        raise InputError(f"input {p} does not exist")
-    if p.is_file() and not p.name.lower().endswith((".parquet", ".pq")):
+    if not glob.has_magic(text) and p.is_file() and not p.name.lower().endswith(PARQUET_SUFFIXES):
         raise InputError(f"--engine ray reads Parquet only ({p.name}); convert it, or score it with --engine local")
-    if p.is_dir() and not any(p.rglob("*.parquet")):
-        raise InputError(f"folder {p} has no .parquet files")
-    return str(p)
+    files, _ = parquet_files(text, engine="ray")
+    # a folder is listed by Ray itself (one listing; a list of paths is resolved in parallel threads)
+    return [str(f) for f in files] if glob.has_magic(text) else str(p)
 
 
 def _input_error(exc: BaseException) -> InputError | None:
@@ -129,7 +121,7 @@ def score_dataset(run: Any, source: str | os.PathLike, output: str | os.PathLike
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
-        ds = ray.data.read_parquet(paths)
+        ds = ray.data.read_parquet(paths)  # hive key=value folders become columns, as on the local engine
         gpus = float(gpus_per_worker) or None
         scored = ds.map_batches(RunScorer, fn_constructor_args=(str(run.store.root), run.id),
                                 batch_size=int(batch_size), batch_format="pyarrow",

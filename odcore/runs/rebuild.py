@@ -11,7 +11,7 @@ from typing import Any
 
 from odcore.data.record import Dataset, Split
 from odcore.errors import InputError
-from odcore.runs.execution import load_data, make_split
+from odcore.runs.execution import make_split
 from odcore.runs.spec import RunSpec
 from odcore.runs.store import Run
 
@@ -47,9 +47,12 @@ def table_prep(run: Run) -> Any:
 
 
 def load_split(run: Run) -> tuple[Dataset, Split]:
-    """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed)."""
+    """Re-derive ``(Dataset, Split)`` exactly as the run saw them (same data hash and seed): a stored dataset, or
+    the file's prepared table from the store's cache (prepared again only when the cache no longer has it)."""
+    from odcore.runs.prepared import spec_data
+
     spec = run_spec(run)
-    ds = load_data(spec, run.store)
+    ds = spec_data(spec, run.store)  # a file's prepared table from the store's cache
     want = run.config.get("dataset", {}).get("hash")
     if want and ds.content_hash() != want:
         raise InputError(f"the data behind run {run.id} ({spec.data}) changed since the run "

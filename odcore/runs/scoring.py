@@ -1,20 +1,30 @@
 """Scoring new data with a finished run: the run's model and standardiser, applied batch by batch.
 
-:class:`Scorer` is the one batch-scoring path: it loads a stored run once (model, standardiser,
-feature names, table preparation) and turns an input batch (a pyarrow ``RecordBatch`` / ``Table``
-or a pandas DataFrame) into an Arrow table of :data:`OUTPUT_COLUMNS`. :func:`score_file` (``python
--m odcore score`` and the app) streams a CSV, Parquet or ``.npz`` file through it in bounded memory:
-Parquet record batches go straight to a float32 matrix (no pandas), a reader thread prepares the
-next batch while the model scores the current one, and a writer thread appends Parquet batches
-(``pyarrow.parquet.ParquetWriter``). :mod:`odcore.runs.ray_scoring` runs the same :class:`Scorer`
-in Ray Data actors.
+:class:`Scorer` is the one batch-scoring path: it reads a stored run's record once (standardiser,
+feature names, table preparation; the model itself on first use) and turns an input batch (a
+pyarrow ``RecordBatch`` / ``Table``, a pandas DataFrame or ``(X, y)`` arrays) into an Arrow table of
+:data:`OUTPUT_COLUMNS`. :func:`score_file` (``python -m odcore score`` and the app) streams a
+Parquet file, folder or glob (:func:`parquet_files`, read as a pyarrow dataset: hive partition
+keys become columns, as on Ray), a CSV or an ``.npz`` file through it in bounded memory and writes a
+Parquet or CSV file, or a folder of Parquet parts (one per input file):
+
+- a reader thread reads Arrow record batches (only the columns the run needs) and turns them into
+  standardised float32 rows without pandas, up to :data:`READ_AHEAD_BYTES` ahead of the model; it
+  starts before the model is loaded, so reading overlaps the import of torch;
+- the calling thread loads the model and scores the prepared rows;
+- a writer thread appends the Arrow results (``pyarrow.parquet.ParquetWriter``).
+
+:mod:`odcore.runs.ray_scoring` runs the same :class:`Scorer` in Ray Data actors.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import queue
+import shutil
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,44 +33,169 @@ import numpy as np
 
 from odcore.errors import InputError
 
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+#: rows per batch read from the input (``--chunk-size``): pyarrow's working memory grows with it
+#: (about 220 MB at 65,536 rows x 121 float64 columns, 310 MB at 100,000), the speed hardly does
+CHUNK_ROWS = 65_536
+#: bytes of prepared float32 rows the reader thread may hold ahead of the model (memory bound)
+READ_AHEAD_BYTES = 128 * 2**20
+#: Parquet row groups up to this size (uncompressed) are read by the threaded dataset scanner, larger
+#: ones by a streaming reader that holds one batch (see :func:`_fragment_batches`)
+THREADED_ROW_GROUP_BYTES = 256 * 2**20
 
-def iter_chunks(path: Path, chunk_size: int) -> Iterator[Any]:
-    """Yield pyarrow ``RecordBatch`` chunks of a Parquet file, pandas DataFrame chunks of a CSV
-    (the data layer's reader: encodings, delimiter, decimal mark, field limits) or ``(X, y)`` array
-    chunks of an .npz."""
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
 
-        # pre_buffer=False: pyarrow's default pre-buffering keeps every row group it has read in memory
-        # (peak memory grew with the file: 0.54 GB at 1M rows, 0.96 GB at 10M); without it the peak
-        # does not grow with the rows (bench/results/scoring_scale.md). No buffer_size: a 1 MB read
-        # buffer read slower here.
+def _is_uri(text: str) -> bool:
+    return "://" in text
+
+
+def _hidden(path: Path, base: Path) -> bool:
+    """A file pyarrow's and Spark's readers skip: a name, or a folder on its way, starting with . or _."""
+    return any(part.startswith((".", "_")) for part in path.relative_to(base).parts)
+
+
+def parquet_files(source: str | os.PathLike, *, engine: str = "local") -> tuple[list[Path], Path | None]:
+    """The Parquet files of a file, a folder (searched recursively; names starting with ``.`` or ``_``
+    are skipped, as pyarrow and Spark do) or a glob, in path order, with the folder whose ``key=value``
+    subfolders are hive partition columns (None for a file or a glob). Refuses what matches nothing
+    or matches other files, saying how to fix it."""
+    text = str(source)
+    other = "score CSV files with --engine local" if engine == "ray" else "score each CSV file on its own"
+    if glob.has_magic(text):
+        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not files:
+            raise InputError(f"no file matches {text}; give a Parquet file, a folder of Parquet files or a glob")
+        bad = [str(p) for p in files if not p.name.lower().endswith(PARQUET_SUFFIXES)][:3]
+        if bad:
+            raise InputError(f"a glob is read as Parquet files, but {', '.join(bad)} match {text}; narrow the glob "
+                             f"(e.g. *.parquet) or {other}")
+        return files, None
+    p = Path(text)
+    if not p.exists():
+        raise InputError(f"input {p} does not exist")
+    if p.is_dir():
+        files = sorted(f for f in p.rglob("*") if f.name.lower().endswith(PARQUET_SUFFIXES) and f.is_file()
+                       and not _hidden(f, p))
+        if not files:
+            raise InputError(f"folder {p} has no .parquet files; a folder is read as Parquet parts ({other})")
+        return files, p
+    if not p.name.lower().endswith(PARQUET_SUFFIXES):
+        raise InputError(f"{p.name} is not a Parquet file (.parquet, .pq)")
+    return [p], None
+
+
+def _parquet_error(name: str, exc: BaseException, *, opened: bool) -> InputError:
+    if opened:
+        return InputError(f"{name}: part of the Parquet file cannot be read ({type(exc).__name__}); it is truncated "
+                          "or damaged")
+    return InputError(f"{name}: not a readable Parquet file ({type(exc).__name__})")
+
+
+def _fragment_batches(fragment: Any, schema: Any, columns: list[str] | None, keys: dict[str, Any],
+                      chunk_size: int) -> Iterator[Any]:
+    """The record batches of one Parquet file of a dataset, in bounded memory.
+
+    Row groups up to :data:`THREADED_ROW_GROUP_BYTES` are scanned one at a time by pyarrow's threaded
+    dataset scanner (it decodes with less CPU here than a single-threaded reader, whose fresh buffers
+    page-fault for every batch), which may decode a whole row group ahead of a slow consumer; larger
+    row groups (pandas writes a million rows per group) are streamed by ``ParquetFile.iter_batches``
+    with a 1 MB read buffer, which holds one batch whatever the row group's size, and get the file's
+    hive partition ``keys`` as constant columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = fragment.metadata
+    largest = max((meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)), default=0)
+    if largest <= THREADED_ROW_GROUP_BYTES:
+        for group in fragment.split_by_row_group():
+            yield from group.to_batches(schema=schema, columns=columns, batch_size=chunk_size, batch_readahead=1,
+                                        fragment_readahead=1, use_threads=True)
+        return
+    names = [c for c in (columns or schema.names) if c not in keys]
+    with pq.ParquetFile(fragment.path, pre_buffer=False, buffer_size=2**20) as pf:
+        for b in pf.iter_batches(batch_size=chunk_size, columns=names, use_threads=True):
+            if keys:
+                arrays = {c: b.column(c) for c in names}
+                arrays.update({k: pa.repeat(pa.scalar(v, schema.field(k).type), b.num_rows) for k, v in keys.items()
+                               if columns is None or k in columns})
+                b = pa.RecordBatch.from_pydict({c: arrays[c] for c in (columns or schema.names) if c in arrays})
+            yield b
+
+
+def _parquet_batches(files: list[Path], base: Path | None, chunk_size: int,
+                     wanted: Any) -> Iterator[tuple[int, Any]]:
+    """``(file index, RecordBatch)`` of the files in order, read as one pyarrow dataset (hive partition
+    keys under ``base`` become columns). ``wanted(names) -> columns`` picks the columns to read from a
+    file's column names (refusing, with a message, a file that lacks what the run needs)."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    # pre_buffer=False: pyarrow's pre-buffering keeps every row group it has read in memory (peak memory
+    # grew with the file); batch_readahead=1: the default (16 batches) holds over 1 GB at 121 float64 columns
+    fmt = pads.ParquetFileFormat(default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False))
+    try:
+        data = pads.dataset([str(f) for f in files], format=fmt, partitioning="hive" if base else None,
+                            partition_base_dir=str(base) if base else None)
+    except (pa.ArrowException, OSError) as exc:
+        raise _parquet_error(files[0].name, exc, opened=False) from None
+    for k, fragment in enumerate(data.get_fragments()):
+        name = Path(fragment.path).name if base is None else str(Path(fragment.path).relative_to(base))
         try:
-            pf = pq.ParquetFile(path, pre_buffer=False)
-            names = [str(n) for n in pf.schema_arrow.names]
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types on damaged files
-            raise InputError(f"{path.name}: not a readable Parquet file ({type(exc).__name__})") from None
-        if len(set(names)) != len(names):
-            raise InputError(f"{path.name}: column names must be unique; rename the duplicates")
+            present = list(fragment.physical_schema.names)
+        except (pa.ArrowException, OSError) as exc:
+            raise _parquet_error(name, exc, opened=False) from None
+        if len(set(present)) != len(present):
+            raise InputError(f"{name}: column names must be unique; rename the duplicates")
+        keys = {c: v for c, v in pads.get_partition_keys(fragment.partition_expression).items() if c not in present}
         try:
-            yield from pf.iter_batches(batch_size=chunk_size)
-        except OSError as exc:
-            raise InputError(f"{path.name}: part of the Parquet file cannot be read ({type(exc).__name__}); it "
-                             "is truncated or damaged") from None
-    elif name.endswith((".csv", ".csv.gz", ".tsv", ".txt")):
+            columns = wanted(present + list(keys))
+        except InputError as exc:
+            if len(files) > 1:  # say which part
+                raise InputError(f"{name}: {exc}") from None
+            raise
+        try:
+            yield from ((k, b) for b in _fragment_batches(fragment, data.schema, columns, keys, chunk_size))
+        except (pa.ArrowException, OSError) as exc:
+            raise _parquet_error(name, exc, opened=True) from None
+
+
+def read_input(source: str | os.PathLike, chunk_size: int, *,
+               wanted: Any = None) -> Iterator[tuple[int, Any]]:
+    """``(part, batch)`` pairs of a Parquet file, folder or glob (``part``: the index of the input file;
+    pyarrow ``RecordBatch`` es), of a CSV (pandas DataFrames, the data layer's reader: encodings,
+    delimiter, decimal mark, field limits; part 0) or of an ``.npz`` (``(X, y)`` arrays; part 0).
+    ``wanted(names) -> columns`` narrows the Parquet columns read (default: all)."""
+    text = str(source)
+    name = Path(text).name.lower()
+    if name.endswith(CSV_SUFFIXES) and not glob.has_magic(text):
         from odcore.data.formats import iter_csv  # encoding, delimiter, decimal mark and field limits as load_csv
 
-        yield from iter_csv(path, chunk_size, sep="\t" if name.endswith(".tsv") else None)
-    elif name.endswith(".npz"):
+        if not Path(text).is_file():
+            raise InputError(f"input file {text} does not exist")
+        yield from ((0, c) for c in iter_csv(Path(text), chunk_size, sep="\t" if name.endswith(".tsv") else None))
+    elif name.endswith(".npz") and not glob.has_magic(text):
         from odcore.data.formats import read_npz_arrays  # headers checked before inflating; no pickles
 
-        X, y = read_npz_arrays(path)
+        if not Path(text).is_file():
+            raise InputError(f"input file {text} does not exist")
+        X, y = read_npz_arrays(Path(text))
         for i in range(0, X.shape[0], chunk_size):
-            yield (X[i:i + chunk_size].reshape(min(chunk_size, X.shape[0] - i), -1),
-                   None if y is None else y[i:i + chunk_size])
+            yield 0, (X[i:i + chunk_size].reshape(min(chunk_size, X.shape[0] - i), -1),
+                      None if y is None else y[i:i + chunk_size])
+    elif _is_uri(text):
+        raise InputError(f"the local engine reads local files; score {text} with --engine ray")
     else:
-        raise InputError(f"cannot score {path.name}: use a .csv, .parquet or .npz file")
+        p = Path(text)
+        if p.is_file() and not name.endswith(PARQUET_SUFFIXES):
+            raise InputError(f"cannot score {p.name}: use a .csv, .parquet or .npz file, or a folder or glob of "
+                             ".parquet files")
+        files, base = parquet_files(text)
+        yield from _parquet_batches(files, base, chunk_size, wanted or (lambda names: None))
+
+
+def iter_chunks(path: str | os.PathLike, chunk_size: int) -> Iterator[Any]:
+    """The batches of :func:`read_input` (Arrow record batches, DataFrames or ``(X, y)`` pairs)."""
+    return (batch for _, batch in read_input(path, chunk_size))
 
 
 def _check_columns(cols: list[str], feature_names: list[str]) -> None:
@@ -163,16 +298,18 @@ def _frame_columns(keys: Any) -> dict[str, Any]:
 
 class Batch:
     """One input batch as the model sees it: standardised float32 rows ``X``, the key columns to
-    carry (name -> Arrow array), the labels (Arrow array or None) and what a table preparation did."""
+    carry (name -> Arrow array), the labels (Arrow array or None), what a table preparation did, the
+    number of input rows and the input file it came from (``part``)."""
 
-    __slots__ = ("X", "keys", "label", "notes", "rows_in")
+    __slots__ = ("X", "keys", "label", "notes", "rows_in", "part")
 
-    def __init__(self, X: np.ndarray, keys: dict[str, Any], label: Any, notes: list[str], rows_in: int) -> None:
-        self.X, self.keys, self.label, self.notes, self.rows_in = X, keys, label, notes, rows_in
+    def __init__(self, X: np.ndarray, keys: dict[str, Any], label: Any, notes: list[str], rows_in: int,
+                 part: int = 0) -> None:
+        self.X, self.keys, self.label, self.notes, self.rows_in, self.part = X, keys, label, notes, rows_in, part
 
 
 class Scorer:
-    """A finished run, loaded once, that scores batches: ``Scorer(run).score_batch(batch) -> pyarrow.Table``.
+    """A finished run that scores batches: ``Scorer(run).score_batch(batch) -> pyarrow.Table``.
 
     ``batch`` is a pyarrow ``RecordBatch`` / ``Table``, a pandas DataFrame or an ``(X, y)`` pair of
     arrays. The run's feature columns are matched by name; a run on a prepared table applies its
@@ -180,26 +317,48 @@ class Scorer:
     (:func:`odcore.runs.execution.score_rows`). The output has the columns of
     :data:`OUTPUT_COLUMNS` (``row_id`` only when ``row_ids`` is true: a position needs the batches
     in order, which the local engine has and Ray Data does not).
+
+    Building one reads the run's record and standardiser only; the model (torch and the detector's
+    modules) is loaded on first use of :attr:`model`, so :meth:`features` can start on the input
+    while it loads (:func:`score_file` does this).
     """
 
     def __init__(self, run: Any, *, source: str = "the input", row_ids: bool = True) -> None:
         if run.status != "done":
             why = f" ({run.error})" if run.status == "damaged" and run.error else ""
             raise InputError(f"run {run.id} is {run.status}{why}; only finished runs with their files can score files")
-        from odcore.runs.rebuild import load_model, table_prep
+        from odcore.runs.rebuild import table_prep
 
+        self.run = run
         self.run_id = run.id
-        self.model = load_model(run)
+        self._model: Any = None
+        self._lock = threading.Lock()
         self.scaler = run.standardizer()
         ds_info = run.config.get("dataset", {})
-        self.n_features = int(self.model.n_features_in_)
-        self.feature_names = list(ds_info.get("feature_names") or []) or [f"x{i}" for i in range(self.n_features)]
+        self.feature_names = [str(c) for c in ds_info.get("feature_names") or []]
+        self.n_features = len(self.feature_names) or int(ds_info.get("features") or self.model.n_features_in_)
+        self.feature_names = self.feature_names or [f"x{i}" for i in range(self.n_features)]
         self.label_column = ds_info.get("label_column")
         self.prep = table_prep(run)
         self.carried = [str(c) for c in ds_info.get("meta_columns") or []] if self.prep is None else []
         self.source = source
         self.row_ids = row_ids
-        self.threshold = float(self.model.threshold_)
+
+    @property
+    def model(self) -> Any:
+        """The run's fitted detector, loaded on first use (thread-safe)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from odcore.runs.rebuild import load_model
+
+                    self._model = load_model(self.run)
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        """The run's threshold (a score above it is flagged)."""
+        return float(self.model.threshold_)
 
     @property
     def windowed(self) -> bool:
@@ -208,6 +367,17 @@ class Scorer:
         from odcore.data.table import whole_input
 
         return self.prep is not None and whole_input(self.prep)
+
+    def columns(self, names: list[str]) -> list[str] | None:
+        """The input columns to read, out of the input's column ``names``: the features, the label and
+        the carried key columns (None, all of them, for a prepared table); refuses an input that lacks
+        a feature column."""
+        if self.prep is not None:
+            return None
+        _check_columns(names, self.feature_names)
+        lc = _label_column(names, self.label_column)
+        extra = [c for c in [*self.carried, lc] if c is not None and c in names and c not in self.feature_names]
+        return list(dict.fromkeys([*extra, *self.feature_names]))
 
     # ------------------------------------------------------------------ batch -> model rows
     def features(self, batch: Any, *, row_offset: int = 0) -> Batch:
@@ -234,8 +404,8 @@ class Scorer:
             _check_columns(cols, self.feature_names)
             if all(_numeric_arrow(batch.schema.field(f).type) for f in self.feature_names):
                 lc = _label_column(cols, self.label_column)
-                X = self.scaler.transform_columns(batch.column(f).to_numpy(zero_copy_only=False)
-                                                  for f in self.feature_names)
+                X = self.scaler.transform_columns([batch.column(f).to_numpy(zero_copy_only=False)
+                                                   for f in self.feature_names])
                 keys = {c: batch.column(c) for c in self.carried if c in cols}
                 return Batch(X, keys, None if lc is None else batch.column(lc), [], batch.num_rows)
             batch = batch.to_pandas()  # a non-numeric feature column: the DataFrame path says which
@@ -245,7 +415,7 @@ class Scorer:
         _check_columns(cols, self.feature_names)
         if all(isinstance(batch[f].dtype, np.dtype) and batch[f].dtype.kind in "biuf" for f in self.feature_names):
             lc = _label_column(cols, self.label_column)
-            X = self.scaler.transform_columns(batch[f].to_numpy() for f in self.feature_names)
+            X = self.scaler.transform_columns([batch[f].to_numpy() for f in self.feature_names])
             return Batch(X, keys, None if lc is None else _as_arrow(batch[lc].to_numpy()), [], len(batch))
         X, label = select_features(batch, self.feature_names, self.label_column)
         return Batch(self.scaler.transform(X), keys, None if label is None else _as_arrow(label), [], len(batch))
@@ -320,35 +490,65 @@ def ahead(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
         t.join(timeout=5)
 
 
-class _Writer:
-    """Appends Arrow tables to a Parquet or CSV file in a background thread (one table queued)."""
+def output_kind(output: str | os.PathLike) -> str:
+    """``"parquet"``, ``"csv"`` or ``"folder"`` (Parquet parts): a name ending in .parquet / .pq or .csv
+    is a file; an existing folder, a name ending in a slash or a name without a suffix is a folder."""
+    text = str(output)
+    p = Path(text)
+    if _is_folder(text) or text.endswith(("/", os.sep)) or not p.suffix:
+        return "folder"
+    if p.name.lower().endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if p.name.lower().endswith(".csv"):
+        return "csv"
+    raise InputError(f"output {p.name}: use a .parquet or .csv file name, or a folder for Parquet parts")
 
-    def __init__(self, path: Path, parquet: bool) -> None:
-        self.path, self.parquet = path, parquet
+
+class _Writer:
+    """Appends Arrow tables to a Parquet or CSV file, or to the Parquet parts of a folder (one per
+    input file), in a background thread (one table queued)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind = path, kind
         self.q: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.writer: Any = None
+        self.part: int | None = None
+        self.schema: Any = None
         self.fh: Any = None
         self.thread = threading.Thread(target=self._work, name="odcore-score-writer", daemon=True)
         self.thread.start()
 
-    def _work(self) -> None:
+    def _parquet(self, table: Any, part: int) -> None:
         import pyarrow.parquet as pq
 
+        if self.schema is None:
+            self.schema = table.schema
+        elif table.schema != self.schema:
+            table = table.cast(self.schema)
+        if self.writer is not None and self.kind == "folder" and part != self.part:
+            self.writer.close()
+            self.writer = None
+        if self.writer is None:
+            target = self.path / f"part-{part:05d}.parquet" if self.kind == "folder" else self.path
+            # no dictionary for the scores and positions (unique values: a dictionary is built, then dropped)
+            self.writer = pq.ParquetWriter(target, self.schema, use_dictionary=[
+                c for c in self.schema.names if c not in ("score", "row_id", "source_row")])
+            self.part = part
+        self.writer.write_table(table)
+
+    def _work(self) -> None:
         first = True
         while True:
-            table = self.q.get()
-            if table is None:
+            item = self.q.get()
+            if item is None:
                 return
             if self.error is not None:
                 continue
+            table, part = item
             try:
-                if self.parquet:
-                    if self.writer is None:
-                        self.writer = pq.ParquetWriter(self.path, table.schema)
-                    elif table.schema != self.writer.schema:
-                        table = table.cast(self.writer.schema)
-                    self.writer.write_table(table)
+                if self.kind != "csv":
+                    self._parquet(table, part)
                 else:
                     if self.fh is None:
                         self.fh = open(self.path, "w", newline="")  # noqa: SIM115 - closed in close()
@@ -357,15 +557,16 @@ class _Writer:
             except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
                 self.error = exc
 
-    def write(self, table: Any) -> None:
+    def write(self, table: Any, part: int = 0) -> None:
         if self.error is not None:
             raise self.error
-        self.q.put(table)
+        self.q.put((table, part))
 
     def close(self) -> None:
         """Finish writing (raises what the thread raised) and close the file."""
-        self.q.put(None)
-        self.thread.join()
+        if self.thread.is_alive():
+            self.q.put(None)
+            self.thread.join()
         try:
             if self.writer is not None:
                 self.writer.close()
@@ -377,59 +578,85 @@ class _Writer:
             raise self.error
 
 
+def _read_ahead(scorer: Scorer, chunk_size: int) -> int:
+    """How many prepared batches the reader may hold: :data:`READ_AHEAD_BYTES` of float32 rows."""
+    return int(min(32, max(1, READ_AHEAD_BYTES // max(1, chunk_size * scorer.n_features * 4))))
+
+
+def _is_folder(text: str) -> bool:
+    """Whether ``text`` names a folder (a name too long for the system is none: its open says so in one line)."""
+    try:
+        return Path(text).is_dir()
+    except OSError:
+        return False
+
+
 def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
-               chunk_size: int = 100_000) -> dict[str, Any]:
-    """Score a CSV/Parquet/.npz file with a finished run, batch by batch (bounded memory).
+               chunk_size: int = CHUNK_ROWS) -> dict[str, Any]:
+    """Score a Parquet file, folder or glob, a CSV or an .npz file with a finished run, batch by batch
+    (bounded memory); write a .parquet or .csv file, or a folder of Parquet parts (one per input file).
 
-    Reads ``chunk_size`` rows at a time (Parquet as Arrow record batches, CSV with the data
-    layer's reader), turns each into the run's standardised model rows one batch ahead of the
-    model in a reader thread, scores it with :class:`Scorer` and appends the Arrow result to a
-    Parquet (``ParquetWriter``) or CSV file, chosen by the output extension, in a writer thread.
-    A run on a prepared table (:mod:`odcore.data.table`) applies its preparation to each batch
-    (windows need whole series, so a run with windows reads the input at once). Writes the columns
-    of :data:`OUTPUT_COLUMNS` (the key columns carried from the input first) to a temporary file
-    renamed at the end. Returns ``{"rows", "flagged", "threshold", "notes"}`` (``notes``: what the
-    preparation did, e.g. blanks filled, rows dropped).
+    Reads ``chunk_size`` rows at a time (Parquet as Arrow record batches of the columns the run needs,
+    CSV with the data layer's reader) and turns them into the run's standardised model rows in a
+    reader thread that starts before the model is loaded, scores them with :class:`Scorer` and
+    appends the Arrow results in a writer thread. A run on a prepared table
+    (:mod:`odcore.data.table`) applies its preparation to each batch (windows need whole series, so a
+    run with windows reads the input at once). Writes the columns of :data:`OUTPUT_COLUMNS` (the key
+    columns carried from the input first) to a temporary file or folder renamed at the end; an
+    existing output folder must be empty. Returns ``{"rows", "flagged", "threshold", "notes",
+    "parts"}`` (``notes``: what the preparation did, e.g. blanks filled, rows dropped; ``parts``: the
+    files written).
     """
-    from odcore.data.files import open_plain
+    text = str(input_path)
+    if not glob.has_magic(text) and not _is_uri(text) and not _is_folder(text):
+        from odcore.data.files import open_plain
 
-    inp, out = Path(input_path), Path(output_path)
-    open_plain(inp).close()  # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
-    out_parquet = out.name.lower().endswith((".parquet", ".pq"))
-    if not out_parquet and not out.name.lower().endswith(".csv"):
-        raise InputError(f"output {out.name}: use a .parquet or .csv file name")
+        # one line for a missing file or a long path; a FIFO or a device is refused, not waited on
+        open_plain(Path(text)).close()
+    out = Path(output_path)
+    kind = output_kind(output_path)
+    if kind == "folder" and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"output folder {out} exists and is not empty; give a new folder (parts are never mixed "
+                         "with older output)")
     if chunk_size < 1:
         raise InputError("chunk size must be at least 1")
-    scorer = Scorer(run, source=inp.name)  # refuses a run that is not done
-    chunks: Any = iter_chunks(inp, chunk_size)
+    scorer = Scorer(run, source=Path(text).name)  # refuses a run that is not done; the model loads below
+    chunks: Any = read_input(text, chunk_size, wanted=scorer.columns)
     if scorer.windowed:  # a window may span chunks: the whole series at once
         import pandas as pd
 
-        chunks = [pd.concat([c if hasattr(c, "columns") else c.to_pandas() for c in chunks], ignore_index=True)]
+        chunks = [(0, pd.concat([c if hasattr(c, "columns") else c.to_pandas() for _, c in chunks],
+                                ignore_index=True))]
 
     def prepared() -> Iterator[Batch]:
         rows_in = 0
-        for chunk in chunks:
+        for part, chunk in chunks:
             b = scorer.features(chunk, row_offset=rows_in)
+            b.part = part
             rows_in += b.rows_in
             yield b
 
     notes: list[str] = []
     n_rows = flagged = 0
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    writer = _Writer(tmp, out_parquet)
-    batches = ahead(prepared())
+    tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if kind == "folder":
+        tmp.mkdir()
+    writer = _Writer(tmp, kind)
+    batches = ahead(prepared(), depth=_read_ahead(scorer, chunk_size))  # reading starts now ...
     try:
+        threshold = scorer.threshold  # ... while the model loads (torch's import) here
         for b in batches:
             notes.extend(n for n in b.notes if n not in notes)
             table = scorer.score_features(b, row_start=n_rows)
-            writer.write(table)
+            writer.write(table, b.part)
             n_rows += table.num_rows
-            flagged += int(np.asarray(table.column("pred")).sum())
+            flagged += int(np.count_nonzero(table.column("pred").to_numpy()))
         writer.close()
         if n_rows == 0:
-            raise InputError(f"{inp} has no rows to score")
+            raise InputError(f"{text} has no rows to score")
+        if kind == "folder" and out.is_dir():
+            out.rmdir()  # empty (checked above)
         os.replace(tmp, out)
     finally:
         batches.close()
@@ -437,6 +664,9 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
             writer.close()
         except BaseException:  # noqa: BLE001 - the first error is the one raised
             pass
-        if tmp.exists():
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
             tmp.unlink()
-    return {"rows": n_rows, "flagged": flagged, "threshold": scorer.threshold, "notes": notes}
+    parts = len(list(out.glob("*.parquet"))) if kind == "folder" else 1
+    return {"rows": n_rows, "flagged": flagged, "threshold": threshold, "notes": notes, "parts": parts}

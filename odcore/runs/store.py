@@ -63,6 +63,10 @@ ENV_ROOT = "ODCORE_RUNS_DIR"
 STATUSES = ("running", "done", "failed", "cancelled")
 INDEX_FILE = "index.sqlite"
 DATA_DIR = "_data"
+#: prepared datasets (a file's data loaded and prepared with some options), a bounded cache under ``_data/``
+PREPARED_DIR = "prepared"
+PREPARED_MAX = 16
+PREPARED_MAX_BYTES = 2 << 30
 TRANSFORM_FILE = "transform.npz"
 #: a block reserved in every run folder at ``begin`` for the run's outcome: on a full disk a failure
 #: is written into it in place (no new block is needed), so the next start knows the real cause
@@ -176,7 +180,7 @@ RECORD_SCHEMA: dict[str, Any] = {
     "protocol": (str, _NONE), "seed": (int, _NONE), "split_seed": (int, _NONE), "pid": (int, _NONE),
     "host": (str, _NONE), "process": (str, _NONE), "params": dict, "protocol_options": dict, "split": dict,
     "versions": _MapOf(*_SCALAR), "metrics": _MapOf(*_SCALAR), "timings": _MapOf(*_NUMBER),
-    "files": _MapOf(int, _NONE), "state": (dict, _NONE), "report": (dict, _NONE),
+    "files": _MapOf(int, _NONE), "state": (dict, _NONE), "report": (dict, _NONE), "marks_used": (dict, _NONE),
     "spec": {"data": (str, _NONE), "method": (str, _NONE), "protocol": (str, _NONE), "seed": (int, _NONE),
              "params": dict, "data_options": dict, "protocol_options": dict},
     "dataset": {"name": (str, _NONE), "hash": (str, _NONE), "source": (str, _NONE), "rows": (int, _NONE),
@@ -1038,28 +1042,8 @@ class RunStore:
         h = ds.content_hash()
         folder = self.root / DATA_DIR
         folder.mkdir(exist_ok=True)
-        target = folder / f"{h}.npz"
-        if target.exists():
-            return h
-        import io
-
-        arrays: dict[str, np.ndarray] = {"X": ds.X, "feature_names": np.asarray(ds.feature_names, dtype=str)}
-        if ds.y is not None:
-            arrays["y"] = ds.y
-        if ds.image_shape is not None:
-            arrays["image_shape"] = np.asarray(ds.image_shape, dtype=np.int64)
-        if ds.classes is not None:
-            c = np.asarray(ds.classes)
-            arrays["classes"] = c.astype(str) if c.dtype == object else c
-        info = {"name": ds.name, "kind": ds.kind, "source": ds.source, "notes": ds.notes, "table": ds.table}
-        arrays["info"] = np.asarray(json.dumps(info))
-        if ds.meta is not None:
-            tmp = folder / f".{h}.meta.parquet.tmp"
-            ds.meta.to_parquet(tmp, index=False)
-            os.replace(tmp, folder / f"{h}.meta.parquet")
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(target, buf.getvalue())
+        if not (folder / f"{h}.npz").exists():
+            _write_dataset(folder, h, ds)
         return h
 
     def load_dataset(self, content_hash: str) -> Dataset:
@@ -1068,16 +1052,88 @@ class RunStore:
         if not p.exists():
             raise InputError(f"stored dataset {content_hash} is not in {self.root / DATA_DIR}; "
                              "load the data again from its file")
-        with np.load(p, allow_pickle=False) as z:
-            info = json.loads(str(z["info"]))
-            ds = Dataset(name=info["name"], X=z["X"], y=z["y"] if "y" in z else None, kind=info["kind"],
-                         image_shape=tuple(int(s) for s in z["image_shape"]) if "image_shape" in z else None,
-                         feature_names=[str(s) for s in z["feature_names"]], source=info["source"],
-                         notes=info["notes"], classes=z["classes"] if "classes" in z else None,
-                         table=info.get("table"))
-        meta = p.with_name(f"{content_hash}.meta.parquet")
-        if meta.exists():
-            import pandas as pd
+        return _read_dataset(p)
 
-            ds.meta = pd.read_parquet(meta)
+    # ------------------------------------------------------------------ prepared datasets (a bounded cache)
+    def cached_dataset(self, key: str) -> Dataset | None:
+        """The dataset cached under ``key`` by :meth:`cache_dataset`, or None (never cached, evicted, damaged)."""
+        p = self.root / DATA_DIR / PREPARED_DIR / f"{key}.npz"
+        if not p.exists():
+            return None
+        try:
+            ds = _read_dataset(p)
+        except (OSError, ValueError, KeyError) as exc:  # a damaged entry is a miss; the data are read again
+            log.warning("prepared dataset %s cannot be read (%s); preparing it again", p, exc)
+            return None
+        if not self.read_only:
+            try:
+                os.utime(p)  # recently used: evicted last
+            except OSError:
+                pass
         return ds
+
+    def cache_dataset(self, key: str, ds: Dataset) -> None:
+        """Keep ``ds`` (a file's data as loaded and prepared with some options) under ``key`` in
+        ``_data/prepared/``; the least recently used entries go beyond :data:`PREPARED_MAX` entries or
+        :data:`PREPARED_MAX_BYTES`. A store that cannot be written keeps nothing (the data are read again
+        next time)."""
+        if self.read_only or _dataset_bytes(ds) > PREPARED_MAX_BYTES:
+            return
+        folder = self.root / DATA_DIR / PREPARED_DIR
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_dataset(folder, key, ds)
+            entries = sorted(folder.glob("*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
+            total = 0
+            for i, f in enumerate(entries):
+                total += f.stat().st_size
+                if f.stem != key and (i >= PREPARED_MAX or total > PREPARED_MAX_BYTES):
+                    f.unlink(missing_ok=True)
+                    f.with_name(f"{f.stem}.meta.parquet").unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("prepared dataset %s cannot be kept in %s (%s); it is prepared again next time", key,
+                        folder, exc)
+
+
+def _dataset_bytes(ds: Dataset) -> int:
+    return int(ds.X.nbytes) + (0 if ds.y is None else int(ds.y.nbytes))
+
+
+def _write_dataset(folder: Path, stem: str, ds: Dataset) -> None:
+    """``<stem>.npz`` (arrays and a JSON record, no pickle) and ``<stem>.meta.parquet`` in ``folder``."""
+    import io
+
+    arrays: dict[str, np.ndarray] = {"X": ds.X, "feature_names": np.asarray(ds.feature_names, dtype=str)}
+    if ds.y is not None:
+        arrays["y"] = ds.y
+    if ds.image_shape is not None:
+        arrays["image_shape"] = np.asarray(ds.image_shape, dtype=np.int64)
+    if ds.classes is not None:
+        c = np.asarray(ds.classes)
+        arrays["classes"] = c.astype(str) if c.dtype == object else c
+    info = {"name": ds.name, "kind": ds.kind, "source": ds.source, "notes": ds.notes, "table": ds.table}
+    arrays["info"] = np.asarray(json.dumps(info))
+    if ds.meta is not None:
+        tmp = folder / f".{stem}.meta.parquet.tmp"
+        ds.meta.to_parquet(tmp, index=False)
+        os.replace(tmp, folder / f"{stem}.meta.parquet")
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(folder / f"{stem}.npz", buf.getvalue())
+
+
+def _read_dataset(p: Path) -> Dataset:
+    """The dataset :func:`_write_dataset` wrote at ``p`` (its meta table beside it)."""
+    with np.load(p, allow_pickle=False) as z:
+        info = json.loads(str(z["info"]))
+        ds = Dataset(name=info["name"], X=z["X"], y=z["y"] if "y" in z else None, kind=info["kind"],
+                     image_shape=tuple(int(s) for s in z["image_shape"]) if "image_shape" in z else None,
+                     feature_names=[str(s) for s in z["feature_names"]], source=info["source"],
+                     notes=info["notes"], classes=z["classes"] if "classes" in z else None,
+                     table=info.get("table"))
+    meta = p.with_name(f"{p.stem}.meta.parquet")
+    if meta.exists():
+        import pandas as pd
+
+        ds.meta = pd.read_parquet(meta)
+    return ds

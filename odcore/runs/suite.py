@@ -68,8 +68,10 @@ def label(path: str | Path) -> str:
 
 
 def suite_cells(suite: Suite, *, data_dir: str | Path | None = None, seeds: int | None = None,
-                methods: list[str] | None = None, protocols: list[str] | None = None) -> list[dict[str, Any]]:
-    """Grid cells (plain dicts, see :mod:`odcore.runs.grid`) for protocol x file x method x seed."""
+                methods: list[str] | None = None, protocols: list[str] | None = None,
+                params: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Grid cells (plain dicts, see :mod:`odcore.runs.grid`) for protocol x file x method x seed; ``params``
+    (per method) change the suite's own setting of each method."""
     from odcore.runs.grid import grid_cells
 
     paths = resolve_files(suite, data_dir)
@@ -78,7 +80,8 @@ def suite_cells(suite: Suite, *, data_dir: str | Path | None = None, seeds: int 
     for protocol in protocols or suite.protocols:
         for p in paths:
             for c in grid_cells([str(p)], methods, protocol, seeds=range(int(seeds or suite.seeds)),
-                                params={m: dict(suite.params.get(m, {})) for m in methods}):
+                                params={m: {**suite.params.get(m, {}), **(params or {}).get(m, {})}
+                                        for m in methods}):
                 c["dataset"] = label(p)
                 cells.append(c)
     return cells

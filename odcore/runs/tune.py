@@ -111,18 +111,20 @@ def objective_key(objective: str, record: dict[str, Any]) -> tuple[str, str]:
 
 
 def _trial(config: dict[str, Any]) -> None:
-    """One Tune trial: a stored run of the spec with this trial's parameters, every epoch reported."""
+    """One Tune trial: a stored run of the search's request with this trial's parameters (resolved here: the
+    trial's own request, checked once), every epoch reported."""
     from ray import tune
 
     from odcore.runs.execution import execute
+    from odcore.runs.spec import ResolvedRun, resolve
     from odcore.runs.store import RunStore
 
-    base = RunSpec.from_dict(config["spec"])
-    params = {**base.params, **config["params"]}
-    spec = RunSpec(**{**base.__dict__, "params": params})
+    base = ResolvedRun.from_dict(config["run"]).spec()
+    spec = RunSpec(**{**base.__dict__, "params": {**base.params, **config["params"]}})
     # no recovery from inside a trial: a trial that Ray stops is not a crash (the driver closes those runs)
     store = RunStore(config["runs_dir"], recover=False)
-    run_id = store.new_id(spec.method)
+    run = resolve(spec, store=store)
+    run_id = store.new_id(run.method)
     objective = config["objective"]
 
     last: dict[str, Any] = {}
@@ -146,7 +148,7 @@ def _trial(config: dict[str, Any]) -> None:
 
     store_tags = {"tune": {"id": config["tune_id"], "values": config["params"], "objective": objective}}
     try:
-        res = execute(spec, store=store, callbacks=(report,), run_id=run_id, tags=store_tags)
+        res = execute(run, store=store, callbacks=(report,), run_id=run_id, tags=store_tags)
     except FitCancelled:
         return
     if last:
@@ -158,27 +160,25 @@ def _trial(config: dict[str, Any]) -> None:
             tune.report({"objective": float(value), "epoch": 1, "key": objective, "run_id": run_id})
 
 
-def search(spec: RunSpec, space: dict[str, Dimension], *, budget: float, samples: int | None = None,
+def search(run: Any, space: dict[str, Dimension], *, budget: float, samples: int | None = None,
            objective: str = "validation", runs_dir: str | None = None, address: str | None = None,
            max_concurrent: int | None = None, grace_period: int = 1, reduction_factor: int = 3,
            seed: int = 0, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Search ``space`` for ``spec`` within ``budget`` seconds; returns ``{"tune_id", "best", "trials"}``
-    (``best``: the trial with the best objective — its values, run id and objective value)."""
-    from odcore.models import registry
+    """Search ``space`` for ``run`` (a :class:`~odcore.runs.spec.ResolvedRun`: its data, protocol and fixed
+    parameters, checked when it was resolved) within ``budget`` seconds; returns ``{"tune_id", "best",
+    "trials"}`` (``best``: the trial with the best objective — its values, run id and objective value)."""
     from odcore.runs.store import RunStore
 
     if objective not in OBJECTIVES:
         raise InputError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     if not budget or budget <= 0:
         raise InputError("--budget must be a positive number of seconds")
-    decl = registry.declaration(spec.method)
-    deep = "epochs" in decl
+    deep = run.epochs is not None
     if not deep and objective == "validation":
-        raise InputError(f"{spec.method} trains in one step, without epoch losses: search it with a labelled "
+        raise InputError(f"{run.method} trains in one step, without epoch losses: search it with a labelled "
                          "objective (--objective auprc or auroc) on a protocol with labels")
-    if objective != "validation" and not spec.monitor:
+    if objective != "validation" and not run.monitor:
         raise InputError(f"the {objective} objective reads the per-epoch test metrics: run with monitoring on")
-    registry.check(spec.method, dict(spec.params))  # the fixed parameters, before anything starts
     try:
         import ray
         from ray import tune
@@ -192,10 +192,10 @@ def search(spec: RunSpec, space: dict[str, Dimension], *, budget: float, samples
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False,
                  runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
     try:
-        max_t = int(spec.params.get("epochs", registry.defaults(spec.method).get("epochs", 1)) or 1)
+        max_t = int(run.epochs or 1)
         scheduler = ASHAScheduler(time_attr="epoch", max_t=max_t, grace_period=max(1, min(grace_period, max_t)),
                                   reduction_factor=reduction_factor)
-        cfg = {"spec": spec.to_dict(), "runs_dir": str(store.root), "objective": objective, "tune_id": tune_id,
+        cfg = {"run": run.to_dict(), "runs_dir": str(store.root), "objective": objective, "tune_id": tune_id,
                "final_report": not deep, "params": {k: d.to_tune() for k, d in space.items()}}
         key_mode = "min" if objective == "validation" else "max"
         tuner = tune.Tuner(

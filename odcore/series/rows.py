@@ -122,4 +122,5 @@ def _refuse_repeats(keys: np.ndarray, t: np.ndarray, name: str) -> None:
         date = str(t[order][i])[:10]
         raise InputError(f"{name}: {int(dup.sum())} repeated dates ({where}{date}); each series' expected value needs "
                          "one row per series and date: give the column that tells the rows apart (store, product) the "
-                         "role 'group', or aggregate the file first")
+                         "role 'group' (roles=COLUMN:group), model the values as they are (roles=MEASURE:feature), "
+                         "or aggregate the file first")
