@@ -185,6 +185,8 @@ def main() -> None:
     ap.add_argument("--monitor-rows", type=int, default=0,
                     help="diagnostics only: record F1/AUROC on this many random test rows each epoch "
                          "(never used for stopping or selection)")
+    ap.add_argument("--time-budget", type=float, default=None,
+                    help="stop training after the epoch that reaches this many wall seconds (then score as usual)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None, help="write the results here as JSON")
@@ -226,7 +228,7 @@ def main() -> None:
 
     m = ALAD(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, patience=a.patience,
              validation_share=a.validation_share, spectral_norm=a.spectral_norm, device="cpu",
-             random_state=a.seed, ema_decay=a.ema_decay, stop_on=a.stop_on)
+             random_state=a.seed, ema_decay=a.ema_decay, stop_on=a.stop_on, time_budget=a.time_budget)
     monitor = None
     if a.monitor_rows:
         mi = np.random.default_rng(a.seed + 1).choice(len(y), min(a.monitor_rows, len(y)), replace=False)
