@@ -98,6 +98,17 @@ def test_max_steps_cuts_the_epochs():
     assert len(DTE(hidden=(8,), epochs=3, batch_size=10, max_steps=1000, device="cpu").fit(ring(40)).history_) == 3
 
 
+def test_a_run_resolves_before_its_rows_are_known_and_reports_the_cut_epochs():
+    from odcore.runs.spec import RunSpec, resolve
+
+    m = DTE(hidden=(8,), epochs=100, batch_size=10, max_steps=25, device="cpu")
+    assert m.plan().epochs == 100  # planned before any rows: the uncut epochs, an upper bound
+    run = resolve(RunSpec(data="breast-cancer", method="dte", protocol="novelty", seed=0), split=False)  # the defaults
+    assert run.epochs == 400
+    m.fit(ring(40))
+    assert m.plan().epochs == 7 and m.history_[-1]["epochs"] == 7  # the history carries the cut count
+
+
 def test_folded_rows_rank_a_dip_as_a_spike_and_survive_save_and_load(tmp_path):
     """fold=True: each feature is folded about its training median and re-standardised before the classifier (the
     equation of the module docstring, against a direct computation), so a row of one signed deviation is scored by

@@ -143,9 +143,11 @@ class DTE(DeepDetector):
         return {"classifier": nn.Sequential(*layers)}
 
     def _phases(self) -> list[Phase]:
-        """One phase of ``epochs`` epochs, cut to ``ceil(max_steps / batches per epoch)`` when ``max_steps`` is set."""
+        """One phase of ``epochs`` epochs, cut to ``ceil(max_steps / batches per epoch)`` when ``max_steps`` is set.
+        Before the training rows are known (a run's plan, resolved before its split) the epochs are not cut: the
+        plan's epochs are an upper bound, and the history's records carry the cut count once training starts."""
         epochs = int(self.epochs)
-        if self.max_steps is not None:
+        if self.max_steps is not None and getattr(self, "_X", None) is not None:
             per_epoch = len(batch_bounds(int(self._X.shape[0]), int(self.batch_size)))
             epochs = max(1, min(epochs, math.ceil(int(self.max_steps) / per_epoch)))
         return [Phase("train", epochs, self._train_step, end=self._on_epoch_end)]
