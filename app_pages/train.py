@@ -111,6 +111,8 @@ if fix:
     (st.error if fix[0] == "error" else st.info)(fix[1])
 if method in METHOD_NOTES:  # a declared note on this method (ui/presets.py)
     st.caption(METHOD_NOTES[method])
+if info.caution:  # a declared warning on the method's defaults (odcore.models.registry.MethodInfo.caution)
+    st.warning(info.caution)
 
 proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup
