@@ -34,20 +34,23 @@ def _builtin(name: str):
 def _fix_protocol(from_method: bool = False) -> None:
     """Replace a protocol the chosen data cannot run by the nearest working one (the message says which option)."""
     from odcore.runs.spec import default_protocol as of_setting
-    from odcore.runs.spec import working_protocol
+    from odcore.runs.spec import switch_note, working_protocol
 
     data = st.session_state.get("train_data") or _first_data
     method = st.session_state.get("train_method") or _first_method
-    protocol = of_setting(method) if from_method else st.session_state.get("train_protocol") or of_setting(method)
+    before = st.session_state.get("train_protocol")
+    protocol = of_setting(method) if from_method else before or of_setting(method)
     try:
         ds = tables.dataset() if data == "(session dataset)" else _builtin(data)
         choice = working_protocol(ds, method, protocol, {})
+        note = switch_note(ds, method, before, choice) if from_method and before else None  # announced before it starts
     except Exception as err:  # noqa: BLE001 - shown as a message
         _set_protocol(protocol, {})
         st.session_state["train_fix"] = ("error", str(err))
         return
     _set_protocol(choice.protocol, choice.options)
-    st.session_state["train_fix"] = ("info", choice.message) if choice.message else None
+    text = "\n\n".join(t for t in (note, choice.message) if t)
+    st.session_state["train_fix"] = ("info", text) if text else None
 
 
 def _apply(name: str) -> None:
