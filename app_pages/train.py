@@ -163,6 +163,7 @@ from odcore.data.protocols import declaration as _protocol_options  # noqa: E402
 
 odecl = list(_protocol_options(protocol))
 first = suggestion.options if status == "ok" and protocol == suggestion.protocol else {}
+st.caption(f"Options of the **{protocol}** protocol")
 opt_values, opt_errors = form.fields(odecl, prefix=f"popt-{ctx}-{protocol}", defaults=first,
                                      skip=form.HIDDEN_OPTIONS)
 proto_opts = form.requested(odecl, opt_values)

@@ -10,8 +10,8 @@ The mapping, by ``kind``:
 - ``str`` with ``choices``: a select; other text and the list kinds (``names``, ``values``, ``mapping``,
   ``json``): a text input read by :meth:`Param.parse`;
 - ``ints`` (layer widths) and ``shape``: a text input of comma-separated whole numbers (``64, 32``);
-- an optional setting (None allowed) gets a toggle "NAME: auto / none" beside its field: on, the value is None
-  and the field is greyed out; a number that may also be a named choice (``max_samples='auto'``,
+- an optional setting (None allowed) gets a toggle "NAME: auto / none" above its field: on, the value is None
+  and the field is greyed out (a number field then shows "auto / none"); a number that may also be a named choice (``max_samples='auto'``,
   ``gamma='scale'``) gets a select of the choices and "a number".
 
 Form state that holds under load (issue 25: settings lost when reruns interrupt each other): every widget has a
@@ -171,13 +171,15 @@ def field(p: Param, k: str, default: Any, where: Any = st, help_text: str | None
             pick = where.selectbox(f"{label}: mode", [*labels, NUMBER], key=k + "-auto", help=tip)
             if pick != NUMBER:
                 special = [labels[pick]]
+        if special:  # the number field is not drawn (its state goes; it starts again from _init when turned off)
+            where.number_input(label, value=None, placeholder=_special_label(special[0]), disabled=True,
+                               key=k + "-off", label_visibility="collapsed")
+            return p.check(special[0])
         number = where.number_input(
             label, min_value=None if p.low is None else _number(p, p.low),
             max_value=None if p.high is None else _number(p, p.high), step=_step(p, default),
-            format=None if kind == "int" else "%g", key=k, help=tip, disabled=bool(special),
+            format=None if kind == "int" else "%g", key=k, help=tip,
             label_visibility="collapsed" if specials else "visible")
-        if special:
-            return p.check(special[0])
         return p.check(int(number) if kind == "int" else _as_declared(p, number))
     auto = p.optional and where.toggle(f"{label}: auto / none", key=k + "-auto", help=tip)
     hint = {"ints": "comma-separated whole numbers, e.g. 64, 32 (empty: none)", "shape": "channels, height, width",
