@@ -46,6 +46,6 @@ def _figures() -> list[dict]:
     return out
 
 
-st.dataframe(_figures(), hide_index=True, use_container_width=True)
+st.dataframe(_figures(), hide_index=True, width="stretch")
 st.markdown("- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
 st.caption("Everything also runs headless: `python -m odcore datasets | train | score | runs | bench`.")

@@ -151,10 +151,21 @@ if method == opening and why_opening:
     st.caption(why_opening)
 if notice:
     st.info(notice)
+before = st.session_state.get("_train_shown")  # what the last run of the page showed (a note, never a value)
+if status == "ok" and before and before[0] == data_id and before[1] != method:  # a new method on the same data
+    from odcore.runs.spec import switch_note
+
+    note = widgets.guarded(lambda: switch_note(ds, method, before[2], suggestion))
+    st.session_state["_train_switch"] = (ctx, note)
+st.session_state["_train_shown"] = (data_id, method, protocol)
+switched = st.session_state.get("_train_switch")
 if status == "error":
     widgets.show_error(suggestion)
-elif suggestion.message and protocol == suggestion.protocol:
-    st.info(widgets.plain(suggestion.message, None))
+elif protocol == suggestion.protocol:  # announced before it starts: the protocol it runs under, why, its test set
+    note = switched[1] if switched and switched[0] == ctx else None
+    text = [t for t in (note, suggestion.message) if t]
+    if text:
+        st.info("\n\n".join(widgets.plain(t, None) for t in text))
 if method in METHOD_NOTES:  # a declared note on this method (ui/presets.py)
     st.caption(METHOD_NOTES[method])
 

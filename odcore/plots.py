@@ -32,6 +32,8 @@ LABEL_NAMES = {0: "inlier", 1: "outlier"}
 
 #: legends sit above the plot area, left-aligned, so that they never cover data or axis titles
 LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+#: below the axes' titles: for figures whose panel titles sit where LEGEND_TOP would go (ROC / PR)
+LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0)
 #: image tiles: a fixed grey scale (0 black, 1 white, as MNIST draws digits) and light gaps between tiles
 GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 GAP_COLOUR = "#d9d9d9"
@@ -201,6 +203,7 @@ def score_histograms(scores: Any, y: Any = None, *, threshold: float | None = No
         fig.add_vline(x=float(threshold), line_dash="dash", line_color="black",
                       annotation_text="threshold", annotation_position="top")
     fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="rows" if y is None else "density (each class: area 1)")
     return _layout(fig, title, 380)
 
 
@@ -232,8 +235,8 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
     layout["yaxis"]["title"] = "true-positive rate"
     layout["xaxis2"]["title"] = "recall"
     layout["yaxis2"]["title"] = "precision"
-    fig = go.Figure(traces, layout=layout)
-    return _layout(fig, None, 360)
+    fig = _layout(go.Figure(traces, layout=layout), None, 400)
+    return fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=100))  # the panel titles sit on top
 
 
 @_builder
@@ -260,16 +263,48 @@ def history_curves(history: Sequence[Mapping[str, Any]], keys: Sequence[str] | N
 
 @_builder
 def compare_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, *,
-                   title: str | None = None) -> go.Figure:
-    """The same history field for several runs (e.g. average precision per epoch, WALDO Fig. 5)."""
+                   title: str | None = None, finals: Mapping[str, float] | None = None) -> go.Figure:
+    """The same history field for several runs (e.g. average precision per epoch, WALDO Fig. 5). ``finals``:
+    runs without epochs (classical detectors) drawn as a dotted level at their final value, across the x range."""
     fig = go.Figure()
+    last = 1
     for name, hist in histories.items():
         pts = [(h.get("epoch", i + 1), h.get(key)) for i, h in enumerate(hist) if h.get(key) is not None]
         if pts:
             x, y = zip(*pts)
+            last = max(last, *[v for v in x if isinstance(v, (int, float))])
             fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines", name=name))
+    for name, value in (finals or {}).items():
+        fig.add_trace(go.Scatter(x=[1, last], y=[float(value)] * 2, mode="lines", line=dict(dash="dot"),
+                                 name=f"{name} (no epochs: final value)"))
     fig.update_layout(xaxis_title="epoch", yaxis_title=key)
     return _layout(fig, title or key, 380)
+
+
+@_builder
+def compare_roc(curves: Mapping[str, tuple[Any, Any]], *, title: str | None = None) -> go.Figure:
+    """ROC and precision-recall curves of several runs on one test set (``{name: (y, scores)}``), one colour per run
+    in both panels."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    traces = [go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(dash="dot", color="grey"))]
+    for i, (name, (y, scores)) in enumerate(curves.items()):
+        yy, s = np.asarray(y).ravel(), np.asarray(scores, dtype=np.float64).ravel()
+        if not 0 < yy.sum() < yy.size:
+            continue
+        fpr, tpr, _ = roc_curve(yy, s)
+        prec, rec, _ = precision_recall_curve(yy, s)
+        colour = PALETTE[i % len(PALETTE)]
+        traces += [go.Scatter(x=fpr, y=tpr, mode="lines", name=name, legendgroup=name, line_color=colour),
+                   go.Scatter(x=rec, y=prec, mode="lines", name=name, legendgroup=name, showlegend=False,
+                              line_color=colour, xaxis="x2", yaxis="y2")]
+    layout = _two_panels(("ROC", "Precision-recall"))
+    layout["xaxis"]["title"] = "false-positive rate"
+    layout["yaxis"]["title"] = "true-positive rate"
+    layout["xaxis2"]["title"] = "recall"
+    layout["yaxis2"]["title"] = "precision"
+    fig = _layout(go.Figure(traces, layout=layout), title, 420)
+    return fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=110))
 
 
 @_builder

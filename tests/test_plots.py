@@ -105,3 +105,12 @@ def test_decoder_swap_labels_each_decoder_with_its_error():
     labels = list(plots.decoder_swap(data).layout.yaxis.ticktext)
     assert labels == ["real inliers", "→ inlier decoder (MSE 0.010)", "→ outlier decoder (MSE 0.050)",
                       "real outliers", "→ inlier decoder (MSE 0.070)", "→ outlier decoder (MSE 0.020)"]
+
+
+def test_roc_legend_sits_below_the_panel_titles():
+    """The ROC / PR panels' titles sit on top: the legend goes below the axes (issue 23: it covered "ROC")."""
+    y = np.r_[np.zeros(10, int), np.ones(10, int)]
+    s = np.r_[np.zeros(10), np.ones(10)] + np.linspace(0, 0.1, 20)
+    for fig in (plots.roc_pr(y, s, threshold=0.5), plots.compare_roc({"a": (y, s), "b": (y, -s)})):
+        assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"
+    assert plots.score_histograms(s, y).layout.yaxis.title.text  # the histogram's y axis says what it counts
