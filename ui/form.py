@@ -11,8 +11,8 @@ The mapping, by ``kind``:
   ``json``): a text input read by :meth:`Param.parse`;
 - ``ints`` (layer widths) and ``shape``: a text input of comma-separated whole numbers (``64, 32``);
 - an optional setting (None allowed) gets a toggle "NAME: auto / none" above its field: on, the value is None
-  and the field is greyed out (a number field then shows "auto / none"); a number that may also be a named choice (``max_samples='auto'``,
-  ``gamma='scale'``) gets a select of the choices and "a number".
+  and the field is greyed out (a number field then shows "auto / none"); a number that may also be a named choice
+  (``max_samples='auto'``, ``gamma='scale'``) gets a select of the choices and "a number".
 
 Form state that holds under load (issue 25: settings lost when reruns interrupt each other): every widget has a
 stable key (:func:`key`) that names what it holds (the method or protocol and the context its default comes from);
