@@ -288,26 +288,78 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
     return fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=100))  # the panel titles sit on top
 
 
+#: history fields that are bookkeeping, not curves: counters (epoch numbers, step counts) and settings
+COUNTERS = frozenset({"epoch", "epochs", "phase_epoch", "best_epoch", "grad_evals", "steps", "step", "batches"})
+_NOT_CURVES = COUNTERS | {"lr", "seconds", "phase"}
+_METRIC_NAMES = {"auroc": "AUROC", "auprc": "AUPRC", "f1": "F1", "assign_f1": "assignment F1",
+                 "criterion": "early-stopping criterion"}
+
+
+def curve_quantities(history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The history fields worth a curve, in first-seen order: real-valued losses and metrics. Counters are
+    left out, by name (:data:`COUNTERS`) and by kind (a field whose every value is an integer counts
+    something, e.g. ``phase_epoch`` or gradient evaluations), as are the learning rate and epoch seconds."""
+    seen: dict[str, bool] = {}
+    for h in history:
+        for k, v in h.items():
+            if k in _NOT_CURVES or isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                continue
+            seen[k] = seen.get(k, False) or isinstance(v, (float, np.floating))
+    return [k for k, real in seen.items() if real]
+
+
+def _quantity_title(key: str) -> str:
+    if key.startswith("val_"):
+        return "test " + _METRIC_NAMES.get(key[4:], key[4:])
+    return key
+
+
 @_builder
-def history_curves(history: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None, *,
-                   title: str | None = "Training curves") -> go.Figure:
-    """One line per numeric history field (losses, validation metrics) against the epoch."""
-    skip = {"epoch", "epochs", "lr", "seconds"}
-    if keys is None:
-        keys = []
-        for h in history:
-            for k, v in h.items():
-                if k not in skip and k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    keys.append(k)
-    fig = go.Figure()
-    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-    for k in keys:
-        vals = [h.get(k) for h in history]
-        axis = "y2" if k.startswith("val_") else "y"
-        fig.add_trace(go.Scatter(x=epochs, y=vals, mode="lines+markers", name=k, yaxis=axis))
-    fig.update_layout(xaxis_title="epoch", yaxis_title="loss",
-                      yaxis2=dict(title="validation metric", overlaying="y", side="right", range=[0, 1.02]))
-    return _layout(fig, title, 360)
+def training_curves(history: Sequence[Mapping[str, Any]], *, title: str | None = "Training curves",
+                    cols: int = 3, panel_height: int = 170) -> go.Figure:
+    """Loss and metric curves of a fit: one small panel per quantity (:func:`curve_quantities`), every panel on
+    the same epoch axis, each training phase (an autoencoder's pretraining, a warm-up, the main training) its
+    own colour. A quantity that two phases log under one name (Deep SVDD's pretraining ``loss`` and its
+    hypersphere ``loss``) gets a panel per phase, so one scale never mixes two losses."""
+    phases = list(dict.fromkeys(str(h.get("phase", "train")) for h in history))
+    quantities = curve_quantities(history)
+    panels: list[tuple[str, str | None]] = []  # (quantity, phase or None = all phases)
+    for q in quantities:
+        in_phases = [p for p in phases if any(h.get(q) is not None and str(h.get("phase", "train")) == p
+                                              for h in history)]
+        if len(in_phases) > 1 and not q.startswith("val_"):
+            panels += [(q, p) for p in in_phases]
+        else:
+            panels.append((q, None))
+    if not panels:
+        return _layout(go.Figure(), title, 200)
+    cols = max(1, min(cols, len(panels)))
+    rows = -(-len(panels) // cols)
+    names = [_quantity_title(q) + (f" · {p}" if p is not None else "") for q, p in panels]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names, shared_xaxes="all",
+                        vertical_spacing=min(0.5 / rows, 0.12), horizontal_spacing=0.07)
+    colour = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(phases)}
+    shown: set[str] = set()
+    for i, (q, only) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        for p in ([only] if only is not None else phases):
+            pts = [(h.get("epoch", j + 1), h[q]) for j, h in enumerate(history)
+                   if str(h.get("phase", "train")) == p and h.get(q) is not None]
+            if not pts:
+                continue
+            x, y = zip(*pts)
+            fig.add_trace(go.Scatter(x=list(x), y=list(y), mode="lines+markers" if len(pts) < 30 else "lines",
+                                     name=p, legendgroup=p, showlegend=len(phases) > 1 and p not in shown,
+                                     line=dict(color=colour[p], width=1.8), marker=dict(size=4)), row=r, col=c)
+            shown.add(p)
+        if q.startswith("val_"):
+            fig.update_yaxes(range=[0, 1.02], row=r, col=c)
+    for c in range(1, cols + 1):
+        fig.update_xaxes(title_text="epoch", row=rows, col=c)
+    fig.update_annotations(font_size=12)
+    fig = _layout(fig, title, max(220, rows * panel_height + (80 if title else 40)))
+    fig.update_layout(margin=dict(l=45, r=15, t=80 if title else 50, b=45))
+    return fig
 
 
 @_builder
