@@ -204,7 +204,11 @@ def test_06_flagged_rows_select_and_download(page, app_url):
     page.get_by_text("Synthetic retail panel", exact=True).click()
     page.get_by_text("Train a model on these rows").first.wait_for()
     settle(page)
-    # the panel's rows are series: the page's default detector (the tables' recommended one) trains in seconds
+    choose(page, "Method", "Autoencoder (reconstruction error)")  # a deep detector: the table default has no epochs
+    epochs = page.get_by_label("epochs", exact=True)  # the generated form (ui/form.py), as on the Train page
+    epochs.fill("2")
+    epochs.press("Enter")
+    settle(page)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
     settle(page)
