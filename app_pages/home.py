@@ -26,8 +26,9 @@ with c3:
 
 st.subheader("Paper figures you can reproduce")
 st.markdown("Each page below has a **Reproduce figure** button: it shows the figure at once from a small teaching "
-            "run shipped with the lab, says whether the paper's idea shows, and lets you retrain it live with "
-            "other settings. `python -m bench.figures NAME` runs the full budget.")
+            "run shipped with the lab and its verdict (🟢 reproduced with the paper's own variant, 🟠 shown only "
+            "with our extension, 🔴 not reproduced), and lets you retrain it live with other settings. "
+            "`python -m bench.figures NAME` runs the full budget.")
 
 
 @st.cache_data(show_spinner=False)
@@ -41,11 +42,11 @@ def _figures() -> list[dict]:
         ship = framework.shipped(name)
         out.append({"paper": r.paper or "all", "figure": r.figure, "what": r.title,
                     "page": pages.title(r.page),
-                    "idea shows (teaching run)": "yes" if ship and ship.check.ok else "no" if ship else "not shipped",
+                    "verdict (teaching run)": ship.verdict.badge if ship else "not shipped",
                     "teaching budget": r.training.budget("teaching").what})
     return out
 
 
-st.dataframe(_figures(), hide_index=True, use_container_width=True)
+st.dataframe(_figures(), hide_index=True, width="stretch")
 st.markdown("- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
 st.caption("Everything also runs headless: `python -m odcore datasets | train | score | runs | bench`.")

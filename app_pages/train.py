@@ -3,7 +3,7 @@
 import streamlit as st
 
 from odcore.analysis import sanity
-from ui import choice, state, tables, tray, widgets
+from ui import choice, form, state, tables, tray, widgets
 from ui.presets import METHOD_NOTES
 from ui.presets import TRAIN_PRESETS as PRESETS
 
@@ -11,17 +11,7 @@ widgets.intro("Train", "Pick the data, the evaluation protocol and a detector; t
               "papers' defaults (hover a parameter for its meaning). Training runs as a background job, so you can "
               "leave the page: watch the loss fall and, where labels exist, the test AUROC/AUPRC rise per epoch.")
 
-def _set_protocol(protocol: str, options: dict) -> None:
-    """Put a protocol and its options into the widgets (called before they are drawn: callbacks, first run)."""
-    import json
-
-    import odcore.data as od
-
-    st.session_state["train_protocol"] = protocol
-    st.session_state["train_protocol_options"] = dict(options)
-    for k, default in od.protocol_defaults(protocol).items():
-        v = options.get(k, default)
-        st.session_state[f"popt-{protocol}-{k}"] = json.dumps(v) if isinstance(v, (list, tuple)) else str(v)
+SESSION = "(session dataset)"
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -29,37 +19,6 @@ def _builtin(name: str):
     import odcore.data as od
 
     return od.load(name)
-
-
-def _fix_protocol(from_method: bool = False) -> None:
-    """Replace a protocol the chosen data cannot run by the nearest working one (the message says which option)."""
-    from odcore.runs.spec import default_protocol as of_setting
-    from odcore.runs.spec import working_protocol
-
-    data = st.session_state.get("train_data") or _first_data
-    method = st.session_state.get("train_method") or _first_method
-    protocol = of_setting(method) if from_method else st.session_state.get("train_protocol") or of_setting(method)
-    try:
-        ds = tables.dataset() if data == "(session dataset)" else _builtin(data)
-        choice = working_protocol(ds, method, protocol, {})
-    except Exception as err:  # noqa: BLE001 - shown as a message
-        _set_protocol(protocol, {})
-        st.session_state["train_fix"] = ("error", str(err))
-        return
-    _set_protocol(choice.protocol, choice.options)
-    st.session_state["train_fix"] = ("info", choice.message) if choice.message else None
-
-
-def _apply(name: str) -> None:
-    p = PRESETS[name]
-    st.session_state["train_data"] = p["data"]
-    st.session_state["train_method"] = p["method"]
-    _set_protocol(p["protocol"], p.get("protocol_options", {}))
-    st.session_state["train_data_options"] = p.get("data_options", {})
-    st.session_state["train_fix"] = ("info", f"Preset **{name}** applied: press **Start training**.")
-    for k, v in p.get("params", {}).items():  # the widget keys of tabular and of image data
-        for suffix in ("", "-image"):
-            st.session_state[f"param-{p['method']}-{k}{suffix}"] = v if not isinstance(v, tuple) else str(list(v))
 
 
 def _setup():
@@ -73,101 +32,176 @@ setup = widgets.guarded(_setup)
 if setup is None:
     st.stop()
 builtins, protocols, registry = setup
+session_ds = tables.dataset()
+data_choices = ([SESSION] if session_ds is not None else []) + builtins
+methods = registry.available()
+proto_list = list(protocols)
+
+
+def _data_id(data: str) -> str:
+    """What the protocol's widgets are keyed by: a built-in's name, the session table's content."""
+    if data != SESSION:
+        return data
+    memo = st.session_state.setdefault("_train_ds_id", {})
+    if id(session_ds) not in memo:
+        memo.clear()
+        memo[id(session_ds)] = "session-" + session_ds.content_hash()
+    return memo[id(session_ds)]
+
+
+def _memo(key: tuple, fn):
+    """``fn()`` once per ``key`` in this session (the protocol checks split the data)."""
+    memo = st.session_state.setdefault("_train_checks", {})
+    if key not in memo:
+        if len(memo) > 64:
+            memo.clear()
+        try:
+            memo[key] = ("ok", fn())
+        except Exception as err:  # noqa: BLE001 - shown as a message
+            memo[key] = ("error", err)
+    return memo[key]
+
+
+def _suggested(ds, data_id: str, method: str):
+    """The protocol and options ``method`` starts from on these data (the nearest one they can run); an unlabelled
+    analyst's table starts from the protocol its setting trains tables with (``all``: every row scored, as on the
+    Flagged rows page and in ``odcore train``)."""
+    from odcore.runs.spec import ANALYST_PROTOCOL, default_protocol, working_protocol
+
+    start = default_protocol(method)
+    if getattr(ds, "table", None) is not None and ds.y is None:
+        start = ANALYST_PROTOCOL.get(registry.info(method).setting, start)
+    return _memo((data_id, method), lambda: working_protocol(ds, method, start, {}))
+
+
+def _first_method(ds, data_id: str) -> tuple[str, str | None]:
+    """The method the page opens on for these data, and why when it is not the first one: an analyst's table gets
+    the registry's default for tables; other data the first method that runs on them."""
+    if getattr(ds, "table", None) is not None:
+        m = registry.recommended("tables")
+        return m, (f"Opened on **{registry.info(m).title}**, the default for analysts' tables: it needs no labels "
+                   "and ranks every row by how far it strays from its series' expected value.")
+    for m in methods:
+        if _suggested(ds, data_id, m)[0] == "ok":
+            return m, None if m == methods[0] else (
+                f"Opened on **{registry.info(m).title}**: the methods above it cannot run on these data.")
+    return methods[0], None
+
+
+def _put_preset(name: str) -> None:
+    """Put preset ``name`` into the form's widgets (before they are drawn in this run)."""
+    import odcore.data as od
+    from odcore.data.protocols import declaration as options_of
+
+    p = PRESETS[name]
+    if p["data"] not in data_choices:
+        return
+    st.session_state["train_data"] = p["data"]
+    st.session_state["train_method"] = p["method"]
+    ctx = f"{_data_id(p['data'])}-{p['method']}"
+    st.session_state[f"train_protocol-{ctx}"] = p["protocol"]
+    opts = {**od.protocol_defaults(p["protocol"]), **p.get("protocol_options", {})}
+    for opt in options_of(p["protocol"]):
+        if opt.name not in form.HIDDEN_OPTIONS:
+            form.put(opt, form.key(f"popt-{ctx}-{p['protocol']}", opt.name), opts[opt.name])
+    st.session_state["train_data_options"] = p.get("data_options", {})
+    decl = registry.declaration(p["method"])
+    for suffix, image in (("", False), ("-image", True)):  # the keys of tabular and of image data
+        for prm in decl:
+            if prm.name not in form.HIDDEN:
+                value = p.get("params", {}).get(prm.name, form.default_of(prm, image=image))
+                form.put(prm, form.key(f"param-{p['method']}", prm.name, suffix), value)
+    st.session_state["train_notice"] = f"Preset **{name}** applied: press **Start training**."
+
 
 with st.expander("Reproduce a paper setting", expanded=False):
     c1, c2 = st.columns([3, 1])
     preset = c1.selectbox("Preset", list(PRESETS), key="train_preset", label_visibility="collapsed")
-    c2.button("Apply preset", on_click=_apply, args=(preset,), key="train_apply")
+    if c2.button("Apply preset", key="train_apply"):
+        _put_preset(preset)
+notice = st.session_state.pop("train_notice", None)
 
-session_ds = tables.dataset()
-data_choices = (["(session dataset)"] if session_ds is not None else []) + builtins
-methods = registry.available()
-proto_list = list(protocols)
-_first_data, _first_method = data_choices[0], methods[0]
-if "train_protocol" not in st.session_state:  # first visit: a protocol the default data can run
-    _fix_protocol(from_method=True)
+# every widget below keeps its own state under a stable key; no callbacks copy values between them, so what
+# Start sends is what the form shows (the protocol's key names the data and method its default came from)
+if st.session_state.get("train_data") not in data_choices:
+    st.session_state["train_data"] = data_choices[0]
 c1, c2, c3 = st.columns(3)
-data = c1.selectbox("Data", data_choices, key="train_data", on_change=_fix_protocol,
-                    format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == "(session dataset)" else d)
-
-
-def default_protocol(m: str) -> str:
-    from odcore.runs.spec import default_protocol as of_setting
-
-    p = of_setting(m)
-    return p if p in proto_list else proto_list[0]
-
-
-method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title,
-                      on_change=_fix_protocol, args=(True,))  # a new method starts from its setting's protocol
+data = c1.selectbox("Data", data_choices, key="train_data",
+                    format_func=lambda d: f"{session_ds.name} (loaded on Data)" if d == SESSION else d)
+ds = widgets.guarded(lambda: session_ds if data == SESSION else _builtin(data))
+if ds is None:
+    st.stop()
+data_id = _data_id(data)
+opening, why_opening = _first_method(ds, data_id)
+if st.session_state.get("train_method") not in methods:
+    st.session_state["train_method"] = opening
+method = c2.selectbox("Method", methods, key="train_method", format_func=lambda m: registry.info(m).title)
 info = registry.info(method)
-if st.session_state.get("train_protocol") not in proto_list:
-    st.session_state["train_protocol"] = default_protocol(method)
-protocol = c3.selectbox("Protocol", proto_list, key="train_protocol", on_change=_fix_protocol, help="\n".join(
+ctx = f"{data_id}-{method}"
+status, suggestion = _suggested(ds, data_id, method)
+pkey = f"train_protocol-{ctx}"
+if st.session_state.get(pkey) not in proto_list:
+    from odcore.runs.spec import default_protocol
+
+    st.session_state[pkey] = suggestion.protocol if status == "ok" else default_protocol(method)
+protocol = c3.selectbox("Protocol", proto_list, key=pkey, help="\n".join(
     f"- **{k}**: {v}" for k, v in protocols.items()))
 st.caption(f"{info.title} — {info.paper} · setting: {info.setting} · protocol: {protocols.get(protocol, '')}")
-fix = st.session_state.get("train_fix")
-if fix:
-    (st.error if fix[0] == "error" else st.info)(fix[1])
+if method == opening and why_opening:
+    st.caption(why_opening)
+if notice:
+    st.info(notice)
+before = st.session_state.get("_train_shown")  # what the last run of the page showed (a note, never a value)
+if status == "ok" and before and before[0] == data_id and before[1] != method:  # a new method on the same data
+    from odcore.runs.spec import switch_note
+
+    note = widgets.guarded(lambda: switch_note(ds, method, before[2], suggestion))
+    st.session_state["_train_switch"] = (ctx, note)
+st.session_state["_train_shown"] = (data_id, method, protocol)
+switched = st.session_state.get("_train_switch")
+if status == "error":
+    widgets.show_error(suggestion)
+elif protocol == suggestion.protocol:  # announced before it starts: the protocol it runs under, why, its test set
+    note = switched[1] if switched and switched[0] == ctx else None
+    text = [t for t in (note, suggestion.message) if t]
+    if text:
+        st.info("\n\n".join(widgets.plain(t, None) for t in text))
 if method in METHOD_NOTES:  # a declared note on this method (ui/presets.py)
     st.caption(METHOD_NOTES[method])
 if info.caution:  # a declared warning on the method's defaults (odcore.models.registry.MethodInfo.caution)
     st.warning(info.caution)
 
-proto_opts = dict(st.session_state.get("train_protocol_options", {}))
 import odcore.data as _odata  # noqa: E402 - light after _setup
 from odcore.data.protocols import declaration as _protocol_options  # noqa: E402
 
-pcols = st.columns(3)
-for i, opt in enumerate(_protocol_options(protocol)):  # each field parsed by the option's declaration
-    text = pcols[i % 3].text_input(f"protocol option {opt.name}", value=str(proto_opts.get(opt.name, opt.default)),
-                                   key=f"popt-{protocol}-{opt.name}", help=f"{opt.help} ({opt.constraint()})")
-    try:
-        proto_opts[opt.name] = opt.parse(text)
-    except Exception as err:  # noqa: BLE001
-        widgets.show_error(err)
-proto_opts = {k: v for k, v in proto_opts.items() if k in _odata.protocol_defaults(protocol)}
+odecl = list(_protocol_options(protocol))
+first = suggestion.options if status == "ok" and protocol == suggestion.protocol else {}
+st.caption(f"Options of the **{protocol}** protocol")
+opt_values, opt_errors = form.fields(odecl, prefix=f"popt-{ctx}-{protocol}", defaults=first,
+                                     skip=form.HIDDEN_OPTIONS)
+proto_opts = form.requested(odecl, opt_values)
+if not opt_errors and status == "ok" and (protocol, proto_opts) != (suggestion.protocol, suggestion.options):
+    import json as _json  # noqa: E402
 
-@st.cache_data(show_spinner=False)
-def _is_image_builtin(name: str) -> bool:
-    return _odata.load(name).kind == "image"
+    from odcore.runs.spec import working_protocol  # noqa: E402
 
+    state_, near = _memo((data_id, method, protocol, _json.dumps(proto_opts, sort_keys=True, default=str)),
+                         lambda: working_protocol(ds, method, protocol, proto_opts))
+    if state_ == "error":
+        widgets.show_error(near)
+    elif near.protocol != protocol or near.message:
+        st.warning(f"As set, **{protocol}** cannot run on these data: " + widgets.plain(near.message, None))
 
-if data == "(session dataset)":
-    is_image = session_ds.kind == "image"
-else:
-    is_image = bool(widgets.guarded(lambda: _is_image_builtin(data)))
-params = {}
+is_image = ds.kind == "image"
 with st.expander("Parameters (papers' defaults)", expanded=True):
-    table = registry.param_table(method, image=is_image)
-    cols = st.columns(3)
-    for i, row in enumerate(t for t in table if t["name"] not in ("random_state", "input_shape", "device")):
-        name, default, hlp = row["name"], row["default"], row["help"]
-        key = f"param-{method}-{name}" + ("-image" if is_image else "")
-        col = cols[i % 3]
-        if isinstance(default, bool):
-            val = col.checkbox(name, value=default, help=hlp, key=key)
-        elif isinstance(default, int):
-            val = int(col.number_input(name, value=int(st.session_state.get(key, default)), step=1, help=hlp,
-                                       key=key))
-        elif isinstance(default, float):
-            val = float(col.number_input(name, value=float(st.session_state.get(key, default)), format="%g",
-                                         help=hlp, key=key))
-        else:
-            text = col.text_input(name, value=str(st.session_state.get(key, default)), help=hlp, key=key)
-            try:
-                val = registry.declaration(method)[name].parse(text) if text != str(default) else default
-            except Exception as err:  # noqa: BLE001
-                widgets.show_error(err)
-                val = default
-        if val != default:
-            params[name] = val
+    params, param_errors = form.method_fields(method, prefix="param", image=is_image,
+                                              clean=_odata.clean_training(protocol, proto_opts))
 seed = st.number_input("Seed", value=0, step=1, key="train_seed")
 
 def _spec():
     from odcore.runs.spec import RunSpec
 
-    if data == "(session dataset)":
+    if data == SESSION:
         spec_data, data_options = st.session_state[state.DATA_SPEC], dict(st.session_state[state.DATA_OPTIONS])
     else:
         spec_data, data_options = data, dict(st.session_state.get("train_data_options", {}))
@@ -181,7 +215,9 @@ def _start(run, eta_text: str | None) -> None:
     widgets.start_job(run, title=f"{method} on {run.name}")
 
 
-if st.button("Start training", type="primary", key="train_start"):
+if opt_errors or param_errors:
+    st.caption("Correct the fields marked in red to start.")
+if st.button("Start training", type="primary", key="train_start", disabled=bool(opt_errors or param_errors)):
     from odcore.runs import eta
 
     spec = _spec()

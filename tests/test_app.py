@@ -118,7 +118,8 @@ def test_train_page_runs_a_one_epoch_job_to_the_end(runs_dir):
     at = open_page("train")
     at.selectbox(key="train_data").set_value("breast-cancer").run()
     at.selectbox(key="train_method").set_value("autoencoder").run()
-    assert at.selectbox(key="train_protocol").value == "unsupervised"  # the method's setting picks the protocol
+    # the method's setting picks the protocol (its widget is keyed by the data and method: ui/form.py)
+    assert at.selectbox(key="train_protocol-breast-cancer-autoencoder").value == "unsupervised"
     at.number_input(key="param-autoencoder-epochs").set_value(1).run()
     at.button(key="train_start").click().run()
     no_exception(at)
@@ -216,8 +217,10 @@ FIGURE_PAGES = {"waldo": "waldo_figure", "boundary": "lab_figure", "scores": "sc
 
 @pytest.mark.parametrize("page", list(FIGURE_PAGES))
 def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(page, tmp_path, monkeypatch):
-    """From an empty run store: each recipe's Reproduce figure draws its figure and the idea check, no exception."""
+    """From an empty run store: each recipe's Reproduce figure draws its figure and its verdict (the colour of its
+    status, the words Home and BENCHMARKS.md show), no exception."""
     from odcore import recipes
+    from odcore.recipes import framework
 
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
     at = open_page(page)
@@ -228,8 +231,30 @@ def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(pa
         at.button(key=f"repro-{name}").click().run()
         no_exception(at)
         assert len(at.get("plotly_chart")) == charts + 1 + len(recipes.get(name).extras), name
-        assert at.success or at.warning, name  # the idea check is stated
+        v = framework.shipped(name).verdict  # the verdict, in its colour, with the badge Home shows
+        box = {"green": at.success, "orange": at.warning, "red": at.error}[v.colour]
+        assert any(v.badge in b.value and v.headline in b.value for b in box), name
+        others = [b for c, bs in (("green", at.success), ("orange", at.warning), ("red", at.error)) if c != v.colour
+                  for b in bs]
+        assert not any(o.badge in b.value for b in others for o in map(framework.verdict_of, framework.STATUSES))
         assert any("teaching run shipped with the package" in c.value for c in at.caption), name
+
+
+def test_home_lists_each_figure_with_the_verdict_its_page_shows():
+    """Regression (issue 23): Home called ALAD's figure reproduced while its page said "Not reproduced". Home's
+    table now shows each shipped run's verdict badge (framework.verdict), the one the page and BENCHMARKS.md
+    show; OC-NN Fig. 3 is orange (only with our extension), Fig. 4 and ALAD's ablation red."""
+    from odcore import recipes
+    from odcore.recipes import framework
+
+    at = open_page("home")
+    no_exception(at)
+    table = at.dataframe[0].value
+    shown = dict(zip(zip(table["paper"], table["figure"]), table["verdict (teaching run)"]))
+    for name, r in recipes.all_recipes().items():
+        assert shown[(r.paper or "all", r.figure)] == framework.shipped(name).verdict.badge, name
+    assert shown[("OC-NN", "Fig. 3")].startswith("🟠") and shown[("OC-NN", "Fig. 4")].startswith("🔴")
+    assert shown[("ALAD", "score ablation")].startswith("🔴")
 
 
 def test_train_preset_fills_the_protocol_options_and_starts(runs_dir):
@@ -237,8 +262,8 @@ def test_train_preset_fills_the_protocol_options_and_starts(runs_dir):
     at.selectbox(key="train_preset").set_value("WALDO Table 1 (digits, inlier 0, nu = 0.1)").run()
     at.button(key="train_apply").click().run()
     no_exception(at)
-    assert at.text_input(key="popt-pu-inlier_classes").value == "[0]"
-    assert at.text_input(key="popt-pu-nu").value == "0.1"
+    assert at.text_input(key="popt-digits-waldo-pu-inlier_classes").value == "0"
+    assert at.number_input(key="popt-digits-waldo-pu-nu").value == 0.1
 
 
 def test_train_page_replaces_a_protocol_the_data_cannot_run(runs_dir):
@@ -247,6 +272,6 @@ def test_train_page_replaces_a_protocol_the_data_cannot_run(runs_dir):
     at.selectbox(key="train_data").set_value("digits").run()
     at.selectbox(key="train_method").set_value("deep-svdd").run()
     no_exception(at)
-    assert at.selectbox(key="train_protocol").value == "one-vs-rest"
-    assert at.text_input(key="popt-one-vs-rest-inlier_classes").value == "[0]"
-    assert any("inlier_classes=0" in i.value for i in at.info)
+    assert at.selectbox(key="train_protocol-digits-deep-svdd").value == "one-vs-rest"
+    assert at.text_input(key="popt-digits-deep-svdd-one-vs-rest-inlier_classes").value == "0"
+    assert any("inlier_classes=0" in i.value.replace("\\", "") for i in at.info)  # shown as text (escaped)

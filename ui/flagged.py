@@ -13,7 +13,7 @@ import streamlit as st
 
 from odcore import plots
 from odcore.analysis import analyst
-from ui import runs, state, widgets
+from ui import form, runs, state, widgets
 from ui.row_details import reconstructions
 
 # ---------------------------------------------------------------------------------- the Flagged rows page
@@ -321,17 +321,17 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     table_default = (registry.recommended("tables"),) if getattr(ds, "table", None) else ()
     first = [m for m in (*table_default, *presets.FLAGGED_DEFAULT_METHODS)
              if m in fits and (labelled or registry.info(m).setting != "pu")]
-    c1, c2, c3 = st.columns([3, 1, 1])
-    method = c1.selectbox("Method", choices, key=f"flag_method-{ds.content_hash()}",  # each table its default
-                          format_func=lambda m: registry.info(m).title,
-                          index=choices.index(first[0]) if first else 0)
-    defaults = registry.defaults(method)
-    epochs = c2.number_input("epochs", 1, 500, 20, key="flag_epochs", disabled="epochs" not in defaults)
+    mkey = f"flag_method-{ds.content_hash()}"  # each table its default (stable keys, no index=: see ui/form.py)
+    if st.session_state.get(mkey) not in choices:
+        st.session_state[mkey] = first[0] if first else choices[0]
+    method = st.selectbox("Method", choices, key=mkey, format_func=lambda m: registry.info(m).title)
     narrow = max(2, ds.n_features // 2)  # a code as wide as the row lets an autoencoder copy its input
-    latent = c3.number_input("latent size", 1, 512, min(int(defaults.get("latent") or narrow), narrow),
-                             key=f"flag_latent-{method}", disabled="latent" not in defaults,
-                             help=f"the code's width; narrower than the row's {ds.n_features} features, or a "
-                                  "reconstruction can copy the row, anomalies included")
+    latent = registry.declaration(method).params.get("latent")
+    own = {"latent": min(int(latent.default or narrow), narrow)} if latent is not None and latent.kind == "int" else {}
+    params, errors = form.method_fields(
+        method, prefix="flagparam", defaults=own, columns=4,
+        notes={"latent": f"here at most half the row's {ds.n_features} features: a code as wide as the row lets a "
+                         "reconstruction copy the row, anomalies included"})
     protocol, popts = fits[method], {}
     if registry.info(method).setting == "pu" and not labelled:
         dates = [c for c in ds.meta.columns if pd.api.types.is_datetime64_any_dtype(ds.meta[c])]
@@ -339,8 +339,11 @@ def train_form(ds, spec_data, data_options: dict) -> None:
         if dates:
             d = pd.to_datetime(ds.meta[dates[0]])
             hint = f"before={(d.min() + (d.max() - d.min()) / 3).date()}"
-        spec = st.text_input("Known-normal rows (the labelled inliers): before=YYYY-MM-DD, COLUMN=v1|v2, or a 0/1 "
-                             "COLUMN", value=hint, key="flag_known_normal")
+        from odcore.data.protocols import declaration as options_of
+
+        st.caption("Known-normal rows (the labelled inliers): before=YYYY-MM-DD, COLUMN=v1|v2, or a 0/1 COLUMN")
+        spec = widgets.guarded(lambda: form.field(options_of("pu")["known_normal"], f"flag_known_normal-{mkey}",
+                                                  hint or None)) or ""
         if spec.strip():
             marked = widgets.guarded(lambda: table.known_normal_mask(ds.meta, spec.strip()))
             if marked is not None:
@@ -350,11 +353,8 @@ def train_form(ds, spec_data, data_options: dict) -> None:
     if not_offered:
         st.caption("Not offered on these rows: " + "; ".join(f"{registry.info(m).title} ({why})"
                                                              for m, why in not_offered.items()))
-    ready = protocol != "pu" or labelled or bool(popts)
-    if st.button("Train", key="flag_train", disabled=not ready):
-        params = {"epochs": int(epochs)} if "epochs" in defaults else {}
-        if "latent" in defaults:
-            params["latent"] = int(latent)
+    ready = (protocol != "pu" or labelled or bool(popts)) and not errors
+    if st.button("Train", key="flag_train", disabled=not ready):  # reads the widgets of this run: what is shown
         widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=dict(data_options),
                                   protocol_options=popts, params=params), title=f"{method} on {ds.name}")
 

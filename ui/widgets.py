@@ -104,7 +104,7 @@ def history_figure(job) -> Any:
     cache = st.session_state.setdefault("_live_curves", {})
     key = (job.id, len(job.history))
     if cache.get("key") != key:
-        cache.update(key=key, figure=plots.history_curves(job.history))
+        cache.update(key=key, figure=plots.training_curves(job.history))
     return cache["figure"]
 
 

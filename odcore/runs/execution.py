@@ -126,7 +126,7 @@ def compute_metrics(split: Split, scores: np.ndarray) -> dict[str, Any]:
 
 def run_details(run: ResolvedRun, ds: Dataset, split: Split, detector: Any) -> dict[str, Any]:
     """The config fields a prepared run adds to its record: dataset identity, full parameters,
-    protocol, seeds, device, family and split sizes (plain JSON types)."""
+    protocol, seeds, device, family, split sizes and the test set's composition (plain JSON types)."""
     dataset = {"name": ds.name, "source": ds.source, "ref": run.data, "options": run.data_options,
                "hash": run.data_hash, "source_hash": run.source_hash, "rows": ds.n_rows, "features": ds.n_features,
                "kind": ds.kind, "image_shape": list(ds.image_shape) if ds.image_shape else None,
@@ -142,7 +142,16 @@ def run_details(run: ResolvedRun, ds: Dataset, split: Split, detector: Any) -> d
             "protocol_options": run.protocol_options, "split_seed": run.seed, "seed": run.seed,
             "device": device, "family": run.family,
             "split": {"train": int(len(split.train_index)), "test": int(len(split.test_index)),
-                      "pos": None if split.X_pos is None else int(len(split.X_pos))}}
+                      "pos": None if split.X_pos is None else int(len(split.X_pos)), **test_composition(split)}}
+
+
+def test_composition(split: Split) -> dict[str, int | None]:
+    """``{"test_normal", "test_anomalous"}``: how many rows of each kind the run is evaluated on (None without
+    labels). Two runs' metrics compare only on the same data, protocol and test set (the Compare page groups by it)."""
+    if split.y_test is None:
+        return {"test_normal": None, "test_anomalous": None}
+    y = np.asarray(split.y_test)
+    return {"test_normal": int((y == 0).sum()), "test_anomalous": int((y == 1).sum())}
 
 
 def execute(run: ResolvedRun, *, store: RunStore | None = None, callbacks: Iterable[Callback] = (),

@@ -188,6 +188,45 @@ def working_protocol(ds, method: str, protocol: str, options: dict[str, Any] | N
     raise InputError(why)
 
 
+#: why a method's setting asks for its protocol, completing "<method> runs under '<protocol>' because ..."
+SETTING_REASON = {
+    "one-class": "as a one-class detector it learns from normal rows only",
+    "pu": "as a positive-unlabelled detector it learns from labelled inliers and an unlabelled mixture",
+    "limited-negatives": "it learns from normal rows and a few labelled anomalies",
+    "unsupervised": "it needs no labels and fits the rows as they come",
+}
+
+
+def switch_note(ds, method: str, asked: str, choice: ProtocolChoice) -> str | None:
+    """One line announcing, before a run starts, that ``method`` will run under ``choice.protocol`` rather than
+    the protocol ``asked`` (the one chosen before the method changed), why, and the test set it will be measured
+    on, or None when the protocol stays. Runs under different protocols are tested on different rows, so their
+    metrics do not compare (the Compare page groups them apart)."""
+    from odcore.data import split
+    from odcore.models import registry
+
+    if choice.protocol == asked:
+        return None
+    info = registry.info(method)
+    opts = choice.options or {}
+    who = f"class {_option_text(opts['inlier_classes'])} normal, the others anomalous; " if opts.get(
+        "inlier_classes") else ""
+    try:
+        sp = split(ds, choice.protocol, seed=0, **opts)
+        y = sp.y_test
+        test = "no labels to test with" if y is None else (
+            f"test set {int((y == 0).sum()):,} normal / {int((y == 1).sum()):,} anomalous")
+    except InputError:
+        test = "test set unknown"
+    reason = SETTING_REASON.get(info.setting, f"its setting is {info.setting}")
+    return (f"{info.title} will run under the '{choice.protocol}' protocol, not '{asked}': {reason} ({who}{test}). "
+            f"Its metrics compare only with runs under the same protocol and test set.")
+
+
+def _option_text(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
 # ---------------------------------------------------------------------------------- the resolved request
 @dataclass(frozen=True)
 class ResolvedRun:

@@ -617,7 +617,10 @@ class RunStore:
                "data_name": cfg.get("dataset", {}).get("name"), "protocol": spec.get("protocol"),
                "status": cfg.get("status"), "created": cfg.get("created"), "finished": cfg.get("finished"),
                "seed": spec.get("seed"), "metrics": cfg.get("metrics", {}), "error": cfg.get("error"),
-               "fit_seconds": cfg.get("timings", {}).get("fit_seconds"), "owner": cfg.get("owner")}
+               "fit_seconds": cfg.get("timings", {}).get("fit_seconds"), "owner": cfg.get("owner"),
+               "protocol_options": cfg.get("protocol_options", spec.get("protocol_options")),
+               "test_normal": (cfg.get("split") or {}).get("test_normal"),
+               "test_anomalous": (cfg.get("split") or {}).get("test_anomalous")}
         if damage:
             row.update(status="damaged", error=damage, damage=damage, recorded_status=cfg.get("status"))
         if cfg.get("id") in self._pending:
