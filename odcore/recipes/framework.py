@@ -294,13 +294,17 @@ class Fits:
 
 def fit_inputs(method: str, model: Any, fold: Any) -> tuple[Any, Any, Any]:
     """``(X, y, X_pos)`` that ``model`` is fitted on from ``fold``, by what its setting uses: positive-unlabelled
-    detectors the mixture and the labelled inliers, detectors with labels the labelled rows, one-class
+    detectors the mixture and the labelled inliers, detectors with labels the labelled rows (semi-supervised ones
+    that also take labelled inliers, on a fold without labelled rows: the mixture unlabelled and the inliers), one-class
     detectors the labelled inliers (when the fold has them), the others the (contaminated) mixture."""
     from odcore.models import registry
 
     if getattr(model, "needs_positives", False):
         return fold.X_mix, None, fold.X_pos
     if getattr(model, "uses_labels", False):
+        if fold.X_lab is None and getattr(model, "uses_positives", False) and fold.X_pos is not None:
+            # semi-supervised on a positive-unlabelled fold (Deep SAD): the mixture unlabelled, the inliers labelled
+            return fold.X_mix, np.zeros(len(fold.X_mix), dtype=np.int64), fold.X_pos
         if fold.X_lab is None:
             raise InputError(f"{method} needs labelled rows and fold {fold.name!r} has none")
         return fold.X_lab, fold.y_lab, None
