@@ -75,3 +75,25 @@ def test_ocnn_defaults_to_the_radial_activation_with_the_papers_one_declared():
     act = registry.declaration("ocnn")["activation"]
     assert act.default == "radial" and "sigmoid" in act.paper and "sigmoid" in act.choices
     assert registry.create("ocnn").activation == "radial"
+
+
+def test_the_train_page_shows_a_declared_caution(tmp_path, monkeypatch):
+    """The page renders ``MethodInfo.caution`` of the chosen method as a warning (declared data, no name check)."""
+    import dataclasses
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
+    text = "These defaults rank the anomalies as normal on real tables; choose another detector."
+    monkeypatch.setitem(registry.METHODS, "iforest", dataclasses.replace(registry.METHODS["iforest"], caution=text))
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("app_pages/train.py")
+    at.run()
+    at.selectbox(key="train_data").set_value("breast-cancer").run()
+    at.selectbox(key="train_method").set_value("iforest").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(text in w.value for w in at.warning)
+    at.selectbox(key="train_method").set_value("knn").run()
+    assert not any(text in w.value for w in at.warning)
