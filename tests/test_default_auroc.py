@@ -18,7 +18,6 @@ NOT_AT_DEFAULTS = {
     "pyod-autoencoder": "measured at the suite's budget (50 epochs of 256 rows), not PyOD's defaults",
     "pyod-deep-svdd": "measured at the suite's budget (50 epochs of 256 rows): PyOD's 100 epochs of 32 rows did "
                       "not fit the shared CPU",
-    "pyod-alad": "measured at the suite's budget (batch 256); its defaults run after it",
 }
 
 
