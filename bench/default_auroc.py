@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -96,11 +97,17 @@ class Runner:
 
 
 def _reused(paths: list[str], methods: set[str], files: set[str], seeds: set[int]) -> list[dict]:
+    """The earlier suite's novelty records of ``methods``; a method the suite ran at its own setting (PyOD's deep
+    ports at ``PYOD_BUDGET``) is labelled with it (``pyod-alad@batch_size=256``): those are not its defaults."""
+    from odcore.recipes.suites import get
+
+    budget = get("adbench-dev").params
     out = []
     for p in paths:
         data = json.loads(Path(p).read_text())
         recs = data["records"] if isinstance(data, dict) else data
-        out += [{**r, "reused_from": p} for r in recs if r["protocol"] == "novelty" and r["method"] in methods
+        out += [{**r, "method": r["method"] + "".join(f"@{k}={v}" for k, v in budget.get(r["method"], {}).items()),
+                 "reused_from": p} for r in recs if r["protocol"] == "novelty" and r["method"] in methods
                 and r["dataset"] in files and r["seed"] in seeds]
     return out
 
@@ -112,9 +119,8 @@ def run(a) -> dict:
     from odcore.runs.suite import suite_cells
 
     seeds = [int(s) for s in a.seeds.split(",")]
-    files = [Path(f).stem for f in ADBENCH_FILES]
-    if a.files:
-        files = [f for f in files if f in a.files.split(",")]
+    all_files = [Path(f).stem for f in ADBENCH_FILES]
+    files = [f for f in all_files if f in a.files.split(",")] if a.files else all_files
     runs, pu = table_methods()
     reuse_methods = [m for m in a.reuse_methods.split(",") if m]
     methods = [m for m in (a.methods.split(",") if a.methods else runs) if m not in reuse_methods]
@@ -136,11 +142,13 @@ def run(a) -> dict:
     todo = sorted((c for c in cells if c["dataset"] in files and c["run"]["seed"] in seeds
                    and (c["dataset"], c["label"], c["run"]["seed"]) not in have),
                   key=lambda c: (c["run"]["seed"], rows[c["dataset"]], order[c["label"]]))
-    header = {**machine(omp_num_threads=os.environ.get("OMP_NUM_THREADS", "unset")), "seeds": seeds,
-              "files": files, "cell_timeout_s": a.cell_timeout, "not_applicable": pu,
+    # the table covers every file and every seed run so far (an invocation may run a subset)
+    header = {**machine(omp_num_threads=os.environ.get("OMP_NUM_THREADS", "unset")),
+              "seeds": sorted(set(seeds) | set(saved.get("header", {}).get("seeds", []))), "files": all_files,
+              "cell_timeout_s": a.cell_timeout, "not_applicable": pu,
               "runs": saved.get("header", {}).get("runs", []) + [{"started": time.strftime("%Y-%m-%d %H:%M"),
-                                                                  "cells": len(todo)}]}
-    reused = _reused(a.reuse, set(reuse_methods), set(files), set(seeds))
+                                                                  "cells": len(todo), "argv": sys.argv[1:]}]}
+    reused = _reused(a.reuse, set(reuse_methods), set(all_files), set(header["seeds"]))
     print(f"{len(todo)} cells to run, {len(records)} kept, {len(reused)} reused", flush=True)
     runner, started = Runner(a.cell_timeout), time.time()
     try:
@@ -158,7 +166,8 @@ def run(a) -> dict:
             records.append(rec)
             print(r["seed"], c["dataset"], c["label"], status,
                   f"{rec['auroc']:.3f}" if rec.get("auroc") is not None else "-", f"{secs:.1f} s", flush=True)
-            header["runs"][-1]["seconds"] = round(time.time() - started, 1)
+            last = header["runs"][-1]
+            last.update(seconds=round(time.time() - started, 1), done=last.get("done", 0) + 1)
             save_json({"header": {**header, "partial": True}, "records": records + reused}, a.json)
     finally:
         runner.close()
@@ -200,18 +209,26 @@ def markdown(saved: dict, notes: dict[str, str]) -> str:
     h, recs = saved["header"], saved["records"]
     files, seeds = h["files"], h["seeds"]
     summ = summary(recs, files, seeds)
-    runs = "; ".join(f"{r['started']} UTC, {r['cells']} cells in {r.get('seconds', 0):.0f} s" for r in h["runs"])
+    runs = "; ".join(f"{r['started']} UTC, {r.get('done', r['cells'])} cells in {r.get('seconds', 0):.0f} s"
+                     + (f" (stopped after {r['done']} of {r['cells']})" if r.get("done", r["cells"]) < r["cells"]
+                        else "")
+                     for r in h["runs"] if r["cells"])
+    invocations = ["    " + " ".join(["python -m bench.default_auroc", *r["argv"]]) for r in h["runs"]
+                   if r["cells"] and r.get("argv")]
     lines = [
         "## Every detector's defaults on the development files (issue 23), novelty protocol", "",
         f"The twelve ADBench files of `adbench-dev`, the novelty protocol (fit on 70 % of the normal rows), seeds "
-        f"{', '.join(map(str, seeds))}, every detector at its defaults (no parameter given). Reproduce:", "",
-        "    OMP_NUM_THREADS=1 nice -n 19 python -m bench.default_auroc --seeds "
-        f"{','.join(map(str, seeds))} --cell-timeout {h['cell_timeout_s']:.0f} \\",
-        "        --json bench/results/default_auroc.json --markdown bench/results/default_auroc.md", "",
+        f"{', '.join(map(str, seeds))}, every detector at its defaults (no parameter given). One command runs and "
+        "tables it all (`OMP_NUM_THREADS=1 nice -n 19 python -m bench.default_auroc --seeds 0,1 --markdown "
+        "bench/results/default_auroc.md`); on the shared CPU it ran in these parts, one after the other, on one JSON "
+        "(each skips the cells it holds):" if invocations else "", "", *invocations, "",
         f"Machine: {h['machine']}, {h['cores']} cores shared with four other sessions, OMP_NUM_THREADS="
         f"{h['omp_num_threads']}, one cell at a time at nice 19; runs: {runs}. Records marked *reused* come from the "
         "suite run of 2026-12-02 (`adbench_suite.json`, `adbench_suite_pyod_deep.json`: the same cells and seeds; "
-        "those methods' defaults have not changed since). A cell that ran past the per-cell limit of "
+        "those methods' defaults have not changed since, and two of their cells rerun here gave the same AUROC to the "
+        "last digit); PyOD's deep ports ran there at the suite's budget, so their rows carry it in the label "
+        "(`pyod-alad@batch_size=256`), and a label `method@k=v` is any setting other than the defaults. "
+        "A cell that ran past the per-cell limit of "
         f"{h['cell_timeout_s']:.0f} s was stopped and is listed; its method's mean is then over fewer files (marked).",
         "", f"Not applicable to this protocol: {', '.join(h['not_applicable'])} (they learn from labelled inliers "
         "*and* an unlabelled mixture, the `pu` setting; the novelty protocol gives clean rows only).", "",
