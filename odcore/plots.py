@@ -354,8 +354,9 @@ def training_curves(history: Sequence[Mapping[str, Any]], *, title: str | None =
             shown.add(p)
         if q.startswith("val_"):
             fig.update_yaxes(range=[0, 1.02], row=r, col=c)
-    for c in range(1, cols + 1):
-        fig.update_xaxes(title_text="epoch", row=rows, col=c)
+    fig.update_xaxes(showticklabels=True)  # every small panel keeps its epoch ticks (shared range, not shared labels)
+    for i in range(max(0, len(panels) - cols), len(panels)):  # the lowest panel of each column names the axis
+        fig.update_xaxes(title_text="epoch", row=i // cols + 1, col=i % cols + 1)
     fig.update_annotations(font_size=12)
     fig = _layout(fig, title, max(220, rows * panel_height + (80 if title else 40)))
     fig.update_layout(margin=dict(l=45, r=15, t=80 if title else 50, b=45))

@@ -231,19 +231,20 @@ def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(pa
         at.button(key=f"repro-{name}").click().run()
         no_exception(at)
         assert len(at.get("plotly_chart")) == charts + 1 + len(recipes.get(name).extras), name
-        v = framework.shipped(name).verdict  # the verdict, in its colour, with the badge Home shows
+        v = framework.shipped(name).verdict  # the verdict, in its colour, with the label Home shows
         box = {"green": at.success, "orange": at.warning, "red": at.error}[v.colour]
-        assert any(v.badge in b.value and v.headline in b.value for b in box), name
+        assert any(f"**{v.label.capitalize()}**: {v.headline}" in b.value for b in box), name
         others = [b for c, bs in (("green", at.success), ("orange", at.warning), ("red", at.error)) if c != v.colour
                   for b in bs]
-        assert not any(o.badge in b.value for b in others for o in map(framework.verdict_of, framework.STATUSES))
+        assert not any(f"**{o.label.capitalize()}**" in b.value for b in others
+                       for o in map(framework.verdict_of, framework.STATUSES))
         assert any("teaching run shipped with the package" in c.value for c in at.caption), name
 
 
 def test_home_lists_each_figure_with_the_verdict_its_page_shows():
     """Regression (issue 23): Home called ALAD's figure reproduced while its page said "Not reproduced". Home's
-    table now shows each shipped run's verdict badge (framework.verdict), the one the page and BENCHMARKS.md
-    show; OC-NN Fig. 3 is orange (only with our extension), Fig. 4 and ALAD's ablation red."""
+    table now shows each shipped run's verdict (framework.verdict: the label the page and BENCHMARKS.md show)
+    in its colour; OC-NN Fig. 3 is orange (only with our extension), Fig. 4 and ALAD's ablation red."""
     from odcore import recipes
     from odcore.recipes import framework
 
@@ -252,9 +253,10 @@ def test_home_lists_each_figure_with_the_verdict_its_page_shows():
     table = at.dataframe[0].value
     shown = dict(zip(zip(table["paper"], table["figure"]), table["verdict (teaching run)"]))
     for name, r in recipes.all_recipes().items():
-        assert shown[(r.paper or "all", r.figure)] == framework.shipped(name).verdict.badge, name
-    assert shown[("OC-NN", "Fig. 3")].startswith("🟠") and shown[("OC-NN", "Fig. 4")].startswith("🔴")
-    assert shown[("ALAD", "score ablation")].startswith("🔴")
+        assert shown[(r.paper or "all", r.figure)] == framework.shipped(name).verdict.label, name
+    assert shown[("OC-NN", "Fig. 3")] == "only with our extension" and shown[("OC-NN", "Fig. 4")] == "not reproduced"
+    assert shown[("ALAD", "score ablation")] == "not reproduced"
+
 
 
 def test_train_preset_fills_the_protocol_options_and_starts(runs_dir):

@@ -190,6 +190,18 @@ def test_05_boundary_lab_reproduce(page, app_url):
     shot(page, "06-boundary")
 
 
+def upload_table(page, app_url: str, src: Path) -> None:
+    """Upload ``src`` on the Data page, press Load and wait for the roles editor."""
+    goto(page, app_url, "data", "Data")
+    page.get_by_text("Upload", exact=True).click()
+    settle(page)
+    page.locator('input[type="file"]').set_input_files(str(src))
+    settle(page)
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
+    settle(page)
+
+
 def _select_first_row(page) -> None:
     """Tick the first row of the page's first table (its selection marker) and wait for the row's explanation."""
     box = page.get_by_test_id("stDataFrame").first.bounding_box()
@@ -260,14 +272,7 @@ def test_06a_store_weeks_that_broke_their_own_pattern(page, app_url, tmp_path):
     df.loc[at, "Weekly_Sales"] = round(df.loc[at, "Weekly_Sales"] * 1.6, 2)  # a spike in the smallest store
     src = tmp_path / "weekly_sales.csv"
     df.to_csv(src, index=False)
-    goto(page, app_url, "data", "Data")
-    page.get_by_text("Upload", exact=True).click()
-    settle(page)
-    page.locator('input[type="file"]').set_input_files(str(src))
-    settle(page)
-    page.get_by_role("button", name="Load", exact=True).click()
-    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
-    settle(page)
+    upload_table(page, app_url, src)
     page.get_by_text("measure: Weekly_Sales").first.wait_for(timeout=30_000)
     page.get_by_role("heading", name="Data roles").first.scroll_into_view_if_needed()
     page.wait_for_timeout(2500)  # the roles grid paints its canvas
@@ -307,14 +312,7 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
 
     src = tmp_path / "store_sales.csv"
     df = messy_weekly_panel(src)
-    goto(page, app_url, "data", "Data")
-    page.get_by_text("Upload", exact=True).click()
-    settle(page)
-    page.locator('input[type="file"]').set_input_files(str(src))
-    settle(page)
-    page.get_by_role("button", name="Load", exact=True).click()
-    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
-    settle(page)
+    upload_table(page, app_url, src)
     columns = list(df.columns)
     _edit_cell(page, page.get_by_test_id("stDataFrame").first, columns.index("Holiday_Flag"), 5, "ignore")
     assert page.get_by_text("per series (each group's own level)").count() == 0
@@ -375,14 +373,7 @@ def test_06c_marks_survive_a_reload_and_teach_the_model(page, app_url, tmp_path)
 
     src = tmp_path / "weekly_stores.csv"
     store_sales(seed=11, n_stores=8, blanks=100, sales_blanks=0).to_csv(src, index=False)
-    goto(page, app_url, "data", "Data")
-    page.get_by_text("Upload", exact=True).click()
-    settle(page)
-    page.locator('input[type="file"]').set_input_files(str(src))
-    settle(page)
-    page.get_by_role("button", name="Load", exact=True).click()
-    page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
-    settle(page)
+    upload_table(page, app_url, src)
     goto(page, app_url, "flagged", "Flagged rows")
     page.get_by_text("The table on the Data page", exact=True).click()
     settle(page)

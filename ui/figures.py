@@ -111,9 +111,9 @@ _BOXES = {"green": (st.success, ":material/check_circle:"), "orange": (st.warnin
 
 
 def verdict_box(verdict, summary: str) -> None:
-    """A figure's verdict in its colour: the badge and headline Home and BENCHMARKS.md show, and the numbers."""
+    """A figure's verdict in its colour, with the label Home's table shows (in the same colour) and the numbers."""
     box, icon = _BOXES[verdict.colour]
-    box(f"**{verdict.badge}**. {verdict.headline}. Measured: {summary}.", icon=icon)
+    box(f"**{verdict.label.capitalize()}**: {verdict.headline}. Measured: {summary}.", icon=icon)
 
 
 def _describe(recipe, settings: dict) -> str:

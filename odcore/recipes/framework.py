@@ -145,9 +145,10 @@ class Check:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A figure's one status and how every client shows it: ``label`` (a few words), ``headline`` (one
-    clause), ``colour`` (``"green"`` only for the paper's own variant, ``"orange"`` for our extension,
-    ``"red"`` for not reproduced) and ``badge`` (a coloured mark and the label, for tables and Markdown)."""
+    """A figure's one status and how every client shows it: ``label`` (a few words: Home's table, the page's
+    box, BENCHMARKS.md), ``headline`` (one clause that says what the label means), ``colour`` (``"green"``
+    only for the paper's own variant, ``"orange"`` for our extension, ``"red"`` for not reproduced) and
+    ``badge`` (a coloured mark and the label, for Markdown, which has no colours of its own)."""
 
     status: str
     label: str
@@ -161,11 +162,10 @@ class Verdict:
 
 _MARKS = {"green": "🟢", "orange": "🟠", "red": "🔴"}
 _VERDICTS = {
-    REPRODUCED: Verdict(REPRODUCED, "reproduced", "Reproduced: the paper's own variant shows the idea", "green"),
-    EXTENSION: Verdict(EXTENSION, "only with our extension", "Shown only with our extension: the paper's own "
-                       "variant does not show the idea", "orange"),
-    NOT_REPRODUCED: Verdict(NOT_REPRODUCED, "not reproduced", "Not reproduced: the figure does not show the "
-                            "paper's idea", "red"),
+    REPRODUCED: Verdict(REPRODUCED, "reproduced", "the paper's own variant shows the idea", "green"),
+    EXTENSION: Verdict(EXTENSION, "only with our extension", "the paper's own variant does not show the idea, a "
+                       "variant of ours does", "orange"),
+    NOT_REPRODUCED: Verdict(NOT_REPRODUCED, "not reproduced", "the figure does not show the paper's idea", "red"),
 }
 STATUSES = tuple(_VERDICTS)
 
