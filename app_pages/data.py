@@ -31,7 +31,7 @@ desc = widgets.guarded(lambda: __import__("odcore.data", fromlist=["describe"]).
 for p in desc.get("problems", []) or []:
     st.warning(widgets.plain(p, 2000))
 
-st.dataframe(ds.frame(200), height=260)
+st.dataframe(widgets.day_dates(ds.frame(200)), height=260)  # weekly dates without "00:00:00"
 
 idx = embed.downsample(ds.n_rows, 20_000, keep=None if ds.y is None else ds.y == 1)
 if ds.n_features > 2:

@@ -26,26 +26,40 @@ with c3:
 
 st.subheader("Paper figures you can reproduce")
 st.markdown("Each page below has a **Reproduce figure** button: it shows the figure at once from a small teaching "
-            "run shipped with the lab, says whether the paper's idea shows, and lets you retrain it live with "
-            "other settings. `python -m bench.figures NAME` runs the full budget.")
+            "run shipped with the lab and its verdict — :green-background[reproduced] with the paper's own variant, "
+            ":orange-background[only with our extension], or :red-background[not reproduced] — and lets you "
+            "retrain it live with other settings. `python -m bench.figures NAME` runs the full budget.")
+
+#: cell colours of the verdicts (the same colours as the verdict boxes on the figures' pages)
+CELL = {"green": "background-color: #d5f0dc", "orange": "background-color: #ffe4c2",
+        "red": "background-color: #fbd3d3"}
 
 
 @st.cache_data(show_spinner=False)
-def _figures() -> list[dict]:
+def _figures() -> tuple[list[dict], list[str]]:
+    """One row per figure recipe with its shipped run's verdict (framework.verdict), and each row's cell style."""
     from odcore import recipes
     from odcore.recipes import framework
     from ui import pages
 
-    out = []
+    rows, styles = [], []
     for name, r in recipes.all_recipes().items():
         ship = framework.shipped(name)
-        out.append({"paper": r.paper or "all", "figure": r.figure, "what": r.title,
-                    "page": pages.title(r.page),
-                    "idea shows (teaching run)": "yes" if ship and ship.check.ok else "no" if ship else "not shipped",
-                    "teaching budget": r.training.budget("teaching").what})
-    return out
+        rows.append({"paper": r.paper or "all", "figure": r.figure, "what": r.title, "page": pages.title(r.page),
+                     "verdict (teaching run)": ship.verdict.label if ship else "not shipped",
+                     "teaching budget": r.training.budget("teaching").what})
+        styles.append(CELL[ship.verdict.colour] if ship else "")
+    return rows, styles
 
 
-st.dataframe(_figures(), hide_index=True, width="stretch")
+def _table():
+    import pandas as pd
+
+    rows, styles = _figures()
+    col = "verdict (teaching run)"
+    return pd.DataFrame(rows).style.apply(lambda s: styles if s.name == col else [""] * len(s), axis=0)
+
+
+st.dataframe(_table(), hide_index=True, width="stretch")
 st.markdown("- WALDO Fig. 3: the retail case study ranked by inlier-decoder error — **Flagged rows**.")
 st.caption("Everything also runs headless: `python -m odcore datasets | train | score | runs | bench`.")

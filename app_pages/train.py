@@ -168,6 +168,8 @@ elif protocol == suggestion.protocol:  # announced before it starts: the protoco
         st.info("\n\n".join(widgets.plain(t, None) for t in text))
 if method in METHOD_NOTES:  # a declared note on this method (ui/presets.py)
     st.caption(METHOD_NOTES[method])
+if info.caution:  # a declared warning on the method's defaults (odcore.models.registry.MethodInfo.caution)
+    st.warning(info.caution)
 
 import odcore.data as _odata  # noqa: E402 - light after _setup
 from odcore.data.protocols import declaration as _protocol_options  # noqa: E402

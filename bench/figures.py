@@ -42,7 +42,8 @@ def run(names: list[str], budget: str) -> list[dict]:
         else:
             s = ship(t, budget=budget, out=RESULTS / "figures")
         for name, (ok, summary) in s["checks"].items():
-            out.append({"recipe": name, "training": t, "budget": budget, "ok": ok, "summary": summary,
+            out.append({"recipe": name, "training": t, "budget": budget, "ok": ok, "status": s["status"][name],
+                        "summary": summary,
                         "fit_seconds": s["fit_seconds"], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
                         "command": f"python -m bench.figures {t} --budget {budget}"})
@@ -52,17 +53,29 @@ def run(names: list[str], budget: str) -> list[dict]:
 
 
 def table() -> str:
+    """The teaching / full table: each cell is the figure's verdict (:func:`odcore.recipes.framework.verdict`,
+    the badge Home and the figure's page show) and the check's numbers. The teaching column is the run the
+    package ships (what the app shows); the full column the records of ``--budget full``."""
     from odcore import recipes
+    from odcore.recipes import framework
 
     recs = {(r["recipe"], r["budget"]): r for r in _records()}
-    lines = ["| figure | teaching budget: idea shows? (fit s) | full budget: idea shows? (fit s) |", "|---|---|---|"]
+    lines = ["| figure | teaching budget (the shipped run the app shows) | full budget |", "|---|---|---|"]
     for name, r in recipes.all_recipes().items():
-        cells = []
-        for b in ("teaching", "full"):
-            rec = recs.get((name, b))
-            ok = "not run" if rec is None else "yes" if rec["ok"] else "**no**"
-            cells.append(ok if rec is None else f"{ok}: {rec['summary']} ({rec['fit_seconds']:.0f} s, {rec['date']})")
-        lines.append(f"| {r.label} | {cells[0]} | {cells[1]} |")
+        ship, rec = framework.shipped(name), recs.get((name, "teaching"))
+        when = f", {rec['date']}" if rec else ""
+        teach = "not shipped" if ship is None else \
+            f"{ship.verdict.badge}: {ship.check.summary} ({ship.seconds:.0f} s{when})"
+        full = recs.get((name, "full"))
+        if full is None:
+            cell = "not run"
+        elif "status" not in full:  # recorded before the verdicts; its check has changed since
+            cell = (f"not run with today's check (the run of {full['date']}, {full['fit_seconds']:.0f} s, measured: "
+                    f"{full['summary']})")
+        else:
+            cell = (f"{framework.verdict_of(full['status']).badge}: {full['summary']} ({full['fit_seconds']:.0f} s, "
+                    f"{full['date']})")
+        lines.append(f"| {r.label} | {teach} | {cell} |")
     return "\n".join(lines)
 
 
@@ -88,7 +101,7 @@ def main() -> None:
         from odcore import recipes
 
         for rec in run(a.names or list(recipes.trainings()), a.budget):
-            print(f"{rec['recipe']} ({rec['budget']}): {'OK' if rec['ok'] else 'NO'} {rec['summary']}")
+            print(f"{rec['recipe']} ({rec['budget']}): {rec['status']}: {rec['summary']}")
     if a.write:
         print(f"wrote {write_md()}")
     if a.table or not (a.budget or a.write):

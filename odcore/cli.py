@@ -154,7 +154,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     for name in registry.available():
         m = registry.info(name)
         rows.append({"name": name, "family": m.family, "setting": m.setting, "title": m.title, "paper": m.paper,
-                     "recommended_for": list(m.recommended_for),
+                     "recommended_for": list(m.recommended_for), "caution": m.caution,
                      "capabilities": sorted(registry.capabilities(name).names()), "params": registry.param_table(name)})
     if args.json:
         _print_json(rows)
@@ -163,6 +163,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
         caps = ", ".join(r["capabilities"]) or "-"
         rec = f"  [default for: {', '.join(r['recommended_for'])}]" if r["recommended_for"] else ""
         print(f"{r['name']:12s} {r['family']:9s} {r['setting']:17s} {r['title']}  [capabilities: {caps}]{rec}")
+        if r["caution"]:
+            print(f"    caution: {r['caution']}")
         if args.verbose:
             for p in r["params"]:
                 print(f"    {p['name']} = {p['default']!r}  {p['help']}")

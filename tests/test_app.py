@@ -222,8 +222,10 @@ FIGURE_PAGES = {"waldo": "waldo_figure", "boundary": "lab_figure", "scores": "sc
 
 @pytest.mark.parametrize("page", list(FIGURE_PAGES))
 def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(page, tmp_path, monkeypatch):
-    """From an empty run store: each recipe's Reproduce figure draws its figure and the idea check, no exception."""
+    """From an empty run store: each recipe's Reproduce figure draws its figure and its verdict (the colour of its
+    status, the words Home and BENCHMARKS.md show), no exception."""
     from odcore import recipes
+    from odcore.recipes import framework
 
     monkeypatch.setenv("ODCORE_RUNS_DIR", str(tmp_path))
     at = open_page(page)
@@ -234,8 +236,32 @@ def test_every_reproduce_figure_button_shows_its_figure_from_the_shipped_runs(pa
         at.button(key=f"repro-{name}").click().run()
         no_exception(at)
         assert len(at.get("plotly_chart")) == charts + 1 + len(recipes.get(name).extras), name
-        assert at.success or at.warning, name  # the idea check is stated
+        v = framework.shipped(name).verdict  # the verdict, in its colour, with the label Home shows
+        box = {"green": at.success, "orange": at.warning, "red": at.error}[v.colour]
+        assert any(f"**{v.label.capitalize()}**: {v.headline}" in b.value for b in box), name
+        others = [b for c, bs in (("green", at.success), ("orange", at.warning), ("red", at.error)) if c != v.colour
+                  for b in bs]
+        assert not any(f"**{o.label.capitalize()}**" in b.value for b in others
+                       for o in map(framework.verdict_of, framework.STATUSES))
         assert any("teaching run shipped with the package" in c.value for c in at.caption), name
+
+
+def test_home_lists_each_figure_with_the_verdict_its_page_shows():
+    """Regression (issue 23): Home called ALAD's figure reproduced while its page said "Not reproduced". Home's
+    table now shows each shipped run's verdict (framework.verdict: the label the page and BENCHMARKS.md show)
+    in its colour; OC-NN Fig. 3 is orange (only with our extension), Fig. 4 and ALAD's ablation red."""
+    from odcore import recipes
+    from odcore.recipes import framework
+
+    at = open_page("home")
+    no_exception(at)
+    table = at.dataframe[0].value
+    shown = dict(zip(zip(table["paper"], table["figure"]), table["verdict (teaching run)"]))
+    for name, r in recipes.all_recipes().items():
+        assert shown[(r.paper or "all", r.figure)] == framework.shipped(name).verdict.label, name
+    assert shown[("OC-NN", "Fig. 3")] == "only with our extension" and shown[("OC-NN", "Fig. 4")] == "not reproduced"
+    assert shown[("ALAD", "score ablation")] == "not reproduced"
+
 
 
 def test_train_preset_fills_the_protocol_options_and_starts(runs_dir):

@@ -52,8 +52,8 @@ def test_runs_that_did_not_record_a_test_set_are_not_ranked_with_those_that_did(
     old = {"id": "a", "method": "iforest", "data": "digits", "protocol": "pu", "metrics": {"auroc": 0.9}}
     new = dict(old, id="b", test_normal=53, test_anomalous=1619, metrics={"auroc": 0.8})
     groups = compare.run_groups([old, new])
-    assert [k[2] for k, _ in groups] == ["53 normal / 1,619 anomalous", "test set not recorded"] or \
-        [k[2] for k, _ in groups] == ["test set not recorded", "53 normal / 1,619 anomalous"]
+    assert [k[2] for k, _ in groups] == ["53 normal / 1,619 anomalous", "not recorded"] or \
+        [k[2] for k, _ in groups] == ["not recorded", "53 normal / 1,619 anomalous"]
 
 
 def test_dates_without_seconds():
@@ -125,3 +125,18 @@ def test_a_method_that_needs_another_protocol_is_announced_before_it_starts(fres
     notes = [i.value.replace("\\", "") for i in at.info]  # shown as text (Markdown escaped)
     assert any("will run under the 'one-vs-rest' protocol, not 'pu'" in n and "normal rows only" in n
                and "test set 53 normal / 1,619 anomalous" in n for n in notes), notes
+
+
+def test_small_things_read_as_a_person_reads():
+    """Issue 23's small things: stores sort 1, 2, ..., 10; dates show no midnight; a page's need is in words."""
+    import pandas as pd
+
+    from ui import flagged, widgets
+
+    assert flagged.natural_order(["10", "2", "1", "b", "11", "a"]) == ["1", "2", "10", "11", "a", "b"]
+    frame = pd.DataFrame({"Date": pd.to_datetime(["2010-02-05", "2010-02-12"]), "text": ["2010-02-05 00:00:00", None],
+                          "stamp": pd.to_datetime(["2010-02-05 13:30", "2010-02-12 00:00"]), "sales": [1.0, 2.0]})
+    out = widgets.day_dates(frame)
+    assert list(out["Date"]) == ["2010-02-05", "2010-02-12"] and list(out["text"]) == ["2010-02-05", ""]
+    assert out["stamp"].dtype == frame["stamp"].dtype and list(out["sales"]) == [1.0, 2.0]  # a time of day is kept
+    assert "generates new rows" in widgets.NEEDS["generate"] and "'" not in widgets.NEEDS["generate"]

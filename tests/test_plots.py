@@ -35,9 +35,43 @@ def test_histograms_and_curves():
     fig = plots.roc_pr(y, s + np.linspace(0, 0.1, 20), threshold=0.5)
     assert {t.name for t in fig.data} >= {"ROC", "PR", "threshold"}
     hist = [{"epoch": 1, "loss": 2.0, "val_auroc": 0.6, "lr": 1e-3}, {"epoch": 2, "loss": 1.0, "val_auroc": 0.8}]
-    names = [t.name for t in plots.history_curves(hist).data]
-    assert names == ["loss", "val_auroc"]
     assert len(plots.compare_curves({"a": hist, "b": hist}, "val_auroc").data) == 2
+
+
+def _panel_titles(fig) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_training_curves_plot_no_counter_and_one_panel_per_quantity():
+    """Regression (issue 23): the Train page drew ``phase_epoch`` (0 to N) as a loss and flattened every real
+    loss; WALDO's twelve series shared two axes. Counters (by name, or all-integer fields such as DROCC's
+    gradient evaluations) get no trace; each quantity gets its own panel on one shared epoch axis."""
+    hist = [{"epoch": e, "epochs": 6, "phase": "train", "phase_epoch": e, "loss": 10.0 / e, "loss_rec_p": 1.0 / e,
+             "grad_evals": 50 * e, "best_epoch": 1, "lr": 1e-3, "seconds": 0.1, "val_auroc": 0.5 + e / 20}
+            for e in range(1, 7)]
+    fig = plots.training_curves(hist)
+    assert _panel_titles(fig) == ["loss", "loss_rec_p", "test AUROC"]
+    plotted = [list(t.y) for t in fig.data]
+    assert len(fig.data) == 3
+    assert [1, 2, 3, 4, 5, 6] not in plotted and [50, 100, 150, 200, 250, 300] not in plotted  # no counter
+    assert plotted[0] == [10.0 / e for e in range(1, 7)]
+    # each trace on its own axes, all panels on one epoch axis
+    assert len({(t.xaxis, t.yaxis) for t in fig.data}) == 3
+    xaxes = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    assert all(fig.layout[k].matches in (None, "x") for k in xaxes) and any(fig.layout[k].matches == "x" for k in xaxes)
+    assert plots.curve_quantities(hist) == ["loss", "loss_rec_p", "val_auroc"]
+
+
+def test_training_curves_split_a_loss_that_two_phases_share():
+    """Deep SVDD logs its autoencoder pretraining and its hypersphere training both as ``loss``: one panel per
+    phase (one scale never holds two losses), the phases in their own colours, the metric on one panel."""
+    hist = [{"epoch": e, "phase": "pretrain" if e <= 3 else "train", "loss": 100.0 if e <= 3 else 0.01,
+             **({"val_auroc": 0.7} if e > 3 else {})} for e in range(1, 7)]
+    fig = plots.training_curves(hist, title=None)
+    assert _panel_titles(fig) == ["loss · pretrain", "loss · train", "test AUROC"]
+    assert {t.name for t in fig.data} == {"pretrain", "train"}
+    assert fig.data[0].line.color != fig.data[1].line.color
+    assert len(plots.training_curves([], title=None).data) == 0
 
 
 def test_montage_tiles_images_with_light_gaps():

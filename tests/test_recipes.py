@@ -29,7 +29,8 @@ def test_every_recipe_is_complete(name):
     assert getattr(plots, r.build.__name__) is r.build  # figures come from odcore.plots
     # one sentence that says what to look for
     assert r.caption.endswith(".") and len(re.findall(r"[.!?](\s|$)", r.caption)) == 1, r.caption
-    if not r.holds:
+    assert r.expect in framework.STATUSES
+    if r.expect != framework.REPRODUCED:  # where the idea does not show with the paper's variant, say what does
         assert r.finding and r.finding.endswith(".")
     framework.resolve(r.training, "teaching")
     framework.resolve(r.training, "full")
@@ -155,3 +156,53 @@ def test_unknown_recipe_and_training_names_say_the_valid_ones():
         recipes.get("waldo-fig1b").training.budget("huge")
     with pytest.raises(InputError, match="mnist-pu"):
         folds.build("cifar", {}, 0)
+
+
+def test_the_verdict_follows_the_check_and_only_the_papers_variant_is_green():
+    paper = framework.verdict(framework.Check(True, "x"))
+    ext = framework.verdict(framework.Check(True, "x", variant=framework.EXTENSION_VARIANT))
+    assert (paper.status, paper.colour) == (framework.REPRODUCED, "green")
+    assert (ext.status, ext.colour) == (framework.EXTENSION, "orange")
+    for variant in (framework.PAPER_VARIANT, framework.EXTENSION_VARIANT):
+        no = framework.verdict(framework.Check(False, "x", variant=variant))
+        assert (no.status, no.colour) == (framework.NOT_REPRODUCED, "red")
+    assert framework.verdict_of("extension") == ext
+    assert ext.badge.endswith(ext.label) and ext.badge != paper.badge
+    with pytest.raises(InputError, match="reproduced"):
+        framework.verdict_of("yes")
+
+
+@pytest.mark.parametrize("name", recipes.names())
+def test_the_shipped_verdict_is_the_declared_one_and_its_saved_check_is_current(name):
+    """Home, the page and BENCHMARKS.md read the shipped run: its status is the recipe's ``expect``, and the check
+    saved in the file is what the recipe's check says of the saved data today (else: ship --recheck)."""
+    r, res = recipes.get(name), framework.shipped(name)
+    assert res.verdict.status == r.expect, res.check.summary
+    saved = json.loads((res.folder / f"{name}.json").read_text())["check"]
+    assert (saved["ok"], saved["summary"], saved.get("status")) == (res.check.ok, res.check.summary,
+                                                                    res.verdict.status), \
+        f"python -m odcore.recipes.ship {r.training.name} --recheck"
+
+
+def test_a_weak_ocnn_separation_is_not_reproduced_and_the_radial_only_one_is_an_extension():
+    """Regression (issue 23): OC-NN Fig. 4 at AUROC 0.65 (overlapping humps) was green; Fig. 3 was green while
+    the paper's sigmoid scored 0.00 and only the radial extension separated."""
+    from odcore.recipes import ocnn_figures as oc
+
+    def panels(sig: float, rad: float) -> dict:
+        return {"panels": [{"key": oc._SIG, "auroc": sig, "mean_normal": 1.0, "mean_anomalous": 0.5 if sig > .5 else 2},
+                           {"key": oc._RAD, "auroc": rad, "mean_normal": 1.0, "mean_anomalous": 0.5}]}
+
+    assert framework.verdict(oc.mnist_check(panels(0.65, 0.5))).status == framework.NOT_REPRODUCED
+    assert framework.verdict(oc.gaussian_check(panels(0.0, 1.0))).status == framework.EXTENSION
+    assert framework.verdict(oc.gaussian_check(panels(0.95, 1.0))).status == framework.REPRODUCED
+
+
+def test_benchmarks_md_shows_the_verdict_badge_home_shows():
+    """The teaching column of the figures table in BENCHMARKS.md carries each shipped run's badge, the one Home's
+    table and the figure's page show (all from framework.verdict)."""
+    text = (ROOT / "BENCHMARKS.md").read_text()
+    for name, r in recipes.all_recipes().items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {r.label} |"))
+        teaching = row.split(" | ")[1]
+        assert teaching.startswith(framework.shipped(name).verdict.badge + ":"), row

@@ -35,14 +35,14 @@ def fresh(shared_file):
 
 
 @pytest.mark.parametrize("name", recipes.names())
-def test_the_figure_shows_its_idea(name, fresh):
-    """The recipe's own check on a fresh teaching run: see each recipe's ``check`` docstring for the idea
-    (e.g. Fig. 1b: the inlier decoder reconstructs real inliers 1.25x better than real outliers and the outlier
-    decoder the reverse; DROCC Fig. 1: DROCC's AUROC above OC-SVM's and Deep SVDD's). Recipes whose idea does
-    not hold at any budget we could afford are declared ``holds=False`` and their check pins what happens."""
+def test_the_figure_gets_its_declared_verdict(name, fresh):
+    """The recipe's own check on a fresh teaching run gives the status the recipe declares (``expect``): see
+    each recipe's ``check`` docstring for the idea (e.g. Fig. 1b: the inlier decoder reconstructs real inliers
+    1.25x better than real outliers and the outlier decoder the reverse; OC-NN Fig. 3: shown only with the
+    radial extension; ALAD's ablation: not reproduced)."""
     r = recipes.get(name)
     data, check = framework.evaluate(r, fresh(r.training))
-    assert check.ok, f"{name}: {check.summary}"
+    assert framework.verdict(check).status == r.expect, f"{name}: {check.summary}"
 
 
 @pytest.mark.parametrize("training", list(recipes.trainings()))
@@ -63,4 +63,25 @@ def test_shipped_runs_match_a_fresh_run(training, fresh):
         now = np.asarray(fits.models[key].decision_function(X), dtype=np.float64)
         spread = float(np.ptp(saved[fit_name])) or 1.0
         assert np.max(np.abs(now - saved[fit_name])) <= 0.02 * spread, fit_name
-        assert np.corrcoef(np.argsort(np.argsort(now)), np.argsort(np.argsort(saved[fit_name])))[0, 1] > 0.99
+        assert _tie_aware_rank_correlation(now, saved[fit_name]) > 0.99, fit_name
+
+
+def _tie_aware_rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho of two score vectors, with scores equal to 1e-6 of the saved spread counted as ties.
+
+    KDD Cup 99's test rows repeat (1,500 rows, 610-957 distinct scores): ordering tied rows by their index, as
+    ``argsort(argsort())`` does, turns float noise of 1e-9 (a library loaded earlier in the process changes
+    the CPU's rounding flags) into a rank correlation of 0.85 between identical models."""
+    from scipy.stats import spearmanr
+
+    lo, spread = float(np.min(b)), float(np.ptp(b)) or 1.0
+    return float(spearmanr(np.round((a - lo) / spread, 6), np.round((b - lo) / spread, 6))[0])
+
+
+def test_tie_aware_rank_correlation_ignores_noise_but_not_reordering():
+    rng = np.random.default_rng(0)
+    saved = np.concatenate([np.zeros(600), rng.normal(size=900)])  # a block of 600 identical rows, as in KDD
+    noisy = saved + rng.normal(scale=1e-10, size=saved.size)
+    assert np.corrcoef(np.argsort(np.argsort(noisy)), np.argsort(np.argsort(saved)))[0, 1] < 0.99  # the old check
+    assert _tie_aware_rank_correlation(noisy, saved) > 0.999
+    assert _tie_aware_rank_correlation(rng.permutation(saved), saved) < 0.2

@@ -47,18 +47,21 @@ def protocol_text(protocol: Any, options: Mapping[str, Any] | None) -> str:
     return f"{protocol or '?'}" + (f" ({inner})" if inner else "")
 
 
-def test_set_text(normal: Any, anomalous: Any) -> str:
-    """``53 normal / 1,619 anomalous``; what is known when the run did not record it."""
+def test_set_text(normal: Any, anomalous: Any, rows: Any = None) -> str:
+    """``53 normal / 1,619 anomalous``, ``1,797 rows without labels``; what is known when the run did not record it
+    (a run from before test sets were recorded, or one that ended before it was split)."""
     if isinstance(normal, int) and isinstance(anomalous, int):
         return f"{normal:,} normal / {anomalous:,} anomalous"
-    return "test set not recorded"
+    if isinstance(rows, int):
+        return f"{rows:,} rows without labels (no metrics)"
+    return "not recorded"
 
 
 def group_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
     """``(data, protocol, test set)`` of a listed run: runs with equal keys were tested on the same rows."""
     data = str(row.get("data_name") or row.get("data") or "?").split("/")[-1]
     return (data, protocol_text(row.get("protocol"), row.get("protocol_options")),
-            test_set_text(row.get("test_normal"), row.get("test_anomalous")))
+            test_set_text(row.get("test_normal"), row.get("test_anomalous"), row.get("test_rows")))
 
 
 def group_title(key: tuple[str, str, str], n: int) -> str:

@@ -100,16 +100,20 @@ def _draw(recipe, res) -> None:
     what = budget.what if res.source == "shipped" else _describe(recipe, res.settings)
     st.caption(f"Shown: {where} ({what}; trained in {_fmt(res.seconds)} on 2 CPU cores). "
                f"Full budget ({recipe.training.budget('full').what}): `python -m bench.figures {recipe.name}`.")
-    if not recipe.holds:  # the paper's idea did not reproduce at any budget we could run: say so plainly
-        st.warning(recipe.finding, icon=":material/warning:")
-        st.caption(f"Measured here: {res.check.summary}.")
-    elif res.check.ok:
-        st.success(f"The figure shows the paper's idea: {res.check.summary}.", icon=":material/check_circle:")
-    else:
-        st.warning(f"At these settings the figure does not show the paper's idea: {res.check.summary}.",
-                   icon=":material/warning:")
-    if recipe.holds and recipe.finding:
+    verdict_box(res.verdict, res.check.summary)
+    if recipe.finding:
         st.info(recipe.finding, icon=":material/info:")
+
+
+#: how each verdict colour is drawn (green only for the paper's own variant)
+_BOXES = {"green": (st.success, ":material/check_circle:"), "orange": (st.warning, ":material/warning:"),
+          "red": (st.error, ":material/cancel:")}
+
+
+def verdict_box(verdict, summary: str) -> None:
+    """A figure's verdict in its colour, with the label Home's table shows (in the same colour) and the numbers."""
+    box, icon = _BOXES[verdict.colour]
+    box(f"**{verdict.label.capitalize()}**: {verdict.headline}. Measured: {summary}.", icon=icon)
 
 
 def _describe(recipe, settings: dict) -> str:

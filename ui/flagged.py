@@ -193,7 +193,7 @@ def series_row(run_id: str, pick: pd.Series) -> None:
                "other years; the band holds 95% of ordinary deviations. Blank cells are filled from the series itself "
                "and never count as a reason.")
     t = data["table"]
-    view = pd.DataFrame({"": t["which"], "date": t["date"].astype(str),
+    view = pd.DataFrame({"": t["which"], "date": widgets.day_dates(pd.DataFrame({"d": t["date"]}))["d"].astype(str),
                          shown: [analyst.fmt_amount(v, unit) if not f else "blank (filled)"
                                  for v, f in zip(t["actual"], t["filled"])],
                          "expected": [analyst.fmt_amount(v, unit) for v in t["expected"]],
@@ -255,11 +255,21 @@ def flagged_row(run_id: str, frame: pd.DataFrame, pick: pd.Series, info: dict) -
     neighbours = frame[frame["row"].isin(near)].drop(columns=["row", "why"], errors="ignore")
     neighbours = neighbours.drop(columns=[c for c in neighbours.columns if c.startswith("top")])
     st.markdown(f"Its {k} nearest normal rows (what it is compared with)"
-                + (": in their own series' units; the dashed line is their mean in this row's level."
-                   if prep is not None and prep.scaling == "series" else ":"))
+                + (": in their own series' units." if prep is not None and prep.scaling == "series" else ":"))
     st.dataframe(neighbours, hide_index=True, height=220, key=f"flag-near-{run_id}-{r}",
                  column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD") for c in neighbours.columns
                                 if pd.api.types.is_datetime64_any_dtype(neighbours[c])})
+
+
+def natural_order(values) -> list[str]:
+    """``values`` (text) sorted as a person counts: numbers by value (1, 2, ..., 10), then the rest as text."""
+    def key(v: str):
+        try:
+            return (0, float(v), "")
+        except ValueError:
+            return (1, 0.0, v)
+
+    return sorted(values, key=key)
 
 
 def score_new_file(run_id: str) -> None:
@@ -288,7 +298,7 @@ def score_new_file(run_id: str) -> None:
     for note in stats.get("notes", []):
         st.caption(widgets.plain(note, 300))
     scored = scored.sort_values("score", ascending=False, kind="stable")
-    st.dataframe(scored.head(500), hide_index=True, height=260, key=f"score-new-table-{run_id}")
+    st.dataframe(widgets.day_dates(scored.head(500)), hide_index=True, height=260, key=f"score-new-table-{run_id}")
     st.caption("Columns: " + "; ".join(f"{k}: {v}" for k, v in OUTPUT_COLUMNS.items()))
     st.download_button("Download the scored file (CSV)", analyst.export_bytes(scored, "csv"),
                        file_name=f"scored-{run_id}.csv", mime="text/csv", key=f"score-new-dl-{run_id}")
@@ -378,8 +388,8 @@ def flagged_view(run_id: str, frame: pd.DataFrame, info: dict) -> pd.DataFrame:
     group, date = _group_and_date(frame, table_prep(run_id))
     c1, c2, c3 = st.columns(3)
     srange = c1.slider("score range", lo, hi, (lo, hi), step=step, key=f"frange-{run_id}", format="%.3g")
-    groups = c2.multiselect(group, sorted(frame[group].astype(str).unique()), key=f"flag_groups-{run_id}") \
-        if group else []
+    groups = c2.multiselect(group, natural_order(frame[group].astype(str).unique()), key=f"flag_groups-{run_id}") \
+        if group else []  # stores 1, 2, ..., 10, not 1, 10, 11
     flagged_only = c3.checkbox("flagged rows only", value=True, key="flag_only")
     dates = None
     if date:

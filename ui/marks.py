@@ -139,8 +139,9 @@ def marks_panel(run_id: str) -> None:
                        "reason) or confirmed (a real anomaly). Marks stay with the table, keyed by its ids and dates.")
         else:
             shown = frame.drop(columns=["author", "run", "id"])
-            event = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="multi-row",
-                                 key=f"marks-{run_id}", height=min(300, 40 + 35 * len(frame)))
+            event = st.dataframe(widgets.day_dates(shown), hide_index=True, on_select="rerun",
+                                 selection_mode="multi-row", key=f"marks-{run_id}",
+                                 height=min(300, 40 + 35 * len(frame)))
             picked = list(event.selection.rows) if event is not None else []
             outside = int((~frame["in table"]).sum()) if "in table" in frame else 0
             if outside:
@@ -206,7 +207,8 @@ def moved_panel(run_id: str) -> dict[str, Any] | None:
                 + (f"; {top} confirmed row{'s' if top > 1 else ''} ranked at the top" if top else "")
                 + (f"; {still} row{'s' if still > 1 else ''} marked expected still flagged" if still else "") + ".")
     if len(moved):
-        st.dataframe(moved, hide_index=True, key=f"moved-{run_id}", height=min(320, 40 + 35 * len(moved)),
+        st.dataframe(widgets.day_dates(moved), hide_index=True, key=f"moved-{run_id}",
+                     height=min(320, 40 + 35 * len(moved)),
                      column_config={"why": st.column_config.TextColumn("why", width="large"),
                                     "score before": st.column_config.NumberColumn(format="%.4g"),
                                     "score after": st.column_config.NumberColumn(format="%.4g")})

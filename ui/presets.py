@@ -35,7 +35,8 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 #: one sentence on why OC-NN's activation decides the synthetic figure (the Train page shows it with the method)
 OCNN_ACTIVATION_NOTE = ("With the paper's activations (linear, sigmoid, ReLU) OC-NN's exact objective ranks the "
                         "wide N(0, 10²) anomalies as the most normal rows, because <w, g(Vx)> grows with the norm "
-                        "of x; the bounded radial exp(-t²), like the OC-SVM's RBF kernel, can put them below r.")
+                        "of x; the bounded radial exp(-t²), like the OC-SVM's RBF kernel, can put them below r. "
+                        "Radial is therefore the default; the paper's sigmoid is one field (or preset) away.")
 
 #: what the Train page says under a method's name
 METHOD_NOTES: dict[str, str] = {"ocnn": OCNN_ACTIVATION_NOTE}

@@ -88,6 +88,17 @@ def scores(run_id: str):
     return state.store().get(run_id).scores
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def score_view(run_id: str):
+    """The run's scores and labels as arrays held for the threshold workbench (read once per run, shared by the
+    sessions: read-only arrays), :class:`odcore.analysis.thresholds.Workbench`."""
+    from odcore.analysis.thresholds import Workbench
+
+    df = state.store().get(run_id).scores
+    y = df["label"].to_numpy() if "label" in df and df["label"].notna().all() else None
+    return Workbench(df["score"].to_numpy(), y)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def history(run_id: str) -> list[dict]:
     return list(state.store().get(run_id).history or [])

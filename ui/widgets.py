@@ -61,6 +61,35 @@ def guarded(fn: Callable[[], Any]) -> Any:
         return None
 
 
+def day_dates(frame):
+    """``frame`` with its date columns as ``YYYY-MM-DD`` text where every time of day is midnight (a weekly or
+    daily table shows no "00:00:00"); datetime columns, and text columns that hold such stamps, are converted."""
+    import pandas as pd
+
+    out = None
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            d = col
+        elif pd.api.types.is_string_dtype(col) and col.notna().any() and col.dropna().astype(str).str.fullmatch(
+                r"\d{4}-\d{2}-\d{2}[ T]00:00:00(\.0+)?").all():
+            d = pd.to_datetime(col, errors="coerce")
+        else:
+            continue
+        if d.isna().all() or not (d.dropna() == d.dropna().dt.normalize()).all():
+            continue
+        out = frame.copy() if out is None else out
+        out[c] = d.dt.strftime("%Y-%m-%d").where(d.notna(), "")
+    return frame if out is None else out
+
+
+#: what a page needs of a run, in a user's words (``run_picker(need=...)``: a capability name)
+NEEDS = {"embed": "that maps rows to latent codes (a deep detector)",
+         "generate": "that generates new rows from its decoders",
+         "reconstruct": "that reconstructs rows", "boundary": "that draws a decision boundary",
+         "assign": "whose decoders compete for each row", "prior_distance": "with a latent prior"}
+
+
 def intro(title: str, text: str) -> None:
     """Page title and the two or three sentences on the idea behind the page (the page's own text)."""
     st.title(title)
@@ -85,7 +114,7 @@ def run_picker(*, key: str, need: str | None = None, methods: tuple[str, ...] | 
             continue
         options.append(r)
     if not options:
-        what = f" with '{need}'" if need else ""
+        what = f" of a detector {NEEDS.get(need, 'that can show this')}" if need else ""
         st.info(f"No finished run{what} yet. Train one on the **Train** page (a one-epoch model is enough).")
         return None
     ids = [runs.run_id_of(r) for r in options]
@@ -104,7 +133,7 @@ def history_figure(job) -> Any:
     cache = st.session_state.setdefault("_live_curves", {})
     key = (job.id, len(job.history))
     if cache.get("key") != key:
-        cache.update(key=key, figure=plots.history_curves(job.history))
+        cache.update(key=key, figure=plots.training_curves(job.history))
     return cache["figure"]
 
 

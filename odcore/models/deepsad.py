@@ -30,6 +30,18 @@ from odcore.models.params import Param
 INVERSE_EPS = 1e-6
 
 
+def semi_supervised_rows(X: Any, y: Any = None, X_pos: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``X`` then ``X_pos`` and each row's target ``y~`` of Eq. 4: 0 unlabelled, -1 a labelled anomaly
+    (``y == 1`` among ``X``), +1 a labelled normal (every ``X_pos`` row)."""
+    rows = np.asarray(X) if X_pos is None else np.vstack([X, X_pos])
+    target = np.zeros(len(rows), dtype=np.int64)
+    if y is not None:
+        target[:len(X)][np.asarray(y) == 1] = -1
+    if X_pos is not None:
+        target[len(X):] = 1
+    return rows, target
+
+
 class DeepSAD(DeepSVDD):
     """Deep SAD on the shared training loop: Deep SVDD's bias-free network and centre, plus the labelled rows.
 
@@ -52,12 +64,7 @@ class DeepSAD(DeepSVDD):
     def _prepare(self, X, y, X_pos) -> None:
         """Training rows = ``X`` then ``X_pos``; ``self._y`` holds each row's semi-supervised target
         ``y~``: 0 unlabelled, -1 labelled anomaly (``y == 1``), +1 labelled normal (the ``X_pos`` rows)."""
-        rows = X if X_pos is None else np.vstack([X, X_pos])
-        target = np.zeros(len(rows), dtype=np.int64)
-        if y is not None:
-            target[:len(X)][np.asarray(y) == 1] = -1
-        if X_pos is not None:
-            target[len(X):] = 1
+        rows, target = semi_supervised_rows(X, y, X_pos)
         super()._prepare(rows, target, None)
         self.n_labelled_ = {"normal": int((target == 1).sum()), "anomalous": int((target == -1).sum())}
 
@@ -97,11 +104,6 @@ class DeepSAD(DeepSVDD):
         normals), in eval mode."""
         import torch
 
-        rows = X if X_pos is None else np.vstack([X, X_pos])
-        target = np.zeros(len(rows), dtype=np.int64)
-        if y is not None:
-            target[:len(X)][np.asarray(y) == 1] = -1
-        if X_pos is not None:
-            target[len(X):] = 1
+        rows, target = semi_supervised_rows(X, y, X_pos)
         dist = torch.from_numpy(((self.embed(rows) - self.c_) ** 2).sum(axis=1).astype(np.float64))
         return float(self._loss_terms(dist, torch.from_numpy(target)).mean())

@@ -47,7 +47,8 @@ as a spike, and with one measure a row is a single number whose anomalies lie be
 (``sigma_t < 1`` on standardised rows; injected anomalies sit 3-6 deviations out): the classifier's score there
 is an extrapolation, and on the signed deviation it extrapolates differently on either side, while the training
 rows' own dips (one tail heavier than the other) lower the score of that side. Folding each feature about its
-training median, ``x' = (|x - median| - mean) / std`` (mean and std of the folded training rows), makes both
+training median, ``|x - median|``, then standardising it (:class:`odcore.data.scaling.Standardizer` fitted on the
+folded training rows), makes both
 tails one, which the classifier ranks as the robust distance does (``bench/analyst.py``, BENCHMARKS.md).
 """
 
@@ -58,6 +59,7 @@ from typing import Any
 
 import numpy as np
 
+from odcore.data.scaling import Standardizer
 from odcore.models.deep import DeepDetector, Phase, batch_bounds, widths
 from odcore.models.params import Param
 
@@ -157,9 +159,8 @@ class DTE(DeepDetector):
         if self.fold:  # median, mean and std of the folded training rows (module docstring, "Folded rows")
             X = np.asarray(X, dtype=np.float32)
             center = np.median(X, axis=0)
-            F = np.abs(X - center)
-            mean, std = F.mean(axis=0), F.std(axis=0)
-            self.fold_ = np.stack([center, mean, np.where(std > 0, std, 1.0)]).astype(np.float32)
+            st = Standardizer.fit(np.abs(X - center))
+            self.fold_ = np.stack([center, st.mean, st.scale]).astype(np.float32)
             X = self._fold(X)
         super()._prepare(X, y, X_pos)
         sigma = noise_schedule(int(self.timesteps), float(self.beta_start), float(self.beta_end))
@@ -181,19 +182,19 @@ class DTE(DeepDetector):
         return {"loss": loss.detach()}
 
     def _fold(self, x):
-        """``(|x - median| - mean) / std`` per feature with the training rows' ``fold_`` (numpy or tensor rows);
-        ``x`` itself without folding."""
+        """``|x - median|`` standardised by the folded training rows' :class:`Standardizer` (both kept in
+        ``fold_``), for numpy or tensor rows; ``x`` itself without folding."""
         if getattr(self, "fold_", None) is None:
             return x
         if isinstance(x, np.ndarray):
             c, m, s = self.fold_
-            return (np.abs(x - c) - m) / s
+            return Standardizer(m, s).transform(np.abs(x - c))
         if getattr(self, "_fold_t", None) is None or self._fold_t.device != x.device:
             import torch
 
             self._fold_t = torch.as_tensor(self.fold_, device=x.device)
         c, m, s = self._fold_t.to(x.dtype)
-        return ((x - c).abs() - m) / s
+        return ((x - c).abs() - m) / s  # Standardizer.transform on the device, without a copy to the host
 
     def _score_batch(self, xb):
         """Eq. (4): the mean predicted bin of the (clean) row."""

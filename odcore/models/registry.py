@@ -42,6 +42,10 @@ class MethodInfo:
     class_name: str | None = None
     #: the kinds of data this method is the default for ("tables": an analyst's table, chosen on bench/analyst.py)
     recommended_for: tuple[str, ...] = ()
+    #: a warning on the defaults, shown where the method is chosen (the Train page, ``odcore methods``): what happens
+    #: with them on real tables and what to choose instead. Declared for a default whose mean AUROC on the development
+    #: files is below 0.6 (bench/default_auroc.py, tests/test_default_auroc.py)
+    caution: str = ""
 
     def cls(self) -> type:
         return get_class(self.name)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from odcore import metrics, plots
-from odcore.recipes.framework import Budget, Check, Fits, Knob, Member, Recipe, Training
+from odcore.recipes.framework import NOT_REPRODUCED, Budget, Check, Fits, Knob, Member, Recipe, Training
 
 SCORES = ("features", "logits", "l1", "l2")
 PAPER_F1 = {"features": 0.9501}
@@ -53,22 +53,27 @@ def ablation_data(fits: Fits, options: Mapping[str, Any]) -> dict:
             "paper_f1": PAPER_F1, "per_seed": rows}
 
 
+#: how much more F1 the feature score must reach than the better raw error for the paper's gain to show
+GAIN = 0.03
+
+
 def ablation_check(data: Mapping[str, Any]) -> Check:
-    """Pinned (the paper's gain is not reproduced, see ``finding``): the feature-matching score flags about as
-    many anomalies as the better of the L1 / L2 reconstruction errors (F1 at the top 20% within 0.03), not
-    clearly more."""
+    """The paper's idea: the feature-matching score flags clearly more anomalies than the better of the L1 / L2
+    reconstruction errors (F1 at the top 20% higher by more than :data:`GAIN`). At the teaching budget it
+    does not (``expect`` not reproduced; the features tie with the raw errors, see ``finding``)."""
     f1 = dict(zip(data["scores"], data["f1"]))
     gap = f1["features"] - max(f1["l1"], f1["l2"])
-    return Check(abs(gap) <= 0.03, "F1 at the top 20%: " + ", ".join(f"{k} {v:.3f}" for k, v in f1.items())
+    return Check(gap > GAIN, "F1 at the top 20%: " + ", ".join(f"{k} {v:.3f}" for k, v in f1.items())
                  + f" (features minus the better reconstruction error: {gap:+.3f})", {**f1, "gap": gap})
 
 
 RECIPES = (
     Recipe("alad-scores", "ALAD", "score ablation", "four anomaly scores of one model", "scores", KDD,
            ablation_data, plots.score_ablation, ablation_check,
-           caption="Same model, four ways to compare a row with its reconstruction: the paper's feature-space "
-                   "distance should flag more of the anomalous traffic than the raw L1 / L2 errors.",
-           holds=False,
+           caption="Same model, four ways to compare a row with its reconstruction: the paper says the feature-space "
+                   "distance flags more of the anomalous traffic than the raw L1 / L2 errors, but here the bars "
+                   "of the features, L1 and L2 stand about equally high.",
+           expect=NOT_REPRODUCED,
            finding="Not reproduced at the budgets a 2-core CPU allows: the feature-matching score flags about as "
                    "many anomalies as the plain L1 / L2 errors (F1 0.87 each; 0.875 / 0.870 / 0.874 with 20,000 "
                    "training rows), short of the paper's 0.95, and the logit score swings the most between runs."),

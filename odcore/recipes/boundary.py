@@ -51,15 +51,18 @@ SINE = Training(
     knobs=_KNOBS,
 )
 
-#: the noisy variant: the same detectors with a shell of r = 1 (the noise has std 1 in each of 8 coordinates, so
-#: r = 0.15-0.3 moves points within the noise and DROCC-LF's metric cannot help) and 256 labelled negatives
+#: the noisy variant: the same detectors with a two-layer net (128-128), a shell of r = 0.3 searched out to
+#: gamma = 4 (1.2) and 1,024 labelled negatives. Measured (seed 0 / 1, 40 epochs): DROCC-LF's map in the sine plane
+#: is a band (100% of the cells on the wave called normal, 3% / 1% of those off it; AUROC 0.986 / 0.995), where
+#: the earlier r = 1, one layer, 256 negatives drew a blob over the space between the arcs (47% of it normal,
+#: AUROC 0.886); r 0.2-0.5, 100-200 epochs, 256-1024 negatives with one layer left 18-40% of it normal
 NOISY = Training(
     name="drocc-sine-noisy", fold="sine",
-    options={"noisy": True, "noise_std": 1.0, "n_negatives": 256, "resolution": 60, "n_judge": 600},
-    members=_members({**_DROCC, "radius": 1.0, "ascent_step_size": 0.05}),
+    options={"noisy": True, "noise_std": 1.0, "n_negatives": 1024, "resolution": 60, "n_judge": 600},
+    members=_members({**_DROCC, "radius": 0.3, "gamma": 4.0, "hidden": (128, 128), "ascent_step_size": 0.05}),
     budgets={
-        "teaching": Budget("teaching", seeds=(0,), params={"epochs": 40}, seconds=15.0,
-                           what="40 epochs (5 cross-entropy only), 5 ascent steps, seed 0"),
+        "teaching": Budget("teaching", seeds=(0,), params={"epochs": 40}, seconds=30.0,
+                           what="40 epochs (5 cross-entropy only), 5 ascent steps, 1,024 labelled negatives, seed 0"),
         "full": Budget("full", seeds=(0, 1, 2), params={"epochs": 100},
                        member_params={k: {"ascent_num_steps": 50, "project_every": 10} for k in ("DROCC", "DROCC-LF")},
                        seconds=3 * 110.0, what="100 epochs, the paper's 50 ascent steps, 3 seeds"),
@@ -109,11 +112,42 @@ def wave_check(data: Mapping[str, Any]) -> Check:
     return Check(ok, "AUROC on-wave vs between the arcs: " + ", ".join(f"{k} {v:.3f}" for k, v in a.items()), a)
 
 
+#: a map "draws a band along the wave" when, in the wave's box, at most this share of the cells at least 0.2 away
+#: from the wave are called normal (scored below the 90th percentile of the training points) ...
+BAND_OFF = 0.15
+#: ... and at least this share of the cells within 0.05 of the wave are
+BAND_ON = 0.8
+
+
+def band_shares(data: Mapping[str, Any], title: str) -> tuple[float, float]:
+    """For the map of ``title``: the share of grid cells on the wave (within 0.05) and of cells off it (at least
+    0.2 away, inside the wave's box [-1, 1]²) that it calls normal (level below 0.9: not more anomalous than
+    90% of the training points)."""
+    from scipy.spatial import cKDTree
+
+    from odcore.data.builtins import sine_wave_points
+
+    xs, ys = np.asarray(data["xs"], dtype=np.float64), np.asarray(data["ys"], dtype=np.float64)
+    gx, gy = np.meshgrid(xs, ys)
+    cells = np.c_[gx.ravel(), gy.ravel()]
+    dist, _ = cKDTree(sine_wave_points(np.linspace(0.0, 1024.0, 16384))).query(cells)
+    box = (np.abs(cells[:, 0]) <= 1.0) & (np.abs(cells[:, 1]) <= 1.0)
+    z = np.asarray(next(p["z"] for p in data["panels"] if p["title"] == title), dtype=np.float64).ravel()
+    normal = z < 0.9
+    return float(normal[box & (dist < 0.05)].mean()), float(normal[box & (dist >= 0.2)].mean())
+
+
 def noisy_check(data: Mapping[str, Any]) -> Check:
-    """On the noisy 10-D wave DROCC-LF's AUROC is above DROCC's."""
+    """On the noisy 10-D wave DROCC-LF's AUROC is above DROCC's and, in the plane of the sine coordinates,
+    its normal region is a band along the wave (:data:`BAND_ON` of the cells on the wave called normal, at
+    most :data:`BAND_OFF` of those off it), not a blob that covers the space between the arcs."""
     a = _aurocs(data)
-    return Check(a["DROCC-LF"] > a["DROCC"], "AUROC on-wave vs off-wave (noise coordinates drawn as in training): "
-                 + ", ".join(f"{k} {v:.3f}" for k, v in a.items()), a)
+    on, off = band_shares(data, "DROCC-LF")
+    ok = a["DROCC-LF"] > a["DROCC"] and on >= BAND_ON and off <= BAND_OFF
+    return Check(ok, "AUROC on-wave vs off-wave (noise coordinates drawn as in training): "
+                 + ", ".join(f"{k} {v:.3f}" for k, v in a.items())
+                 + f"; DROCC-LF's map calls {100 * on:.0f}% of the wave and {100 * off:.0f}% of the space off it "
+                 "normal", {**a, "lf_on_wave": on, "lf_off_wave": off})
 
 
 RECIPES = (
@@ -125,5 +159,6 @@ RECIPES = (
     Recipe("drocc-fig1-noisy", _PAPER, "Fig. 1c-d", "the noisy 10-D sine wave", "boundary", NOISY, boundary_data,
            plots.boundary_maps, noisy_check,
            caption="In the plane of the two sine coordinates (noise at 0), DROCC-LF's gradient-weighted shell and "
-                   "its labelled negatives (green) should follow the wave more closely than DROCC's blurred band."),
+                   "its labelled negatives (green) draw a thin blue band along the wave, while DROCC's plain shell, "
+                   "lost in the eight noise coordinates, calls almost everything normal."),
 )

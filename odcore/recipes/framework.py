@@ -9,8 +9,14 @@ A :class:`Recipe` says what one figure of a paper needs and what it must show:
   (what ``bench/`` runs), each with the parameters and options it changes and its measured time;
 - ``extract(fits, options) -> dict``: the figure's data (plain numbers and lists, saved as JSON);
 - ``build(data) -> plotly Figure``: an :mod:`odcore.plots` builder;
-- ``check(data) -> Check``: the idea the figure exists to show, as a test (``holds=False`` recipes pin
-  what does happen instead, and ``finding`` says it in one sentence).
+- ``check(data) -> Check``: the idea the figure exists to show, as a test: whether it shows and by which
+  variant (the paper's own, or only our extension);
+- ``expect``: the status its teaching run is pinned to (``tests/test_recipes_ideas.py`` checks a fresh run
+  against it), and ``finding``: what happens instead, in plain words, where that is not "reproduced".
+
+:func:`verdict` turns a check into the figure's one status (``reproduced`` / ``extension`` / ``not
+reproduced``) with its words and colour: Home, the figure's page and BENCHMARKS.md (``bench/figures.py``)
+all render that one :class:`Verdict`, never a check's ``ok`` of their own.
 
 :func:`train` fits a training at a budget (one torch thread, so that CPU results are bit-for-bit
 reproducible from the recipe and the seed), :func:`run` adds the figure data and the check, and
@@ -120,13 +126,65 @@ class Training:
                          f"{', '.join(m.key for m in self.members)}")
 
 
+#: a figure's status: the paper's own variant shows the idea / only our extension shows it / nothing shows it
+REPRODUCED, EXTENSION, NOT_REPRODUCED = "reproduced", "extension", "not reproduced"
+PAPER_VARIANT, EXTENSION_VARIANT = "paper", "extension"
+
+
 @dataclass(frozen=True)
 class Check:
-    """The outcome of a recipe's idea check: ``ok``, one line that says what was compared, the numbers."""
+    """The outcome of a recipe's idea check: ``ok`` (the idea shows), one line that says what was compared,
+    the numbers, and ``variant``: who shows the idea when it does, ``"paper"`` (the paper's own method and
+    setting) or ``"extension"`` (only a variant of ours, e.g. OC-NN's radial activation)."""
 
     ok: bool
     summary: str
     values: Mapping[str, Any] = field(default_factory=dict)
+    variant: str = PAPER_VARIANT
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A figure's one status and how every client shows it: ``label`` (a few words: Home's table, the page's
+    box, BENCHMARKS.md), ``headline`` (one clause that says what the label means), ``colour`` (``"green"``
+    only for the paper's own variant, ``"orange"`` for our extension, ``"red"`` for not reproduced) and
+    ``badge`` (a coloured mark and the label, for Markdown, which has no colours of its own)."""
+
+    status: str
+    label: str
+    headline: str
+    colour: str
+
+    @property
+    def badge(self) -> str:
+        return f"{_MARKS[self.colour]} {self.label}"
+
+
+_MARKS = {"green": "🟢", "orange": "🟠", "red": "🔴"}
+_VERDICTS = {
+    REPRODUCED: Verdict(REPRODUCED, "reproduced", "the paper's own variant shows the idea", "green"),
+    EXTENSION: Verdict(EXTENSION, "only with our extension", "the paper's own variant does not show the idea, a "
+                       "variant of ours does", "orange"),
+    NOT_REPRODUCED: Verdict(NOT_REPRODUCED, "not reproduced", "the figure does not show the paper's idea", "red"),
+}
+STATUSES = tuple(_VERDICTS)
+
+
+def verdict(check: Check) -> Verdict:
+    """The status of a figure from its idea check: ``reproduced`` when the check holds with the paper's own
+    variant, ``extension`` when it holds only with our extension, ``not reproduced`` otherwise. The one place
+    where a status is decided (Home, the figure's page and BENCHMARKS.md call this)."""
+    if not check.ok:
+        return _VERDICTS[NOT_REPRODUCED]
+    return _VERDICTS[REPRODUCED if check.variant == PAPER_VARIANT else EXTENSION]
+
+
+def verdict_of(status: str) -> Verdict:
+    """The :class:`Verdict` of a recorded status (a benchmark record keeps the status, not the check)."""
+    try:
+        return _VERDICTS[status]
+    except KeyError:
+        raise InputError(f"unknown figure status {status!r}; choose one of {', '.join(STATUSES)}") from None
 
 
 @dataclass(frozen=True)
@@ -142,9 +200,10 @@ class Recipe:
     extract: Callable[[Fits, Mapping[str, Any]], dict]
     build: Callable[[Mapping[str, Any]], Any]
     check: Callable[[Mapping[str, Any]], Check]
-    caption: str  # one sentence: what to look for
-    holds: bool = True
-    finding: str = ""  # when the idea does not hold: what happens instead, in one sentence
+    caption: str  # one sentence: what to look for (and, where the idea does not show, that it does not)
+    #: the status the teaching run shows (a test checks a fresh teaching run against it)
+    expect: str = REPRODUCED
+    finding: str = ""  # what happens instead (required unless ``expect`` is reproduced), in plain words
     #: more figures drawn under the first one from the same data (WALDO Fig. 4: the generated images)
     extras: tuple[Callable[[Mapping[str, Any]], Any], ...] = ()
 
@@ -235,13 +294,17 @@ class Fits:
 
 def fit_inputs(method: str, model: Any, fold: Any) -> tuple[Any, Any, Any]:
     """``(X, y, X_pos)`` that ``model`` is fitted on from ``fold``, by what its setting uses: positive-unlabelled
-    detectors the mixture and the labelled inliers, detectors with labels the labelled rows, one-class
+    detectors the mixture and the labelled inliers, detectors with labels the labelled rows (semi-supervised ones
+    that also take labelled inliers, on a fold without labelled rows: the mixture unlabelled and the inliers), one-class
     detectors the labelled inliers (when the fold has them), the others the (contaminated) mixture."""
     from odcore.models import registry
 
     if getattr(model, "needs_positives", False):
         return fold.X_mix, None, fold.X_pos
     if getattr(model, "uses_labels", False):
+        if fold.X_lab is None and getattr(model, "uses_positives", False) and fold.X_pos is not None:
+            # semi-supervised on a positive-unlabelled fold (Deep SAD): the mixture unlabelled, the inliers labelled
+            return fold.X_mix, np.zeros(len(fold.X_mix), dtype=np.int64), fold.X_pos
         if fold.X_lab is None:
             raise InputError(f"{method} needs labelled rows and fold {fold.name!r} has none")
         return fold.X_lab, fold.y_lab, None
@@ -337,6 +400,11 @@ class Result:
     source: str  # "shipped", "cache" or "fresh"
     folder: Path | None = None
 
+    @property
+    def verdict(self) -> Verdict:
+        """The figure's status at these settings (:func:`verdict` of the check)."""
+        return verdict(self.check)
+
     def figure(self):
         from odcore.recipes import get
 
@@ -363,7 +431,8 @@ def folder_for(settings: Mapping[str, Any], *, shipped: bool = False) -> Path:
 
 
 def _check_to_json(c: Check) -> dict:
-    return {"ok": bool(c.ok), "summary": c.summary, "values": jsonable(dict(c.values))}
+    return {"ok": bool(c.ok), "summary": c.summary, "values": jsonable(dict(c.values)), "variant": c.variant,
+            "status": verdict(c).status}
 
 
 def evaluate(recipe: Recipe, fits: Fits) -> tuple[dict, Check]:
@@ -407,12 +476,19 @@ def write(fits: Fits, results: Mapping[str, Result], folder: Path) -> Path:
     np.savez(tmp / SCORES, **scores)
     atomic_write_json(tmp / SETTINGS, {"settings": fits.settings, "seconds": round(fits.seconds, 2),
                                        "key": settings_key(fits.settings)})
-    for name, res in results.items():
-        atomic_write_json(tmp / f"{name}.json", {"data": res.data, "check": _check_to_json(res.check)})
+    for res in results.values():
+        write_result(tmp, res)
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, folder)
     return folder
+
+
+def write_result(folder: Path, res: Result) -> Path:
+    """Save one recipe's figure data and check (with its status) as ``<recipe>.json`` in ``folder``."""
+    path = folder / f"{res.recipe}.json"
+    atomic_write_json(path, {"data": res.data, "check": _check_to_json(res.check)})
+    return path
 
 
 def _read(folder: Path, name: str, source: str) -> Result | None:
@@ -421,9 +497,20 @@ def _read(folder: Path, name: str, source: str) -> Result | None:
         body = json.loads((folder / f"{name}.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    c = body["check"]
-    return Result(name, body["data"], Check(bool(c["ok"]), c["summary"], c.get("values", {})), meta["settings"],
-                  float(meta.get("seconds", 0.0)), source, folder)
+    return Result(name, body["data"], _recheck(name, body), meta["settings"], float(meta.get("seconds", 0.0)), source,
+                  folder)
+
+
+def _recheck(name: str, body: Mapping[str, Any]) -> Check:
+    """The recipe's check of saved figure data, computed now (so a result saved before a check was tightened
+    gets today's verdict); the saved check when the data no longer fits the check."""
+    from odcore.recipes import get
+
+    try:
+        return get(name).check(body["data"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        c = body["check"]
+        return Check(bool(c["ok"]), c["summary"], c.get("values", {}), c.get("variant", PAPER_VARIANT))
 
 
 def shipped(name: str) -> Result | None:

@@ -18,7 +18,19 @@ from typing import Any
 import numpy as np
 
 from odcore import metrics, plots
-from odcore.recipes.framework import Budget, Check, Fits, Knob, Member, Recipe, Training
+from odcore.recipes.framework import (
+    EXTENSION,
+    EXTENSION_VARIANT,
+    NOT_REPRODUCED,
+    PAPER_VARIANT,
+    Budget,
+    Check,
+    Fits,
+    Knob,
+    Member,
+    Recipe,
+    Training,
+)
 
 _PAPER = "OC-NN"
 WHY = ("With the paper's activations <w, g(Vx)> grows with the norm of x, so the exact objective ranks the "
@@ -80,39 +92,59 @@ def histogram_data(fits: Fits, options: Mapping[str, Any]) -> dict:
     return {"panels": panels}
 
 
-def gaussian_check(data: Mapping[str, Any]) -> Check:
-    """The radial activation scores the anomalies below the normals (AUROC >= 0.99); the paper's sigmoid,
-    with the exact objective, does not (the anomalies' mean S is not below the normals')."""
+#: the AUROC at which a histogram pair reads as separated (anomalies clearly left of the normals); 0.65 is two
+#: overlapping humps, which a reader cannot tell from chance by eye
+SEPARATED = 0.9
+
+
+def _separates(q: Mapping[str, Any]) -> bool:
+    return q["auroc"] >= SEPARATED and q["mean_anomalous"] < q["mean_normal"]
+
+
+def _line(q: Mapping[str, Any], normal: str, anomalous: str) -> str:
+    return (f"{q['key']}: AUROC {q['auroc']:.3f}, mean S {q['mean_anomalous']:.3g} ({anomalous}) vs "
+            f"{q['mean_normal']:.3g} ({normal})")
+
+
+def separation_check(data: Mapping[str, Any], normal: str = "normals", anomalous: str = "anomalies") -> Check:
+    """The idea of OC-NN's histograms: the anomalies' decision scores lie clearly below the normals' (AUROC of
+    ``r - y_hat`` >= :data:`SEPARATED` and a lower mean S). Shown by the paper's sigmoid: ``variant`` paper;
+    only by the radial extension: ``variant`` extension; by neither: not shown."""
     p = {q["key"]: q for q in data["panels"]}
     sig, rad = p[_SIG], p[_RAD]
-    ok = rad["auroc"] >= 0.99 and rad["mean_anomalous"] < rad["mean_normal"] and \
-        sig["mean_anomalous"] >= sig["mean_normal"]
-    return Check(ok, f"radial: AUROC {rad['auroc']:.3f}, mean S {rad['mean_anomalous']:.3g} (anomalies) vs "
-                 f"{rad['mean_normal']:.3g} (normals); sigmoid: AUROC {sig['auroc']:.3f}, mean S "
-                 f"{sig['mean_anomalous']:.3g} vs {sig['mean_normal']:.3g}",
-                 {"radial_auroc": rad["auroc"], "sigmoid_auroc": sig["auroc"]})
+    summary = "; ".join(_line(q, normal, anomalous) for q in (sig, rad))
+    values = {"radial_auroc": rad["auroc"], "sigmoid_auroc": sig["auroc"]}
+    if _separates(sig):
+        return Check(True, summary, values, PAPER_VARIANT)
+    return Check(_separates(rad), summary, values, EXTENSION_VARIANT)
+
+
+def gaussian_check(data: Mapping[str, Any]) -> Check:
+    """:func:`separation_check` on the Gaussian set: the radial extension separates (AUROC 1.00), the paper's
+    sigmoid ranks the anomalies as the most normal rows (AUROC 0.00): shown only with our extension."""
+    return separation_check(data)
 
 
 def mnist_check(data: Mapping[str, Any]) -> Check:
-    """On MNIST (fours normal) the paper's sigmoid scores the other digits below the fours (mean S lower,
-    AUROC >= 0.6); the radial extension is near chance there (AUROC < 0.6: pinned, see ``finding``)."""
-    p = {q["key"]: q for q in data["panels"]}
-    sig, rad = p[_SIG], p[_RAD]
-    ok = sig["mean_anomalous"] < sig["mean_normal"] and sig["auroc"] >= 0.6 and rad["auroc"] < 0.6
-    return Check(ok, "; ".join(f"{q['key']}: AUROC {q['auroc']:.3f}, mean S {q['mean_anomalous']:.3g} (other "
-                               f"digits) vs {q['mean_normal']:.3g} (fours)" for q in (sig, rad)),
-                 {q["key"]: q["auroc"] for q in data["panels"]})
+    """:func:`separation_check` on MNIST (fours normal): at the teaching budget the sigmoid reaches AUROC 0.65
+    (overlapping humps) and the radial extension 0.5: not reproduced."""
+    return separation_check(data, "fours", "other digits")
 
 
 RECIPES = (
     Recipe("ocnn-fig3", _PAPER, "Fig. 3", "decision scores on the synthetic Gaussian set", "scores", GAUSSIAN,
            histogram_data, plots.decision_histograms, gaussian_check,
-           caption="Rows left of the dashed line (S < 0) are called anomalous: look for the red anomalies there.",
-           finding=WHY),
+           caption="Rows left of the dashed line (S < 0) are called anomalous: with the paper's sigmoid the red "
+                   "anomalies sit far to the right (called the most normal rows), and only our radial extension "
+                   "puts them left of the line.",
+           expect=EXTENSION, finding=WHY),
     Recipe("ocnn-fig4", _PAPER, "Fig. 4", "decision scores on MNIST (digit 4 normal)", "scores", MNIST,
            histogram_data, plots.decision_histograms, mnist_check,
-           caption="With the paper's sigmoid the other digits (red) sit, on the whole, left of the fours (blue).",
-           finding="On MNIST the radial extension is near chance (AUROC about 0.5) and the sigmoid separates only "
-                   "weakly from raw pixels; the paper's higher numbers come from autoencoder features (full "
-                   "budget)."),
+           caption="The paper shows the other digits (red) left of the fours (blue); here the two humps overlap "
+                   "for both activations, so a threshold cannot tell them apart well.",
+           expect=NOT_REPRODUCED,
+           finding="Not reproduced at the teaching budget: on raw pixels the paper's sigmoid separates the other "
+                   "digits from the fours only weakly (AUROC about 0.65, overlapping histograms) and the radial "
+                   "extension not at all (about 0.5); with autoencoder features (full budget) the sigmoid reached "
+                   "0.58."),
 )

@@ -197,11 +197,24 @@ def ap_curves_data(fits: Fits, options: Mapping[str, Any]) -> dict:
     return {"curves": curves}
 
 
+#: how far WALDO's mean AP over the second half of training must lie above WAE-GAN's for the gap to read
+AP_GAP = 0.03
+
+
 def ap_curves_check(data: Mapping[str, Any]) -> Check:
-    """WALDO's average precision at the last epoch is above WAE-GAN's."""
-    last = {k: c["mean"][-1] for k, c in data["curves"].items()}
-    return Check(last["WALDO"] > last["WAE-GAN"], "AP at the last epoch: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in last.items()), last)
+    """WALDO's average precision over the second half of training is above WAE-GAN's (mean by at least
+    :data:`AP_GAP`, and at the last epoch). The summary also says how far WALDO falls from its best epoch by
+    the end, so a curve that dips is named, not hidden behind its last value."""
+    half = {k: np.asarray(c["mean"][len(c["mean"]) // 2:], dtype=np.float64) for k, c in data["curves"].items()}
+    last = {k: float(v[-1]) for k, v in half.items()}
+    mean = {k: float(v.mean()) for k, v in half.items()}
+    w = np.asarray(data["curves"]["WALDO"]["mean"], dtype=np.float64)
+    peak, at = float(w.max()), int(np.argmax(w)) + 1
+    ok = mean["WALDO"] - mean["WAE-GAN"] >= AP_GAP and last["WALDO"] > last["WAE-GAN"]
+    return Check(ok, "AP at the last epoch: " + ", ".join(f"{k} {v:.3f}" for k, v in last.items())
+                 + "; mean over the second half: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items())
+                 + f"; WALDO peaks at {peak:.3f} (epoch {at}) and ends {peak - last['WALDO']:.3f} lower",
+                 {**last, "second_half": mean, "waldo_peak": peak, "waldo_peak_epoch": at})
 
 
 def f1_nu_data(fits: Fits, options: Mapping[str, Any]) -> dict:
@@ -251,8 +264,10 @@ RECIPES = (
            extras=(plots.generated_tiles,)),
     Recipe("waldo-fig5", _PAPER, "Fig. 5", "average precision per epoch", "waldo", KDD_FIG5,
            ap_curves_data, plots.ap_per_epoch, ap_curves_check,
-           caption="Look at the second half of training: the two-decoder models (WALDO, CoRa) end above the "
-                   "single-decoder WAE-GAN."),
+           caption="Look at the second half of training: the two-decoder models (WALDO, CoRa) stay above the "
+                   "single-decoder WAE-GAN, though in the one-seed teaching run WALDO peaks near epoch 80 and dips "
+                   "back towards WAE-GAN by the end, so the last epoch alone understates the gap (the paper "
+                   "averages 8 runs)."),
     Recipe("waldo-fig2b", _PAPER, "Fig. 2b", "F1 against nu, with and without the advantage", "waldo", KDD_FIG2B,
            f1_nu_data, plots.f1_against_nu, f1_nu_check,
            caption="Without the advantage the outlier decoder starts as an exact copy of the inlier decoder and "
