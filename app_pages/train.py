@@ -218,8 +218,8 @@ def _start(run, eta_text: str | None) -> None:
 if opt_errors or param_errors:
     st.caption("Correct the fields marked in red to start.")
 # keyed by the form's shape: a click on a Start drawn for another data / method / protocol starts nothing
-if st.button("Start training", type="primary", key=form.submit_key("train_start", data_id, method, protocol),
-             disabled=bool(opt_errors or param_errors)):
+if form.submit("Start training", "train_start", data_id, method, protocol, type="primary",
+               disabled=bool(opt_errors or param_errors)):
     from odcore.runs import eta
 
     spec = _spec()

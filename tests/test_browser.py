@@ -91,6 +91,13 @@ def choose(page, label: str, option: str) -> None:
     settle(page)
 
 
+def _drawn(page, timeout: float = 60.0) -> None:
+    """Wait until no element of the page is stale (a rerun has drawn all of them)."""
+    end = time.time() + timeout
+    while page.locator('[data-stale="true"]').count() and time.time() < end:
+        page.wait_for_timeout(200)
+
+
 def test_01_home_and_data_load_the_sine_wave(page, app_url):
     goto(page, app_url, "", "Outlier Lab")
     shot(page, "01-home")
@@ -127,6 +134,7 @@ def test_02_train_one_epoch(page, app_url):
     epochs.fill("1")
     epochs.press("Enter")
     settle(page)
+    _drawn(page)  # Start is keyed by the form it belongs to: a click on a stale one starts nothing (ui/form.py)
     page.get_by_role("button", name="Start training").click()
     page.get_by_text("is ready").first.wait_for(timeout=120_000)
     settle(page)
@@ -222,6 +230,7 @@ def test_06_flagged_rows_select_and_download(page, app_url):
     epochs.fill("2")
     epochs.press("Enter")
     settle(page)
+    _drawn(page)
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
     settle(page)

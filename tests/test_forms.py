@@ -154,6 +154,7 @@ def test_start_sends_what_the_form_shows_and_a_click_on_a_stale_form_starts_noth
     stale.click().run()  # one rerun: the new method and a click on WALDO's Start
     assert not at.exception, [e.value for e in at.exception]
     assert "last_job" not in at.session_state  # nothing started: the button clicked belonged to another form
+    assert any("nothing started" in w.value for w in at.warning)  # and the page says so
     shown_protocol = at.selectbox(key="train_protocol-breast-cancer-autoencoder").value
     shown_epochs = at.number_input(key="param-autoencoder-epochs").value
     assert (shown_protocol, shown_epochs) == ("unsupervised", 50)  # the setting's protocol, the declared epochs

@@ -365,7 +365,7 @@ def train_form(ds, spec_data, data_options: dict) -> None:
                                                              for m, why in not_offered.items()))
     ready = (protocol != "pu" or labelled or bool(popts)) and not errors
     # reads the widgets of this run, what is shown; keyed by the rows and method, as the form's fields (ui/form.py)
-    if st.button("Train", key=form.submit_key("flag_train", mkey, method), disabled=not ready):
+    if form.submit("Train", "flag_train", mkey, method, disabled=not ready):
         widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=dict(data_options),
                                   protocol_options=popts, params=params), title=f"{method} on {ds.name}")
 

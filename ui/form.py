@@ -57,6 +57,24 @@ def submit_key(name: str, *shape: str) -> str:
     return "-".join((name, *map(str, shape)))
 
 
+def submit(label: str, name: str, *shape: str, **kwargs: Any) -> bool:
+    """The submit button of form ``name`` keyed by its ``shape`` (:func:`submit_key`); True when it was clicked.
+
+    A click on the button drawn for the form's previous shape (the browser still showed it) starts nothing and says
+    so: that button is drawn once more, out of sight, only to read its click."""
+    drawn = f"_form_drawn-{name}"
+    now, before = submit_key(name, *shape), st.session_state.get(drawn)
+    if before and before != now:
+        slot = st.empty()
+        stale = slot.button(label, key=before)
+        slot.empty()
+        if stale:
+            st.warning("The form changed as you pressed the button (its fields were still being drawn): nothing "
+                       "started. Check the form and press it again.")
+    st.session_state[drawn] = now
+    return st.button(label, key=now, **kwargs)
+
+
 def default_of(p: Param, *, image: bool = False, clean: bool = False) -> Any:
     """The value a run gets when the form leaves ``p`` alone, as :func:`odcore.models.registry.resolve_params`
     gives it: the image-data default on image data, the clean-rows default when the training rows are all normal."""
