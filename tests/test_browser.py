@@ -559,7 +559,10 @@ def _train(page, url: str, method: str, epochs: int, *, wait: str | None = "is r
         settle(page)
         try:
             if box.input_value(timeout=5_000) == str(epochs):
-                break
+                page.wait_for_timeout(700)  # still there after the rerun the Enter started: taken
+                settle(page)
+                if box.count() == 1 and box.input_value(timeout=5_000) == str(epochs):
+                    break
             box.fill(str(epochs), timeout=5_000)
             box.press("Enter", timeout=5_000)
         except Exception:  # noqa: BLE001
@@ -642,6 +645,7 @@ def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path):
             assert "normal rows only" in note.inner_text() and "53 normal / 1,619 anomalous" in note.inner_text()
             _train(page, url, "Deep SVDD", 2)
             _train(page, url, "Autoencoder (reconstruction error)", 500, wait=None)
+            page.get_by_text("/500").first.wait_for(timeout=60_000)  # the job's progress: epoch i/500
             page.get_by_role("button", name="Cancel job").first.click()
             page.get_by_text("cancelled").first.wait_for(timeout=60_000)
             settle(page)
