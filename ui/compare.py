@@ -92,7 +92,7 @@ def run_row(r: Mapping[str, Any]) -> dict[str, Any]:
 def run_groups(rows: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], pd.DataFrame]]:
     """The runs cut into ``(key, table)`` groups of equal :func:`group_key`, largest group first.
 
-    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns when given), finished runs ranked by AUROC
+    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns after the status when given), finished runs ranked by AUROC
     (then AUPRC) within the group, the others after them.
     """
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -102,7 +102,9 @@ def run_groups(rows: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[str, str, 
     out = []
     for key, items in by_key.items():
         df = pd.DataFrame(items)
-        cols = list(RUN_COLUMNS) + [c for c in ("search", "searched values") if c in df and (df[c] != "").any()]
+        cols = list(RUN_COLUMNS)
+        at = cols.index("status") + 1  # a search's columns beside the status, in view (not after the error column)
+        cols[at:at] = [c for c in ("search", "searched values") if c in df and (df[c] != "").any()]
         df = df.reindex(columns=cols)
         df = df.sort_values(["auroc", "auprc"], ascending=False, na_position="last", kind="stable")
         out.append((key, df.reset_index(drop=True)))
