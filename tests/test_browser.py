@@ -590,7 +590,7 @@ def _train(page, url: str, method: str, epochs: int, *, wait: str | None = "is r
         settle(page)
 
 
-def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path):
+def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path, browser):
     """Issue 23's walk, from an empty runs folder, on its own server (its log is checked at the end).
 
     Teacher: Home lists each figure's verdict; every Reproduce figure shows the same verdict on its page; one Retrain
@@ -598,9 +598,7 @@ def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path):
     one-vs-rest, why and on which test set) and an autoencoder (unsupervised, cancelled); Compare groups them by
     protocol and test set and says it does not rank across groups; Latent map t-SNE and a click; Scores slider and
     a preset. The server log has no warning."""
-    if not Path(CHROMIUM).exists():
-        missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    import contextlib
 
     from odcore import recipes
 
@@ -610,9 +608,9 @@ def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path):
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = b.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+        # the module's browser: a second sync_playwright() in one process fails ("Sync API inside the asyncio loop")
+        with contextlib.closing(browser.new_context(viewport={"width": 1400, "height": 1600})) as ctx:
+            page = ctx.new_page()
             page.set_default_timeout(60_000)
             url = app.url
 
@@ -712,7 +710,6 @@ def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path):
                 page.wait_for_timeout(300)
             assert share in flagged.inner_text(), (share, flagged.inner_text())
             assert page.locator(EXCEPTION).count() == 0
-            b.close()
     finally:
         app.stop()
     noisy = [line for line in app.log.read_text(errors="replace").splitlines() if _LOG_NOISE.search(line)]

@@ -92,8 +92,8 @@ def run_row(r: Mapping[str, Any]) -> dict[str, Any]:
 def run_groups(rows: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], pd.DataFrame]]:
     """The runs cut into ``(key, table)`` groups of equal :func:`group_key`, largest group first.
 
-    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns after the status when given), finished runs ranked by AUROC
-    (then AUPRC) within the group, the others after them.
+    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns after the status when given), finished runs
+    ranked by AUROC (then AUPRC) within the group, the others after them.
     """
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
