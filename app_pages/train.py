@@ -217,7 +217,9 @@ def _start(run, eta_text: str | None) -> None:
 
 if opt_errors or param_errors:
     st.caption("Correct the fields marked in red to start.")
-if st.button("Start training", type="primary", key="train_start", disabled=bool(opt_errors or param_errors)):
+# keyed by the form's shape: a click on a Start drawn for another data / method / protocol starts nothing
+if form.submit("Start training", "train_start", data_id, method, protocol, type="primary",
+               disabled=bool(opt_errors or param_errors)):
     from odcore.runs import eta
 
     spec = _spec()

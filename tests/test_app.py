@@ -57,6 +57,11 @@ def open_page(page: str, **session):
     return at
 
 
+def start_button(at):
+    """The Train page's Start button (keyed by the form's data, method and protocol: ui/form.submit_key)."""
+    return next(b for b in at.button if b.label == "Start training")
+
+
 def no_exception(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -121,7 +126,7 @@ def test_train_page_runs_a_one_epoch_job_to_the_end(runs_dir):
     # the method's setting picks the protocol (its widget is keyed by the data and method: ui/form.py)
     assert at.selectbox(key="train_protocol-breast-cancer-autoencoder").value == "unsupervised"
     at.number_input(key="param-autoencoder-epochs").set_value(1).run()
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     no_exception(at)
     job_id = at.session_state["last_job"]
     from ui import state

@@ -52,8 +52,8 @@ def test_runs_that_did_not_record_a_test_set_are_not_ranked_with_those_that_did(
     old = {"id": "a", "method": "iforest", "data": "digits", "protocol": "pu", "metrics": {"auroc": 0.9}}
     new = dict(old, id="b", test_normal=53, test_anomalous=1619, metrics={"auroc": 0.8})
     groups = compare.run_groups([old, new])
-    assert [k[2] for k, _ in groups] == ["53 normal / 1,619 anomalous", "test set not recorded"] or \
-        [k[2] for k, _ in groups] == ["test set not recorded", "53 normal / 1,619 anomalous"]
+    assert [k[2] for k, _ in groups] == ["53 normal / 1,619 anomalous", "not recorded"] or \
+        [k[2] for k, _ in groups] == ["not recorded", "53 normal / 1,619 anomalous"]
 
 
 def test_dates_without_seconds():

@@ -44,6 +44,10 @@ def state_warnings():
     logger.removeHandler(handler)
 
 
+def start_button(at):
+    return next(b for b in at.button if b.label == "Start training")
+
+
 def open_page(page: str, **session):
     from streamlit.testing.v1 import AppTest
 
@@ -134,9 +138,10 @@ def test_train_page_opens_on_the_table_default_for_an_unlabelled_table(runs_dir,
     assert any("default for analysts' tables" in c.value for c in at.caption)
 
 
-def test_start_sends_what_the_form_shows_after_a_method_change_in_the_same_rerun(runs_dir, state_warnings):
-    """The Method change and the Start click arrive in one rerun (what happens when reruns interrupt each other):
-    the job's resolved run has the method, protocol and epochs the form shows after that rerun."""
+def test_start_sends_what_the_form_shows_and_a_click_on_a_stale_form_starts_nothing(runs_dir, state_warnings):
+    """A Method change and a click on the Start button drawn for the old method arrive in one rerun (what happens
+    when a person clicks while the page still shows the old method's fields): nothing starts, and the page shows the
+    new method's form; its Start then runs exactly the method, protocol and epochs the form shows."""
     from ui import state
 
     at = open_page("train")
@@ -144,20 +149,23 @@ def test_start_sends_what_the_form_shows_after_a_method_change_in_the_same_rerun
     at.selectbox(key="train_method").set_value("waldo").run()
     at.number_input(key="param-waldo-epochs").set_value(3).run()
     assert [s.value for s in at.selectbox if s.key.startswith("train_protocol-")] == ["pu"]
+    stale = start_button(at)
     at.selectbox(key="train_method").set_value("autoencoder")
-    at.button(key="train_start").click().run()  # one rerun: the new method and the click
+    stale.click().run()  # one rerun: the new method and a click on WALDO's Start
     assert not at.exception, [e.value for e in at.exception]
-    job = state.registry().wait(at.session_state["last_job"], timeout=120)
+    assert "last_job" not in at.session_state  # nothing started: the button clicked belonged to another form
+    assert any("nothing started" in w.value for w in at.warning)  # and the page says so
     shown_protocol = at.selectbox(key="train_protocol-breast-cancer-autoencoder").value
     shown_epochs = at.number_input(key="param-autoencoder-epochs").value
+    assert (shown_protocol, shown_epochs) == ("unsupervised", 50)  # the setting's protocol, the declared epochs
+    start_button(at).click().run()
+    job = state.registry().wait(at.session_state["last_job"], timeout=120)
     assert (job.run["method"], job.run["protocol"], job.run["epochs"]) == ("autoencoder", shown_protocol, shown_epochs)
-    assert shown_protocol == "unsupervised" and shown_epochs == 50  # the setting's protocol, the declared epochs
-    assert job.state == "done" or job.state == "running", job.error
     state.registry().cancel(job.id, job.owner)
     state.registry().wait(job.id, timeout=60)
-    # a value changed in the form and the click in one rerun: the run has it too
+    # a value changed in a field of the form on screen and the click in one rerun: the run has it
     at.number_input(key="param-autoencoder-epochs").set_value(1)
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     job = state.registry().wait(at.session_state["last_job"], timeout=120)
     assert job.run["epochs"] == 1 and job.run["requested"] == {"epochs": 1}, job.run
     assert job.state == "done", job.error

@@ -75,7 +75,10 @@ def _tie_aware_rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
     lo, spread = float(np.min(b)), float(np.ptp(b)) or 1.0
-    return float(spearmanr(np.round((a - lo) / spread, 6), np.round((b - lo) / spread, 6))[0])
+    ra, rb = np.round((a - lo) / spread, 6), np.round((b - lo) / spread, 6)
+    if np.array_equal(ra, rb):  # the same ranking, constant scores included (rho is undefined for them)
+        return 1.0
+    return float(spearmanr(ra, rb)[0])
 
 
 def test_tie_aware_rank_correlation_ignores_noise_but_not_reordering():
@@ -85,3 +88,4 @@ def test_tie_aware_rank_correlation_ignores_noise_but_not_reordering():
     assert np.corrcoef(np.argsort(np.argsort(noisy)), np.argsort(np.argsort(saved)))[0, 1] < 0.99  # the old check
     assert _tie_aware_rank_correlation(noisy, saved) > 0.999
     assert _tie_aware_rank_correlation(rng.permutation(saved), saved) < 0.2
+    assert _tie_aware_rank_correlation(np.full(9, 2.9e-7), np.full(9, 2.9e-7)) == 1.0  # a detector that learnt nothing

@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _count_epochs_checks(monkeypatch) -> list:
-    """Every validation of a detector's ``epochs`` value (one per validation of its parameters)."""
+    """Every validation of a detector's ``epochs`` value (one per validation of its parameters); the form's own
+    reading of its field (ui/form.py, once per rerun: what the field shows is a valid value) is not one."""
+    import sys
+
     calls: list = []
     real = Param.check
 
     def check(self, value):
-        if self.name == "epochs" and self.group == "training":
+        if self.name == "epochs" and self.group == "training" and not sys._getframe(1).f_code.co_filename.endswith(
+                "ui/form.py"):
             calls.append(value)
         return real(self, value)
 
@@ -58,8 +62,10 @@ def test_one_train_click_validates_the_parameters_once(monkeypatch, tmp_path):
     at.selectbox(key="train_data").set_value("breast-cancer").run()
     at.selectbox(key="train_method").set_value("autoencoder").run()
     at.number_input(key="param-autoencoder-epochs").set_value(2).run()
+    from test_app import start_button
+
     calls = _count_epochs_checks(monkeypatch)
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     assert not at.exception, [e.value for e in at.exception]
     from ui import state
 

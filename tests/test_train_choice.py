@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_app import no_exception, open_page  # noqa: F401 - the page helpers of the AppTest tests
+from test_app import no_exception, open_page, start_button  # noqa: F401 - the page helpers of the AppTest tests
 
 from ui import choice
 
@@ -20,14 +20,14 @@ def test_a_run_longer_than_a_couple_of_minutes_asks_before_it_starts():
     at.selectbox(key="train_data").set_value("breast-cancer").run()
     at.selectbox(key="train_method").set_value("autoencoder").run()
     at.number_input(key="param-autoencoder-epochs").set_value(100_000).run()
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     no_exception(at)
     assert "last_job" not in at.session_state  # nothing started yet
     warning = " ".join(w.value for w in at.warning)
     assert "This run will take" in warning and "Start it anyway?" in warning
     at.button(key="train_not_now").click().run()
     assert not at.warning and "last_job" not in at.session_state
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     at.button(key="train_confirm").click().run()
     from ui import state
 
@@ -40,7 +40,7 @@ def test_auto_shows_what_it_chose_and_why_under_the_result():
     at = open_page("train")
     at.selectbox(key="train_data").set_value("breast-cancer").run()
     at.selectbox(key="train_method").set_value("auto").run()
-    at.button(key="train_start").click().run()
+    start_button(at).click().run()
     no_exception(at)
     from ui import state
 

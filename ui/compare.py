@@ -47,18 +47,21 @@ def protocol_text(protocol: Any, options: Mapping[str, Any] | None) -> str:
     return f"{protocol or '?'}" + (f" ({inner})" if inner else "")
 
 
-def test_set_text(normal: Any, anomalous: Any) -> str:
-    """``53 normal / 1,619 anomalous``; what is known when the run did not record it."""
+def test_set_text(normal: Any, anomalous: Any, rows: Any = None) -> str:
+    """``53 normal / 1,619 anomalous``, ``1,797 rows without labels``; what is known when the run did not record it
+    (a run from before test sets were recorded, or one that ended before it was split)."""
     if isinstance(normal, int) and isinstance(anomalous, int):
         return f"{normal:,} normal / {anomalous:,} anomalous"
-    return "test set not recorded"
+    if isinstance(rows, int):
+        return f"{rows:,} rows without labels (no metrics)"
+    return "not recorded"
 
 
 def group_key(row: Mapping[str, Any]) -> tuple[str, str, str]:
     """``(data, protocol, test set)`` of a listed run: runs with equal keys were tested on the same rows."""
     data = str(row.get("data_name") or row.get("data") or "?").split("/")[-1]
     return (data, protocol_text(row.get("protocol"), row.get("protocol_options")),
-            test_set_text(row.get("test_normal"), row.get("test_anomalous")))
+            test_set_text(row.get("test_normal"), row.get("test_anomalous"), row.get("test_rows")))
 
 
 def group_title(key: tuple[str, str, str], n: int) -> str:
@@ -89,8 +92,8 @@ def run_row(r: Mapping[str, Any]) -> dict[str, Any]:
 def run_groups(rows: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[str, str, str], pd.DataFrame]]:
     """The runs cut into ``(key, table)`` groups of equal :func:`group_key`, largest group first.
 
-    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns when given), finished runs ranked by AUROC
-    (then AUPRC) within the group, the others after them.
+    Each table has :data:`RUN_COLUMNS` (plus the ``search`` columns after the status when given), finished runs
+    ranked by AUROC (then AUPRC) within the group, the others after them.
     """
     by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in rows:
@@ -99,7 +102,9 @@ def run_groups(rows: Iterable[Mapping[str, Any]]) -> list[tuple[tuple[str, str, 
     out = []
     for key, items in by_key.items():
         df = pd.DataFrame(items)
-        cols = list(RUN_COLUMNS) + [c for c in ("search", "searched values") if c in df and (df[c] != "").any()]
+        cols = list(RUN_COLUMNS)
+        at = cols.index("status") + 1  # a search's columns beside the status, in view (not after the error column)
+        cols[at:at] = [c for c in ("search", "searched values") if c in df and (df[c] != "").any()]
         df = df.reindex(columns=cols)
         df = df.sort_values(["auroc", "auprc"], ascending=False, na_position="last", kind="stable")
         out.append((key, df.reset_index(drop=True)))

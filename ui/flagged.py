@@ -364,7 +364,8 @@ def train_form(ds, spec_data, data_options: dict) -> None:
         st.caption("Not offered on these rows: " + "; ".join(f"{registry.info(m).title} ({why})"
                                                              for m, why in not_offered.items()))
     ready = (protocol != "pu" or labelled or bool(popts)) and not errors
-    if st.button("Train", key="flag_train", disabled=not ready):  # reads the widgets of this run: what is shown
+    # reads the widgets of this run, what is shown; keyed by the rows and method, as the form's fields (ui/form.py)
+    if form.submit("Train", "flag_train", mkey, method, disabled=not ready):
         widgets.start_job(RunSpec(data=spec_data, method=method, protocol=protocol, data_options=dict(data_options),
                                   protocol_options=popts, params=params), title=f"{method} on {ds.name}")
 

@@ -19,7 +19,10 @@ stable key (:func:`key`) that names what it holds (the method or protocol and th
 its first value is put into session state before it is drawn, once (never ``value=``, which Streamlit would set
 against the state on later reruns); there is no ``on_change`` callback; and what a page submits is read from the
 widgets in the script run that handles the click, so a Start button always sends exactly what the form shows.
-A value a button sets (a preset) goes through :func:`put`, before the widget is drawn.
+A value a button sets (a preset) goes through :func:`put`, before the widget is drawn. The submit button itself is
+keyed by the form's shape (:func:`submit_key`: its data, method and protocol): a click on a button the browser drew
+for another shape (a Method changed, its rerun not yet drawn, fields of the old method still on screen) reaches a
+widget that no longer exists and starts nothing; the page then shows the new form, whose button starts what it shows.
 """
 
 from __future__ import annotations
@@ -47,6 +50,29 @@ _TRISTATE = {"auto": None, "yes": True, "no": False}
 def key(prefix: str, name: str, suffix: str = "") -> str:
     """The widget key of setting ``name`` (its toggle / mode select: ``key(...) + "-auto"``)."""
     return f"{prefix}-{name}{suffix}"
+
+
+def submit_key(name: str, *shape: str) -> str:
+    """The key of form ``name``'s submit button while the form has ``shape`` (data, method, protocol ...)."""
+    return "-".join((name, *map(str, shape)))
+
+
+def submit(label: str, name: str, *shape: str, **kwargs: Any) -> bool:
+    """The submit button of form ``name`` keyed by its ``shape`` (:func:`submit_key`); True when it was clicked.
+
+    A click on the button drawn for the form's previous shape (the browser still showed it) starts nothing and says
+    so: that button is drawn once more, out of sight, only to read its click."""
+    drawn = f"_form_drawn-{name}"
+    now, before = submit_key(name, *shape), st.session_state.get(drawn)
+    if before and before != now:
+        slot = st.empty()
+        stale = slot.button(label, key=before)
+        slot.empty()
+        if stale:
+            st.warning("The form changed as you pressed the button (its fields were still being drawn): nothing "
+                       "started. Check the form and press it again.")
+    st.session_state[drawn] = now
+    return st.button(label, key=now, **kwargs)
 
 
 def default_of(p: Param, *, image: bool = False, clean: bool = False) -> Any:

@@ -619,6 +619,7 @@ class RunStore:
                "seed": spec.get("seed"), "metrics": cfg.get("metrics", {}), "error": cfg.get("error"),
                "fit_seconds": cfg.get("timings", {}).get("fit_seconds"), "owner": cfg.get("owner"),
                "protocol_options": cfg.get("protocol_options", spec.get("protocol_options")),
+               "test_rows": (cfg.get("split") or {}).get("test"),
                "test_normal": (cfg.get("split") or {}).get("test_normal"),
                "test_anomalous": (cfg.get("split") or {}).get("test_anomalous")}
         if damage:
