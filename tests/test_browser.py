@@ -206,6 +206,8 @@ def upload_table(page, app_url: str, src: Path) -> None:
     page.locator('input[type="file"]').set_input_files(str(src))
     settle(page)
     page.get_by_role("button", name="Load", exact=True).click()
+    # this file's heading: an earlier test's table shows a "Data roles" heading too (the module shares one page)
+    page.get_by_role("heading", name=re.compile(re.escape(src.stem))).first.wait_for(timeout=90_000)
     page.get_by_role("heading", name="Data roles").first.wait_for(timeout=90_000)
     settle(page)
 
