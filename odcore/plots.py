@@ -149,6 +149,16 @@ def _layout(fig: go.Figure, title: str | None = None, height: int = 420) -> go.F
     return fig
 
 
+def _roc_pr_panels() -> dict:
+    """The ROC (left) and precision-recall (right) panels with their axis titles."""
+    layout = _two_panels(("ROC", "Precision-recall"))
+    layout["xaxis"]["title"] = "false-positive rate"
+    layout["yaxis"]["title"] = "true-positive rate"
+    layout["xaxis2"]["title"] = "recall"
+    layout["yaxis2"]["title"] = "precision"
+    return layout
+
+
 def _two_panels(titles: tuple[str, str], gap: float = 0.1) -> dict[str, Any]:
     """Layout of two side-by-side panels (axes x/y and x2/y2) without ``make_subplots`` (~20 ms)."""
     half = (1.0 - gap) / 2
@@ -279,11 +289,7 @@ def roc_pr(y: Any, scores: Any, *, threshold: float | None = None) -> go.Figure:
         traces += [go.Scatter(x=[f], y=[r], mode="markers", name="threshold", marker=mark),
                    go.Scatter(x=[r], y=[p], mode="markers", name="threshold", showlegend=False, marker=mark,
                               xaxis="x2", yaxis="y2")]
-    layout = _two_panels(("ROC", "Precision-recall"))
-    layout["xaxis"]["title"] = "false-positive rate"
-    layout["yaxis"]["title"] = "true-positive rate"
-    layout["xaxis2"]["title"] = "recall"
-    layout["yaxis2"]["title"] = "precision"
+    layout = _roc_pr_panels()
     fig = _layout(go.Figure(traces, layout=layout), None, 400)
     return fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=100))  # the panel titles sit on top
 
@@ -400,11 +406,7 @@ def compare_roc(curves: Mapping[str, tuple[Any, Any]], *, title: str | None = No
         traces += [go.Scatter(x=fpr, y=tpr, mode="lines", name=name, legendgroup=name, line_color=colour),
                    go.Scatter(x=rec, y=prec, mode="lines", name=name, legendgroup=name, showlegend=False,
                               line_color=colour, xaxis="x2", yaxis="y2")]
-    layout = _two_panels(("ROC", "Precision-recall"))
-    layout["xaxis"]["title"] = "false-positive rate"
-    layout["yaxis"]["title"] = "true-positive rate"
-    layout["xaxis2"]["title"] = "recall"
-    layout["yaxis2"]["title"] = "precision"
+    layout = _roc_pr_panels()
     fig = _layout(go.Figure(traces, layout=layout), title, 420)
     return fig.update_layout(legend=LEGEND_BELOW, margin=dict(b=110))
 

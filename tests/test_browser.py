@@ -488,10 +488,8 @@ def test_10_every_reproduce_figure_button_within_10_s(page, app_url):
     print(f"\nReproduce figure, seconds from click to figure: {times}", file=sys.stderr)
 
 
-def test_11_retrain_live_says_how_long_then_shows_the_new_figure(page, app_url):
-    """Move a knob: the page says how long retraining takes before it starts, trains in the background with
-    progress, then shows the retrained figure (cached: the same settings later cost nothing)."""
-    goto(page, app_url, "boundary", "DROCC boundary lab")
+def _drocc_retrain_at_20_epochs(page) -> None:
+    """On the DROCC page: open Retrain live, move the epochs knob from 60 to 20, wait for the time estimate."""
     page.get_by_text("Retrain live with other settings").first.click()
     settle(page)
     knob = page.locator(".st-key-knob-drocc-fig1-epochs input[type=range]").first
@@ -500,6 +498,13 @@ def test_11_retrain_live_says_how_long_then_shows_the_new_figure(page, app_url):
         knob.press("ArrowLeft")
     settle(page)
     page.get_by_text("Retraining with these settings takes about").first.wait_for()
+
+
+def test_11_retrain_live_says_how_long_then_shows_the_new_figure(page, app_url):
+    """Move a knob: the page says how long retraining takes before it starts, trains in the background with
+    progress, then shows the retrained figure (cached: the same settings later cost nothing)."""
+    goto(page, app_url, "boundary", "DROCC boundary lab")
+    _drocc_retrain_at_20_epochs(page)
     shot(page, "fig-retrain-eta")
     page.locator(".st-key-retrain-drocc-fig1 button").first.click()
     page.get_by_text("your cached retraining").first.wait_for(timeout=300_000)
@@ -632,14 +637,7 @@ def test_12_teacher_and_dashboard_paths_read_right_and_log_clean(tmp_path, brows
                         assert home[name].label.capitalize() in box.inner_text(), (name, box.inner_text())
                     assert page.locator(EXCEPTION).count() == 0, name
             goto(page, url, "boundary", "DROCC boundary lab")
-            page.get_by_text("Retrain live with other settings").first.click()
-            settle(page)
-            knob = page.locator(".st-key-knob-drocc-fig1-epochs input[type=range]").first
-            knob.focus()
-            for _ in range(4):  # 60 -> 20 epochs
-                knob.press("ArrowLeft")
-            settle(page)
-            page.get_by_text("Retraining with these settings takes about").first.wait_for()
+            _drocc_retrain_at_20_epochs(page)
             page.locator(".st-key-retrain-drocc-fig1 button").first.click()
             page.get_by_text("your cached retraining").first.wait_for(timeout=300_000)
             settle(page)
