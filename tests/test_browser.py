@@ -212,6 +212,16 @@ def upload_table(page, app_url: str, src: Path) -> None:
     settle(page)
 
 
+def train_on_the_data_page_table(page, app_url: str) -> None:
+    """On Flagged rows: train the page's default detector on the Data page's table and wait for its flags."""
+    goto(page, app_url, "flagged", "Flagged rows")
+    page.get_by_text("The table on the Data page", exact=True).click()
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("rows flagged").first.wait_for(timeout=240_000)
+    settle(page)
+
+
 def _select_first_row(page) -> None:
     """Tick the first row of the page's first table (its selection marker) and wait for the row's explanation."""
     box = page.get_by_test_id("stDataFrame").first.bounding_box()
@@ -288,12 +298,7 @@ def test_06a_store_weeks_that_broke_their_own_pattern(page, app_url, tmp_path):
     page.get_by_role("heading", name="Data roles").first.scroll_into_view_if_needed()
     page.wait_for_timeout(2500)  # the roles grid paints its canvas
     shot(page, "13-series-roles")
-    goto(page, app_url, "flagged", "Flagged rows")
-    page.get_by_text("The table on the Data page", exact=True).click()
-    settle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
-    settle(page)
+    train_on_the_data_page_table(page, app_url)
     shot(page, "14-series-flagged-table")
     _select_first_row(page)
     page.set_viewport_size({"width": 1400, "height": 2700})  # the row's sentence, its series and table in view
@@ -385,12 +390,7 @@ def test_06c_marks_survive_a_reload_and_teach_the_model(page, app_url, tmp_path)
     src = tmp_path / "weekly_stores.csv"
     store_sales(seed=11, n_stores=8, blanks=100, sales_blanks=0).to_csv(src, index=False)
     upload_table(page, app_url, src)
-    goto(page, app_url, "flagged", "Flagged rows")
-    page.get_by_text("The table on the Data page", exact=True).click()
-    settle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text("rows flagged").first.wait_for(timeout=240_000)
-    settle(page)
+    train_on_the_data_page_table(page, app_url)
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download the ranking (CSV)").click()
     before = pd.read_csv(dl.value.path())
