@@ -525,7 +525,7 @@ def _verdicts_on_home(page) -> dict:
     from odcore import recipes
     from odcore.recipes import framework
 
-    page.get_by_test_id("stDataFrame").first.wait_for()
+    page.get_by_test_id("stDataFrame").first.wait_for(timeout=180_000)  # a fresh server's first page
     page.wait_for_timeout(500)
     text = page.get_by_test_id("stDataFrame").first.text_content() or ""  # the grid draws on a canvas: its a11y table
     out = {}
