@@ -21,6 +21,8 @@ PACKAGE = "odcore"
 LAYERS: dict[str, int] = {
     # core helpers: errors, the JSON helpers, metrics, the package itself (its __version__)
     "odcore": 0, "odcore.errors": 0, "odcore.jsonio": 0, "odcore.metrics": 0,
+    # a saved network's score evaluated with NumPy (no torch): the scoring path's fast lane
+    "odcore.program": 0,
     # deployment settings (environment variables and the settings file); declared settings (Param); user text
     # made literal for the renderers (Markdown, Plotly)
     "odcore.settings": 0, "odcore.params": 0, "odcore.markup": 0,

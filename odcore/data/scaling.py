@@ -59,16 +59,27 @@ class Standardizer:
             return np.ascontiguousarray(X)
         return ((X - self.mean) / self.scale).astype(np.float32)
 
-    def transform_columns(self, columns: Any) -> np.ndarray:
+    def transform_columns(self, columns: Any, *, order: str = "C") -> np.ndarray:
         """:meth:`transform` of the matrix whose columns are ``columns`` (1-D numeric arrays, one per
         feature, e.g. the columns of an Arrow record batch): the same float32 numbers, with no float64
-        copy of the whole matrix: the columns are rounded to float32 straight into the row-major
-        result, then standardised in place (three NumPy calls per batch, each releasing the GIL)."""
+        copy of the whole matrix: the columns are rounded to float32 straight into the result, then
+        standardised in place (NumPy calls that release the GIL). ``order="F"`` gives the (n, d) result
+        column-major: each column is one contiguous copy (about 7x faster here than the row-major
+        interleave; :mod:`odcore.program` scores that layout fastest)."""
         columns = list(columns)
         if self.mean is not None and (self.mean.dtype != np.float32 or self.scale.dtype != np.float32):
-            return self.transform(np.column_stack(columns))  # float64 arithmetic, as transform does
+            X = self.transform(np.column_stack(columns))  # float64 arithmetic, as transform does
+            return np.asfortranarray(X) if order == "F" else X
         if not columns:
             return np.empty((0, 0), dtype=np.float32)
+        if order == "F":
+            XT = np.empty((len(columns), len(columns[0])), dtype=np.float32)
+            for j, c in enumerate(columns):
+                XT[j] = c  # float32 rounding, as np.asarray(X, dtype=np.float32)
+            if self.mean is not None:
+                np.subtract(XT, self.mean[:, None], out=XT)
+                np.divide(XT, self.scale[:, None], out=XT)
+            return XT.T
         X = np.stack(columns, axis=1, dtype=np.float32)  # float32 rounding, as np.asarray(X, dtype=np.float32)
         if self.mean is not None:
             np.subtract(X, self.mean, out=X)

@@ -8,7 +8,7 @@ import numpy as np
 
 from odcore.models import nets
 from odcore.models.capabilities import Capabilities
-from odcore.models.deep import INPUT_SHAPE, DeepDetector, row_mse, size, widths
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, net_program, row_mse, size, widths
 
 
 class AutoEncoder(DeepDetector):
@@ -47,6 +47,12 @@ class AutoEncoder(DeepDetector):
 
     def _score_batch(self, xb):
         return row_mse(self._forward(xb), xb)
+
+    def _score_program(self) -> dict[str, Any] | None:
+        """``mean_j (G(Q(x))_j - x_j)^2`` as a program (tabular networks; odcore.program)."""
+        if type(self)._score_batch is not AutoEncoder._score_batch:
+            return None
+        return net_program(self, ("encoder", "decoder"), {"op": "row_mse"})
 
     def embed(self, X) -> np.ndarray:
         """Latent codes ``Q(x)`` (n, latent)."""

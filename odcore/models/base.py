@@ -356,6 +356,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """Extra tensors (e.g. network weights) as a flat name -> torch tensor mapping."""
         return {}
 
+    def _score_program(self) -> dict[str, Any] | None:
+        """The detector's score as an :mod:`odcore.program` record over the saved tensors' names, or None
+        (the default: scoring needs the detector itself)."""
+        return None
+
     def _restore_tensors(self, tensors: dict[str, Any]) -> None:
         """Inverse of ``_tensors_to_save``; called after the JSON state is restored."""
 
@@ -379,6 +384,9 @@ class BaseDetector(OutlierMixin, BaseEstimator):
                 state[name] = jsonable(v)
         for k, t in self._tensors_to_save().items():
             tensors[f"net.{k}"] = t.detach().cpu().contiguous()
+        program = self._score_program()
+        if program is not None:  # scoring without torch (odcore.program)
+            state["score_program"] = program
         from odcore.models.registry import name_of
 
         config = {

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,38 @@ def _fused_plan(seq) -> list | None:
             plan.append(m)
         i += 1
     return plan if any(isinstance(p, tuple) for p in plan) else None
+
+
+def program_steps(net, prefix: str) -> list[dict[str, Any]] | None:
+    """The :mod:`odcore.program` steps of a network made of ``Linear``, eval-mode ``BatchNorm1d``, ReLU /
+    LeakyReLU / Tanh / Sigmoid, ``Dropout`` and ``Identity`` in (nested) ``nn.Sequential`` s, its tensors
+    named as :meth:`BaseDetector.to_record` saves them (``prefix`` + the state-dict key); None for a
+    network with any other module (a convolution, a custom forward): that one scores with torch."""
+    from torch import nn
+
+    kind = type(net)
+    if isinstance(net, nn.Sequential) and kind.forward in (nn.Sequential.forward, _fused_class().forward):
+        steps: list[dict[str, Any]] = []
+        for key, m in net.named_children():
+            inner = program_steps(m, f"{prefix}{key}.")
+            if inner is None:
+                return None
+            steps.extend(inner)
+        return steps
+    if kind is nn.Linear:
+        bias = f"{prefix}bias" if net.bias is not None else None
+        return [{"op": "linear", "weight": f"{prefix}weight", "bias": bias}]
+    if kind is nn.BatchNorm1d and net.track_running_stats:
+        affine = {"weight": f"{prefix}weight", "bias": f"{prefix}bias"} if net.affine else {}
+        return [{"op": "batchnorm", "mean": f"{prefix}running_mean", "var": f"{prefix}running_var",
+                 "eps": float(net.eps), **affine}]
+    if kind is nn.LeakyReLU and 0.0 <= float(net.negative_slope) < 1.0:
+        return [{"op": "leaky_relu", "slope": float(net.negative_slope)}]
+    if kind in (nn.ReLU, nn.Tanh, nn.Sigmoid):
+        return [{"op": kind.__name__.lower()}]
+    if kind in (nn.Dropout, nn.Identity):
+        return []
+    return None
 
 
 def _packed_weight(lin):
@@ -148,6 +180,18 @@ def __getattr__(name: str):  # lets pickle find the lazily created class
     if name == "FusedCPUSequential":
         return _fused_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def net_program(detector: Any, nets: Sequence[str], score: dict[str, Any]) -> dict[str, Any] | None:
+    """An :mod:`odcore.program` record: the networks ``nets`` of ``detector`` applied in order, then
+    ``score``; None when a network has a module the program cannot evaluate."""
+    steps: list[dict[str, Any]] = []
+    for n in nets:
+        part = program_steps(detector.nets_[n], f"net.{n}.")
+        if part is None:
+            return None
+        steps.extend(part)
+    return {"version": 1, "steps": steps, "score": score}
 
 
 def row_mse(recon, x):

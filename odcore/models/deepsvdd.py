@@ -24,7 +24,7 @@ import numpy as np
 
 from odcore.models import nets
 from odcore.models.capabilities import Capabilities
-from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, batch_bounds, size, widths
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, batch_bounds, net_program, size, widths
 from odcore.models.params import Param
 
 OBJECTIVES = ("one-class", "soft-boundary")
@@ -193,6 +193,13 @@ class DeepSVDD(DeepDetector):
         if self.objective == "soft-boundary":
             return dist - float(self.R_) ** 2
         return dist
+
+    def _score_program(self) -> dict[str, Any] | None:
+        """``||phi(x) - c||^2`` (minus ``R^2`` for the soft boundary) as a program (odcore.program)."""
+        if type(self)._score_batch is not DeepSVDD._score_batch:
+            return None
+        offset = -float(self.R_) ** 2 if self.objective == "soft-boundary" else 0.0
+        return net_program(self, ("phi",), {"op": "sq_dist", "center": "attr.c_", "offset": offset})
 
     # ------------------------------------------------------------------ capabilities
     def embed(self, X) -> np.ndarray:

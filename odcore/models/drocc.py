@@ -26,7 +26,7 @@ import numpy as np
 from odcore.errors import InputError
 from odcore.models import nets
 from odcore.models.capabilities import Capabilities
-from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, widths
+from odcore.models.deep import INPUT_SHAPE, DeepDetector, Phase, net_program, widths
 from odcore.models.params import MISSING, Param
 
 #: epsilon of every normalisation (METHODS.md: ``g / (||g|| + 1e-12)``)
@@ -307,6 +307,12 @@ class DROCC(DeepDetector):
 
     def _score_batch(self, xb):
         return -self._logit(xb)
+
+    def _score_program(self) -> dict[str, Any] | None:
+        """The negated logit ``-f(x)`` as a program (tabular networks; odcore.program)."""
+        if type(self)._score_batch is not DROCC._score_batch or type(self)._logit is not DROCC._logit:
+            return None
+        return net_program(self, ("f",), {"op": "column", "index": 0, "scale": -1.0})
 
 
 class DROCCLF(DROCC):

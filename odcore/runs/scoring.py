@@ -122,37 +122,77 @@ def _fragment_batches(fragment: Any, schema: Any, columns: list[str] | None, key
             yield b
 
 
+def _wanted_columns(name: str, present: list[str], wanted: Any, many: bool) -> list[str] | None:
+    """The columns to read of one Parquet file whose columns (with its partition keys) are ``present``."""
+    if len(set(present)) != len(present):
+        raise InputError(f"{name}: column names must be unique; rename the duplicates")
+    try:
+        return wanted(present)
+    except InputError as exc:
+        if many:  # say which part
+            raise InputError(f"{name}: {exc}") from None
+        raise
+
+
+def _file_batches(pf: Any, columns: list[str] | None, chunk_size: int) -> Iterator[Any]:
+    """The record batches of one Parquet file without hive partitions, in bounded memory: a row group up to
+    :data:`THREADED_ROW_GROUP_BYTES` is decoded whole by pyarrow's threads (the least CPU per row here:
+    0.52 s for 1M x 121 float64 against 0.75 s streamed), a larger one (pandas writes a million rows per
+    group) is streamed with a 1 MB read buffer, holding one batch whatever the group's size."""
+    meta = pf.metadata
+    for i in range(meta.num_row_groups):
+        if meta.row_group(i).total_byte_size <= THREADED_ROW_GROUP_BYTES:
+            yield from pf.read_row_group(i, columns=columns, use_threads=True).to_batches(chunk_size)
+        else:
+            yield from pf.iter_batches(batch_size=chunk_size, row_groups=[i], columns=columns, use_threads=True)
+
+
+def _hive(files: list[Path], base: Path | None) -> bool:
+    """Whether a file of the folder ``base`` sits under a ``key=value`` folder (a hive partition column)."""
+    return base is not None and any("=" in part for f in files for part in f.relative_to(base).parent.parts)
+
+
 def _parquet_batches(files: list[Path], base: Path | None, chunk_size: int,
                      wanted: Any) -> Iterator[tuple[int, Any]]:
-    """``(file index, RecordBatch)`` of the files in order, read as one pyarrow dataset (hive partition
-    keys under ``base`` become columns). ``wanted(names) -> columns`` picks the columns to read from a
+    """``(file index, RecordBatch)`` of the files in order (hive partition keys under ``base`` become
+    columns: read as one pyarrow dataset). ``wanted(names) -> columns`` picks the columns to read from a
     file's column names (refusing, with a message, a file that lacks what the run needs)."""
     import pyarrow as pa
+
+    if not _hive(files, base):  # plain files: no pyarrow.dataset (its import brings pandas: 0.2 s of start-up)
+        import pyarrow.parquet as pq
+
+        for k, f in enumerate(files):
+            name = f.name if base is None else str(f.relative_to(base))
+            try:
+                pf = pq.ParquetFile(f, pre_buffer=False, buffer_size=2**20)
+                present = [str(c) for c in pf.schema_arrow.names]
+            except (pa.ArrowException, OSError) as exc:
+                raise _parquet_error(name, exc, opened=False) from None
+            with pf:
+                columns = _wanted_columns(name, present, wanted, len(files) > 1)
+                try:
+                    yield from ((k, b) for b in _file_batches(pf, columns, chunk_size))
+                except (pa.ArrowException, OSError) as exc:
+                    raise _parquet_error(name, exc, opened=True) from None
+        return
     import pyarrow.dataset as pads
 
     # pre_buffer=False: pyarrow's pre-buffering keeps every row group it has read in memory (peak memory
     # grew with the file); batch_readahead=1: the default (16 batches) holds over 1 GB at 121 float64 columns
     fmt = pads.ParquetFileFormat(default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False))
     try:
-        data = pads.dataset([str(f) for f in files], format=fmt, partitioning="hive" if base else None,
-                            partition_base_dir=str(base) if base else None)
+        data = pads.dataset([str(f) for f in files], format=fmt, partitioning="hive", partition_base_dir=str(base))
     except (pa.ArrowException, OSError) as exc:
         raise _parquet_error(files[0].name, exc, opened=False) from None
     for k, fragment in enumerate(data.get_fragments()):
-        name = Path(fragment.path).name if base is None else str(Path(fragment.path).relative_to(base))
+        name = str(Path(fragment.path).relative_to(base))
         try:
             present = list(fragment.physical_schema.names)
         except (pa.ArrowException, OSError) as exc:
             raise _parquet_error(name, exc, opened=False) from None
-        if len(set(present)) != len(present):
-            raise InputError(f"{name}: column names must be unique; rename the duplicates")
         keys = {c: v for c, v in pads.get_partition_keys(fragment.partition_expression).items() if c not in present}
-        try:
-            columns = wanted(present + list(keys))
-        except InputError as exc:
-            if len(files) > 1:  # say which part
-                raise InputError(f"{name}: {exc}") from None
-            raise
+        columns = _wanted_columns(name, present + list(keys), wanted, len(files) > 1)
         try:
             yield from ((k, b) for b in _fragment_batches(fragment, data.schema, columns, keys, chunk_size))
         except (pa.ArrowException, OSError) as exc:
@@ -278,9 +318,34 @@ def _numeric_arrow(t: Any) -> bool:
 
 
 def _as_arrow(x: Any) -> Any:
+    """An Arrow array of ``x``: a numeric NumPy array wraps its buffer (zero-copy); other values go through
+    ``pa.array``. (``pa.array`` and ``Array.to_numpy`` import pandas on first use, 0.2 s of a scoring
+    command's start-up; plain numeric columns never need it.)"""
     import pyarrow as pa
 
-    return x if isinstance(x, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(x))
+    if isinstance(x, (pa.Array, pa.ChunkedArray)):
+        return x
+    x = np.asarray(x)
+    if x.ndim == 1 and x.dtype.kind in "iuf" and x.dtype.byteorder in "=|":
+        x = np.ascontiguousarray(x)
+        return pa.Array.from_buffers(pa.from_numpy_dtype(x.dtype), len(x), [None, pa.py_buffer(x)])
+    return pa.array(x)
+
+
+def _numpy_of(col: Any) -> np.ndarray:
+    """A numeric Arrow array or one-chunk column as NumPy: its buffer (zero-copy) when it has no nulls,
+    Arrow's conversion otherwise (a null becomes NaN)."""
+    import pyarrow as pa
+
+    if isinstance(col, pa.ChunkedArray):
+        if col.num_chunks != 1:
+            return col.to_numpy()
+        col = col.chunk(0)
+    t = col.type
+    if col.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        dtype = np.dtype(t.to_pandas_dtype())
+        return np.frombuffer(col.buffers()[1], dtype=dtype, count=len(col), offset=col.offset * dtype.itemsize)
+    return col.to_numpy(zero_copy_only=False)
 
 
 def _frame_columns(keys: Any) -> dict[str, Any]:
@@ -306,6 +371,20 @@ class Batch:
     def __init__(self, X: np.ndarray, keys: dict[str, Any], label: Any, notes: list[str], rows_in: int,
                  part: int = 0) -> None:
         self.X, self.keys, self.label, self.notes, self.rows_in, self.part = X, keys, label, notes, rows_in, part
+
+
+def fast_program(run: Any) -> tuple[Any, float] | None:
+    """``(odcore.program.Program, threshold)`` of a run whose detector saved a score program, else None: a
+    run trained with marks (its re-ranking needs the detector), or one pinned to a CUDA device (torch
+    scores it there)."""
+    from odcore import program
+    from odcore.runs.rerank import RERANK_FILE
+
+    model_dir = Path(run.model_dir)
+    device = str((run.config.get("params") or {}).get("device") or "auto")
+    if device.startswith("cuda") or (model_dir / RERANK_FILE).exists():
+        return None
+    return program.load(model_dir)
 
 
 class Scorer:
@@ -343,6 +422,10 @@ class Scorer:
         self.carried = [str(c) for c in ds_info.get("meta_columns") or []] if self.prep is None else []
         self.source = source
         self.row_ids = row_ids
+        self.program = fast_program(run)
+        # the rows' memory layout: column-major for the program (one contiguous copy per column), row-major for torch
+        self.layout = "F" if self.program is not None else "C"
+
 
     @property
     def model(self) -> Any:
@@ -358,7 +441,7 @@ class Scorer:
     @property
     def threshold(self) -> float:
         """The run's threshold (a score above it is flagged)."""
-        return float(self.model.threshold_)
+        return self.program[1] if self.program is not None else float(self.model.threshold_)
 
     @property
     def windowed(self) -> bool:
@@ -404,8 +487,8 @@ class Scorer:
             _check_columns(cols, self.feature_names)
             if all(_numeric_arrow(batch.schema.field(f).type) for f in self.feature_names):
                 lc = _label_column(cols, self.label_column)
-                X = self.scaler.transform_columns([batch.column(f).to_numpy(zero_copy_only=False)
-                                                   for f in self.feature_names])
+                X = self.scaler.transform_columns([_numpy_of(batch.column(f)) for f in self.feature_names],
+                                                  order=self.layout)
                 keys = {c: batch.column(c) for c in self.carried if c in cols}
                 return Batch(X, keys, None if lc is None else batch.column(lc), [], batch.num_rows)
             batch = batch.to_pandas()  # a non-numeric feature column: the DataFrame path says which
@@ -415,7 +498,7 @@ class Scorer:
         _check_columns(cols, self.feature_names)
         if all(isinstance(batch[f].dtype, np.dtype) and batch[f].dtype.kind in "biuf" for f in self.feature_names):
             lc = _label_column(cols, self.label_column)
-            X = self.scaler.transform_columns([batch[f].to_numpy() for f in self.feature_names])
+            X = self.scaler.transform_columns([batch[f].to_numpy() for f in self.feature_names], order=self.layout)
             return Batch(X, keys, None if lc is None else _as_arrow(batch[lc].to_numpy()), [], len(batch))
         X, label = select_features(batch, self.feature_names, self.label_column)
         return Batch(self.scaler.transform(X), keys, None if label is None else _as_arrow(label), [], len(batch))
@@ -426,19 +509,25 @@ class Scorer:
         ``score``, ``pred`` and, when present, ``label`` and ``decoder``."""
         import pyarrow as pa
 
-        from odcore.runs.execution import score_rows
+        scored = None
+        if self.program is not None:  # torch-free (odcore.program): same scores within float32 rounding
+            scores = self.program[0].score(b.X)
+            if np.isfinite(scores).all():  # else the detector's own checks say what is wrong with the rows
+                scored = {"score": scores, "pred": (scores > self.program[1]).astype(np.int8)}
+        if scored is None:
+            from odcore.runs.execution import score_rows
 
-        scored = score_rows(self.model, b.X)
+            scored = score_rows(self.model, np.ascontiguousarray(b.X))
         n = len(scored["score"])
         cols: dict[str, Any] = dict(b.keys)
         if self.row_ids:
-            cols["row_id"] = pa.array(np.arange(row_start, row_start + n, dtype=np.int64))
-        cols["score"] = pa.array(scored["score"])
-        cols["pred"] = pa.array(scored["pred"])
+            cols["row_id"] = _as_arrow(np.arange(row_start, row_start + n, dtype=np.int64))
+        cols["score"] = _as_arrow(scored["score"])
+        cols["pred"] = _as_arrow(scored["pred"])
         if b.label is not None:
             cols["label"] = b.label
         if "decoder" in scored:
-            cols["decoder"] = pa.array(scored["decoder"])
+            cols["decoder"] = _as_arrow(scored["decoder"])
         return pa.table(cols)
 
     def score_batch(self, batch: Any, *, row_offset: int = 0, row_start: int = 0) -> Any:
@@ -651,7 +740,7 @@ def score_file(run: Any, input_path: str | os.PathLike, output_path: str | os.Pa
             table = scorer.score_features(b, row_start=n_rows)
             writer.write(table, b.part)
             n_rows += table.num_rows
-            flagged += int(np.count_nonzero(table.column("pred").to_numpy()))
+            flagged += int(np.count_nonzero(_numpy_of(table.column("pred"))))
         writer.close()
         if n_rows == 0:
             raise InputError(f"{text} has no rows to score")
