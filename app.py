@@ -15,7 +15,6 @@ from ui import pages, state, tray, widgets
 st.set_page_config(page_title="Outlier Lab", page_icon=":material/search:", layout="wide")
 
 t0 = time.perf_counter()
-state.warm_up()  # torch and the detectors load in the background after the first request
 page = st.navigation(pages.navigation())  # the one list of pages: ui/pages.py
 me = state.owner()  # read before the page: after st.stop() every Streamlit call raises again
 state.setup_logging()
@@ -27,3 +26,4 @@ except Exception as err:  # noqa: BLE001 - a page bug: one line on the page, the
 finally:  # script time of this run (st.stop / st.rerun included), read by bench/app_speed.py and bench/faults.py
     state.SCRIPT_SECONDS[me] = time.perf_counter() - t0
     state.log_script_time(me, page.title, state.SCRIPT_SECONDS[me])
+    state.warm_up()  # torch and the detectors load in the background once the first page has drawn (ui/state.py)

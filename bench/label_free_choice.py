@@ -19,6 +19,7 @@ rows, the full novelty split has 277k training rows).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -55,7 +56,7 @@ def datasets(group: str):
 def run_one(label, path, protocol, options, seed, names, a) -> dict:
     from odcore import data, metrics
     from odcore.models import registry
-    from odcore.models.auto import em_mv_scores
+    from odcore.models.auto import em_mv_scores, injection_scores
 
     ds = data.load(path)
     sp = data.split(ds, protocol, seed=seed, **options)
@@ -88,8 +89,18 @@ def run_one(label, path, protocol, options, seed, names, a) -> dict:
                             n_subsets=a.n_subsets, seed=seed, **kw)
         rec["criteria_s"][variant] = round(time.process_time() - t0, 2)
         rec["criteria"][variant] = {k: [float(v) for v in vals] for k, vals in crit.items() if k != "columns"}
+    if a.injection:
+        t0 = time.process_time()
+        crit = injection_scores(fit, held, names, make, seed=seed, types=INJECTION_TYPES)
+        rec["injection"] = {k: [float(v) for v in vals] for k, vals in crit["auroc"].items()}
+        rec["injection_s"] = round(time.process_time() - t0, 2)
     rec["candidates"] = names
     return rec
+
+
+#: the injection types recorded: criterion 'injection''s own (odcore.models.auto.INJECTION_TYPES) and local
+#: noise of a quarter and a whole standard deviation
+INJECTION_TYPES = ("global", "dependency", "local-0.25", "local-0.5", "local-1")
 
 
 def _variants(rec: dict) -> list[str]:
@@ -98,6 +109,13 @@ def _variants(rec: dict) -> list[str]:
 
 def _crit(rec: dict, variant: str) -> dict:
     return rec["criteria"] if "em_rank" in rec["criteria"] else rec["criteria"][variant]
+
+
+def _injection_pick(rec: dict, types: tuple[str, ...]) -> int:
+    """The candidate with the best mean rank of its AUROCs against the injected anomalies of ``types``."""
+    from scipy.stats import rankdata
+
+    return int(np.argmin(np.mean([rankdata(-np.asarray(rec["injection"][t])) for t in types], axis=0)))
 
 
 def summarise(records: list[dict]) -> str:
@@ -116,6 +134,18 @@ def summarise(records: list[dict]) -> str:
             rules[f"{v}: MV"] = lambda r, v=v: int(np.argmin(_crit(r, v)["mv_rank"]))
             rules[f"{v}: EM + MV ranks"] = lambda r, v=v: int(np.argmin(np.add(_crit(r, v)["em_rank"],
                                                                                 _crit(r, v)["mv_rank"])))
+        if len(_variants(rr[0])) > 1:  # every reference's EM and MV ranks together
+            rules["all references: EM + MV ranks"] = lambda r: int(np.argmin(np.sum(
+                [np.add(_crit(r, v)["em_rank"], _crit(r, v)["mv_rank"]) for v in _variants(r)], axis=0)))
+        if "injection" in rr[0]:
+            def inj(types):
+                return functools.partial(_injection_pick, types=types)
+            from odcore.models.auto import INJECTION_TYPES as RULE
+
+            for label, types in (("all types", INJECTION_TYPES), (" + ".join(RULE) + ", auto's rule", RULE)):
+                rules[f"injection ({label}): mean AUROC rank"] = inj(types)
+            for t in INJECTION_TYPES:
+                rules[f"injection ({t})"] = inj((t,))
         rules["oracle (per dataset, uses labels)"] = lambda r, names=names: int(np.argmax([r["auroc"][n]
                                                                                           for n in names]))
         out.append(f"#### {g}: {len({r['dataset'] for r in rr})} datasets x {len({r['seed'] for r in rr})} seeds\n")
@@ -148,6 +178,8 @@ def main() -> None:
     ap.add_argument("--max-rows", type=int, default=0,
                     help="random subsets of at most this many training and test rows (0: all; KDD Cup 99 needs it)")
     ap.add_argument("--only", default="", help="comma-separated dataset labels to run (default: all of the groups)")
+    ap.add_argument("--injection", action="store_true",
+                    help="also the candidates' AUROC against synthetic anomalies injected into held-out rows")
     ap.add_argument("--json", default=None)
     ap.add_argument("--from-json", nargs="*", default=None)
     a = ap.parse_args()

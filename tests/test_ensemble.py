@@ -227,15 +227,58 @@ def test_auto_em_mv_chooses_one_candidate_and_says_why():
                                (m.members_[0].decision_function(T) - knn.mean()) / knn.std(), rtol=1e-6)
 
 
-def test_runs_on_clean_training_rows_get_the_em_mv_criterion():
+# ---------------------------------------------------------------------------- synthetic anomaly injection
+def test_injected_rows_are_the_three_kinds_of_anomaly():
+    rng = np.random.default_rng(5)
+    F = np.c_[rng.normal(size=2000), rng.normal(size=2000) * 3 + 10].astype(np.float32)
+    F[:, 1] += 2 * F[:, 0]  # two dependent columns
+    H = F[:500]
+    glob = auto.injected_rows("global", F, H, np.random.default_rng(0))
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    assert glob.shape == H.shape and (glob >= lo - 0.1 * (hi - lo) - 1e-5).all() and (glob <= hi + 0.1 * (hi - lo)).all()
+    assert ((glob < lo) | (glob > hi)).any()  # the widened box reaches past the rows
+    dep = auto.injected_rows("dependency", F, H, np.random.default_rng(0))
+    for j in range(2):  # every value is a value of its own column ...
+        assert np.isin(dep[:, j], F[:, j]).all()
+    assert abs(np.corrcoef(dep.T)[0, 1]) < 0.15 < np.corrcoef(F.T)[0, 1]  # ... and the dependence is gone
+    loc = auto.injected_rows("local-0.5", F, H, np.random.default_rng(0))
+    np.testing.assert_allclose((loc - H).std(axis=0), 0.5 * F.std(axis=0), rtol=0.1)
+    with pytest.raises(ValueError, match="unknown injection type"):
+        auto.injected_rows("clustered", F, H, rng)
+
+
+def test_injection_ranks_a_detector_that_sees_the_structure_above_one_that_does_not():
+    """A ring: rows pushed off it (local) or with their columns drawn apart (dependency) fall in the hole or
+    beside the ring, where kNN sees them and a per-column score (ECOD) does not."""
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 2 * np.pi, 1500)
+    X = (np.c_[np.cos(a), np.sin(a)] + 0.05 * rng.normal(size=(1500, 2))).astype(np.float32)
+    crit = auto.injection_scores(X[:1000], X[1000:], ["knn", "ecod"], lambda n: registry.create(n), seed=0)
+    assert crit["rank"][0] == 1 and crit["rank"][1] == 2, crit
+    assert crit["auroc"]["dependency"][0] > 0.8 > crit["auroc"]["dependency"][1]
+
+
+def test_auto_injection_chooses_one_candidate_and_says_why():
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 2 * np.pi, 800)
+    X = (np.c_[np.cos(a), np.sin(a), 0.1 * rng.normal(size=(800, 1))] + 0.05 * rng.normal(size=(800, 3)))
+    m = registry.create("auto", candidates="knn,ecod", criterion="injection").fit(X.astype(np.float32))
+    assert m.weights_ == [1.0, 0.0]
+    rep = m.report()
+    assert rep["summary"].startswith("auto chose knn alone") and "Goswami et al. 2023" in rep["summary"]
+    assert any("dependency" in line and "chosen" in line for line in rep["lines"])
+
+
+def test_runs_on_clean_training_rows_get_the_injection_criterion():
     from odcore import data
     from odcore.runs.spec import RunSpec, resolve
 
     assert data.clean_training("novelty") and data.clean_training("one-vs-rest", {"inlier_classes": [0]})
     assert not data.clean_training("unsupervised") and not data.clean_training("one-vs-rest", {"train_on": "all"})
-    assert resolve(RunSpec("breast-cancer", "auto", protocol="novelty"), split=False).params["criterion"] == "em-mv"
+    assert resolve(RunSpec("breast-cancer", "auto", protocol="novelty"), split=False).params["criterion"] == \
+        "injection"
     assert "criterion" not in resolve(RunSpec("breast-cancer", "auto"), split=False).params  # declared: centrality
     assert registry.resolve_params("auto", {"criterion": "centrality"}, seed=0, clean_rows=True)["criterion"] == \
         "centrality"
     row = next(r for r in registry.param_table("auto") if r["name"] == "criterion")
-    assert "training rows all normal" in row["help"] and "'em-mv'" in row["help"]
+    assert "training rows all normal" in row["help"] and "'injection'" in row["help"]

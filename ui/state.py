@@ -111,23 +111,36 @@ def setup_logging() -> None:
             lg.propagate = False
 
 
-@st.cache_resource(show_spinner=False)
+_WARM: list[threading.Thread] = []
+_WARM_LOCK = threading.Lock()
+
+
 def warm_up() -> threading.Thread:
     """Import torch and the detector modules once per process in a background thread, so that the
-    first page needing them does not pay ~2 s (more on a busy machine) in its script run."""
+    first page needing them does not pay ~2 s (more on a busy machine) in its script run.
 
-    def work() -> None:
-        try:
-            from odcore.models import registry
+    ``app.py`` calls it after the first script run has ended, not before: the page's own first imports
+    (scikit-learn, SciPy, pandas for Home's verdicts) and the warm-up's (the same packages under the detectors)
+    then never run in two threads at once. Packages whose modules import each other fail in one of two threads
+    that enter them at different modules ("cannot import name 'clone' from partially initialized module
+    'sklearn.base'": a fresh server's Home page, when the warm-up started first)."""
+    with _WARM_LOCK:
+        if _WARM:
+            return _WARM[0]
 
-            for name in registry.available():
-                registry.get_class(name)
-        except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first page
-            pass
+        def work() -> None:
+            try:
+                from odcore.models import registry
 
-    t = threading.Thread(target=work, name="odcore-warm-up", daemon=True)
-    t.start()
-    return t
+                for name in registry.available():
+                    registry.get_class(name)
+            except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first page
+                pass
+
+        t = threading.Thread(target=work, name="odcore-warm-up", daemon=True)
+        t.start()
+        _WARM.append(t)
+        return t
 
 
 @st.cache_resource(show_spinner=False)
