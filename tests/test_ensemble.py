@@ -235,7 +235,8 @@ def test_injected_rows_are_the_three_kinds_of_anomaly():
     H = F[:500]
     glob = auto.injected_rows("global", F, H, np.random.default_rng(0))
     lo, hi = F.min(axis=0), F.max(axis=0)
-    assert glob.shape == H.shape and (glob >= lo - 0.1 * (hi - lo) - 1e-5).all() and (glob <= hi + 0.1 * (hi - lo)).all()
+    pad = 0.1 * (hi - lo)
+    assert glob.shape == H.shape and (glob >= lo - pad - 1e-5).all() and (glob <= hi + pad + 1e-5).all()
     assert ((glob < lo) | (glob > hi)).any()  # the widened box reaches past the rows
     dep = auto.injected_rows("dependency", F, H, np.random.default_rng(0))
     for j in range(2):  # every value is a value of its own column ...

@@ -32,8 +32,8 @@ rows' widened box), dependency (each column drawn on its own) and local (held-ou
 deviation of noise per column), ADBench's kinds of anomaly (Han et al., NeurIPS 2022, section 4.3) - and the
 candidate with the best mean rank of its three AUROCs is used alone, refitted on every row (surrogate labels by
 injection: Goswami et al., ICLR 2023). It was chosen on the development suite before the check outside it
-(BENCHMARKS.md). ``em-mv``: Goix's Excess-Mass and Mass-Volume curves (Goix, *How to evaluate the quality of unsupervised
-anomaly detection algorithms?*, ICML 2016 Anomaly Detection Workshop, arXiv:1607.01152) measure how
+(BENCHMARKS.md). ``em-mv``: Goix's Excess-Mass and Mass-Volume curves (Goix, *How to evaluate the quality of
+unsupervised anomaly detection algorithms?*, ICML 2016 Anomaly Detection Workshop, arXiv:1607.01152) measure how
 little volume a scoring function needs to hold most of the held-out mass (:func:`mass_volume_curves`).
 Each candidate is fitted on ``1 - heldout_share`` of the rows (at most ``criterion_rows``), the held-out
 rows estimate the mass and a reference sample the "volume": by default (``reference="marginals"``) the
