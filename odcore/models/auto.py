@@ -342,7 +342,8 @@ class Auto(ScoreCombination):
             reasons = ["chosen: best mean rank of its AUROC against the injected anomalies" if i == best else
                        f"left out: mean rank {rank[i]:.2f} against {rank[best]:.2f}" for i in range(len(names))]
             text = [f"auto chose {names[best]} alone (AUROC of {len(held)} held-out training rows against synthetic "
-                    f"{', '.join(INJECTION_TYPES)} anomalies, Goswami et al. 2023; no labels used)"]
+                    "anomalies made from them: global = uniform in the rows' box, dependency = columns drawn apart, "
+                    "local = rows plus half a standard deviation of noise; Goswami et al. 2023; no labels used)"]
             text += [f"  {n}: " + ", ".join(f"{k} {crit['auroc'][k][i]:.3f}" for k in INJECTION_TYPES)
                      + f"; {reasons[i]}" for i, n in enumerate(names)]
             return w, {"injection_auroc": {k: [float(v) for v in crit["auroc"][k]] for k in INJECTION_TYPES},

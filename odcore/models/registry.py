@@ -145,7 +145,8 @@ METHODS: dict[str, MethodInfo] = {m.name: m for m in [
                "Ensemble (standardised scores combined)",
                "Aggarwal, Sathe 2015; Rayana, Akoglu 2016; Zhao et al. 2021."),
     MethodInfo("auto", "odcore.models.auto:Auto", "classical", "unsupervised",
-               "Auto (a detector or ensemble chosen without labels)", "Ma, Zhao, Akoglu. SIGKDD Explorations 2023."),
+               "Auto (a detector or ensemble chosen without labels)",
+               "Ma, Zhao, Akoglu. SIGKDD Explorations 2023; on clean rows Goswami et al. ICLR 2023."),
 ]}
 
 _CLASSES: dict[str, type] = {}
