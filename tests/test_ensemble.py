@@ -212,21 +212,6 @@ def test_em_mv_leaves_out_columns_without_a_density_when_asked():
     assert len(auto.em_mv_scores(binary[:200], binary[200:], ["knn"], make, min_distinct=10, **kw)["columns"]) == 2
 
 
-def test_auto_em_mv_chooses_one_candidate_and_says_why():
-    rng = np.random.default_rng(2)
-    a = rng.uniform(0, 2 * np.pi, 800)
-    X = (np.c_[np.cos(a), np.sin(a), 0.1 * rng.normal(size=(800, 1))] + 0.05 * rng.normal(size=(800, 3)))
-    m = registry.create("auto", candidates="knn,ecod", criterion="em-mv").fit(X.astype(np.float32))
-    assert m.weights_ == [1.0, 0.0]
-    rep = m.report()
-    assert rep["summary"].startswith("auto chose knn alone") and "Goix 2016" in rep["summary"]
-    assert any("Excess-Mass rank" in line and "chosen" in line for line in rep["lines"])
-    T = X[:20].astype(np.float32)
-    knn = m.members_[0].decision_scores_  # the chosen member alone, on its training scores' z-scale
-    np.testing.assert_allclose(m.decision_function(T),
-                               (m.members_[0].decision_function(T) - knn.mean()) / knn.std(), rtol=1e-6)
-
-
 # ---------------------------------------------------------------------------- synthetic anomaly injection
 def test_injected_rows_are_the_three_kinds_of_anomaly():
     rng = np.random.default_rng(5)
@@ -259,15 +244,21 @@ def test_injection_ranks_a_detector_that_sees_the_structure_above_one_that_does_
     assert crit["auroc"]["dependency"][0] > 0.8 > crit["auroc"]["dependency"][1]
 
 
-def test_auto_injection_chooses_one_candidate_and_says_why():
+@pytest.mark.parametrize("criterion, cited, per_candidate", [("em-mv", "Goix 2016", "Excess-Mass rank"),
+                                                              ("injection", "Goswami et al. 2023", "dependency")])
+def test_auto_on_clean_rows_chooses_one_candidate_and_says_why(criterion, cited, per_candidate):
     rng = np.random.default_rng(2)
     a = rng.uniform(0, 2 * np.pi, 800)
     X = (np.c_[np.cos(a), np.sin(a), 0.1 * rng.normal(size=(800, 1))] + 0.05 * rng.normal(size=(800, 3)))
-    m = registry.create("auto", candidates="knn,ecod", criterion="injection").fit(X.astype(np.float32))
+    m = registry.create("auto", candidates="knn,ecod", criterion=criterion).fit(X.astype(np.float32))
     assert m.weights_ == [1.0, 0.0]
     rep = m.report()
-    assert rep["summary"].startswith("auto chose knn alone") and "Goswami et al. 2023" in rep["summary"]
-    assert any("dependency" in line and "chosen" in line for line in rep["lines"])
+    assert rep["summary"].startswith("auto chose knn alone") and cited in rep["summary"]
+    assert any(per_candidate in line and "chosen" in line for line in rep["lines"])
+    T = X[:20].astype(np.float32)
+    knn = m.members_[0].decision_scores_  # the chosen member alone, on its training scores' z-scale
+    np.testing.assert_allclose(m.decision_function(T),
+                               (m.members_[0].decision_function(T) - knn.mean()) / knn.std(), rtol=1e-6)
 
 
 def test_runs_on_clean_training_rows_get_the_injection_criterion():
