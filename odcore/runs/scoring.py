@@ -40,8 +40,8 @@ CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 CHUNK_ROWS = 65_536
 #: bytes of prepared float32 rows the reader thread may hold ahead of the model (memory bound)
 READ_AHEAD_BYTES = 128 * 2**20
-#: Parquet row groups up to this size (uncompressed) are read by the threaded dataset scanner, larger
-#: ones by a streaming reader that holds one batch (see :func:`_fragment_batches`)
+#: Parquet row groups up to this size (uncompressed) are decoded whole by pyarrow's threads, larger ones by a
+#: streaming reader that holds one batch (see :func:`_file_batches`, :func:`_fragment_batches`)
 THREADED_ROW_GROUP_BYTES = 256 * 2**20
 
 
