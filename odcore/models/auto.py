@@ -333,33 +333,33 @@ class Auto(ScoreCombination):
         n_h = min(max(2, int(round(float(self.heldout_share) * X.shape[0]))), X.shape[0] - 2)
         cap = int(self.criterion_rows)
         held, fit = X[perm[:n_h]][:max(2, cap // 2)], X[perm[n_h:]][:cap]
-        w = np.zeros(len(names))
         if self.criterion == "injection":
             crit = injection_scores(fit, held, names, self._make_member, seed=int(self.random_state))
             rank = crit["rank"]
-            best = int(np.argmin(rank))
-            w[best] = 1.0
-            reasons = ["chosen: best mean rank of its AUROC against the injected anomalies" if i == best else
-                       f"left out: mean rank {rank[i]:.2f} against {rank[best]:.2f}" for i in range(len(names))]
-            text = [f"auto chose {names[best]} alone (AUROC of {len(held)} held-out training rows against synthetic "
-                    "anomalies made from them: global = uniform in the rows' box, dependency = columns drawn apart, "
-                    "local = rows plus half a standard deviation of noise; Goswami et al. 2023; no labels used)"]
-            text += [f"  {n}: " + ", ".join(f"{k} {crit['auroc'][k][i]:.3f}" for k in INJECTION_TYPES)
-                     + f"; {reasons[i]}" for i, n in enumerate(names)]
-            return w, {"injection_auroc": {k: [float(v) for v in crit["auroc"][k]] for k in INJECTION_TYPES},
-                       "injection_rank": [float(v) for v in rank], "reason": reasons, "reasons": text}
-        crit = em_mv_scores(fit, held, names, self._make_member, n_uniform=int(self.n_uniform),
-                            max_features=int(self.max_features), n_subsets=int(self.n_subsets),
-                            seed=int(self.random_state), min_distinct=int(self.min_distinct),
-                            reference=str(self.reference))
-        rank = (crit["em_rank"] + crit["mv_rank"]) / 2
+            why = "best mean rank of its AUROC against the injected anomalies"
+            how = (f"AUROC of {len(held)} held-out training rows against synthetic anomalies made from them: global = "
+                   "uniform in the rows' box, dependency = columns drawn apart, local = rows plus half a standard "
+                   "deviation of noise; Goswami et al. 2023")
+            per = [", ".join(f"{k} {crit['auroc'][k][i]:.3f}" for k in INJECTION_TYPES) + ";"
+                   for i in range(len(names))]
+            saved = {"injection_auroc": {k: [float(v) for v in crit["auroc"][k]] for k in INJECTION_TYPES},
+                     "injection_rank": [float(v) for v in rank]}
+        else:
+            crit = em_mv_scores(fit, held, names, self._make_member, n_uniform=int(self.n_uniform),
+                                max_features=int(self.max_features), n_subsets=int(self.n_subsets),
+                                seed=int(self.random_state), min_distinct=int(self.min_distinct),
+                                reference=str(self.reference))
+            rank = (crit["em_rank"] + crit["mv_rank"]) / 2
+            why = "best mean of its Excess-Mass and Mass-Volume ranks"
+            how = f"Excess-Mass / Mass-Volume curves on {len(held)} held-out training rows, Goix 2016"
+            per = [f"Excess-Mass rank {crit['em_rank'][i]:.2f}, Mass-Volume rank {crit['mv_rank'][i]:.2f},"
+                   for i in range(len(names))]
+            saved = {"em_rank": [float(v) for v in crit["em_rank"]], "mv_rank": [float(v) for v in crit["mv_rank"]]}
         best = int(np.argmin(rank))
+        w = np.zeros(len(names))
         w[best] = 1.0
-        reasons = ["chosen: best mean of its Excess-Mass and Mass-Volume ranks" if i == best else
-                   f"left out: mean rank {rank[i]:.2f} against {rank[best]:.2f}" for i in range(len(names))]
-        text = [f"auto chose {names[best]} alone (Excess-Mass / Mass-Volume curves on {len(held)} held-out training "
-                f"rows, Goix 2016; no labels used)"]
-        text += [f"  {n}: Excess-Mass rank {crit['em_rank'][i]:.2f}, Mass-Volume rank {crit['mv_rank'][i]:.2f}, "
-                 f"{reasons[i]}" for i, n in enumerate(names)]
-        return w, {"em_rank": [float(v) for v in crit["em_rank"]], "mv_rank": [float(v) for v in crit["mv_rank"]],
-                   "reason": reasons, "reasons": text}
+        reasons = [f"chosen: {why}" if i == best else f"left out: mean rank {rank[i]:.2f} against {rank[best]:.2f}"
+                   for i in range(len(names))]
+        text = [f"auto chose {names[best]} alone ({how}; no labels used)"]
+        text += [f"  {n}: {per[i]} {reasons[i]}" for i, n in enumerate(names)]
+        return w, {**saved, "reason": reasons, "reasons": text}

@@ -191,7 +191,9 @@ def net_program(detector: Any, nets: Sequence[str], score: dict[str, Any]) -> di
         if part is None:
             return None
         steps.extend(part)
-    return {"version": 1, "steps": steps, "score": score}
+    from odcore import program
+
+    return {"version": program.VERSION, "steps": steps, "score": score}
 
 
 def row_mse(recon, x):
