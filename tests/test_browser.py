@@ -91,6 +91,17 @@ def choose(page, label: str, option: str) -> None:
     settle(page)
 
 
+def download(page, name: str):
+    """Click the download button ``name`` once the page's rerun has drawn everything, and return the download. A
+    deferred download's file belongs to the script run that drew its button: a click on a button from a run that
+    a newer run replaced finds no file (the server logs "Deferred file ... not found") and nothing downloads."""
+    settle(page)
+    _drawn(page)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name=name).click()
+    return dl.value
+
+
 def _drawn(page, timeout: float = 60.0) -> None:
     """Wait until no element of the page is stale (a rerun has drawn all of them)."""
     end = time.time() + timeout
@@ -247,9 +258,8 @@ def test_06_flagged_rows_select_and_download(page, app_url):
     page.get_by_text("rows flagged").first.wait_for(timeout=180_000)
     settle(page)
     _select_first_row(page)
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (CSV)").click()
-    head = Path(dl.value.path()).read_text().splitlines()[0].split(",")
+    dl = download(page, "Download the ranking (CSV)")
+    head = Path(dl.path()).read_text().splitlines()[0].split(",")
     assert head[:3] == ["rank", "flagged", "score"] and {"market", "week_start", "why", "top1 share"} <= set(head)
     shot(page, "07-flagged")
 
@@ -305,9 +315,8 @@ def test_06a_store_weeks_that_broke_their_own_pattern(page, app_url, tmp_path):
     page.wait_for_timeout(2000)  # let plotly paint at the new size
     shot(page, "15-series-flagged-row")
     page.set_viewport_size({"width": 1400, "height": 1600})
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (CSV)").click()
-    out = pd.read_csv(dl.value.path())
+    dl = download(page, "Download the ranking (CSV)")
+    out = pd.read_csv(dl.path())
     assert int(out["source_row"].iloc[0]) == at  # the planted spike of the smallest store ranks first
     assert out["why"].head(20).str.contains(r"Weekly_Sales \$[\d.]+[KM]? against an expected \$").all()
     filled = out["filled"].fillna("")
@@ -349,18 +358,16 @@ def test_06b_a_messy_weekly_upload_end_to_end(page, app_url, tmp_path):
     page.locator('[data-testid="stMarkdownContainer"]').filter(
         has_text="against an expected").first.scroll_into_view_if_needed()
     shot(page, "12-flagged-row")
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (CSV)").click()
-    out = pd.read_csv(dl.value.path())
+    dl = download(page, "Download the ranking (CSV)")
+    out = pd.read_csv(dl.path())
     assert out["rank"].tolist() == list(range(1, len(out) + 1)) and out["flagged"].all()
     assert "Holiday_Flag" not in " ".join(out["why"])  # ignored: never a reason
     for _, row in out.head(5).iterrows():  # the file's row, its store and its week
         line = df.iloc[int(row["source_row"])]
         assert (line["Store"], line["Date"]) == (row["Store"], pd.Timestamp(row["Date"]).strftime("%d-%m-%Y"))
         assert row["Weekly_Sales"] == line["Weekly_Sales"]  # full precision
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (Parquet)").click()
-    assert len(pd.read_parquet(dl.value.path())) == len(out)
+    dl = download(page, "Download the ranking (Parquet)")
+    assert len(pd.read_parquet(dl.path())) == len(out)
     new = tmp_path / "next_weeks.csv"  # new weeks of the same stores, scored with the run (its roles, blanks, levels)
     df.tail(60).drop(columns=["Unnamed: 0"]).to_csv(new, index=False)
     page.get_by_text("Score a new file with this run").first.click()
@@ -391,9 +398,8 @@ def test_06c_marks_survive_a_reload_and_teach_the_model(page, app_url, tmp_path)
     store_sales(seed=11, n_stores=8, blanks=100, sales_blanks=0).to_csv(src, index=False)
     upload_table(page, app_url, src)
     train_on_the_data_page_table(page, app_url)
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (CSV)").click()
-    before = pd.read_csv(dl.value.path())
+    dl = download(page, "Download the ranking (CSV)")
+    before = pd.read_csv(dl.path())
     _tick_rows(page, [0, 1, 2])
     page.get_by_text("Mark 3 selected rows").first.wait_for()
     page.get_by_role("button", name="Expected", exact=True).click()
@@ -418,9 +424,8 @@ def test_06c_marks_survive_a_reload_and_teach_the_model(page, app_url, tmp_path)
     shot(page, "17-marks-retrained")
     moved = page.get_by_test_id("stDataFrame").first
     assert moved.is_visible()
-    with page.expect_download() as dl:
-        page.get_by_role("button", name="Download the ranking (CSV)").click()
-    after = pd.read_csv(dl.value.path())
+    dl = download(page, "Download the ranking (CSV)")
+    after = pd.read_csv(dl.path())
     keys = ["Store", "Date"]
     expected = before.head(3)[keys].astype(str).apply(tuple, axis=1).tolist()
     flagged_now = set(after[keys].astype(str).apply(tuple, axis=1))  # the export holds the flagged rows shown
